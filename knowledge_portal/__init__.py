@@ -1,0 +1,1 @@
+"""The GCC e-government knowledge portal: bilingual (Arabic first, English)."""
