@@ -1,0 +1,266 @@
+"""Protocol v1 messages: compact JWS over RFC 8785 canonical JSON, signed by a node.
+
+``Message.create`` builds and signs; ``Message.from_jws`` runs every
+receiving check of DESIGN.md in its order and returns a verified message or
+raises the error whose ``code`` is the rejection code. Both take the time as
+an argument.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from cryptography import x509
+
+from . import jose
+from .canonical import canonical_json, sha256_hex
+from .directory import Directory
+from .errors import (
+    AccessDeniedError,
+    DigestMismatchError,
+    MalformedError,
+    StaleError,
+    WrongRecipientError,
+)
+from .identifiers import AgencyId, ServiceId
+from .pki import NodeIdentity
+from .timefmt import format_time, parse_time, require_aware
+
+PROTOCOL_VERSION = 1
+MESSAGE_TYP = "gcc-link-msg+jws"
+MAX_MESSAGE_BYTES = 1_048_576
+CLOCK_SKEW_SECONDS = 300
+DEFAULT_TTL_SECONDS = 86_400
+MAX_TTL_SECONDS = 30 * 86_400
+
+_REQUIRED = frozenset(
+    {"gcc_link", "id", "conversation_id", "in_reply_to", "sender", "recipient", "service",
+     "created_at", "expires_at", "content_type", "body", "body_sha256"}
+)
+_OPTIONAL = frozenset({"request_sha256"})
+_HEX64_RE = re.compile(r"[0-9a-f]{64}")
+_UUID4_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+_CONTENT_TYPE_RE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
+
+GrantCheck = Callable[[str, str], bool]
+
+
+class MessageTooLargeError(MalformedError):
+    """The signed message would exceed the size cap (a ``malformed`` rejection)."""
+
+
+def _uuid4(value: object, what: str) -> str:
+    if not isinstance(value, str) or not _UUID4_RE.fullmatch(value):
+        raise MalformedError(f"{what} must be a lower-case UUID4: {value!r}")
+    return value
+
+
+def _hex64(value: object, what: str) -> str:
+    if not isinstance(value, str) or not _HEX64_RE.fullmatch(value):
+        raise MalformedError(f"{what} must be 64 lower-case hex digits")
+    return value
+
+
+def body_digest(body: Any) -> str:
+    """``body_sha256``: hex SHA-256 of the canonical JSON of the body."""
+    return sha256_hex(canonical_json(body))
+
+
+@dataclass(frozen=True)
+class Message:
+    """A signed message; ``jws`` holds the exact bytes that were signed or received."""
+
+    id: str
+    conversation_id: str
+    in_reply_to: str | None
+    sender: str
+    recipient: str
+    service: str | None
+    created_at: datetime
+    expires_at: datetime
+    content_type: str
+    body: Any
+    body_sha256: str
+    request_sha256: str | None = None
+    jws: bytes = field(default=b"", repr=False)
+    certificate: x509.Certificate | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def sha256(self) -> str:
+        """Hex SHA-256 of the JWS bytes (what receipts and call responses bind to)."""
+        return sha256_hex(self.jws)
+
+    @property
+    def sender_state(self) -> str:
+        return self.sender.split("/", 1)[0]
+
+    @property
+    def recipient_state(self) -> str:
+        return self.recipient.split("/", 1)[0]
+
+    def payload(self) -> dict[str, Any]:
+        """The JSON object that is signed."""
+        data: dict[str, Any] = {
+            "gcc_link": PROTOCOL_VERSION,
+            "id": self.id,
+            "conversation_id": self.conversation_id,
+            "in_reply_to": self.in_reply_to,
+            "sender": self.sender,
+            "recipient": self.recipient,
+            "service": self.service,
+            "created_at": format_time(self.created_at),
+            "expires_at": format_time(self.expires_at),
+            "content_type": self.content_type,
+            "body": self.body,
+            "body_sha256": self.body_sha256,
+        }
+        if self.request_sha256 is not None:
+            data["request_sha256"] = self.request_sha256
+        return data
+
+    @classmethod
+    def create(
+        cls,
+        identity: NodeIdentity,
+        *,
+        sender: str,
+        recipient: str,
+        body: Any,
+        now: datetime,
+        ttl_seconds: int = DEFAULT_TTL_SECONDS,
+        service: str | None = None,
+        conversation_id: str | None = None,
+        in_reply_to: str | None = None,
+        message_id: str | None = None,
+        content_type: str = "application/json",
+        request_sha256: str | None = None,
+        max_bytes: int = MAX_MESSAGE_BYTES,
+    ) -> "Message":
+        """Build and sign a message from ``sender`` (an agency of ``identity``'s state)."""
+        require_aware(now)
+        if AgencyId.parse(sender).state != identity.state:
+            raise MalformedError(f"a {identity.state} node cannot sign for {sender}")
+        if not isinstance(ttl_seconds, int) or isinstance(ttl_seconds, bool) or not 1 <= ttl_seconds <= MAX_TTL_SECONDS:
+            raise MalformedError(f"ttl_seconds must be an integer from 1 to {MAX_TTL_SECONDS}")
+        created = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        message = cls(
+            id=message_id or str(uuid.uuid4()),
+            conversation_id=conversation_id or str(uuid.uuid4()),
+            in_reply_to=in_reply_to,
+            sender=sender,
+            recipient=recipient,
+            service=service,
+            created_at=created,
+            expires_at=created + timedelta(seconds=ttl_seconds),
+            content_type=content_type,
+            body=body,
+            body_sha256=body_digest(body),
+            request_sha256=request_sha256,
+        )
+        _validate_fields(message.payload())
+        data = jose.sign(canonical_json(message.payload()), MESSAGE_TYP, identity.private_key, identity.der, identity.fingerprint)
+        if len(data) > max_bytes:
+            raise MessageTooLargeError(f"signed message is {len(data)} bytes; the limit is {max_bytes}")
+        return replace(message, jws=data, certificate=identity.certificate)
+
+    @classmethod
+    def from_jws(
+        cls,
+        data: bytes,
+        *,
+        directory: Directory,
+        now: datetime,
+        local_state: str | None = None,
+        has_grant: GrantCheck | None = None,
+        max_bytes: int = MAX_MESSAGE_BYTES,
+        skew_seconds: int = CLOCK_SKEW_SECONDS,
+    ) -> "Message":
+        """Verify ``data`` as received and return the message, or raise the rejection.
+
+        Checks, in the protocol's order: format (``malformed``), signature
+        (``bad_signature``), certificate chain and revocation
+        (``untrusted_certificate``), sender state listing and status
+        (``sender_not_authorised``), recipient is ours (``wrong_recipient``,
+        only with ``local_state``), time (``stale``), body digest
+        (``digest_mismatch``), service grant (``access_denied``, only with
+        ``has_grant``).
+        """
+        require_aware(now)
+        envelope = jose.parse(data, MESSAGE_TYP, max_bytes)
+        if envelope.payload_bytes != canonical_json(envelope.payload):
+            raise MalformedError("payload is not RFC 8785 canonical JSON")
+        message = _from_payload(envelope.payload, envelope.raw, envelope.certificate)
+        envelope.verify_signature()
+        directory.authorise_node(envelope.certificate, message.sender_state, now, envelope.fingerprint)
+        if local_state is not None and message.recipient_state != local_state:
+            raise WrongRecipientError(f"{message.recipient} is not an agency of {local_state}")
+        skew = timedelta(seconds=skew_seconds)
+        if abs(now - message.created_at) > skew:
+            raise StaleError(f"created_at {format_time(message.created_at)} is more than {skew_seconds} s from now")
+        if now > message.expires_at:
+            raise StaleError(f"message expired at {format_time(message.expires_at)}")
+        if body_digest(message.body) != message.body_sha256:
+            raise DigestMismatchError("body_sha256 does not match the body")
+        if message.service is not None and has_grant is not None and not has_grant(message.sender, message.service):
+            raise AccessDeniedError(f"{message.sender} holds no grant for {message.service}")
+        return message
+
+
+def _validate_fields(payload: dict[str, Any]) -> None:
+    keys = set(payload)
+    if not _REQUIRED <= keys or keys - _REQUIRED - _OPTIONAL:
+        missing, extra = sorted(_REQUIRED - keys), sorted(keys - _REQUIRED - _OPTIONAL)
+        raise MalformedError(f"message fields wrong (missing {missing}, unexpected {extra})")
+    if payload["gcc_link"] != PROTOCOL_VERSION or isinstance(payload["gcc_link"], bool):
+        raise MalformedError(f"unsupported protocol version {payload['gcc_link']!r}")
+    _uuid4(payload["id"], "id")
+    _uuid4(payload["conversation_id"], "conversation_id")
+    if payload["in_reply_to"] is not None:
+        _uuid4(payload["in_reply_to"], "in_reply_to")
+    AgencyId.parse(payload["sender"])
+    recipient = AgencyId.parse(payload["recipient"])
+    if payload["service"] is not None and ServiceId.parse(payload["service"]).provider != recipient:
+        raise MalformedError("service must be provided by the recipient agency")
+    created, expires = parse_time(payload["created_at"]), parse_time(payload["expires_at"])
+    if expires <= created:
+        raise MalformedError("expires_at must be after created_at")
+    if not isinstance(payload["content_type"], str) or not _CONTENT_TYPE_RE.fullmatch(payload["content_type"]):
+        raise MalformedError("content_type must be a media type such as application/json")
+    _hex64(payload["body_sha256"], "body_sha256")
+    if payload.get("request_sha256") is not None:
+        _hex64(payload["request_sha256"], "request_sha256")
+
+
+def _from_payload(payload: dict[str, Any], raw: bytes, cert: x509.Certificate) -> Message:
+    _validate_fields(payload)
+    return Message(
+        id=payload["id"],
+        conversation_id=payload["conversation_id"],
+        in_reply_to=payload["in_reply_to"],
+        sender=payload["sender"],
+        recipient=payload["recipient"],
+        service=payload["service"],
+        created_at=parse_time(payload["created_at"]),
+        expires_at=parse_time(payload["expires_at"]),
+        content_type=payload["content_type"],
+        body=payload["body"],
+        body_sha256=payload["body_sha256"],
+        request_sha256=payload.get("request_sha256"),
+        jws=raw,
+        certificate=cert,
+    )
+
+
+def peek_message_id(data: bytes) -> str | None:
+    """The ``id`` claimed by a (possibly invalid) message, unverified; for rejection receipts."""
+    try:
+        segment = bytes(data).split(b".")[1]
+        payload = json.loads(jose._b64url_decode_canonical(segment, "payload"))
+        return _uuid4(payload["id"], "id")
+    except (IndexError, ValueError, TypeError, KeyError, UnicodeDecodeError, MalformedError):
+        return None
