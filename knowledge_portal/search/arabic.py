@@ -1,0 +1,233 @@
+"""Arabic and English text analysis for the whoosh index.
+
+Why not whoosh's own ``lang="ar"``: it crashes, and its default tokenizer
+splits a word at every haraka (diacritic), so ``الحُكومة`` becomes three
+tokens. Here instead:
+
+* :class:`ArabicTokenizer` keeps combining marks, tatweel and zero-width
+  joiners inside the word, so a diacritised word stays one token whose
+  character offsets cover the whole word (highlighting needs them);
+* :class:`ArabicNormalizationFilter` does what Lucene's
+  ``ArabicNormalizationFilter`` does (alef forms to bare alef, alef maqsura to
+  yeh, teh marbuta to heh, no diacritics or tatweel) and maps Arabic-Indic
+  digits to ASCII;
+* :func:`light_stem` is Lucene's ``ArabicStemmer`` (Larkey's light10) with a
+  more careful conjunction-waw rule and a list of protected words.
+
+Everything in this module is picklable (whoosh stores the schema, analyzers
+included, in the index's table of contents).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Iterable, Iterator
+
+import snowballstemmer
+from whoosh.analysis import (
+    STOP_WORDS,
+    Analyzer,
+    Filter,
+    LowercaseFilter,
+    RegexTokenizer,
+    StemFilter,
+    StopFilter,
+    Token,
+)
+
+# Combining marks kept inside a token: Arabic harakat and Quranic marks,
+# superscript alef, generic Latin combining diacritics, ZWNJ/ZWJ and tatweel.
+_MARKS = (
+    "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed"
+    "\u0300-\u036f\u200c\u200d\u0640"
+)
+#: A word: a letter/digit (``[^\W_]``) followed by letters, digits and marks.
+#: Marks alone never make a token.
+WORD_PATTERN = rf"[^\W_](?:[^\W_]|[{_MARKS}])*"
+
+_STRIP = re.compile(rf"[{_MARKS}]")
+_TRANSLATE = str.maketrans(
+    {
+        "\u0623": "\u0627",  # أ -> ا
+        "\u0625": "\u0627",  # إ -> ا
+        "\u0622": "\u0627",  # آ -> ا
+        "\u0671": "\u0627",  # ٱ (wasla) -> ا
+        "\u0649": "\u064a",  # ى -> ي
+        "\u06cc": "\u064a",  # Persian yeh -> ي
+        "\u0629": "\u0647",  # ة -> ه
+        "\u06a9": "\u0643",  # keheh -> ك
+        **{chr(0x0660 + i): str(i) for i in range(10)},  # Arabic-Indic digits
+        **{chr(0x06F0 + i): str(i) for i in range(10)},  # Extended (Persian) digits
+    }
+)
+
+
+def normalize(text: str) -> str:
+    """Lucene-style Arabic orthographic normalisation of ``text`` (any length)."""
+    return _STRIP.sub("", text).translate(_TRANSLATE)
+
+
+# -- stop words ---------------------------------------------------------------
+
+_AR_STOP_RAW = """
+في من إلى الى على عن مع ب ل ك و ف أو او ثم أم بل لكن لكنّ حتى إذ إذا اذا إن أن ان
+لا ما لم لن ليس قد لقد كان كانت يكون تكون كانوا هو هي هم هن هما نحن أنا أنت أنتم
+هذا هذه هذان هؤلاء ذلك تلك أولئك الذي التي الذين اللذان اللتان اللواتي اللاتي
+هنا هناك حيث كيف متى أين لماذا كل بعض غير سوى ضمن خلال حول بين عند عندما لدى
+لدي منذ بعد قبل أمام فوق تحت دون عبر نحو أي أيضا أيضاً كما مثل وفي ومن وإلى وعلى
+وعن ومع وهو وهي وهذا وهذه وقد ولا وما وكان وكانت فقد فإن وإن وأن بأن لأن كذلك
+إلا الا إما أما سواء عليه عليها فيه فيها منه منها إليه إليها به بها له لها لهم
+يا تم التى ذات ذو عدة
+"""
+#: Arabic stop words, normalised exactly as indexed tokens are.
+ARABIC_STOP_WORDS: frozenset[str] = frozenset(normalize(w) for w in _AR_STOP_RAW.split())
+
+ENGLISH_STOP_WORDS: frozenset[str] = frozenset(STOP_WORDS) | frozenset(
+    {"its", "their", "into", "via", "per", "also", "than", "which", "these", "those"}
+)
+
+# -- light stemming ------------------------------------------------------------
+
+#: Prefixes tried longest first (Lucene's list plus ``وبال``, ``ولل`` and
+#: ``فلل``, which are just ``و``/``ف`` + a listed prefix); ``و`` alone is
+#: handled separately by :func:`_strip_waw`.
+_PREFIXES: tuple[str, ...] = ("وبال", "وال", "بال", "كال", "فال", "ولل", "فلل", "ال", "لل")
+#: Suffixes in Lucene's order (normalised: ة and ية are already ه and يه).
+_SUFFIXES: tuple[str, ...] = ("ها", "ان", "ات", "ون", "ين", "يه", "ه", "ي")
+
+#: Beginnings of common words whose first letter is a root و (وزارة "ministry",
+#: وثيقة "document", وطني "national" ...): their و is never a conjunction.
+WAW_ROOT_BEGINNINGS: tuple[str, ...] = tuple(
+    normalize(w)
+    for w in (
+        "وزار وزير وثيق وثائق وثق وطن وحد وحيد وظيف وظائف وصول وصل وصف وضع وضح "
+        "وعي وفق وفد وفر وقت وقف وقاي وقائ ولاد ولاي ولي وكال وكيل واجه واقع وسط "
+        "وسيط وسيل وسائل وجه وجود ورش ورق ورد وارد وزن وسم"
+    ).split()
+)
+
+#: Words whose endings the stemmer never strips (checked on the whole word and
+#: again once the article or another prefix is gone, so البحرين, بالبحرين and
+#: بحرين all index as بحرين): names whose endings look like suffixes, e.g.
+#: البحرين would otherwise become بحر ("sea") and عمان would become عم.
+PROTECTED_WORDS: frozenset[str] = frozenset(
+    normalize(w)
+    for w in (
+        "كويت قطر عمان عُمان بحرين إمارات رياض دوحة مسقط منامة أبوظبي دبي "
+        "يسّر إسكوا فواتيركم أردن يمن"
+    ).split()
+)
+
+
+def _strip_waw(word: str) -> str:
+    """Drop a leading conjunction ``و`` when that is safe.
+
+    Safe means: at least three letters remain (a triliteral root) and the word
+    does not start like a common word whose ``و`` belongs to the root.
+    """
+    if len(word) >= 4 and word[0] == "و" and not word.startswith(WAW_ROOT_BEGINNINGS):
+        return word[1:]
+    return word
+
+
+@lru_cache(maxsize=65536)
+def light_stem(word: str) -> str:
+    """Light-stem one *normalised* Arabic word; other scripts pass unchanged.
+
+    One prefix is removed (keeping at least two letters), then each listed
+    suffix once in order (keeping at least two letters), as in light10.
+    """
+    if not word or not ("\u0621" <= word[0] <= "\u064a") or word in PROTECTED_WORDS:
+        return word
+    stem = word
+    for prefix in _PREFIXES:
+        if stem.startswith(prefix) and len(stem) >= len(prefix) + 2:
+            stem = stem[len(prefix):]
+            break
+    else:
+        stem = _strip_waw(stem)
+    if stem in PROTECTED_WORDS:
+        return stem
+    for suffix in _SUFFIXES:
+        if stem.endswith(suffix) and len(stem) >= len(suffix) + 2:
+            stem = stem[: -len(suffix)]
+    return stem
+
+
+_english = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def english_stem(word: str) -> str:
+    """Snowball (Porter2) English stem of an ASCII word; other words unchanged."""
+    if word.isascii() and word.isalpha():
+        return _english.stemWord(word)
+    return word
+
+
+# -- whoosh components ---------------------------------------------------------
+
+
+class ArabicTokenizer(RegexTokenizer):
+    """Splits on anything that is not a letter/digit, but keeps diacritics,
+    tatweel and zero-width joiners inside words (no split at a haraka)."""
+
+    def __init__(self) -> None:
+        super().__init__(expression=WORD_PATTERN, gaps=False)
+
+
+class ArabicNormalizationFilter(Filter):
+    """Applies :func:`normalize` to each token and drops tokens left empty."""
+
+    def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
+        for t in tokens:
+            t.text = normalize(t.text)
+            if t.text:
+                yield t
+
+
+class SurfaceFilter(Filter):
+    """Rewrites each token as ``normalised|surface`` (surface = lowercased, no
+    marks), so the spelling corrector can show a correction in its usual
+    spelling (``الإلكترونية``) rather than its normalised key (``الالكترونيه``)."""
+
+    def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:
+        for t in tokens:
+            surface = _STRIP.sub("", t.text)
+            if surface:
+                t.text = f"{normalize(surface)}|{surface}"
+                yield t
+
+
+def arabic_analyzer() -> Analyzer:
+    """Analyzer for Arabic fields: tokenize, lowercase, normalise, stop, stem."""
+    return (
+        ArabicTokenizer()
+        | LowercaseFilter()
+        | ArabicNormalizationFilter()
+        | StopFilter(stoplist=ARABIC_STOP_WORDS, minsize=1)
+        | StemFilter(stemfn=light_stem, cachesize=None)
+    )
+
+
+def english_analyzer() -> Analyzer:
+    """Analyzer for English fields: same tokenizer (Arabic words in English
+    text still work), English stop words, Snowball English stemming."""
+    return (
+        ArabicTokenizer()
+        | LowercaseFilter()
+        | ArabicNormalizationFilter()
+        | StopFilter(stoplist=ENGLISH_STOP_WORDS, minsize=1)
+        | StemFilter(stemfn=english_stem, cachesize=None)
+    )
+
+
+def spelling_analyzer() -> Analyzer:
+    """Vocabulary for "did you mean": normalised, lowercased, unstemmed words."""
+    return ArabicTokenizer() | LowercaseFilter() | ArabicNormalizationFilter()
+
+
+def surface_analyzer() -> Analyzer:
+    """``normalised|surface`` pairs, see :class:`SurfaceFilter`."""
+    return ArabicTokenizer() | LowercaseFilter() | SurfaceFilter()
