@@ -1,0 +1,130 @@
+"""The ``gcc-link`` pki / directory / message commands, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def gcc(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, "-m", "gcc_link.cli", *args], capture_output=True, text=True, timeout=60)
+    if ok:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="module")
+def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("pki")
+    gcc("pki", "init-root", "--dir", str(d))
+    for cc in ("KW", "SA"):
+        gcc("pki", "issue-node", cc, "--dir", str(d))
+    gcc("directory", "init", "--dir", str(d), "--keys", "3", "--threshold", "2")
+    gcc("directory", "add-member", "KW", "--url", "http://127.0.0.1:8101", "--status", "active", "--dir", str(d))
+    gcc("directory", "add-member", "SA", "--url", "http://127.0.0.1:8102", "--status", "trial", "--dir", str(d),
+        "--service", "SA/MOI/vehicle-record")
+    gcc("directory", "sign", "--dir", str(d))
+    return d
+
+
+def test_private_keys_are_0600(pki_dir):
+    for key in [pki_dir / "gcc-root.key", pki_dir / "nodes/KW/node.key", *sorted((pki_dir / "directory-keys").glob("*.pem"))]:
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600, key
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_openssl_verifies_issued_certificates(pki_dir):
+    for cc in ("KW", "SA"):
+        proc = subprocess.run(["openssl", "verify", "-CAfile", str(pki_dir / "gcc-root.pem"),
+                               str(pki_dir / f"nodes/{cc}/node.pem")], capture_output=True, text=True)
+        assert proc.returncode == 0 and ": OK" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_directory_verify_reports_members(pki_dir):
+    out = json.loads(gcc("directory", "verify", str(pki_dir / "directory.jws"), "--root",
+                         str(pki_dir / "gcc-root.pem"), "--json").stdout)
+    assert out["valid"] is True and out["version"] == 1 and out["members"] == {"KW": "active", "SA": "trial"}
+
+
+def test_directory_verify_rejects_another_root(pki_dir, tmp_path):
+    gcc("pki", "init-root", "--dir", str(tmp_path))
+    proc = gcc("directory", "verify", str(pki_dir / "directory.jws"), "--root", str(tmp_path / "gcc-root.pem"), ok=False)
+    assert proc.returncode != 0 and "root" in proc.stderr
+
+
+def test_message_sign_and_verify_round_trip(pki_dir, tmp_path):
+    msg = tmp_path / "m.jws"
+    proc = gcc("message", "sign", "--cert", str(pki_dir / "nodes/KW/node.pem"), "--key", str(pki_dir / "nodes/KW/node.key"),
+               "--sender", "KW/MOI", "--recipient", "SA/MOI", "--body", '{"plate": "12345"}')
+    msg.write_text(proc.stdout)
+    out = json.loads(gcc("message", "verify", str(msg), "--directory", str(pki_dir / "directory.jws"), "--json").stdout)
+    assert out["valid"] is True and out["code"] is None and out["sender"] == "KW/MOI"
+    wrong = gcc("message", "verify", str(msg), "--directory", str(pki_dir / "directory.jws"), "--local-state", "KW",
+                "--json", ok=False)
+    assert wrong.returncode == 1 and json.loads(wrong.stdout)["code"] == "wrong_recipient"
+
+
+def test_message_verify_at_a_later_time_is_stale(pki_dir, tmp_path):
+    msg = tmp_path / "m.jws"
+    msg.write_text(gcc("message", "sign", "--cert", str(pki_dir / "nodes/KW/node.pem"), "--key",
+                       str(pki_dir / "nodes/KW/node.key"), "--sender", "KW/MOI", "--recipient", "SA/MOI",
+                       "--body", "1", "--at", "2026-11-22T10:00:00Z").stdout)
+    proc = gcc("message", "verify", str(msg), "--directory", str(pki_dir / "directory.jws"), "--json",
+               "--at", "2026-11-22T10:05:01Z", ok=False)
+    assert json.loads(proc.stdout)["code"] == "stale"
+
+
+def test_revocation_published_by_the_next_version(pki_dir, tmp_path):
+    d = tmp_path / "pki"
+    shutil.copytree(pki_dir, d)
+    issued = json.loads(gcc("pki", "issue-node", "KW", "--dir", str(d), "--json").stdout)
+    gcc("directory", "add-member", "KW", "--url", "http://127.0.0.1:8101", "--status", "active", "--dir", str(d))
+    gcc("directory", "sign", "--dir", str(d))
+    msg = tmp_path / "m.jws"
+    msg.write_text(gcc("message", "sign", "--cert", issued["cert"], "--key", issued["key"], "--sender", "KW/MOI",
+                       "--recipient", "SA/MOI", "--body", "{}").stdout)
+    args = ("message", "verify", str(msg), "--directory", str(d / "directory.jws"), "--json")
+    assert json.loads(gcc(*args).stdout)["valid"] is True
+    gcc("pki", "revoke", issued["serial"], "--dir", str(d))
+    signed = json.loads(gcc("directory", "sign", "--dir", str(d), "--json").stdout)
+    assert signed["version"] == 3 and (d / "directory.v3.jws").exists()
+    assert json.loads(gcc(*args, ok=False).stdout)["code"] == "untrusted_certificate"
+    # a node holding v2 accepts v3 as an update
+    upd = json.loads(gcc("directory", "verify", str(d / "directory.v3.jws"), "--root", str(d / "gcc-root.pem"),
+                         "--trusted", str(d / "directory.v2.jws"), "--json").stdout)
+    assert upd["valid"] is True and upd["version"] == 3
+
+
+def test_signing_below_threshold_writes_nothing(pki_dir, tmp_path):
+    d = tmp_path / "pki"
+    shutil.copytree(pki_dir, d)
+    before = (d / "directory.jws").read_bytes()
+    proc = gcc("directory", "sign", "--dir", str(d), "--key", str(d / "directory-keys/key-1.pem"), ok=False)
+    assert proc.returncode != 0 and "directory_threshold" in proc.stderr
+    assert (d / "directory.jws").read_bytes() == before and not (d / "directory.v2.jws").exists()
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (("pki", "issue-node", "kw"), "not a member state code"),
+        (("pki", "revoke", "xyz"), "not a hex serial"),
+        (("message", "sign", "--sender", "SA/MOI", "--recipient", "KW/MOI", "--body", "{}"), "cannot sign for"),
+        (("message", "sign", "--sender", "KW/MOI", "--recipient", "SA/MOI", "--body", "{nope"), "not JSON"),
+    ],
+)
+def test_bad_input_fails_with_one_line_reason(pki_dir, args, needle):
+    extra: tuple[str, ...] = ()
+    if args[0] == "pki":
+        extra = ("--dir", str(pki_dir))
+    else:
+        extra = ("--cert", str(pki_dir / "nodes/KW/node.pem"), "--key", str(pki_dir / "nodes/KW/node.key"))
+    proc = gcc(*args, *extra, ok=False)
+    assert proc.returncode != 0 and needle in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
