@@ -11,6 +11,8 @@ of core to raw. Medians over several rounds: the machines are shared and noisy.
 from __future__ import annotations
 
 import argparse
+import base64
+import json
 import statistics
 import time
 from datetime import datetime, timedelta, timezone
@@ -78,6 +80,19 @@ def main() -> None:
     def core_both() -> Message:
         return Message.from_jws(core_create().jws, directory=directory, now=now, local_state="KW")
 
+    # second ceiling: the same compact JWS (same header with x5c) through joserfc alone
+    from joserfc import jws as jose_jws
+    from joserfc.jwk import ECKey
+
+    from gcc_link.jose import _registry_for
+
+    header = json.loads(base64.urlsafe_b64decode(sample.jws.split(b".")[0] + b"=="))
+    payload = base64.urlsafe_b64decode(sample.jws.split(b".")[1] + b"==")
+    registry = _registry_for(1 << 20)
+    jwk = ECKey.import_key(node_key)
+    jose_sign = rate(lambda: jose_jws.serialize_compact(header, payload, jwk, registry=registry), args.n, args.rounds)
+    jose_verify = rate(lambda: jose_jws.deserialize_compact(sample.jws, jwk, registry=registry), args.n, args.rounds)
+
     msg_sign = rate(core_create, args.n, args.rounds)
     msg_verify = rate(core_verify, args.n, args.rounds)
     msg_both = rate(core_both, args.n, args.rounds)
@@ -89,6 +104,12 @@ def main() -> None:
     print(f"{'ES256 verify (message from_jws)':34} {msg_verify:10.0f} {raw_verify:10.0f} {msg_verify / raw_verify:7.2f}")
     print(f"{'sign + verify':34} {msg_both:10.0f} {raw_both:10.0f} {msg_both / raw_both:7.2f}")
     print(f"{'canonical JSON of a payload':34} {canon:10.0f}")
+    print()
+    print("second ceiling: the same JWS through joserfc alone (no GCC Link checks)")
+    print(f"{'operation':34} {'core/s':>10} {'joserfc/s':>10} {'ratio':>7}")
+    print(f"{'sign':34} {msg_sign:10.0f} {jose_sign:10.0f} {msg_sign / jose_sign:7.2f}")
+    print(f"{'verify':34} {msg_verify:10.0f} {jose_verify:10.0f} {msg_verify / jose_verify:7.2f}")
+    print(f"{'joserfc vs raw (sign, verify)':34} {jose_sign / raw_sign:10.2f} {jose_verify / raw_verify:10.2f}")
 
 
 if __name__ == "__main__":

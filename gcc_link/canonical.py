@@ -23,24 +23,30 @@ _MAX_SAFE_INT = 2**53 - 1
 _encoder = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
-def _is_plain(value: Any, depth: int = 0) -> bool:
-    """True if ``value`` needs none of JCS's special cases (see module docstring)."""
-    if depth > 64:
-        return False
-    if isinstance(value, str) or value is None or isinstance(value, bool):
-        return True
-    if isinstance(value, int):
-        return -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str) or (not key.isascii() and max(key) > "\uffff"):
+def _is_plain(value: Any) -> bool:
+    """True if ``value`` needs none of JCS's special cases (see module docstring).
+
+    Exact types only: subclasses (enums, custom mappings) go to the reference.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str or item is None or kind is bool:
+            continue
+        if kind is int:
+            if not -_MAX_SAFE_INT <= item <= _MAX_SAFE_INT:
                 return False
-            if not _is_plain(item, depth + 1):
-                return False
-        return True
-    if isinstance(value, (list, tuple)):
-        return all(_is_plain(item, depth + 1) for item in value)
-    return False  # floats and anything else: the reference implementation decides
+        elif kind is dict:
+            for key in item:
+                if type(key) is not str or (not key.isascii() and max(key, default="") > "\uffff"):
+                    return False
+            stack.extend(item.values())
+        elif kind is list or kind is tuple:
+            stack.extend(item)
+        else:
+            return False  # floats and anything else: the reference implementation decides
+    return True
 
 
 def canonical_json(value: Any) -> bytes:
@@ -53,8 +59,8 @@ def canonical_json(value: Any) -> bytes:
     if _is_plain(value):
         try:
             return _encoder.encode(value).encode("utf-8")
-        except UnicodeEncodeError:
-            pass  # lone surrogates: let the reference implementation judge
+        except (UnicodeEncodeError, RecursionError):
+            pass  # lone surrogates, absurd nesting: let the reference implementation judge
     return reference_canonical_json(value)
 
 
@@ -62,7 +68,7 @@ def reference_canonical_json(value: Any) -> bytes:
     """Canonical JSON by the ``rfc8785`` package alone (the reference)."""
     try:
         return rfc8785.dumps(value)
-    except (rfc8785.CanonicalizationError, TypeError, ValueError, UnicodeError) as exc:
+    except (rfc8785.CanonicalizationError, TypeError, ValueError, UnicodeError, RecursionError) as exc:
         raise MalformedError(f"value has no canonical JSON form: {exc}") from exc
 
 

@@ -30,7 +30,6 @@ from .pki import cert_fingerprint
 ALGORITHM = "ES256"
 HEADER_KEYS = frozenset({"alg", "typ", "kid", "x5c"})
 MAX_HEADER_BYTES = 8192
-_B64URL_RE = re.compile(rb"[A-Za-z0-9_-]*")
 _HEX64_RE = re.compile(r"[0-9a-f]{64}")
 
 
@@ -121,13 +120,20 @@ def _strict_json_object(data: bytes, what: str) -> dict[str, Any]:
 
 
 def _b64url_decode_canonical(segment: bytes, what: str) -> bytes:
-    """Decode a base64url segment, refusing padding and non-canonical trailing bits."""
-    if not _B64URL_RE.fullmatch(segment) or len(segment) % 4 == 1:
-        raise MalformedError(f"{what} is not base64url")
-    decoded = base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))
+    """Decode a base64url segment, refusing padding, stray characters and non-canonical trailing bits."""
+    try:
+        decoded = base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedError(f"{what} is not base64url") from exc
+    _require_canonical(decoded, segment, what)
+    return decoded
+
+
+def _require_canonical(decoded: bytes, segment: bytes, what: str) -> None:
+    # Re-encoding catches everything the lenient decoder let through: padding,
+    # characters outside the alphabet, and set unused bits in the last character.
     if base64.urlsafe_b64encode(decoded).rstrip(b"=") != segment:
         raise MalformedError(f"{what} is not canonical base64url")
-    return decoded
 
 
 def parse(data: bytes, typ: str, max_bytes: int) -> Envelope:
@@ -140,8 +146,13 @@ def parse(data: bytes, typ: str, max_bytes: int) -> Envelope:
     parts = data.split(b".")
     if len(parts) != 3 or not all(parts):
         raise MalformedError("not a compact JWS (three non-empty base64url parts)")
+    try:
+        compact = jws.extract_compact(data, registry=_registry_for(max_bytes))
+    except JoseError as exc:
+        raise MalformedError(f"not a valid JWS: {exc}") from exc
     header_bytes = _b64url_decode_canonical(parts[0], "protected header")
-    payload_bytes = _b64url_decode_canonical(parts[1], "payload")
+    payload_bytes = compact.payload
+    _require_canonical(payload_bytes, parts[1], "payload")
     _b64url_decode_canonical(parts[2], "signature")
     header = _strict_json_object(header_bytes, "protected header")
     if header.get("alg") != ALGORITHM:
@@ -159,9 +170,5 @@ def parse(data: bytes, typ: str, max_bytes: int) -> Envelope:
     cert, fingerprint, key = _certificate_from_x5c(x5c[0])
     if kid != fingerprint:
         raise MalformedError("kid does not match the x5c certificate")
-    try:
-        compact = jws.extract_compact(data, registry=_registry_for(max_bytes))
-    except JoseError as exc:
-        raise MalformedError(f"not a valid JWS: {exc}") from exc
     payload = _strict_json_object(payload_bytes, "payload")
     return Envelope(data, header, payload_bytes, payload, cert, fingerprint, compact, key)

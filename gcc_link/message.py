@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
@@ -148,25 +148,28 @@ class Message:
         if not isinstance(ttl_seconds, int) or isinstance(ttl_seconds, bool) or not 1 <= ttl_seconds <= MAX_TTL_SECONDS:
             raise MalformedError(f"ttl_seconds must be an integer from 1 to {MAX_TTL_SECONDS}")
         created = now.replace(microsecond=now.microsecond // 1000 * 1000)
-        message = cls(
-            id=message_id or str(uuid.uuid4()),
-            conversation_id=conversation_id or str(uuid.uuid4()),
-            in_reply_to=in_reply_to,
-            sender=sender,
-            recipient=recipient,
-            service=service,
-            created_at=created,
-            expires_at=created + timedelta(seconds=ttl_seconds),
-            content_type=content_type,
-            body=body,
-            body_sha256=body_digest(body),
-            request_sha256=request_sha256,
-        )
-        _validate_fields(message.payload())
-        data = jose.sign(canonical_json(message.payload()), MESSAGE_TYP, identity.private_key, identity.der, identity.fingerprint)
+        expires = created + timedelta(seconds=ttl_seconds)
+        payload: dict[str, Any] = {
+            "gcc_link": PROTOCOL_VERSION,
+            "id": message_id or str(uuid.uuid4()),
+            "conversation_id": conversation_id or str(uuid.uuid4()),
+            "in_reply_to": in_reply_to,
+            "sender": sender,
+            "recipient": recipient,
+            "service": service,
+            "created_at": format_time(created),
+            "expires_at": format_time(expires),
+            "content_type": content_type,
+            "body": body,
+            "body_sha256": body_digest(body),
+        }
+        if request_sha256 is not None:
+            payload["request_sha256"] = request_sha256
+        _validate_fields(payload)
+        data = jose.sign(canonical_json(payload), MESSAGE_TYP, identity.private_key, identity.der, identity.fingerprint)
         if len(data) > max_bytes:
             raise MessageTooLargeError(f"signed message is {len(data)} bytes; the limit is {max_bytes}")
-        return replace(message, jws=data, certificate=identity.certificate)
+        return _from_payload(payload, data, identity.certificate, created, expires)
 
     @classmethod
     def from_jws(
@@ -194,6 +197,7 @@ class Message:
         envelope = jose.parse(data, MESSAGE_TYP, max_bytes)
         if envelope.payload_bytes != canonical_json(envelope.payload):
             raise MalformedError("payload is not RFC 8785 canonical JSON")
+        _validate_fields(envelope.payload)
         message = _from_payload(envelope.payload, envelope.raw, envelope.certificate)
         envelope.verify_signature()
         directory.authorise_node(envelope.certificate, message.sender_state, now, envelope.fingerprint)
@@ -236,8 +240,14 @@ def _validate_fields(payload: dict[str, Any]) -> None:
         _hex64(payload["request_sha256"], "request_sha256")
 
 
-def _from_payload(payload: dict[str, Any], raw: bytes, cert: x509.Certificate) -> Message:
-    _validate_fields(payload)
+def _from_payload(
+    payload: dict[str, Any],
+    raw: bytes,
+    cert: x509.Certificate,
+    created: datetime | None = None,
+    expires: datetime | None = None,
+) -> Message:
+    """Build a ``Message`` from a payload that ``_validate_fields`` accepted."""
     return Message(
         id=payload["id"],
         conversation_id=payload["conversation_id"],
@@ -245,8 +255,8 @@ def _from_payload(payload: dict[str, Any], raw: bytes, cert: x509.Certificate) -
         sender=payload["sender"],
         recipient=payload["recipient"],
         service=payload["service"],
-        created_at=parse_time(payload["created_at"]),
-        expires_at=parse_time(payload["expires_at"]),
+        created_at=created or parse_time(payload["created_at"]),
+        expires_at=expires or parse_time(payload["expires_at"]),
         content_type=payload["content_type"],
         body=payload["body"],
         body_sha256=payload["body_sha256"],

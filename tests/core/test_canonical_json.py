@@ -57,3 +57,20 @@ def test_key_order_is_utf16_for_astral_characters():
 def test_unrepresentable_values_are_malformed(bad):
     with pytest.raises(MalformedError):
         canonical_json(bad)
+
+
+def test_deep_nesting_is_malformed_not_a_crash():
+    value: Any = "leaf"
+    for _ in range(100_000):
+        value = [value]
+    with pytest.raises(MalformedError):
+        canonical_json(value)
+
+
+def test_subclasses_go_to_the_reference():
+    import enum
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    assert canonical_json({"level": Level.HIGH}) == reference_canonical_json({"level": Level.HIGH}) == b'{"level":3}'
