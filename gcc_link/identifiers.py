@@ -14,6 +14,16 @@ from .errors import InvalidIdentifierError
 
 GCC_STATES: tuple[str, ...] = ("KW", "SA", "QA", "AE", "BH", "OM")
 
+#: Official short names of the member states, (Arabic, English).
+STATE_NAMES: dict[str, tuple[str, str]] = {
+    "KW": ("الكويت", "Kuwait"),
+    "SA": ("المملكة العربية السعودية", "Saudi Arabia"),
+    "QA": ("قطر", "Qatar"),
+    "AE": ("الإمارات العربية المتحدة", "United Arab Emirates"),
+    "BH": ("البحرين", "Bahrain"),
+    "OM": ("عُمان", "Oman"),
+}
+
 _STATE_RE = re.compile(r"[A-Z]{2}")
 _AGENCY_RE = re.compile(r"[A-Z0-9][A-Z0-9-]{1,31}")
 _CODE_RE = re.compile(r"[a-z0-9][a-z0-9-]{1,63}")

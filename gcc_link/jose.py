@@ -24,6 +24,7 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 
+from .canonical import canonical_json
 from .errors import BadSignatureError, MalformedError
 from .pki import cert_fingerprint
 
@@ -137,7 +138,11 @@ def _require_canonical(decoded: bytes, segment: bytes, what: str) -> None:
 
 
 def parse(data: bytes, typ: str, max_bytes: int) -> Envelope:
-    """Parse a compact JWS of type ``typ``; raise ``MalformedError`` on anything off-format."""
+    """Parse a compact JWS of type ``typ``; raise ``MalformedError`` on anything off-format.
+
+    The payload must be a JSON object in RFC 8785 canonical form, so every
+    conforming implementation hashes and signs the same bytes.
+    """
     if not isinstance(data, (bytes, bytearray)):
         raise MalformedError("a JWS must be bytes")
     data = bytes(data)
@@ -171,4 +176,6 @@ def parse(data: bytes, typ: str, max_bytes: int) -> Envelope:
     if kid != fingerprint:
         raise MalformedError("kid does not match the x5c certificate")
     payload = _strict_json_object(payload_bytes, "payload")
+    if payload_bytes != canonical_json(payload):
+        raise MalformedError("payload is not RFC 8785 canonical JSON")
     return Envelope(data, header, payload_bytes, payload, cert, fingerprint, compact, key)

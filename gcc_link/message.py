@@ -195,8 +195,6 @@ class Message:
         """
         require_aware(now)
         envelope = jose.parse(data, MESSAGE_TYP, max_bytes)
-        if envelope.payload_bytes != canonical_json(envelope.payload):
-            raise MalformedError("payload is not RFC 8785 canonical JSON")
         _validate_fields(envelope.payload)
         message = _from_payload(envelope.payload, envelope.raw, envelope.certificate)
         envelope.verify_signature()

@@ -27,7 +27,7 @@ from ..directory import (
     update_directory,
 )
 from ..errors import GccLinkError
-from ..identifiers import GCC_STATES, ServiceId, parse_state
+from ..identifiers import GCC_STATES, STATE_NAMES, ServiceId, parse_state
 from .files import at_option, json_option, now_or, write_private, write_public
 from .output import emit, fail, fail_on
 from .pki import ROOT_CERT, node_paths, read_revoked
@@ -36,14 +36,6 @@ DRAFT = "directory-draft.json"
 KEYS_DIR = "directory-keys"
 SIGNED = "directory.jws"
 
-STATE_NAMES: dict[str, tuple[str, str]] = {
-    "KW": ("الكويت", "Kuwait"),
-    "SA": ("المملكة العربية السعودية", "Saudi Arabia"),
-    "QA": ("قطر", "Qatar"),
-    "AE": ("الإمارات العربية المتحدة", "United Arab Emirates"),
-    "BH": ("البحرين", "Bahrain"),
-    "OM": ("عُمان", "Oman"),
-}
 
 
 def _read_draft(directory: Path) -> dict[str, Any]:
