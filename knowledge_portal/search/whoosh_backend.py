@@ -1,0 +1,399 @@
+"""The on-disk whoosh implementation of :class:`~knowledge_portal.search.SearchBackend`.
+
+One index directory, shared by every process of the portal: readers open the
+latest committed generation on each search, writers take whoosh's file lock
+(waiting a bounded time, then :class:`SearchIndexBusyError`), so concurrent
+writers from several processes queue instead of corrupting the index.
+
+User input is never given to whoosh's query parser: the text is cut into
+words and each word becomes term queries built by the fields' own analyzers,
+so quotes, parentheses, ``AND``, ``*`` or ``:`` are just characters.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from whoosh import index as whoosh_index
+from whoosh import sorting
+from whoosh.analysis import Analyzer
+from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
+from whoosh.highlight import ContextFragmenter
+from whoosh.query import And, Every, Or, Query, Term
+from whoosh.searching import Searcher
+from whoosh.writing import CLEAR, IndexWriter
+
+from gcc_link.errors import GccLinkError
+
+from . import Hit, Lang, PracticeDoc, SearchQuery, SearchResults
+from .arabic import (
+    ArabicTokenizer,
+    arabic_analyzer,
+    english_analyzer,
+    spelling_analyzer,
+    surface_analyzer,
+)
+from .snippets import MarkFormatter, plain_snippet
+
+LANGS: tuple[Lang, Lang] = ("ar", "en")
+TEXT_PARTS = ("title", "summary", "body")
+FACETS = ("state", "sector", "year", "tag")
+#: Boost of the UI language's fields over the other language's.
+UI_LANG_BOOST = 2.0
+MAX_QUERY_WORDS = 32
+MAX_PER_PAGE = 100
+
+
+class SearchIndexBusyError(GccLinkError):
+    """Another writer held the index lock for longer than the bounded wait."""
+
+    code = "search_index_busy"
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A user query turned into whoosh queries: all words (strict) or any word."""
+
+    strict: Query | None
+    loose: Query | None
+
+
+class WhooshBackend:
+    """Bilingual best-practice search on a whoosh index in ``index_dir``."""
+
+    #: Seconds a writer waits for the index lock before giving up.
+    lock_timeout: float = 30.0
+
+    def __init__(self, index_dir: Path) -> None:
+        self.index_dir = Path(index_dir)
+        self._lock = threading.Lock()
+        self._ix: Any = None
+        self._word_tokenizer = ArabicTokenizer()
+
+    # -- schema -------------------------------------------------------------
+
+    def text_analyzers(self) -> dict[Lang, Analyzer]:
+        """The analyzer of each language's text fields (overridden by the baseline)."""
+        return {"ar": arabic_analyzer(), "en": english_analyzer()}
+
+    def make_schema(self) -> Schema:
+        """Facet fields (sortable IDs), per-language text fields, spelling vocabulary."""
+        analyzers = self.text_analyzers()
+        fields: dict[str, Any] = {
+            "id": ID(stored=True, unique=True),
+            "state": ID(stored=True, sortable=True),
+            "sector": ID(stored=True, sortable=True),
+            "year": ID(stored=True, sortable=True),
+            "tag": KEYWORD(stored=True, commas=True, scorable=False),
+            "published": DATETIME(stored=True, sortable=True),
+            "spell": TEXT(analyzer=spelling_analyzer(), phrase=False),
+            "surface": TEXT(analyzer=surface_analyzer(), phrase=False),
+        }
+        for lang in LANGS:
+            fields[f"title_{lang}"] = TEXT(analyzer=analyzers[lang], stored=True, field_boost=3.0)
+            fields[f"summary_{lang}"] = TEXT(analyzer=analyzers[lang], stored=True, field_boost=1.5)
+            fields[f"body_{lang}"] = TEXT(analyzer=analyzers[lang], stored=True)
+        return Schema(**fields)
+
+    # -- index lifecycle ------------------------------------------------------
+
+    def _index(self) -> Any:
+        """The whoosh index object, created on first use. Its ``searcher()``
+        always reads the newest committed generation, so caching it is safe."""
+        with self._lock:
+            if self._ix is None:
+                self.index_dir.mkdir(parents=True, exist_ok=True)
+                if whoosh_index.exists_in(str(self.index_dir)):
+                    ix = whoosh_index.open_dir(str(self.index_dir))
+                    if set(ix.schema.names()) != set(self.make_schema().names()):
+                        ix = whoosh_index.create_in(str(self.index_dir), self.make_schema())
+                else:
+                    ix = whoosh_index.create_in(str(self.index_dir), self.make_schema())
+                self._ix = ix
+            return self._ix
+
+    def _open_writer(self) -> IndexWriter:
+        """A writer holding the index lock, waiting at most ``lock_timeout``."""
+        try:
+            return self._index().writer(timeout=self.lock_timeout, delay=0.05)
+        except whoosh_index.LockError as exc:
+            raise SearchIndexBusyError(
+                f"search index {self.index_dir} is locked by another writer"
+            ) from exc
+
+    @contextmanager
+    def _writer(self) -> Iterator[IndexWriter]:
+        """A locked writer that commits on success and cancels on error."""
+        writer = self._open_writer()
+        try:
+            yield writer
+        except BaseException:
+            writer.cancel()
+            raise
+        else:
+            writer.commit()
+
+    def index(self, doc: PracticeDoc) -> None:
+        """Add or replace one document (by ``id``)."""
+        with self._writer() as w:
+            w.update_document(**self._fields(doc))
+
+    def remove(self, doc_id: str) -> None:
+        """Remove a document; no error if absent."""
+        with self._writer() as w:
+            w.delete_by_term("id", doc_id)
+
+    def rebuild(self, docs: Iterable[PracticeDoc]) -> int:
+        """Replace the whole index with ``docs`` in one commit (readers see the
+        old index until the new one is complete); returns how many were indexed."""
+        count = 0
+        ids: set[str] = set()
+        writer = self._open_writer()
+        try:
+            for doc in docs:
+                if doc.id in ids:
+                    writer.delete_by_term("id", doc.id)
+                else:
+                    ids.add(doc.id)
+                    count += 1
+                writer.add_document(**self._fields(doc))
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit(mergetype=CLEAR)
+        return count
+
+    @staticmethod
+    def _fields(doc: PracticeDoc) -> dict[str, Any]:
+        """The whoosh document for ``doc`` (absent values are left out)."""
+        fields: dict[str, Any] = {
+            "id": doc.id,
+            "sector": doc.sector,
+            "year": str(doc.year),
+        }
+        if doc.state:
+            fields["state"] = doc.state
+        tags = [t.replace(",", " ").strip() for t in doc.tags]
+        if any(tags):
+            fields["tag"] = ",".join(t for t in tags if t)
+        if doc.published is not None:
+            fields["published"] = datetime.combine(doc.published, time())
+        texts = []
+        for lang in LANGS:
+            for part in TEXT_PARTS:
+                value = getattr(doc, f"{part}_{lang}") or ""
+                fields[f"{part}_{lang}"] = value
+                texts.append(value)
+        joined = "\n".join(texts)
+        fields["spell"] = joined
+        fields["surface"] = joined
+        return fields
+
+    # -- search ---------------------------------------------------------------
+
+    def _field_boosts(self, lang: Lang) -> list[tuple[str, float]]:
+        """Every text field with its query boost: the UI language counts more."""
+        return [
+            (f"{part}_{other}", UI_LANG_BOOST if other == lang else 1.0)
+            for other in LANGS
+            for part in TEXT_PARTS
+        ]
+
+    def _plan(self, schema: Schema, text: str, lang: Lang) -> _Plan:
+        """Plain words of ``text`` → per-word OR over fields, joined by AND
+        (strict) or OR (loose). Stop words (for any field) are dropped."""
+        words = [t.text for t in self._word_tokenizer(text or "")][:MAX_QUERY_WORDS]
+        clauses: list[Query] = []
+        for word in words:
+            alternatives: list[Query] = []
+            stop = False
+            for field, boost in self._field_boosts(lang):
+                terms = [t.text for t in schema[field].analyzer(word)]
+                if not terms:
+                    stop = True
+                    break
+                if len(terms) == 1:
+                    alternatives.append(Term(field, terms[0], boost=boost))
+                else:
+                    alternatives.append(And([Term(field, x) for x in terms], boost=boost))
+            if not stop and alternatives:
+                clauses.append(Or(alternatives))
+        if not clauses:
+            return _Plan(None, None)
+        if len(clauses) == 1:
+            return _Plan(clauses[0], clauses[0])
+        return _Plan(And(clauses), Or(clauses))
+
+    @staticmethod
+    def _filter(query: SearchQuery) -> Query | None:
+        """The facet filters of ``query`` as one whoosh query (None: no filter)."""
+        terms = [
+            Term(field, value)
+            for field, value in (
+                ("state", query.state),
+                ("sector", query.sector),
+                ("year", None if query.year is None else str(query.year)),
+                ("tag", query.tag),
+            )
+            if value
+        ]
+        return And(terms) if terms else None
+
+    def search(self, query: SearchQuery) -> SearchResults:
+        """Run ``query``: AND of the words (falling back to OR when that finds
+        nothing), filters, facets, highlighted snippets, paging and a
+        "did you mean" suggestion."""
+        page = max(1, int(query.page))
+        per_page = min(MAX_PER_PAGE, max(1, int(query.per_page)))
+        ix = self._index()
+        with ix.searcher() as searcher:
+            plan = self._plan(searcher.schema, query.q, query.lang)
+            filterq = self._filter(query)
+            strict_total = 0
+            wq: Query = plan.strict or Every()
+            if plan.strict is not None:
+                strict_total = self._count(searcher, plan.strict, filterq)
+                if strict_total == 0 and plan.loose is not None:
+                    wq = plan.loose
+            by_date = query.sort == "date" or plan.strict is None
+            results = searcher.search(
+                wq,
+                limit=page * per_page,
+                filter=filterq,
+                sortedby=self._date_order() if by_date else None,
+                groupedby=self._facets(),
+                maptype=sorting.Count,
+                terms=plan.strict is not None,
+            )
+            results.formatter = MarkFormatter()
+            results.fragmenter = ContextFragmenter(maxchars=240, surround=60)
+            hits = tuple(
+                self._hit(hit, query.lang, highlight=plan.strict is not None)
+                for hit in results[(page - 1) * per_page : page * per_page]
+            )
+            facets = {name: self._facet_counts(results.groups(name), name) for name in FACETS}
+            suggestion = None
+            if plan.strict is not None:
+                suggestion = self._suggest(searcher, query.q, query.lang, filterq, strict_total)
+            return SearchResults(
+                total=len(results),
+                page=page,
+                per_page=per_page,
+                hits=hits,
+                facets=facets,
+                suggestion=suggestion,
+            )
+
+    @staticmethod
+    def _count(searcher: Searcher, q: Query, filterq: Query | None) -> int:
+        return len(searcher.search(q, limit=1, filter=filterq))
+
+    @staticmethod
+    def _date_order() -> sorting.MultiFacet:
+        """Newest first; undated documents last; ties by id for stable pages."""
+        return sorting.MultiFacet(
+            [sorting.FieldFacet("published", reverse=True), sorting.FieldFacet("id")]
+        )
+
+    @staticmethod
+    def _facets() -> dict[str, sorting.FacetType]:
+        return {
+            "state": sorting.FieldFacet("state"),
+            "sector": sorting.FieldFacet("sector"),
+            "year": sorting.FieldFacet("year"),
+            "tag": sorting.FieldFacet("tag", allow_overlap=True),
+        }
+
+    @staticmethod
+    def _facet_counts(groups: dict[Any, int], name: str) -> tuple[tuple[str, int], ...]:
+        """Non-empty facet values with counts: most frequent first (years: newest first)."""
+        items = [
+            (k.decode("utf-8") if isinstance(k, bytes) else str(k), n)
+            for k, n in groups.items()
+            if k not in (None, "", b"") and n > 0
+        ]
+        if name == "year":
+            return tuple(sorted(items, key=lambda kv: kv[0], reverse=True))
+        return tuple(sorted(items, key=lambda kv: (-kv[1], kv[0])))
+
+    def _hit(self, hit: Any, lang: Lang, *, highlight: bool) -> Hit:
+        """A :class:`Hit` in the UI language (falling back to the other one)."""
+        other: Lang = "en" if lang == "ar" else "ar"
+        stored = hit.fields()
+        title = stored.get(f"title_{lang}") or stored.get(f"title_{other}") or stored["id"]
+        snippet = ""
+        if highlight:
+            for field in (f"body_{lang}", f"summary_{lang}", f"body_{other}",
+                          f"summary_{other}", f"title_{lang}", f"title_{other}"):
+                if stored.get(field):
+                    snippet = hit.highlights(field, top=2)
+                    if snippet:
+                        break
+        if not snippet:
+            snippet = plain_snippet(
+                stored.get(f"summary_{lang}") or stored.get(f"summary_{other}")
+                or stored.get(f"body_{lang}") or stored.get(f"body_{other}") or ""
+            )
+        published = stored.get("published")
+        return Hit(
+            id=stored["id"],
+            score=float(hit.score or 0.0),
+            title=title,
+            snippet=snippet,
+            state=stored.get("state") or None,
+            sector=stored.get("sector", ""),
+            year=int(stored.get("year") or 0),
+            published=published.date() if isinstance(published, datetime) else None,
+        )
+
+    # -- did you mean ---------------------------------------------------------
+
+    def _suggest(self, searcher: Searcher, text: str, lang: Lang,
+                 filterq: Query | None, strict_total: int) -> str | None:
+        """The query with unknown words replaced by their nearest indexed word,
+        if that finds more documents than the query as typed; else None."""
+        reader = searcher.reader()
+        spell = searcher.schema["spell"].analyzer
+        fixes: list[tuple[int, int, str]] = []
+        for tok in spell(text, chars=True):
+            word = tok.text
+            if len(word) < 3 or word.isdigit() or reader.doc_frequency("spell", word) > 0:
+                continue
+            best = self._closest(reader, word)
+            if best is not None:
+                fixes.append((tok.startchar, tok.endchar, self._surface(reader, best)))
+        if not fixes:
+            return None
+        corrected = text
+        for start, end, replacement in reversed(fixes):
+            corrected = corrected[:start] + replacement + corrected[end:]
+        plan = self._plan(searcher.schema, corrected, lang)
+        if plan.strict is None or self._count(searcher, plan.strict, filterq) <= strict_total:
+            return None
+        return corrected
+
+    @staticmethod
+    def _closest(reader: Any, word: str) -> str | None:
+        """Nearest vocabulary word by edit distance (1, then 2 for longer
+        words), the most frequent among equally near ones."""
+        for dist in (1, 2) if len(word) > 4 else (1,):
+            near = [w for w in reader.terms_within("spell", word, dist) if w != word]
+            if near:
+                return max(near, key=lambda w: (reader.doc_frequency("spell", w), w))
+        return None
+
+    @staticmethod
+    def _surface(reader: Any, normalised: str) -> str:
+        """The commonest written form of a normalised word (e.g. with ة, أ)."""
+        best, best_n = normalised, 0
+        for term in reader.expand_prefix("surface", normalised + "|"):
+            term = term.decode("utf-8") if isinstance(term, bytes) else term
+            n = reader.doc_frequency("surface", term)
+            if n > best_n:
+                best, best_n = term.split("|", 1)[1], n
+        return best
