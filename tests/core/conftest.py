@@ -2,56 +2,25 @@
 
 from __future__ import annotations
 
-import base64
-import json
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any, Callable
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding
 
-from gcc_link import jose, pki
-from gcc_link.canonical import canonical_json
-from gcc_link.directory import Directory, DirectoryContent, DirectoryKey, Member, load_directory
-from gcc_link.message import MESSAGE_TYP, Message
+from gcc_link import pki
+from gcc_link.directory import DirectoryContent, DirectoryKey, Member, load_directory
+from gcc_link.message import Message
 
-NOW = datetime(2026, 11, 22, 10, 0, 0, tzinfo=timezone.utc)
-
-
-@dataclass
-class World:
-    """Everything a test needs: roots, node identities, directory keys and the directory."""
-
-    root_key: ec.EllipticCurvePrivateKey
-    root_cert: x509.Certificate
-    ids: dict[str, pki.NodeIdentity]          # KW, SA, QA (trial), OM (suspended)
-    revoked: pki.NodeIdentity                 # a KW certificate whose serial is revoked
-    unlisted: pki.NodeIdentity                # a KW certificate not listed in the directory
-    foreign: pki.NodeIdentity                 # KW certificate from another root, listed for KW
-    dir_keys: list[ec.EllipticCurvePrivateKey]
-    content: DirectoryContent
-    directory: Directory
-
-    def sign_directory(self, content: DirectoryContent, keys: list[ec.EllipticCurvePrivateKey]) -> bytes:
-        return content.sign(keys)
-
-
-def _identity(root_key: ec.EllipticCurvePrivateKey, root_cert: x509.Certificate, cc: str) -> pki.NodeIdentity:
-    key = pki.generate_key()
-    return pki.NodeIdentity(cc, pki.issue_node_certificate(root_key, root_cert, cc, key.public_key(), NOW - timedelta(days=1)), key)
-
+from corekit import NOW, World, make_identity
 
 @pytest.fixture(scope="session")
 def world() -> World:
     root_key, root_cert = pki.create_root(NOW - timedelta(days=10))
-    ids = {cc: _identity(root_key, root_cert, cc) for cc in ("KW", "SA", "QA", "OM")}
-    revoked = _identity(root_key, root_cert, "KW")
-    unlisted = _identity(root_key, root_cert, "KW")
+    ids = {cc: make_identity(root_key, root_cert, cc) for cc in ("KW", "SA", "QA", "OM")}
+    revoked = make_identity(root_key, root_cert, "KW")
+    unlisted = make_identity(root_key, root_cert, "KW")
     other_root_key, other_root_cert = pki.create_root(NOW - timedelta(days=10))
-    foreign = _identity(other_root_key, other_root_cert, "KW")
+    foreign = make_identity(other_root_key, other_root_cert, "KW")
     dir_keys = [pki.generate_key() for _ in range(5)]
     status = {"KW": "active", "SA": "active", "QA": "trial", "OM": "suspended"}
     members = []
@@ -80,18 +49,3 @@ def make_message(world: World) -> Callable[..., Message]:
     return make
 
 
-def b64url(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
-
-
-def resign(payload: dict[str, Any], signer_key: ec.EllipticCurvePrivateKey, cert: x509.Certificate,
-           *, canonical: bool = True, typ: str = MESSAGE_TYP) -> bytes:
-    """The change-and-re-sign helper: sign ``payload`` with ``signer_key`` while presenting ``cert``."""
-    body = canonical_json(payload) if canonical else json.dumps(payload, indent=1).encode()
-    der = cert.public_bytes(Encoding.DER)
-    return jose.sign(body, typ, signer_key, der, pki.cert_fingerprint(cert))
-
-
-def raw_jws(header: dict[str, Any], payload: bytes, signature: bytes = b"\x01" * 64) -> bytes:
-    """A compact JWS assembled by hand (for headers no library would sign)."""
-    return b".".join([b64url(json.dumps(header).encode()), b64url(payload), b64url(signature)])

@@ -17,7 +17,7 @@ from gcc_link.errors import (
     DirectoryThresholdError,
 )
 
-from conftest import NOW
+from corekit import NOW
 
 
 def next_version(world, version=2, **changes):

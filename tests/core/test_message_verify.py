@@ -12,7 +12,7 @@ import pytest
 from gcc_link.errors import GccLinkError, MalformedError
 from gcc_link.message import MAX_MESSAGE_BYTES, Message, MessageTooLargeError, body_digest, peek_message_id
 
-from conftest import NOW, b64url, raw_jws, resign
+from corekit import NOW, b64url, raw_jws, resign
 
 
 def code_of(data: bytes, world: Any, **kw: Any) -> str | None:

@@ -11,7 +11,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from gcc_link import pki
 from gcc_link.errors import PkiError, UntrustedCertificateError
 
-from conftest import NOW
+from corekit import NOW
 
 
 def test_node_certificate_carries_state_and_tls_usages(world):

@@ -8,7 +8,7 @@ from gcc_link.canonical import sha256_hex
 from gcc_link.errors import GccLinkError, MalformedError
 from gcc_link.receipt import Receipt
 
-from conftest import NOW, resign
+from corekit import NOW, resign
 
 
 def test_accepted_and_rejected_receipts_round_trip(world, make_message):
