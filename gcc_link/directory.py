@@ -359,14 +359,18 @@ def _valid_signers(doc: Mapping[str, Any], keys: Iterable[DirectoryKey]) -> froz
     for signature in doc["signatures"]:
         kid = _protected(signature).get("kid")
         key = by_kid.get(kid) if isinstance(kid, str) else None
-        if key is None or kid in valid:
+        if key is None or key.kid in valid:
             continue  # unknown keys and repeats by one key never count
-        flattened = {"payload": doc["payload"], **{k: signature[k] for k in ("protected", "signature") if k in signature}}
+        flattened: jws.FlattenedJSONSerialization = {
+            "payload": doc["payload"],
+            "protected": signature.get("protected", ""),
+            "signature": signature.get("signature", ""),
+        }
         try:
             jws.deserialize_json(flattened, ECKey.import_key(key.public_key), registry=_REGISTRY)
         except (JoseError, ValueError, TypeError, KeyError):
             continue
-        valid.add(kid)
+        valid.add(key.kid)
     return frozenset(valid)
 
 

@@ -219,11 +219,12 @@ def verify(file: Path, root_path: Path, trusted_path: Path | None, at: str | Non
         if as_json:
             click.echo(json.dumps({"valid": False, "code": exc.code, "message": exc.message}))
         fail_on(exc)
+    members = {m.cc: m.status for m in result.members}
     summary = {"valid": True, "code": None, "version": result.version, "threshold": result.threshold,
                "signers": len(result.signer_kids), "expires_at": result.expires_at.isoformat(),
-               "members": {m.cc: m.status for m in result.members}}
+               "members": members}
     emit(summary, as_json, f"directory version {result.version} valid: "
-         f"{len(result.signer_kids)}/{result.threshold} signatures, members {', '.join(summary['members'])}")
+         f"{len(result.signer_kids)}/{result.threshold} signatures, members {', '.join(members)}")
 
 
 

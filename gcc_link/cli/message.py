@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 import click
 
@@ -66,7 +67,7 @@ def sign(cert_path: Path, key_path: Path, sender: str, recipient: str, body: str
 @click.option("--local-state", help="Also check the recipient is an agency of this state.")
 @at_option
 @json_option
-def verify(file: "click.utils.LazyFile", directory_path: Path, local_state: str | None, at: str | None,
+def verify(file: BinaryIO, directory_path: Path, local_state: str | None, at: str | None,
            as_json: bool) -> None:
     """Verify a message JWS (FILE, or - for stdin) with every receiving check a lone tool can run.
 
