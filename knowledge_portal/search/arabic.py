@@ -93,8 +93,12 @@ ENGLISH_STOP_WORDS: frozenset[str] = frozenset(STOP_WORDS) | frozenset(
 #: ``فلل``, which are just ``و``/``ف`` + a listed prefix); ``و`` alone is
 #: handled separately by :func:`_strip_waw`.
 _PREFIXES: tuple[str, ...] = ("وبال", "وال", "بال", "كال", "فال", "ولل", "فلل", "ال", "لل")
-#: Suffixes in Lucene's order (normalised: ة and ية are already ه and يه).
-_SUFFIXES: tuple[str, ...] = ("ها", "ان", "ات", "ون", "ين", "يه", "ه", "ي")
+#: Suffixes in Lucene's order (normalised: ة and ية are already ه and يه),
+#: each with the letters that must remain; plus the adverbial ـياً
+#: (إلكترونياً, رسمياً), which needs three remaining letters (آسيا stays).
+_SUFFIXES: tuple[tuple[str, int], ...] = (
+    ("ها", 2), ("ان", 2), ("ات", 2), ("ون", 2), ("ين", 2), ("يا", 3), ("يه", 2), ("ه", 2), ("ي", 2),
+)
 
 #: Beginnings of common words whose first letter is a root و (وزارة "ministry",
 #: وثيقة "document", وطني "national" ...): their و is never a conjunction.
@@ -120,6 +124,21 @@ PROTECTED_WORDS: frozenset[str] = frozenset(
 )
 
 
+#: Loanwords whose initial ا ل is not the article (إلكتروني "electronic" is
+#: written الكتروني once normalised): the article or a preposition before
+#: them is removed, their own ال never is, so إلكترونية and الإلكترونية meet.
+NON_ARTICLE_AL: tuple[str, ...] = ("الكترون", "الماني")
+_LOAN_PREFIXES: tuple[str, ...] = ("", "وبال", "وال", "بال", "كال", "فال", "ال", "و", "ب", "ل", "ك", "ف")
+
+
+def _loanword(word: str) -> str | None:
+    """``word`` without its prefix if the rest is a :data:`NON_ARTICLE_AL` word."""
+    for prefix in _LOAN_PREFIXES:
+        if word.startswith(NON_ARTICLE_AL, len(prefix)) and word.startswith(prefix):
+            return word[len(prefix):]
+    return None
+
+
 def _strip_waw(word: str) -> str:
     """Drop a leading conjunction ``و`` when that is safe.
 
@@ -136,21 +155,24 @@ def light_stem(word: str) -> str:
     """Light-stem one *normalised* Arabic word; other scripts pass unchanged.
 
     One prefix is removed (keeping at least two letters), then each listed
-    suffix once in order (keeping at least two letters), as in light10.
+    suffix once in order (keeping at least two letters), as in light10;
+    protected words and the ال of loanwords are left alone.
     """
     if not word or not ("\u0621" <= word[0] <= "\u064a") or word in PROTECTED_WORDS:
         return word
-    stem = word
-    for prefix in _PREFIXES:
-        if stem.startswith(prefix) and len(stem) >= len(prefix) + 2:
-            stem = stem[len(prefix):]
-            break
-    else:
-        stem = _strip_waw(stem)
+    stem = _loanword(word)
+    if stem is None:
+        stem = word
+        for prefix in _PREFIXES:
+            if stem.startswith(prefix) and len(stem) >= len(prefix) + 2:
+                stem = stem[len(prefix):]
+                break
+        else:
+            stem = _strip_waw(stem)
     if stem in PROTECTED_WORDS:
         return stem
-    for suffix in _SUFFIXES:
-        if stem.endswith(suffix) and len(stem) >= len(suffix) + 2:
+    for suffix, keep in _SUFFIXES:
+        if stem.endswith(suffix) and len(stem) >= len(suffix) + keep:
             stem = stem[: -len(suffix)]
     return stem
 

@@ -328,21 +328,23 @@ class WhooshBackend:
         title = stored.get(f"title_{lang}") or stored.get(f"title_{other}") or stored["id"]
         snippet = ""
         if highlight:
-            for field in (f"body_{lang}", f"summary_{lang}", f"body_{other}",
-                          f"summary_{other}", f"title_{lang}", f"title_{other}"):
-                if stored.get(field):
-                    snippet = hit.highlights(field, top=2)
-                    if snippet:
-                        break
+            # The passage with the most marked words, UI language first.
+            for group in ((f"body_{lang}", f"summary_{lang}"), (f"body_{other}", f"summary_{other}"),
+                          (f"title_{lang}", f"title_{other}")):
+                found = [hit.highlights(f, top=2) for f in group if stored.get(f)]
+                snippet = max(found, key=lambda h: h.count("<mark>"), default="")
+                if snippet:
+                    break
         if not snippet:
             snippet = plain_snippet(
                 stored.get(f"summary_{lang}") or stored.get(f"summary_{other}")
                 or stored.get(f"body_{lang}") or stored.get(f"body_{other}") or ""
             )
         published = stored.get("published")
+        score = hit.score if isinstance(hit.score, (int, float)) else 0.0  # sort key when by date
         return Hit(
             id=stored["id"],
-            score=float(hit.score or 0.0),
+            score=float(score),
             title=title,
             snippet=snippet,
             state=stored.get("state") or None,
@@ -362,7 +364,7 @@ class WhooshBackend:
         fixes: list[tuple[int, int, str]] = []
         for tok in spell(text, chars=True):
             word = tok.text
-            if len(word) < 3 or word.isdigit() or reader.doc_frequency("spell", word) > 0:
+            if len(word) < 3 or word.isdigit() or self._known(searcher, word):
                 continue
             best = self._closest(reader, word)
             if best is not None:
@@ -376,6 +378,18 @@ class WhooshBackend:
         if plan.strict is None or self._count(searcher, plan.strict, filterq) <= strict_total:
             return None
         return corrected
+
+    def _known(self, searcher: Searcher, word: str) -> bool:
+        """Whether ``word`` (normalised) is indexed as typed, or matches some
+        text field once analysed (so ``التعافى`` is known through ``للتعافي``)."""
+        reader = searcher.reader()
+        if reader.doc_frequency("spell", word) > 0:
+            return True
+        for field, _ in self._field_boosts("ar"):
+            for tok in searcher.schema[field].analyzer(word):
+                if reader.doc_frequency(field, tok.text) > 0:
+                    return True
+        return False
 
     @staticmethod
     def _closest(reader: Any, word: str) -> str | None:

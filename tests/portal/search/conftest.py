@@ -1,0 +1,52 @@
+"""Fixtures for the search tests: the bilingual test corpus and real on-disk
+whoosh indexes (built once per session, read-only for the tests using them)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from knowledge_portal.search import PracticeDoc
+from knowledge_portal.search.evaluate import load_corpus
+from knowledge_portal.search.whoosh_backend import WhooshBackend
+
+CORPUS_PATH = Path(__file__).with_name("corpus.jsonl")
+
+
+@pytest.fixture(scope="session")
+def corpus() -> list[PracticeDoc]:
+    return load_corpus(CORPUS_PATH)
+
+
+@pytest.fixture(scope="session")
+def corpus_backend(tmp_path_factory: pytest.TempPathFactory, corpus: list[PracticeDoc]) -> WhooshBackend:
+    """The whole corpus indexed once; tests must not write to it."""
+    backend = WhooshBackend(tmp_path_factory.mktemp("corpus-index"))
+    assert backend.rebuild(corpus) == len(corpus)
+    return backend
+
+
+@pytest.fixture()
+def backend(tmp_path: Path) -> WhooshBackend:
+    """An empty index of its own for tests that write."""
+    return WhooshBackend(tmp_path / "index")
+
+
+@pytest.fixture()
+def make_doc() -> Callable[..., PracticeDoc]:
+    """Builds a small valid document; keyword arguments override fields."""
+    base = PracticeDoc(
+        id="doc", state="KW", sector="ict", year=2015, tags=("portal",),
+        title_ar="خدمة تجريبية", title_en="A test service",
+        summary_ar="ملخص الخدمة", summary_en="Service summary",
+        body_ar="نص الخدمة", body_en="Service body", published=date(2015, 1, 1),
+    )
+
+    def build(**fields: object) -> PracticeDoc:
+        return replace(base, **fields)  # type: ignore[arg-type]
+
+    return build
