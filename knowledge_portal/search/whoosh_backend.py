@@ -151,22 +151,16 @@ class WhooshBackend:
     def rebuild(self, docs: Iterable[PracticeDoc]) -> int:
         """Replace the whole index with ``docs`` in one commit (readers see the
         old index until the new one is complete); returns how many were indexed."""
-        count = 0
-        ids: set[str] = set()
+        latest = {doc.id: doc for doc in docs}  # a repeated id: the last one wins
         writer = self._open_writer()
         try:
-            for doc in docs:
-                if doc.id in ids:
-                    writer.delete_by_term("id", doc.id)
-                else:
-                    ids.add(doc.id)
-                    count += 1
+            for doc in latest.values():
                 writer.add_document(**self._fields(doc))
         except BaseException:
             writer.cancel()
             raise
         writer.commit(mergetype=CLEAR)
-        return count
+        return len(latest)
 
     @staticmethod
     def _fields(doc: PracticeDoc) -> dict[str, Any]:
