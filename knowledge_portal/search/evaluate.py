@@ -104,15 +104,26 @@ def evaluate(backend: SearchBackend, judged: Sequence[Judged]) -> Quality:
     return Quality(p_at_1=p1, mrr=mrr, n=n, ranks=ranks)
 
 
+#: The backends compared: ours and the baseline.
+BACKENDS: dict[str, type[WhooshBackend]] = {
+    "arabic": WhooshBackend,
+    "standard": StandardAnalyzerBackend,
+}
+
+
+def build_all(docs: Iterable[PracticeDoc], workdir: Path) -> dict[str, WhooshBackend]:
+    """Each of :data:`BACKENDS` with ``docs`` indexed under ``workdir/<name>``."""
+    docs = list(docs)
+    built = {}
+    for name, cls in BACKENDS.items():
+        built[name] = cls(workdir / name)
+        built[name].rebuild(docs)
+    return built
+
+
 def compare(docs: Iterable[PracticeDoc], judged: Sequence[Judged], workdir: Path) -> dict[str, Quality]:
     """Index ``docs`` with both backends under ``workdir`` and evaluate each."""
-    docs = list(docs)
-    out: dict[str, Quality] = {}
-    for name, cls in (("arabic", WhooshBackend), ("standard", StandardAnalyzerBackend)):
-        backend = cls(workdir / name)
-        backend.rebuild(docs)
-        out[name] = evaluate(backend, judged)
-    return out
+    return {name: evaluate(b, judged) for name, b in build_all(docs, workdir).items()}
 
 
 def main(argv: list[str] | None = None) -> int:
