@@ -1,0 +1,85 @@
+"""The node's Flask application factory.
+
+``create_app(config)`` builds one node process: context (identity,
+directory, store), the OAuth authorization server and four blueprints
+(peer API, agency API, OAuth token endpoint, operations). Every error is
+JSON: ``GccLinkError`` as its 4xx code, HTTP errors by name, and anything
+unexpected as a 500 ``internal`` (logged, never leaked).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify
+from werkzeug.exceptions import HTTPException
+
+from ..errors import GccLinkError
+from . import agency_api, ops, peer_api
+from .apierrors import status_for
+from .config import NodeConfig, load_config
+from .context import NodeContext, seed_services
+from .oauth import init_oauth
+
+log = logging.getLogger("gcc_link.node")
+
+oauth_bp = Blueprint("oauth", __name__)
+
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type", 429: "too_many_requests"}
+
+
+@oauth_bp.post("/oauth/token")
+def token() -> Response:
+    """RFC 6749 token endpoint (errors in RFC 6749 form, as OAuth clients expect)."""
+    return current_app.extensions["gcc_link.oauth"].create_token_response()
+
+
+def _error(status: int, code: str, message: str) -> tuple[Response, int]:
+    return jsonify({"error": {"code": code, "message": message}}), status
+
+
+def create_app(config: NodeConfig | str | Path | None = None, *, context: NodeContext | None = None) -> Flask:
+    """Build the node application from a config object or a ``node.toml`` path."""
+    if not isinstance(config, NodeConfig):
+        config = load_config(config)
+    ctx = context or NodeContext.create(config)
+    seed_services(ctx)
+    app = Flask("gcc_link.node")
+    # the largest body any route accepts (a peer batch); routes enforce their own limits
+    app.config["MAX_CONTENT_LENGTH"] = config.batch_max_bytes + config.max_body_bytes * 2
+    app.config["JSON_SORT_KEYS"] = False
+    app.extensions["gcc_link"] = ctx
+    app.extensions["gcc_link.oauth"] = init_oauth(app, config.token_ttl_seconds)
+    for bp in (peer_api.bp, agency_api.bp, oauth_bp, ops.bp):
+        app.register_blueprint(bp)
+
+    @app.errorhandler(GccLinkError)
+    def on_gcc_error(exc: GccLinkError) -> tuple[Response, int]:
+        return jsonify(exc.to_dict()), status_for(exc)
+
+    @app.errorhandler(HTTPException)
+    def on_http_error(exc: HTTPException) -> tuple[Response, int]:
+        status = exc.code or 500
+        return _error(status, _HTTP_CODES.get(status, "http_error"), exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def on_unexpected(exc: Exception) -> tuple[Response, int]:
+        log.exception("unexpected error")
+        return _error(500, "internal", "internal error; the request was not processed")
+
+    @app.after_request
+    def no_store(response: Response) -> Response:
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app
+
+
+def app_from_env() -> Any:
+    """WSGI entry point for gunicorn: ``GCC_CONFIG`` names the node.toml."""
+    import os
+
+    return create_app(os.environ.get("GCC_CONFIG"))

@@ -1,0 +1,80 @@
+"""The per-process node context: configuration, identity, directory and store.
+
+Created once by the application factory (and by delivery workers) and kept
+on ``app.extensions["gcc_link"]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import delete, select
+
+from ..errors import ConfigError, GccLinkError
+from ..pki import NodeIdentity
+from .config import NodeConfig
+from .db import Database
+from .directory_source import DirectoryHolder
+from .models import Grant, Service
+
+
+def utcnow() -> datetime:
+    """The node's clock (aware UTC); the pure core always receives it explicitly."""
+    return datetime.now(timezone.utc)
+
+
+def load_identity(config: NodeConfig) -> NodeIdentity:
+    try:
+        identity = NodeIdentity.from_pem(config.certificate.read_bytes(), config.private_key.read_bytes())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"node key or certificate not found: {exc.filename}") from None
+    except GccLinkError as exc:
+        raise ConfigError(f"node identity: {exc.message}") from None
+    if identity.state != config.state:
+        raise ConfigError(f"the node certificate is for {identity.state}, the config for {config.state}")
+    return identity
+
+
+@dataclass
+class NodeContext:
+    """What every request handler and worker of one node process needs."""
+
+    config: NodeConfig
+    identity: NodeIdentity
+    directories: DirectoryHolder
+    db: Database
+
+    @classmethod
+    def create(cls, config: NodeConfig) -> "NodeContext":
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        identity = load_identity(config)
+        holder = DirectoryHolder(config.directory, config.data_dir, config.directory_refresh_seconds)
+        return cls(config, identity, holder, Database(config.db_url))
+
+    @property
+    def state(self) -> str:
+        return self.config.state
+
+    def directory(self):  # -> Directory
+        return self.directories.current()
+
+    def now(self) -> datetime:
+        return utcnow()
+
+
+def seed_services(ctx: NodeContext) -> None:
+    """Insert services and grants from the configuration that the store does not hold yet.
+
+    Services edited through the API are kept: the configuration only seeds.
+    """
+    with ctx.db.write() as session:
+        known = set(session.execute(select(Service.id)).scalars())
+        for svc in ctx.config.services:
+            if svc.id in known:
+                continue
+            session.add(Service(id=svc.id, agency=svc.id.rsplit("/", 1)[0], description=svc.description,
+                                backend_url=svc.backend_url))
+            session.execute(delete(Grant).where(Grant.service == svc.id))
+            for grantee in svc.grants:
+                session.add(Grant(service=svc.id, grantee=grantee))

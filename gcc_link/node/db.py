@@ -1,0 +1,115 @@
+"""Database engines and sessions: SQLite (WAL, synchronous=FULL) or PostgreSQL by URL.
+
+On SQLite every writing transaction starts with ``BEGIN IMMEDIATE`` so two
+processes never both read the log head and then race to write (SQLite would
+fail the second upgrade instead of waiting); reads use a separate engine
+with deferred transactions so they never wait for a writer (WAL).
+``synchronous=FULL`` makes each commit durable before the node answers 202.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator, TypeVar
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def _normalise(url: str) -> str:
+    """``postgresql://`` means psycopg 3 here (the only PostgreSQL driver installed)."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(url: str, *, immediate: bool = True) -> Engine:
+    """An engine for ``url``; SQLite connections get WAL, FULL sync and a busy timeout."""
+    url = _normalise(url)
+    if not is_sqlite(url):
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, poolclass=None)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # type: ignore[no-untyped-def]
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """The node's store: a writer and a reader session factory over one URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = _normalise(url)
+        self.sqlite = is_sqlite(self.url)
+        self.engine = make_engine(self.url, immediate=True)
+        self.read_engine = make_engine(self.url, immediate=False) if self.sqlite else self.engine
+        self._write = sessionmaker(self.engine, expire_on_commit=False)
+        self._read = sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session in one writing transaction, committed on success."""
+        with self._write() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading (no write lock on SQLite)."""
+        with self._read() as session, session.begin():
+            yield session
+
+    def retrying(self, fn: Callable[[Session], T], attempts: int = 5) -> T:
+        """Run ``fn`` in a write transaction, retrying on transient lock errors."""
+        for i in range(attempts):
+            try:
+                with self.write() as session:
+                    return fn(session)
+            except OperationalError as exc:
+                if i == attempts - 1 or "locked" not in str(exc).lower() and "deadlock" not in str(exc).lower():
+                    raise
+                time.sleep(0.05 * (2**i))
+        raise AssertionError("unreachable")
+
+    def ping(self) -> None:
+        """Raise if the database is unreachable."""
+        with self.read_engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
+
+
+def migrate(url: str) -> None:
+    """Bring the schema at ``url`` to the newest alembic revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", _normalise(url).replace("%", "%%"))
+    command.upgrade(cfg, "head")

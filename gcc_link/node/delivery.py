@@ -1,0 +1,238 @@
+"""Delivery workers: send queued messages to peer nodes in batches, settle them by receipt.
+
+A worker claims due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
+several workers never claim the same row; on SQLite one worker runs) by
+pushing their ``next_attempt_at`` past a lease, sends each peer's messages as
+one ``POST /peer/v1/messages:batch``, and settles each row by its receipt:
+``accepted`` → ``delivered``, ``rejected`` → ``failed`` with the code.
+Network errors, 5xx and invalid receipts retry with exponential backoff and
+jitter until the message's TTL, then ``dead``. A worker that dies mid-send
+loses nothing: its lease runs out and the row is claimed again, and the
+receiver answers a repeated id with its original receipt.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import requests
+from sqlalchemy import select, update
+
+from .. import jose
+from ..errors import GccLinkError
+from ..message import MESSAGE_TYP, Message
+from ..receipt import Receipt
+from . import logstore
+from .context import NodeContext
+from .models import OutboxMessage
+from .transport import peer_url, session
+
+log = logging.getLogger("gcc_link.node.delivery")
+RESIGN_AFTER_SECONDS = 200  # the receiver's clock-skew window is 300 s
+
+
+@dataclass
+class Claimed:
+    id: str
+    peer: str
+    jws: bytes
+    attempts: int
+    signed_at: float
+    expires_at: float
+    versions: str
+
+
+def backoff(attempts: int, base: float, cap: float, rng: random.Random = random.Random()) -> float:
+    """Exponential backoff with jitter: up to ``base * 2**(attempts-1)``, capped, at least half."""
+    ceiling = min(cap, base * 2 ** max(0, attempts - 1))
+    return ceiling * rng.uniform(0.5, 1.0)
+
+
+class DeliveryWorker:
+    """One delivery loop; run several (PostgreSQL) in separate processes."""
+
+    def __init__(self, ctx: NodeContext, name: str = "delivery") -> None:
+        self.ctx = ctx
+        self.name = name
+        self.lease = ctx.config.request_timeout_seconds * 2 + 30
+        self.pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix=f"{name}-send")
+
+    # --- claiming ---------------------------------------------------------
+    def claim(self, now: float, limit: int) -> list[Claimed]:
+        cfg = self.ctx.config
+
+        def work(s) -> list[Claimed]:
+            q = (select(OutboxMessage)
+                 .where(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now)
+                 .order_by(OutboxMessage.next_attempt_at).limit(limit))
+            if not self.ctx.db.sqlite:
+                q = q.with_for_update(skip_locked=True)
+            out = []
+            for row in s.execute(q).scalars():
+                if row.expires_at <= now:
+                    row.status, row.last_error = "dead", (row.last_error or "ttl expired") + " (ttl expired)"
+                    continue
+                row.attempts += 1
+                row.next_attempt_at = now + self.lease
+                out.append(Claimed(row.id, row.peer, row.jws, row.attempts, row.signed_at, row.expires_at,
+                                   row.versions))
+            return out
+
+        del cfg
+        return self.ctx.db.retrying(work)
+
+    def resign_if_stale(self, item: Claimed, now: datetime) -> Claimed:
+        """Re-sign a message (same id) whose signature time would be stale at the receiver."""
+        if now.timestamp() - item.signed_at < RESIGN_AFTER_SECONDS:
+            return item
+        env = jose.parse(item.jws, MESSAGE_TYP, 16 * 1024 * 1024)
+        p = env.payload
+        ttl = int(item.expires_at - now.timestamp())
+        if ttl < 1:
+            return item
+        msg = Message.create(self.ctx.identity, sender=p["sender"], recipient=p["recipient"], body=p["body"], now=now,
+                             ttl_seconds=ttl, service=p["service"], conversation_id=p["conversation_id"],
+                             in_reply_to=p["in_reply_to"], message_id=p["id"], content_type=p["content_type"],
+                             request_sha256=p.get("request_sha256"), max_bytes=16 * 1024 * 1024)
+        versions = (item.versions + " " + msg.sha256).strip()
+
+        def store(s) -> None:
+            s.execute(update(OutboxMessage).where(OutboxMessage.id == item.id)
+                      .values(jws=msg.jws, signed_at=now.timestamp(), versions=versions))
+            logstore.append(s, "message_sent", item.id, msg.jws, now)
+
+        self.ctx.db.retrying(store)
+        return Claimed(item.id, item.peer, msg.jws, item.attempts, now.timestamp(), item.expires_at, versions)
+
+    # --- sending ----------------------------------------------------------
+    def run_once(self) -> int:
+        """Claim due messages, send them per peer, settle them; returns how many were sent."""
+        cfg = self.ctx.config
+        now_dt = datetime.now(timezone.utc)
+        claimed = self.claim(now_dt.timestamp(), cfg.batch_size * 6)
+        if not claimed:
+            return 0
+        by_peer: dict[str, list[Claimed]] = {}
+        for item in claimed:
+            try:
+                item = self.resign_if_stale(item, now_dt)
+            except GccLinkError as exc:
+                self.retry([item], f"resign failed: {exc.code}")
+                continue
+            by_peer.setdefault(item.peer, []).append(item)
+        batches = []
+        for peer, items in by_peer.items():
+            batch: list[Claimed] = []
+            size = 0
+            for item in items:
+                if batch and (len(batch) >= cfg.batch_size or size + len(item.jws) > cfg.batch_max_bytes):
+                    batches.append((peer, batch))
+                    batch, size = [], 0
+                batch.append(item)
+                size += len(item.jws) + 4
+            if batch:
+                batches.append((peer, batch))
+        list(self.pool.map(lambda pb: self.send_batch(*pb), batches))
+        return len(claimed)
+
+    def send_batch(self, peer: str, items: list[Claimed]) -> None:
+        url = peer_url(self.ctx, peer, "/peer/v1/messages:batch")
+        if url is None:
+            self.retry(items, f"unknown_state: {peer} is not in the directory")
+            return
+        body = json.dumps([i.jws.decode("ascii") for i in items])
+        started = time.time()
+        try:
+            response = session(self.ctx).post(url, data=body, headers={"Content-Type": "application/json"},
+                                              timeout=self.ctx.config.request_timeout_seconds)
+        except requests.RequestException as exc:
+            self.retry(items, f"network: {type(exc).__name__}")
+            return
+        if response.status_code != 200:
+            self.retry(items, f"http {response.status_code}")
+            return
+        try:
+            receipts = response.json()
+            if not isinstance(receipts, list) or len(receipts) != len(items):
+                raise ValueError("receipt list does not match the batch")
+        except ValueError as exc:
+            self.retry(items, f"bad batch answer: {exc}")
+            return
+        self.settle(peer, items, receipts, started)
+
+    def settle(self, peer: str, items: list[Claimed], receipts: list[object], started: float) -> None:
+        now = datetime.now(timezone.utc)
+        directory = self.ctx.directory()
+        results: list[tuple[Claimed, Receipt | None, str | None]] = []
+        for item, data in zip(items, receipts):
+            try:
+                if not isinstance(data, str) or not data:
+                    raise GccLinkError("empty receipt", code="bad_receipt")
+                receipt = Receipt.from_jws(data.encode("ascii"), directory=directory, now=now, expected_node=peer)
+                if receipt.receipt_for != item.id or receipt.message_sha256 not in item.versions.split():
+                    raise GccLinkError("receipt is for another message", code="bad_receipt")
+                results.append((item, receipt, None))
+            except (GccLinkError, UnicodeError) as exc:
+                results.append((item, None, f"bad_receipt: {getattr(exc, 'code', exc)}"))
+        cfg = self.ctx.config
+
+        def store(s) -> None:
+            for item, receipt, error in results:
+                row = s.get(OutboxMessage, item.id)
+                if row is None or row.status != "queued":
+                    continue
+                if receipt is None:
+                    row.last_error = error
+                    row.next_attempt_at = now.timestamp() + backoff(row.attempts, cfg.backoff_base_seconds,
+                                                                    cfg.backoff_max_seconds)
+                    continue
+                row.receipt = receipt.jws
+                row.delivered_at = now.timestamp()
+                if receipt.accepted:
+                    row.status, row.last_error = "delivered", None
+                else:
+                    row.status, row.last_error = "failed", receipt.code
+                logstore.append(s, "receipt_received", item.id, receipt.jws, now)
+
+        self.ctx.db.retrying(store)
+        log.debug("batch of %d to %s settled in %.3fs", len(items), peer, time.time() - started)
+
+    def retry(self, items: list[Claimed], error: str) -> None:
+        cfg = self.ctx.config
+        now = time.time()
+
+        def store(s) -> None:
+            for item in items:
+                row = s.get(OutboxMessage, item.id)
+                if row is None or row.status != "queued":
+                    continue
+                delay = backoff(row.attempts, cfg.backoff_base_seconds, cfg.backoff_max_seconds)
+                row.last_error = error
+                if now + delay >= row.expires_at:
+                    delay = max(0.0, row.expires_at - now)  # one last look at the TTL, then dead
+                row.next_attempt_at = now + delay
+
+        self.ctx.db.retrying(store)
+        log.info("retrying %d message(s): %s", len(items), error)
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Loop until ``stop`` is set; idles ``poll_seconds`` when nothing is due."""
+        log.info("%s started", self.name)
+        while not stop.is_set():
+            try:
+                sent = self.run_once()
+            except Exception:  # noqa: BLE001 - a worker must survive transient DB errors
+                log.exception("delivery round failed")
+                sent = 0
+            if not sent:
+                stop.wait(self.ctx.config.poll_seconds)
+
+
+__all__ = ["DeliveryWorker", "backoff", "timedelta"]

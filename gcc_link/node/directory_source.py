@@ -1,0 +1,111 @@
+"""The node's trusted directory: bootstrapped from configuration, refreshed on an interval.
+
+The newest trusted version is kept in ``DATA_DIR/directory.trusted.jws`` so a
+restart never goes back to an older version (rollback). Refreshes read the
+configured file or URL and go through ``update_directory`` (TUF rules); a
+refused update is logged and the trusted version stays. A background thread
+per process refreshes every ``directory_refresh_seconds``, so a new member
+state is picked up without restarting the node.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import requests
+
+from ..directory import Directory, load_directory, update_directory
+from ..errors import ConfigError, GccLinkError
+
+log = logging.getLogger("gcc_link.node.directory")
+TRUSTED_FILE = "directory.trusted.jws"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def fetch(source: str, timeout: float = 10.0) -> bytes:
+    """The bytes at ``source`` (a file path or an http(s) URL)."""
+    if source.startswith(("http://", "https://")):
+        response = requests.get(source, timeout=timeout)
+        response.raise_for_status()
+        return response.content
+    return Path(source).read_bytes()
+
+
+class DirectoryHolder:
+    """Thread-safe holder of the trusted directory of one node process."""
+
+    def __init__(self, source: str, data_dir: Path, refresh_seconds: float) -> None:
+        self.source = source
+        self.trusted_path = data_dir / TRUSTED_FILE
+        self.refresh_seconds = refresh_seconds
+        self._lock = threading.Lock()
+        self._directory: Directory | None = None
+        self._thread_pid: int | None = None
+        self.last_refresh: float = 0.0
+        self.last_error: str | None = None
+        self._load(_now())
+
+    def _load(self, now: datetime) -> None:
+        trusted: Directory | None = None
+        if self.trusted_path.exists():
+            try:
+                trusted = load_directory(self.trusted_path.read_bytes(), now)
+            except GccLinkError as exc:
+                log.warning("stored directory not usable (%s); bootstrapping from %s", exc.code, self.source)
+        self._directory = trusted
+        try:
+            self.refresh(now)
+        except (OSError, requests.RequestException) as exc:
+            self.last_error = str(exc)
+        if self._directory is None:
+            raise ConfigError(f"no valid directory: {self.last_error}")
+
+    def refresh(self, now: datetime | None = None) -> bool:
+        """Fetch the source and adopt it if it is a valid newer version; True if changed."""
+        now = now or _now()
+        data = fetch(self.source)
+        with self._lock:
+            current = self._directory
+            try:
+                new = update_directory(current, data, now) if current else load_directory(data, now)
+            except GccLinkError as exc:
+                self.last_error = f"{exc.code}: {exc.message}"
+                log.warning("directory update refused: %s", self.last_error)
+                self.last_refresh = time.time()
+                return False
+            self.last_refresh = time.time()
+            self.last_error = None
+            if current is not None and new.version == current.version:
+                return False
+            self._directory = new
+            tmp = self.trusted_path.with_name(self.trusted_path.name + f".{os.getpid()}.tmp")
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(new.raw)
+            tmp.replace(self.trusted_path)
+            log.info("directory version %s adopted", new.version)
+            return True
+
+    def current(self) -> Directory:
+        """The trusted directory; starts this process's refresh thread on first use."""
+        if self._thread_pid != os.getpid():
+            self._thread_pid = os.getpid()
+            threading.Thread(target=self._loop, name="directory-refresh", daemon=True).start()
+        assert self._directory is not None
+        return self._directory
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(self.refresh_seconds)
+            try:
+                self.refresh()
+            except (OSError, requests.RequestException) as exc:
+                self.last_error = f"fetch failed: {exc}"
+                log.warning("directory fetch failed: %s", exc)

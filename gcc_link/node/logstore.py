@@ -1,0 +1,53 @@
+"""The message log in the node's database: append inside the caller's transaction.
+
+Appends lock the single head row (``SELECT ... FOR UPDATE`` on PostgreSQL;
+SQLite's ``BEGIN IMMEDIATE`` already serialises writers), so the chain stays
+linear across processes, and the entry commits or rolls back together with
+the outbox or inbox row it records.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Iterator
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..timefmt import format_time
+from .models import LogEntry, LogHead
+from .msglog import ChainEntry, next_entry
+
+
+def append(session: Session, kind: str, ref: str | None, item: bytes, now: datetime) -> ChainEntry:
+    """Append ``item`` (exact JWS bytes) to the log in ``session``'s transaction."""
+    head = session.execute(select(LogHead).where(LogHead.id == 1).with_for_update()).scalar_one()
+    entry = next_entry(head.seq, head.entry_hash, kind, ref, format_time(now), item)
+    session.add(LogEntry(seq=entry.seq, kind=entry.kind, ref=entry.ref, at=entry.at,
+                         item_sha256=entry.item_sha256, prev_hash=entry.prev_hash,
+                         entry_hash=entry.entry_hash, data=bytes(item)))
+    head.seq, head.entry_hash = entry.seq, entry.entry_hash
+    return entry
+
+
+def to_chain(row: LogEntry) -> ChainEntry:
+    return ChainEntry(row.seq, row.kind, row.ref, row.at, row.item_sha256, row.prev_hash, row.entry_hash)
+
+
+def iter_entries(session: Session, start: int = 1, stop: int | None = None, batch: int = 500) -> Iterator[LogEntry]:
+    """Entries in order from ``start`` (inclusive) to ``stop`` (inclusive), in pages."""
+    seq = start
+    while True:
+        q = select(LogEntry).where(LogEntry.seq >= seq).order_by(LogEntry.seq).limit(batch)
+        if stop is not None:
+            q = q.where(LogEntry.seq <= stop)
+        rows = session.execute(q).scalars().all()
+        if not rows:
+            return
+        yield from rows
+        seq = rows[-1].seq + 1
+
+
+def head(session: Session) -> tuple[int, str]:
+    row = session.execute(select(LogHead).where(LogHead.id == 1)).scalar_one()
+    return row.seq, row.entry_hash

@@ -1,0 +1,172 @@
+"""SQLAlchemy models of a node's store (SQLite by default, PostgreSQL by URL).
+
+Times are stored as float UNIX seconds (UTC): comparable and identical on
+every backend. Message and receipt JWS are stored as the exact bytes signed
+or received, because those bytes are the proof.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Float, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base; the alembic migrations mirror these tables."""
+
+
+class OutboxMessage(Base):
+    """A message an agency of this node sent, until a receipt settles it."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    sender: Mapped[str] = mapped_column(String(40))
+    recipient: Mapped[str] = mapped_column(String(40))
+    peer: Mapped[str] = mapped_column(String(2))
+    service: Mapped[str | None] = mapped_column(String(110), nullable=True)
+    conversation_id: Mapped[str] = mapped_column(String(36))
+    jws: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued delivered failed dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[float] = mapped_column(Float)
+    signed_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+    delivered_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    receipt: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # sha256 of every version signed (a message is re-signed when a retry would be stale)
+    versions: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_sender", "sender"),
+    )
+
+
+class InboxMessage(Base):
+    """A message this node accepted for one of its agencies (exactly once per id)."""
+
+    __tablename__ = "inbox"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    recipient: Mapped[str] = mapped_column(String(40))
+    sender: Mapped[str] = mapped_column(String(40))
+    service: Mapped[str | None] = mapped_column(String(110), nullable=True)
+    conversation_id: Mapped[str] = mapped_column(String(36))
+    in_reply_to: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    content_type: Mapped[str] = mapped_column(String(130))
+    body: Mapped[str] = mapped_column(Text)  # canonical JSON of the body
+    jws: Mapped[bytes] = mapped_column(LargeBinary)
+    message_sha256: Mapped[str] = mapped_column(String(64))
+    receipt: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[float] = mapped_column(Float)
+    acked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    push_status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # pending pushed
+    push_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    push_next_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    __table_args__ = (
+        Index("ix_inbox_recipient", "recipient", "seq"),
+        Index("ix_inbox_push", "push_status", "push_next_at"),
+    )
+
+
+class Rejection(Base):
+    """A message this node rejected (for metrics and operators; the receipt went back)."""
+
+    __tablename__ = "rejections"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    code: Mapped[str] = mapped_column(String(40))
+    peer: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    at: Mapped[float] = mapped_column(Float)
+
+
+class LogEntry(Base):
+    """One entry of the hash-chained message log (see ``msglog``)."""
+
+    __tablename__ = "message_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(32))
+    ref: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    at: Mapped[str] = mapped_column(String(32))
+    item_sha256: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (Index("ix_log_ref", "ref"),)
+
+
+class LogHead(Base):
+    """The single row holding the log's head; locked to serialise appends."""
+
+    __tablename__ = "message_log_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class OAuthClient(Base):
+    """An agency's OAuth client: bound to one agency address, with its allowed scopes."""
+
+    __tablename__ = "oauth_clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agency: Mapped[str] = mapped_column(String(40))
+    secret_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    public_key_pem: Mapped[str | None] = mapped_column(Text, nullable=True)
+    auth_method: Mapped[str] = mapped_column(String(32))  # client_secret_basic | private_key_jwt
+    scopes: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class OAuthToken(Base):
+    """An issued access token, stored only as its SHA-256."""
+
+    __tablename__ = "oauth_tokens"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    agency: Mapped[str] = mapped_column(String(40))
+    scope: Mapped[str] = mapped_column(String(200))
+    issued_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class UsedJti(Base):
+    """``jti`` values of client assertions already used (RFC 7523 replay protection)."""
+
+    __tablename__ = "oauth_used_jti"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(200), primary_key=True)
+    expires_at: Mapped[float] = mapped_column(Float)
+
+
+class Service(Base):
+    """A service an agency of this node provides (seeded from config, editable by API)."""
+
+    __tablename__ = "services"
+
+    id: Mapped[str] = mapped_column(String(110), primary_key=True)
+    agency: Mapped[str] = mapped_column(String(40))
+    description: Mapped[str] = mapped_column(Text, default="")
+    backend_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Grant(Base):
+    """Permission for an agency (of any state) to use a service of this node."""
+
+    __tablename__ = "grants"
+
+    service: Mapped[str] = mapped_column(String(110), primary_key=True)
+    grantee: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+    __table_args__ = (UniqueConstraint("service", "grantee", name="uq_grant"),)

@@ -1,0 +1,229 @@
+"""The node's OAuth 2.0 authorization server (authlib) and bearer-token checks.
+
+Agencies get tokens with the client-credentials grant, authenticating by
+``client_secret_basic`` or ``private_key_jwt`` (RFC 7523; a ``jti`` is
+accepted once). Each client is bound to one agency address; tokens are short
+lived (15 min by default), opaque, and stored only as their SHA-256.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, Callable
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import ClientMixin, grants
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from flask import Flask, current_app, g, request
+from joserfc.jwk import ECKey, RSAKey
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import ConfigError
+from ..identifiers import AgencyId
+from .apierrors import ApiError
+from .config import SCOPES
+from .models import OAuthClient, OAuthToken, UsedJti
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+
+
+def hash_secret(secret: str) -> str:
+    """``scrypt$salt$hash`` of a client secret (never stored in clear)."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(secret.encode(), salt=salt, **_SCRYPT)
+    return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
+
+
+def check_secret(secret: str, stored: str | None) -> bool:
+    if not stored or not stored.startswith("scrypt$"):
+        return False
+    _, salt, digest = stored.split("$")
+    got = hashlib.scrypt(secret.encode(), salt=base64.b64decode(salt), **_SCRYPT)
+    return hmac.compare_digest(got, base64.b64decode(digest))
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Client(ClientMixin):
+    """authlib's view of an ``OAuthClient`` row."""
+
+    def __init__(self, row: OAuthClient) -> None:
+        self.row = row
+        self.client_id = row.client_id
+        self.agency = row.agency
+
+    def get_client_id(self) -> str:
+        return self.row.client_id
+
+    def get_default_redirect_uri(self) -> None:
+        return None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        allowed = self.row.scopes.split()
+        if not scope:
+            return " ".join(allowed)
+        return " ".join(s for s in scope.split() if s in allowed)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return False
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return self.row.auth_method == "client_secret_basic" and check_secret(client_secret, self.row.secret_hash)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return endpoint == "token" and method == self.row.auth_method
+
+    def check_response_type(self, response_type: str) -> bool:
+        return False
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type == "client_credentials"
+
+
+class ClientCredentials(grants.ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
+
+
+class PrivateKeyJwtAuth(JWTBearerClientAssertion):
+    """RFC 7523 ``private_key_jwt``: the audience is this node's token endpoint; jti once."""
+
+    CLIENT_AUTH_METHOD = "private_key_jwt"
+
+    def get_audiences(self) -> list[str]:
+        ctx = current_app.extensions["gcc_link"]
+        base = ctx.config.public_url.rstrip("/")
+        return [f"{base}/oauth/token", base, request.base_url, request.url_root.rstrip("/")]
+
+    def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
+        ctx = current_app.extensions["gcc_link"]
+        exp = float(claims.get("exp", time.time() + 3600))
+        try:
+            with ctx.db.write() as session:
+                session.execute(delete(UsedJti).where(UsedJti.expires_at < time.time() - 3600))
+                session.add(UsedJti(client_id=str(claims["sub"]), jti=str(jti)[:200], expires_at=exp))
+        except IntegrityError:
+            return False
+        return True
+
+    def resolve_client_public_key(self, client: Client):  # type: ignore[override]
+        pem = client.row.public_key_pem or ""
+        try:
+            return ECKey.import_key(pem)
+        except Exception:
+            return RSAKey.import_key(pem)
+
+
+def _query_client(client_id: str) -> Client | None:
+    ctx = current_app.extensions["gcc_link"]
+    with ctx.db.read() as session:
+        row = session.get(OAuthClient, client_id)
+        return Client(row) if row else None
+
+
+def _save_token(token: dict[str, Any], req: Any) -> None:
+    ctx = current_app.extensions["gcc_link"]
+    client: Client = req.client
+    now = time.time()
+    with ctx.db.write() as session:
+        session.execute(delete(OAuthToken).where(OAuthToken.expires_at < now - 86400))
+        session.add(OAuthToken(token_sha256=token_digest(token["access_token"]), client_id=client.client_id,
+                               agency=client.agency, scope=token.get("scope", ""), issued_at=now,
+                               expires_at=now + int(token["expires_in"])))
+
+
+def init_oauth(app: Flask, token_ttl: int) -> AuthorizationServer:
+    """Attach the authorization server (client credentials, two client auth methods)."""
+    app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {"client_credentials": token_ttl}
+    app.config["OAUTH2_SCOPES_SUPPORTED"] = list(SCOPES)
+    server = AuthorizationServer(app, query_client=_query_client, save_token=_save_token)
+    server.register_grant(ClientCredentials)
+    server.register_client_auth_method(PrivateKeyJwtAuth.CLIENT_AUTH_METHOD, PrivateKeyJwtAuth(leeway=30))
+    return server
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated agency behind a bearer token."""
+
+    client_id: str
+    agency: str
+    scopes: frozenset[str]
+
+
+def authenticate(scope: str) -> Caller:
+    """The caller of this request, or ``ApiError`` 401/403."""
+    header = request.headers.get("Authorization", "")
+    if not header.lower().startswith("bearer ") or not header[7:].strip():
+        raise ApiError(401, "unauthorized", "a bearer token is required (POST /oauth/token)")
+    ctx = current_app.extensions["gcc_link"]
+    with ctx.db.read() as session:
+        row = session.get(OAuthToken, token_digest(header[7:].strip()))
+        if row is None:
+            raise ApiError(401, "invalid_token", "the bearer token is not known")
+        if row.expires_at <= time.time():
+            raise ApiError(401, "token_expired", "the bearer token has expired; request a new one")
+        caller = Caller(row.client_id, row.agency, frozenset(row.scope.split()))
+    if scope not in caller.scopes:
+        raise ApiError(403, "insufficient_scope", f"this request needs the scope {scope}")
+    return caller
+
+
+def require(scope: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: authenticate the bearer token with ``scope``; sets ``g.caller``."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            g.caller = authenticate(scope)
+            return view(*args, **kwargs)
+
+        wrapper.required_scope = scope  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+def create_client(db: Any, agency: str, *, scopes: tuple[str, ...] = SCOPES, public_key_pem: str | None = None,
+                  client_id: str | None = None) -> dict[str, str]:
+    """Register a client bound to ``agency``; returns its id (and secret, shown once)."""
+    AgencyId.parse(agency)
+    bad = [s for s in scopes if s not in SCOPES]
+    if bad:
+        raise ConfigError(f"unknown scope(s) {bad}; known: {list(SCOPES)}")
+    client_id = client_id or f"{agency.replace('/', '-').lower()}-{secrets.token_hex(6)}"
+    result = {"client_id": client_id, "agency": agency, "scope": " ".join(scopes)}
+    if public_key_pem:
+        try:
+            ECKey.import_key(public_key_pem)
+        except Exception:
+            try:
+                RSAKey.import_key(public_key_pem)
+            except Exception as exc:
+                raise ConfigError(f"not a public key PEM: {exc}") from None
+        row = OAuthClient(client_id=client_id, agency=agency, secret_hash=None, public_key_pem=public_key_pem,
+                          auth_method="private_key_jwt", scopes=" ".join(scopes), created_at=time.time())
+        result["auth_method"] = "private_key_jwt"
+    else:
+        secret = secrets.token_urlsafe(32)
+        row = OAuthClient(client_id=client_id, agency=agency, secret_hash=hash_secret(secret), public_key_pem=None,
+                          auth_method="client_secret_basic", scopes=" ".join(scopes), created_at=time.time())
+        result["client_secret"] = secret
+        result["auth_method"] = "client_secret_basic"
+    with db.write() as session:
+        session.add(row)
+    return result
+
+
+def list_clients(db: Any) -> list[dict[str, str]]:
+    with db.read() as session:
+        return [{"client_id": r.client_id, "agency": r.agency, "auth_method": r.auth_method, "scope": r.scopes}
+                for r in session.execute(select(OAuthClient).order_by(OAuthClient.client_id)).scalars()]

@@ -1,0 +1,91 @@
+"""The peer API (node to node): messages, batches, service calls, signed status."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, current_app, request
+from sqlalchemy import func, select
+
+from .. import __version__, jose
+from ..canonical import canonical_json
+from ..errors import MalformedError
+from ..message import peek_message_id
+from ..receipt import Receipt
+from ..timefmt import format_time
+from . import calls
+from .apierrors import ApiError
+from .context import NodeContext
+from .models import OutboxMessage, Service
+from .mtls import peer_state
+from .receiving import parse_batch, receipt_status, receive_many
+
+bp = Blueprint("peer", __name__, url_prefix="/peer/v1")
+JOSE = "application/jose"
+STATUS_TYP = "gcc-link-status+jws"
+MAX_BATCH = 500
+
+
+def ctx() -> NodeContext:
+    return current_app.extensions["gcc_link"]
+
+
+def _rejection(c: NodeContext, data: bytes, code: str, status: int) -> Response:
+    receipt = Receipt.create(c.identity, message_jws=data, message_id=peek_message_id(data), status="rejected",
+                             code=code, now=c.now())
+    return Response(receipt.jws, status=status, mimetype=JOSE)
+
+
+@bp.post("/messages")
+def post_message() -> Response:
+    """One message JWS in, its receipt out (202 accepted, 4xx rejected with a signed receipt)."""
+    c = ctx()
+    state = peer_state(c)
+    data = request.get_data()
+    if len(data) > c.config.max_body_bytes:
+        return _rejection(c, data[:4096], "malformed", 413)
+    outcome = receive_many(c, [data], peer_state=state, push=True)[0]
+    if outcome.code == "internal":
+        raise ApiError(503, "unavailable", "the message could not be stored; retry")
+    return Response(outcome.receipt, status=receipt_status(outcome.code), mimetype=JOSE)
+
+
+@bp.post("/messages:batch")
+def post_batch() -> Response:
+    """A JSON list of message JWS in, the list of their receipts out (same order)."""
+    c = ctx()
+    state = peer_state(c)
+    items = parse_batch(request.get_data())
+    if len(items) > MAX_BATCH:
+        raise MalformedError(f"a batch holds at most {MAX_BATCH} messages")
+    outcomes = receive_many(c, items, peer_state=state, push=True)
+    body = [o.receipt.decode("ascii") for o in outcomes]
+    return Response(json.dumps(body), status=200, mimetype="application/json")
+
+
+@bp.post("/calls")
+def post_call() -> Response:
+    """A service request message in, the provider's signed response message out."""
+    c = ctx()
+    state = peer_state(c)
+    data = request.get_data()
+    if len(data) > c.config.max_body_bytes:
+        return _rejection(c, data[:4096], "malformed", 413)
+    status, body, mimetype = calls.serve(c, data, state)
+    return Response(body, status=status, mimetype=mimetype)
+
+
+@bp.get("/status")
+def status() -> Response:
+    """This node's signed status: version, directory version, queue depth, services."""
+    c = ctx()
+    with c.db.read() as s:
+        depth = s.execute(select(func.count()).select_from(OutboxMessage)
+                          .where(OutboxMessage.status == "queued")).scalar_one()
+        services = sorted(s.execute(select(Service.id)).scalars())
+    payload = {"gcc_link": 1, "node": c.state, "software_version": __version__,
+               "directory_version": c.directory().version, "queue_depth": depth, "services": services,
+               "agencies": sorted(c.config.agency_ids), "at": format_time(c.now())}
+    data = jose.sign(canonical_json(payload), STATUS_TYP, c.identity.private_key, c.identity.der,
+                     c.identity.fingerprint)
+    return Response(data, status=200, mimetype=JOSE)

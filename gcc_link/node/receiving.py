@@ -1,0 +1,171 @@
+"""Receiving messages from peer nodes: verify, store exactly once, answer with a receipt.
+
+Every message gets a signed receipt: ``accepted`` (the message and receipt
+are committed to the inbox and log first) or ``rejected`` with the protocol
+code. A message id already accepted gets the original receipt back and no
+second inbox entry (idempotent retries, replay protection).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..canonical import canonical_json, sha256_hex
+from ..errors import GccLinkError, RejectionError, WrongRecipientError
+from ..message import Message, peek_message_id
+from ..receipt import Receipt
+from . import logstore
+from .context import NodeContext
+from .models import Grant, InboxMessage, Rejection, Service
+
+log = logging.getLogger("gcc_link.node.receiving")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one received message: the receipt bytes and HTTP status."""
+
+    receipt: bytes
+    accepted: bool
+    code: str | None
+    duplicate: bool = False
+
+
+def grant_checker(session: Session):
+    """A ``has_grant(sender, service)`` over the store (service must exist and be granted)."""
+    services = set(session.execute(select(Service.id)).scalars())
+    grants = {(g.service, g.grantee) for g in session.execute(select(Grant)).scalars()}
+
+    def has_grant(sender: str, service: str) -> bool:
+        return service in services and ((service, sender) in grants or (service, sender.split("/")[0] + "/*") in grants)
+
+    return has_grant
+
+
+def _existing(session: Session, ids: list[str]) -> dict[str, InboxMessage]:
+    if not ids:
+        return {}
+    rows = session.execute(select(InboxMessage).where(InboxMessage.id.in_(ids))).scalars().all()
+    return {r.id: r for r in rows}
+
+
+def _verify(ctx: NodeContext, data: bytes, now: datetime, has_grant, peer_state: str | None) -> Message:
+    message = Message.from_jws(data, directory=ctx.directory(), now=now, local_state=ctx.state,
+                               has_grant=has_grant, max_bytes=ctx.config.max_body_bytes)
+    if message.recipient not in ctx.config.agency_ids:
+        raise WrongRecipientError(f"{message.recipient} is not an agency of {ctx.state}")
+    if peer_state is not None and message.sender_state != peer_state:
+        from ..errors import SenderNotAuthorisedError
+
+        raise SenderNotAuthorisedError(f"a {peer_state} node cannot relay messages of {message.sender_state}")
+    return message
+
+
+def receive_many(ctx: NodeContext, items: list[bytes], *, peer_state: str | None = None,
+                 push: bool = False) -> list[Outcome]:
+    """Process received message JWS in order; commits once for the whole batch."""
+    now = ctx.now()
+    outcomes: list[Outcome | None] = [None] * len(items)
+    with ctx.db.read() as session:
+        has_grant = grant_checker(session)
+        ids = [peek_message_id(d) for d in items]
+        existing = _existing(session, [i for i in ids if i])
+        existing_receipts = {k: (v.message_sha256, v.receipt) for k, v in existing.items()}
+    pending: list[tuple[int, Message | None, bytes, Receipt, str | None]] = []
+    seen: dict[str, int] = {}
+    for n, data in enumerate(items):
+        mid = ids[n]
+        if mid in existing_receipts and existing_receipts[mid][0] == sha256_hex(data):
+            outcomes[n] = Outcome(existing_receipts[mid][1], True, None, duplicate=True)
+            continue
+        try:
+            message = _verify(ctx, data, now, has_grant, peer_state)
+        except RejectionError as exc:
+            receipt = Receipt.create(ctx.identity, message_jws=data, message_id=mid, status="rejected",
+                                     code=exc.code, now=now)
+            pending.append((n, None, data, receipt, exc.code))
+            continue
+        if message.id in existing_receipts or message.id in seen:
+            pending.append((n, message, data, None, "duplicate"))  # type: ignore[arg-type]
+            continue
+        seen[message.id] = n
+        receipt = Receipt.create(ctx.identity, message_jws=data, message_id=message.id, status="accepted",
+                                 code=None, now=now)
+        pending.append((n, message, data, receipt, None))
+    try:
+        ctx.db.retrying(lambda s: _store(ctx, s, pending, now, push))
+    except IntegrityError:
+        # a concurrent worker stored one of these ids first: settle them one by one
+        for item in pending:
+            try:
+                ctx.db.retrying(lambda s, item=item: _store(ctx, s, [item], now, push))
+            except IntegrityError:
+                pass
+    accepted_ids = [m.id for _n, m, _d, _r, _c in pending if m is not None]
+    with ctx.db.read() as session:
+        stored = {k: v.receipt for k, v in _existing(session, accepted_ids).items()}
+    for n, message, _data, receipt, _code in pending:
+        if message is not None:
+            if message.id in stored:
+                original = stored[message.id]
+                outcomes[n] = Outcome(original, True, None, duplicate=receipt is None or original != receipt.jws)
+        elif receipt is not None:
+            outcomes[n] = Outcome(receipt.jws, False, receipt.code)
+    for n, outcome in enumerate(outcomes):
+        if outcome is None:  # could not be stored: never claim acceptance
+            outcomes[n] = Outcome(b"", False, "internal")
+    return outcomes  # type: ignore[return-value]
+
+
+def _store(ctx: NodeContext, session: Session, pending, now: datetime, push: bool) -> None:
+    ts = now.timestamp()
+    for _n, message, data, receipt, code in pending:
+        if code == "duplicate":
+            continue
+        if message is not None and receipt is not None:
+            agency = ctx.config.agency(message.recipient)
+            session.add(InboxMessage(
+                id=message.id, recipient=message.recipient, sender=message.sender, service=message.service,
+                conversation_id=message.conversation_id, in_reply_to=message.in_reply_to,
+                content_type=message.content_type, body=canonical_json(message.body).decode("utf-8"),
+                jws=data, message_sha256=message.sha256, receipt=receipt.jws, received_at=ts,
+                push_status="pending" if (push and agency and agency.webhook_url) else None,
+                push_attempts=0, push_next_at=ts,
+            ))
+            session.flush()
+            logstore.append(session, "message_received", message.id, data, now)
+            logstore.append(session, "receipt_signed", message.id, receipt.jws, now)
+        elif receipt is not None:
+            session.add(Rejection(message_id=receipt.receipt_for, code=receipt.code or "", at=ts,
+                                  peer=message.sender_state if message else None))
+            logstore.append(session, "receipt_signed", receipt.receipt_for, receipt.jws, now)
+
+
+def receipt_status(code: str | None) -> int:
+    """HTTP status of a single-message answer."""
+    from .apierrors import STATUS_BY_CODE
+
+    return 202 if code is None else STATUS_BY_CODE.get(code, 400)
+
+
+def parse_batch(raw: bytes) -> list[bytes]:
+    """The JSON list of compact JWS strings of a batch request (``MalformedError`` else)."""
+    from ..errors import MalformedError
+
+    try:
+        items = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedError("a batch is a JSON list of message JWS strings") from None
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise MalformedError("a batch is a JSON list of message JWS strings")
+    return [i.encode("ascii", "replace") for i in items]
+
+
+__all__ = ["Outcome", "receive_many", "receipt_status", "parse_batch", "GccLinkError"]

@@ -1,0 +1,139 @@
+"""Agency sends: validate the request, sign the message, commit it to the outbox.
+
+The outbox row and its log entry commit in one durable transaction before
+``POST /api/v1/messages`` answers 202, so an accepted message survives a
+crash at any later point.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..errors import GccLinkError
+from ..identifiers import AgencyId, ServiceId
+from ..message import MAX_TTL_SECONDS, Message, MessageTooLargeError
+from . import logstore
+from .apierrors import ApiError
+from .context import NodeContext
+from .models import OutboxMessage, Service
+
+_UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+_ALLOWED = {"recipient", "body", "service", "conversation_id", "in_reply_to", "ttl_seconds", "content_type", "sender"}
+
+
+def _bad(message: str) -> ApiError:
+    return ApiError(400, "invalid_request", message)
+
+
+def check_service_exists(ctx: NodeContext, session: Session | None, service: ServiceId) -> None:
+    """``unknown_service`` unless the provider publishes ``service`` (directory, or our store)."""
+    if service.state == ctx.state:
+        assert session is not None
+        if session.get(Service, str(service)) is None:
+            raise ApiError(404, "unknown_service", f"{service} is not a service of this node")
+        return
+    member = ctx.directory().member(service.state)
+    if member is None or str(service) not in member.services:
+        raise ApiError(404, "unknown_service", f"{service} is not published in the member directory")
+
+
+def check_recipient(ctx: NodeContext, recipient: AgencyId) -> None:
+    """``unknown_state`` / ``unknown_recipient`` for addresses nobody can deliver to."""
+    if ctx.directory().member(recipient.state) is None:
+        raise ApiError(422, "unknown_state", f"{recipient.state} is not a member state in the directory")
+    if recipient.state == ctx.state and str(recipient) not in ctx.config.agency_ids:
+        raise ApiError(422, "unknown_recipient", f"{recipient} is not an agency of this node")
+
+
+def parse_send_request(ctx: NodeContext, agency: str, data: Any) -> dict[str, Any]:
+    """Validate a send request body; returns keyword arguments for ``Message.create``."""
+    if not isinstance(data, dict):
+        raise _bad("the request body must be a JSON object")
+    unknown = sorted(set(data) - _ALLOWED)
+    if unknown:
+        raise _bad(f"unknown field(s): {unknown}")
+    if "sender" in data and data["sender"] != agency:
+        raise ApiError(403, "sender_mismatch", f"this client may only send as {agency}")
+    if "recipient" not in data or "body" not in data:
+        raise _bad("recipient and body are required")
+    try:
+        recipient = AgencyId.parse(data["recipient"])
+    except GccLinkError:
+        raise _bad("recipient must be an agency address CC/AGENCY") from None
+    kwargs: dict[str, Any] = {"sender": agency, "recipient": str(recipient), "body": data["body"]}
+    service = data.get("service")
+    if service is not None:
+        try:
+            sid = ServiceId.parse(service)
+        except GccLinkError:
+            raise _bad("service must be a service address CC/AGENCY/code") from None
+        if sid.provider != recipient:
+            raise _bad("service must be provided by the recipient agency")
+        kwargs["service"] = str(sid)
+    for key in ("conversation_id", "in_reply_to"):
+        value = data.get(key)
+        if value is not None:
+            if not isinstance(value, str) or not _UUID4.fullmatch(value):
+                raise _bad(f"{key} must be a lower-case UUID4")
+            kwargs[key] = value
+    ttl = data.get("ttl_seconds")
+    if ttl is not None:
+        if isinstance(ttl, bool) or not isinstance(ttl, int) or not 1 <= ttl <= MAX_TTL_SECONDS:
+            raise _bad(f"ttl_seconds must be an integer from 1 to {MAX_TTL_SECONDS}")
+        kwargs["ttl_seconds"] = ttl
+    ctype = data.get("content_type")
+    if ctype is not None:
+        if not isinstance(ctype, str):
+            raise _bad("content_type must be a string")
+        kwargs["content_type"] = ctype
+    check_recipient(ctx, recipient)
+    return kwargs
+
+
+def sign_message(ctx: NodeContext, kwargs: dict[str, Any], now: datetime) -> Message:
+    """Sign as this node; format problems become 400, oversize 413."""
+    try:
+        return Message.create(ctx.identity, now=now, max_bytes=ctx.config.max_body_bytes, **kwargs)
+    except MessageTooLargeError as exc:
+        raise ApiError(413, "too_large", exc.message) from None
+    except GccLinkError as exc:
+        raise _bad(exc.message) from None
+
+
+def queue(ctx: NodeContext, agency: str, data: Any) -> Message:
+    """Validate, sign and durably queue one message; returns it once committed."""
+    now = ctx.now()
+    kwargs = parse_send_request(ctx, agency, data)
+    if "service" in kwargs:
+        with ctx.db.read() as session:
+            check_service_exists(ctx, session, ServiceId.parse(kwargs["service"]))
+    message = sign_message(ctx, kwargs, now)
+    ts = now.timestamp()
+
+    def store(session: Session) -> None:
+        session.add(OutboxMessage(
+            id=message.id, sender=message.sender, recipient=message.recipient, peer=message.recipient_state,
+            service=message.service, conversation_id=message.conversation_id, jws=message.jws, status="queued",
+            attempts=0, next_attempt_at=ts, created_at=ts, signed_at=ts, expires_at=message.expires_at.timestamp(),
+            versions=message.sha256,
+        ))
+        logstore.append(session, "message_sent", message.id, message.jws, now)
+
+    ctx.db.retrying(store)
+    return message
+
+
+def outbox_status(ctx: NodeContext, agency: str, message_id: str) -> dict[str, Any]:
+    """The status of a message this agency sent (404 for anyone else's)."""
+    with ctx.db.read() as session:
+        row = session.execute(select(OutboxMessage).where(OutboxMessage.id == message_id)).scalar_one_or_none()
+        if row is None or row.sender != agency:
+            raise ApiError(404, "not_found", "no message with this id was sent by this agency")
+        return {"id": row.id, "status": row.status, "attempts": row.attempts, "last_error": row.last_error,
+                "recipient": row.recipient,
+                "receipt": row.receipt.decode("ascii") if row.receipt else None}

@@ -1,0 +1,168 @@
+"""Running a node: development (one process) or production (gunicorn + delivery processes).
+
+Development: the werkzeug server (threaded) and one delivery thread in one
+process. Production: gunicorn with ``workers`` web workers, plus
+``delivery_workers`` delivery processes (one on SQLite, where a single
+writer is the rule; several on PostgreSQL, which claim with SKIP LOCKED).
+Both serve mTLS unless ``dev_insecure_http`` is set: the server asks for a
+client certificate chaining to the GCC root (optional at the TLS layer so
+agencies can reach the agency API; the peer API requires and checks it).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from .config import NodeConfig
+from .db import migrate
+
+log = logging.getLogger("gcc_link.node")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; messages never include secrets or tokens."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data = {"ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "level": record.levelname,
+                "logger": record.name, "pid": record.process, "msg": record.getMessage()}
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info).splitlines()[-1]
+        return json.dumps(data, ensure_ascii=False)
+
+
+def setup_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+def die_with_parent() -> None:
+    """Linux: get SIGTERM when the parent process dies (no orphaned workers)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def server_ssl_context(config: NodeConfig, root_pem: Path) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(str(config.certificate), str(config.private_key))
+    ctx.load_verify_locations(str(root_pem))
+    ctx.verify_mode = ssl.CERT_OPTIONAL
+    return ctx
+
+
+def run_delivery(config: NodeConfig, name: str = "delivery") -> None:
+    """A delivery worker process: loop until SIGTERM/SIGINT."""
+    from .context import NodeContext
+    from .delivery import DeliveryWorker
+
+    die_with_parent()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    ctx = NodeContext.create(config)
+    DeliveryWorker(ctx, name).run_forever(stop)
+
+
+def run_development(config: NodeConfig) -> None:
+    from werkzeug.serving import make_server
+
+    from .app import create_app
+    from .delivery import DeliveryWorker
+    from .transport import root_pem_path
+
+    app = create_app(config)
+    ctx = app.extensions["gcc_link"]
+    stop = threading.Event()
+    worker = threading.Thread(target=DeliveryWorker(ctx).run_forever, args=(stop,), name="delivery", daemon=True)
+    ssl_context = None if not config.tls else server_ssl_context(config, root_pem_path(ctx))
+    server = make_server(config.host, config.port, app, threaded=True, ssl_context=ssl_context)
+
+    def shutdown(*_: Any) -> None:
+        stop.set()
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    worker.start()
+    log.info("node %s (development) on %s:%s %s", config.state, config.host, config.port,
+             "mTLS" if config.tls else "plain HTTP (dev_insecure_http)")
+    server.serve_forever()
+    worker.join(timeout=10)
+
+
+def run_production(config: NodeConfig, config_path: Path | None) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    from .app import create_app
+    from .context import NodeContext
+    from .transport import root_pem_path
+
+    n_delivery = config.delivery_workers if not config.db_url.startswith("sqlite") else 1
+    children: list[subprocess.Popen[bytes]] = []
+    env = dict(os.environ)
+    for i in range(n_delivery):
+        children.append(subprocess.Popen(
+            [sys.executable, "-c", "from gcc_link.cli import main; main()", "node", "deliver",
+             "--config", str(config_path), "--name", f"delivery-{i}"], env=env))
+
+    options: dict[str, Any] = {
+        "bind": f"{config.host}:{config.port}", "workers": config.workers, "worker_class": "gthread",
+        "threads": 4, "timeout": 60, "graceful_timeout": 10, "accesslog": None, "errorlog": "-",
+        "loglevel": "warning",
+    }
+    if config.tls:
+        root = root_pem_path(NodeContext.create(config))
+        options.update({"certfile": str(config.certificate), "keyfile": str(config.private_key),
+                        "ca_certs": str(root), "cert_reqs": ssl.CERT_OPTIONAL})
+
+    class NodeApplication(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return create_app(config)
+
+    try:
+        log.info("node %s (production: %d web, %d delivery) on %s:%s", config.state, config.workers, n_delivery,
+                 config.host, config.port)
+        NodeApplication().run()
+    finally:
+        for child in children:
+            child.terminate()
+        deadline = time.time() + 10
+        for child in children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def run(config: NodeConfig, mode: str | None = None) -> None:
+    """Migrate the store, then serve in the configured (or given) mode."""
+    setup_logging()
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(config.db_url)
+    if (mode or config.mode) == "production":
+        run_production(config, config.source)
+    else:
+        run_development(config)
