@@ -1,1 +1,21 @@
-"""The GCC e-government knowledge portal: bilingual (Arabic first, English)."""
+"""The GCC e-government knowledge portal: bilingual (Arabic first, English).
+
+``create_app(config)`` builds the Flask app; ``gcc-link portal ...`` runs it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from flask import Flask
+
+
+def create_app(config: "dict[str, Any] | None" = None) -> "Flask":
+    """Build the portal app (see :func:`knowledge_portal.app.create_app`)."""
+    from .app import create_app as _create_app
+
+    return _create_app(config)
+
+
+__all__ = ["create_app"]

@@ -1,0 +1,182 @@
+"""Admin authentication: local accounts (scrypt, rate-limited) and optional OpenID Connect SSO.
+
+The current user is loaded into ``g.user`` on each request from the signed
+session cookie. Roles: ``admin`` (secretariat, everything), ``editor`` (their
+own state's records only), ``reviewer`` (moderation). SSO accounts must exist
+locally (matched by subject, user name or e-mail): the identity provider says
+who someone is, the portal decides what they may do.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any, Callable
+
+from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from .db import get_session
+from .forms import ActionForm, LoginForm
+from .i18n import current_lang
+from .models import User
+from .security import audit, clear_failures, login_blocked, record_failure, verify_password
+
+bp = Blueprint("auth", __name__)
+
+
+def init_auth(app: Flask) -> None:
+    """Load ``g.user`` per request; register the OIDC client when an issuer is configured."""
+
+    @app.before_request
+    def _load_user() -> None:
+        g.user = None
+        user_id = session.get("user_id")
+        if user_id is not None:
+            user = get_session().get(User, user_id)
+            if user is not None and user.active:
+                g.user = user
+
+    @app.context_processor
+    def _user_context() -> dict[str, Any]:
+        return {"current_user": g.get("user"), "sso_enabled": bool(app.config.get("OIDC_ISSUER"))}
+
+    if app.config.get("OIDC_ISSUER"):
+        from authlib.integrations.flask_client import OAuth
+
+        oauth = OAuth(app)
+        oauth.register(
+            "sso",
+            client_id=app.config["OIDC_CLIENT_ID"],
+            client_secret=app.config.get("OIDC_CLIENT_SECRET"),
+            server_metadata_url=app.config["OIDC_ISSUER"].rstrip("/") + "/.well-known/openid-configuration",
+            client_kwargs={"scope": app.config.get("OIDC_SCOPE", "openid email profile")},
+        )
+        app.extensions["portal_oauth"] = oauth
+        app.add_url_rule("/auth/oidc/callback", "oidc_callback", _oidc_callback)
+
+
+def login_required(view: Callable) -> Callable:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any):
+        if g.get("user") is None:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def roles_required(*roles: str) -> Callable:
+    """Only users with one of ``roles`` (admins always pass)."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        @login_required
+        def wrapper(*args: Any, **kwargs: Any):
+            if g.user.role != "admin" and g.user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def _start_session(user: User) -> None:
+    session.clear()  # new session id on login (fixation)
+    session.permanent = True
+    session["user_id"] = user.id
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("admin.dashboard")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        db = get_session()
+        username = form.username.data.strip()
+        if login_blocked(db, username):
+            audit(db, username, "login_blocked")
+            db.commit()
+            status = 429
+            flash(_("Too many attempts. Please wait and try again."), "error")
+        else:
+            user = db.scalar(select(User).where(User.username == username))
+            if user is not None and user.active and verify_password(user.password_hash, form.password.data):
+                clear_failures(db, username)
+                audit(db, user.username, "login")
+                db.commit()
+                _start_session(user)
+                return redirect(_safe_next(request.args.get("next")))
+            record_failure(db, username)
+            audit(db, username, "login_failed")
+            db.commit()
+            status = 401
+            flash(_("Wrong user name or password."), "error")
+    elif request.method == "POST":
+        status = 400
+    return render_template("login.html", form=form), status
+
+
+@bp.post("/logout")
+def logout():
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if g.get("user") is not None:
+        db = get_session()
+        audit(db, g.user.username, "logout")
+        db.commit()
+    session.clear()
+    return redirect(url_for("public.home"))
+
+
+@bp.get("/login/sso")
+def sso_login():
+    oauth = current_app.extensions.get("portal_oauth")
+    if oauth is None:
+        abort(404)
+    session["sso_lang"] = current_lang()
+    session["sso_next"] = _safe_next(request.args.get("next"))
+    return oauth.sso.authorize_redirect(url_for("oidc_callback", _external=True))
+
+
+def _oidc_callback():
+    """Finish the OIDC code flow and log in the matching local account."""
+    from authlib.integrations.base_client.errors import OAuthError
+
+    oauth = current_app.extensions["portal_oauth"]
+    g.lang = session.get("sso_lang", "ar")
+    try:
+        token = oauth.sso.authorize_access_token()
+    except OAuthError:
+        abort(400)
+    claims = token.get("userinfo") or oauth.sso.userinfo()
+    sub = str(claims.get("sub", ""))
+    db = get_session()
+    user = db.scalar(select(User).where(User.oidc_subject == sub)) if sub else None
+    if user is None:
+        candidates = [c for c in (claims.get("preferred_username"), sub) if c]
+        for name in candidates:
+            user = db.scalar(select(User).where(User.username == name))
+            if user is not None:
+                break
+    if user is None and claims.get("email") and claims.get("email_verified", True):
+        user = db.scalar(select(User).where(User.email == claims["email"]))
+    if user is None or not user.active:
+        audit(db, sub or "?", "sso_login_refused")
+        db.commit()
+        abort(403)
+    if not user.oidc_subject:
+        user.oidc_subject = sub
+    audit(db, user.username, "login_sso")
+    db.commit()
+    target = session.get("sso_next") or url_for("admin.dashboard", lang=g.lang)
+    _start_session(user)
+    return redirect(target)

@@ -1,0 +1,96 @@
+"""Server-rendered SVG charts (no script): stacked maturity bars and rank history lines.
+
+Each chart is a ``role="img"`` SVG with a ``<title>`` and ``<desc>`` for screen
+readers; pages also show the same numbers as a table. Colours meet 3:1
+contrast against white for graphical objects.
+"""
+
+from __future__ import annotations
+
+from markupsafe import Markup, escape
+
+MATURITY_COLOURS = {
+    "emerging": "#b45309",
+    "enhanced": "#0369a1",
+    "transactional": "#6d28d9",
+    "connected": "#047857",
+}
+
+
+def stacked_bars(rows: list[tuple[str, dict[str, int]]], stages: list[tuple[str, str]], title: str,
+                 desc: str, rtl: bool = False) -> Markup:
+    """Horizontal stacked bars, one per row (label, counts per stage)."""
+    width, label_w, bar_h, gap, top = 640, 190, 26, 12, 10
+    legend_h = 34
+    height = top + len(rows) * (bar_h + gap) + legend_h
+    total_max = max([sum(c.values()) for _, c in rows] + [1])
+    scale = (width - label_w - 40) / total_max
+    anchor = "end"
+    dir_attr = ' direction="rtl"' if rtl else ""
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width} {height}" '
+        f'aria-labelledby="chart-title chart-desc">',
+        f'<title id="chart-title">{escape(title)}</title><desc id="chart-desc">{escape(desc)}</desc>',
+    ]
+    for i, (label, counts) in enumerate(rows):
+        y = top + i * (bar_h + gap)
+        label_x = width - 8 if rtl else label_w - 8
+        parts.append(f'<text x="{label_x}" y="{y + bar_h * 0.7:.1f}" text-anchor="{"start" if rtl else anchor}" '
+                     f'font-size="14" fill="#1f2937"{dir_attr}>{escape(label)}</text>')
+        x = 0.0
+        for code, stage_label in stages:
+            n = counts.get(code, 0)
+            if not n:
+                continue
+            w = n * scale
+            bx = (width - label_w - x - w) if rtl else (label_w + x)
+            parts.append(f'<rect x="{bx:.1f}" y="{y}" width="{w:.1f}" height="{bar_h}" '
+                         f'fill="{MATURITY_COLOURS.get(code, "#374151")}"><title>{escape(label)}: '
+                         f'{escape(stage_label)} {n}</title></rect>')
+            if w > 18:
+                parts.append(f'<text x="{bx + w / 2:.1f}" y="{y + bar_h * 0.7:.1f}" text-anchor="middle" '
+                             f'font-size="13" fill="#ffffff">{n}</text>')
+            x += w
+    ly = height - legend_h + 12
+    lx = 10.0
+    for code, stage_label in (list(reversed(stages)) if rtl else stages):
+        parts.append(f'<rect x="{lx:.0f}" y="{ly}" width="14" height="14" fill="{MATURITY_COLOURS.get(code, "#374151")}"/>')
+        parts.append(f'<text x="{lx + 20:.0f}" y="{ly + 12}" font-size="13" fill="#1f2937">{escape(stage_label)}</text>')
+        lx += 150
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def rank_history(points: list[tuple[int, int]], title: str, desc: str) -> Markup:
+    """A line of UN EGDI ranks by survey year (rank 1 at the top)."""
+    if not points:
+        return Markup("")
+    width, height, pad = 520, 220, 40
+    years = [y for y, _ in points]
+    ranks = [r for _, r in points]
+    y_min, y_max = min(years), max(years)
+    r_min, r_max = 1, max(ranks) + 10
+    span_y = max(y_max - y_min, 1)
+
+    def px(year: int) -> float:
+        return pad + (year - y_min) / span_y * (width - 2 * pad)
+
+    def py(rank: int) -> float:
+        return pad / 2 + (rank - r_min) / (r_max - r_min) * (height - 1.5 * pad)
+
+    coords = " ".join(f"{px(y):.1f},{py(r):.1f}" for y, r in points)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width} {height}" '
+        f'aria-labelledby="rank-title rank-desc">',
+        f'<title id="rank-title">{escape(title)}</title><desc id="rank-desc">{escape(desc)}</desc>',
+        f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#6b7280"/>',
+        f'<polyline points="{coords}" fill="none" stroke="#047857" stroke-width="3"/>',
+    ]
+    for y, r in points:
+        parts.append(f'<circle cx="{px(y):.1f}" cy="{py(r):.1f}" r="5" fill="#047857"><title>{y}: {r}</title></circle>')
+        parts.append(f'<text x="{px(y):.1f}" y="{py(r) - 10:.1f}" text-anchor="middle" font-size="13" '
+                     f'fill="#1f2937">{r}</text>')
+        parts.append(f'<text x="{px(y):.1f}" y="{height - pad + 18}" text-anchor="middle" font-size="12" '
+                     f'fill="#1f2937">{y}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

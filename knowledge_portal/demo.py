@@ -1,0 +1,340 @@
+"""Demonstration content for all six member states (idempotent).
+
+Facts taken from public reporting name their source kind (e.g. "reported by
+the Kuwait News Agency (KUNA)"); everything else is flagged ``is_demo`` and
+shown with a "demonstration data" badge.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import Achievement, AwardEdition, AwardWinner, EgdiRank, Practice, Service, Standard, State
+
+KUNA = "Reported by the Kuwait News Agency (KUNA)"
+PRESS_SA = "Reported in Arabic-language press coverage of Saudi Arabia's Yesser programme"
+ALGHAD = "Reported by Al-Ghad, Jordan"
+PRESS_YE = "Reported in Arabic-language press coverage of Yemen's e-government programme"
+
+STATES = [
+    dict(code="KW", name_ar="الكويت", name_en="Kuwait", network_status="active", sort_order=1,
+         agency_ar="الجهاز المركزي لتكنولوجيا المعلومات", agency_en="Central Agency for Information Technology (CAIT)",
+         programme_ar="برنامج الحكومة الإلكترونية في الكويت يقدّم عبر البوابة الرسمية للدولة أكثر من ألف خدمة من جهات حكومية عديدة، وتضاف إليها خدمات وزارات الصحة والتجارة والصناعة والداخلية والعدل والمؤسسة العامة للرعاية السكنية.",
+         programme_en="Kuwait's e-government programme offers more than 1,000 services from many agencies on the official state portal; services of the ministries of health, commerce and industry, interior and justice and of the Public Authority for Housing Welfare are being added.",
+         readiness_ar="أول خدمة متكاملة بين الجهات هي القرض الاجتماعي عبر بنك الائتمان الكويتي، وتصدر تراخيص الإطفاء عبر أجهزة الخدمة الذاتية.",
+         readiness_en="The first integrated cross-agency service is the social loan of the Kuwait Credit Bank; fire-service licences are issued through self-service devices."),
+    dict(code="SA", name_ar="المملكة العربية السعودية", name_en="Saudi Arabia", network_status="active", sort_order=2,
+         agency_ar="برنامج التعاملات الإلكترونية الحكومية (يسّر)", agency_en="E-government transactions programme (Yesser)",
+         programme_ar="خطة خمسية للتعاملات الإلكترونية الحكومية: اكتملت خمسة مشاريع للبنية التحتية، وثلاثة مشاريع تطبيقات وطنية مع ثلاث جهات، وسُلّمت المجموعتان الأولى والثانية من أول ١٥٠ خدمة.",
+         programme_en="A five-year e-government plan: five infrastructure projects done and one remaining, three national application projects with three agencies, and the first and second groups of the first 150 services delivered.",
+         readiness_ar="التدريب في ثلاثة مسارات: المستخدمون، ومتخصصو تقنية المعلومات، والقادة ومديرو المشاريع.",
+         readiness_en="Training runs in three tracks: users, IT specialists, and leaders and project managers."),
+    dict(code="QA", name_ar="قطر", name_en="Qatar", network_status="active", sort_order=3,
+         agency_ar="وزارة المواصلات والاتصالات", agency_en="Ministry of Information and Communications Technology",
+         programme_ar="استضافت قطر الاجتماع الخامس عشر للجنة التنفيذية للحكومة الإلكترونية الخليجية، وتطوّر بوابة إدارة المعرفة المشتركة بين دول المجلس.",
+         programme_en="Qatar hosted the 15th meeting of the GCC e-government executive committee and is developing the knowledge-management portal shared between the GCC states.",
+         readiness_ar="بيانات جاهزية الخدمات في هذه الصفحة بيانات توضيحية.",
+         readiness_en="The service-readiness figures on this page are demonstration data."),
+    dict(code="AE", name_ar="الإمارات العربية المتحدة", name_en="United Arab Emirates", network_status="trial", sort_order=4,
+         agency_ar="هيئة تنظيم الاتصالات – الحكومة الإلكترونية", agency_en="Telecommunications Regulatory Authority – e-government",
+         programme_ar="انضمت الإمارات إلى الشبكة الخليجية بعد أسابيع من الربط التجريبي الأول.",
+         programme_en="The UAE joined the GCC network weeks after the first trial interconnection.",
+         readiness_ar="بيانات جاهزية الخدمات في هذه الصفحة بيانات توضيحية.",
+         readiness_en="The service-readiness figures on this page are demonstration data."),
+    dict(code="BH", name_ar="البحرين", name_en="Bahrain", network_status="trial", sort_order=5,
+         agency_ar="هيئة الحكومة الإلكترونية", agency_en="eGovernment Authority",
+         programme_ar="استضافت البحرين جائزة الحكومة الإلكترونية لدول مجلس التعاون ومعرضها ومؤتمرها الدولي.",
+         programme_en="Bahrain hosted the GCC e-government award with its exhibition and international conference.",
+         readiness_ar="بيانات جاهزية الخدمات في هذه الصفحة بيانات توضيحية.",
+         readiness_en="The service-readiness figures on this page are demonstration data."),
+    dict(code="OM", name_ar="عُمان", name_en="Oman", network_status="trial", sort_order=6,
+         agency_ar="هيئة تقنية المعلومات", agency_en="Information Technology Authority",
+         programme_ar="برنامج عُمان الرقمية؛ استضافت عُمان إحدى دورات جائزة الحكومة الإلكترونية الخليجية.",
+         programme_en="Digital Oman programme; Oman hosted one of the editions of the GCC e-government award.",
+         readiness_ar="بيانات جاهزية الخدمات في هذه الصفحة بيانات توضيحية.",
+         readiness_en="The service-readiness figures on this page are demonstration data."),
+]
+
+# UN EGDI ranks. Kuwait's rise of 14 places to 49th is reported; the rest are demonstration values.
+RANKS = {
+    "KW": [(2010, 50, "demonstration data"), (2012, 63, KUNA), (2014, 49, KUNA)],
+    "SA": [(2010, 58, "demonstration data"), (2012, 41, "demonstration data"), (2014, 36, "demonstration data")],
+    "QA": [(2010, 62, "demonstration data"), (2012, 48, "demonstration data"), (2014, 44, "demonstration data")],
+    "AE": [(2010, 49, "demonstration data"), (2012, 28, "demonstration data"), (2014, 32, "demonstration data")],
+    "BH": [(2010, 13, "demonstration data"), (2012, 36, "demonstration data"), (2014, 18, "demonstration data")],
+    "OM": [(2010, 82, "demonstration data"), (2012, 64, "demonstration data"), (2014, 48, "demonstration data")],
+}
+
+# (sector, agency ar, agency en, name ar, name en)
+SERVICE_TEMPLATES = [
+    ("interior", "وزارة الداخلية", "Ministry of Interior", "تجديد رخصة القيادة", "Driving licence renewal"),
+    ("interior", "وزارة الداخلية", "Ministry of Interior", "استعلام المخالفات المرورية", "Traffic violations enquiry"),
+    ("health", "وزارة الصحة", "Ministry of Health", "حجز المواعيد الطبية", "Medical appointment booking"),
+    ("commerce", "وزارة التجارة والصناعة", "Ministry of Commerce and Industry", "تجديد السجل التجاري", "Commercial registration renewal"),
+    ("justice", "وزارة العدل", "Ministry of Justice", "الاستعلام عن القضايا", "Court case enquiry"),
+    ("education", "وزارة التربية", "Ministry of Education", "نتائج الطلبة", "Student results"),
+    ("municipal", "البلدية", "Municipality", "تجديد تراخيص الإعلانات", "Advertisement licence renewal"),
+    ("labour", "وزارة الشؤون الاجتماعية والعمل", "Ministry of Social Affairs and Labour", "إصدار تصاريح العمل", "Work permit issuance"),
+]
+STAGES = ("emerging", "enhanced", "transactional", "connected")
+# Per state, the maturity index of each template (deterministic, varied across states).
+STAGE_PLAN = {
+    "KW": (3, 2, 2, 3, 1, 1, 2, 2), "SA": (3, 3, 2, 3, 2, 2, 1, 3), "QA": (2, 3, 3, 2, 1, 2, 2, 1),
+    "AE": (3, 3, 3, 3, 2, 2, 3, 2), "BH": (3, 2, 3, 3, 2, 1, 2, 3), "OM": (2, 1, 2, 2, 1, 1, 1, 2),
+}
+
+# Reported services (not demonstration data).
+REPORTED_SERVICES = [
+    dict(state_code="KW", sector="finance", agency_ar="بنك الائتمان الكويتي", agency_en="Kuwait Credit Bank",
+         name_ar="القرض الاجتماعي (أول خدمة متكاملة بين الجهات)", name_en="Social loan (first integrated cross-agency service)",
+         maturity="connected", channels="web", e_payment=False, end_to_end=True, ministry_priority=True,
+         launch_phase=1, cross_border=False, source=KUNA),
+    dict(state_code="KW", sector="interior", agency_ar="الإدارة العامة للإطفاء", agency_en="Kuwait Fire Service Directorate",
+         name_ar="تراخيص الإطفاء عبر أجهزة الخدمة الذاتية", name_en="Fire-service licences from self-service devices",
+         maturity="transactional", channels="kiosk", e_payment=True, end_to_end=True, ministry_priority=True,
+         launch_phase=1, cross_border=False, source=KUNA),
+    dict(state_code="KW", sector="municipal", agency_ar="بلدية الكويت", agency_en="Kuwait Municipality",
+         name_ar="تجديد الرخص والإعلانات", name_en="Licence and advertisement renewal",
+         maturity="transactional", channels="web", e_payment=True, end_to_end=False, ministry_priority=False,
+         launch_phase=2, cross_border=False, source=KUNA),
+]
+
+ACHIEVEMENTS = [
+    ("KW", date(2014, 11, 18), "network", "الكويت تعلن الربط التجريبي للشبكة الخليجية للحكومة الإلكترونية مع قطر والسعودية",
+     "Kuwait announces the trial interconnection of the GCC e-government network with Qatar and Saudi Arabia",
+     "أعلن الجهاز المركزي لتكنولوجيا المعلومات خلال الاجتماع الخامس عشر للجنة التنفيذية للحكومة الإلكترونية الخليجية بدء الربط التجريبي بين الكويت وقطر والسعودية، على أن تنضم الإمارات والبحرين وعُمان خلال أسابيع.",
+     "At the 15th meeting of the GCC e-government executive committee, CAIT announced the trial interconnection of Kuwait, Qatar and Saudi Arabia; the UAE, Bahrain and Oman were to join within weeks.", KUNA),
+    ("KW", date(2014, 6, 25), "ranking", "الكويت تتقدم ١٤ مرتبة إلى المرتبة ٤٩ عالمياً في مؤشر الأمم المتحدة للحكومة الإلكترونية",
+     "Kuwait rises 14 places to 49th in the UN e-government ranking",
+     "أصبحت دول مجلس التعاون جميعها ضمن أفضل خمسين دولة في العالم.",
+     "All GCC states were then within the world's top 50.", KUNA),
+    ("KW", date(2013, 9, 1), "services", "أول خدمة إلكترونية متكاملة: القرض الاجتماعي", "First integrated e-service: the social loan",
+     "خدمة القرض الاجتماعي من بنك الائتمان الكويتي متاحة عبر البوابة الرسمية للدولة.",
+     "The Kuwait Credit Bank's social loan is available on the official state portal.", KUNA),
+    ("KW", date(2014, 3, 1), "portal", "أكثر من ألف خدمة على البوابة الرسمية لدولة الكويت", "More than 1,000 services on Kuwait's official portal",
+     "تضاف خدمات وزارات الصحة والتجارة والصناعة والداخلية والعدل والمؤسسة العامة للرعاية السكنية.",
+     "Services of the ministries of health, commerce and industry, interior and justice and the Public Authority for Housing Welfare are being added.", KUNA),
+    ("SA", date(2004, 5, 24), "policy", "قرار مجلس الوزراء رقم ١١٠ بتاريخ ٥/٤/١٤٢٥هـ للشراكة مع القطاع الخاص",
+     "Council of Ministers decision no. 110 of 5/4/1425 AH on private-sector partnership",
+     "وضع القرار قواعد الشراكة مع القطاع الخاص في تقديم الخدمات الإلكترونية الحكومية على أساس تقاسم الإيرادات، وتلته ورشة عمل مع الإسكوا ومعهد IP3 في الرياض.",
+     "The decision set rules for partnering with the private sector on government e-services on a revenue-sharing basis; a workshop with UN ESCWA and the IP3 institute in Riyadh followed.", PRESS_SA),
+    ("SA", date(2012, 4, 1), "services", "تسليم المجموعتين الأولى والثانية من أول ١٥٠ خدمة", "First and second groups of the first 150 services delivered",
+     "والمجموعة الثالثة قيد الإعداد.", "The third group is in preparation.", PRESS_SA),
+    ("SA", date(2012, 10, 1), "capacity", "التدريب في ثلاثة مسارات ومبادرة الحاسب المنزلي", "Training in three tracks and the home-computer initiative",
+     "تدريب المستخدمين ومتخصصي تقنية المعلومات والقادة، وحملات توعية مع إطلاق كل خدمة.",
+     "Training for users, IT specialists and leaders, and awareness campaigns at each service launch.", PRESS_SA),
+    ("QA", date(2014, 11, 18), "network", "قطر تستضيف الاجتماع الخامس عشر للجنة التنفيذية للحكومة الإلكترونية الخليجية",
+     "Qatar hosts the 15th meeting of the GCC e-government executive committee",
+     "عُرضت البوابة الخليجية الموحدة للحكومة الإلكترونية كاملة، وقدمت قطر تقريراً عن تطوير بوابة إدارة المعرفة المشتركة.",
+     "The unified GCC e-government portal was shown in full, and Qatar reported on developing the shared knowledge-management portal.", KUNA),
+    ("QA", date(2013, 5, 12), "portal", "إطلاق مرحلة جديدة من البوابة الحكومية", "New phase of the government portal launched",
+     "بيانات توضيحية.", "Demonstration data.", ""),
+    ("AE", date(2014, 12, 10), "network", "الإمارات تنضم إلى الشبكة الخليجية للحكومة الإلكترونية", "The UAE joins the GCC e-government network",
+     "انضمت بعد أسابيع من الربط التجريبي بين الكويت وقطر والسعودية.", "Joined weeks after the trial interconnection of Kuwait, Qatar and Saudi Arabia.", ""),
+    ("AE", date(2013, 5, 22), "services", "إطلاق تطبيقات الخدمات الحكومية على الهواتف الذكية", "Government services launched as smartphone apps",
+     "بيانات توضيحية.", "Demonstration data.", ""),
+    ("BH", date(2014, 12, 15), "network", "البحرين تنضم إلى الشبكة الخليجية للحكومة الإلكترونية", "Bahrain joins the GCC e-government network",
+     "بيانات توضيحية عن تاريخ الانضمام.", "Demonstration data for the joining date.", ""),
+    ("BH", date(2013, 3, 20), "services", "خدمات الدفع الإلكتروني الموحدة", "Unified e-payment services",
+     "بيانات توضيحية.", "Demonstration data.", ""),
+    ("OM", date(2014, 12, 20), "network", "عُمان تنضم إلى الشبكة الخليجية للحكومة الإلكترونية", "Oman joins the GCC e-government network",
+     "بيانات توضيحية عن تاريخ الانضمام.", "Demonstration data for the joining date.", ""),
+    ("OM", date(2012, 9, 3), "infrastructure", "تشغيل مركز البيانات الحكومي ومركز التعافي من الكوارث", "Government data centre and disaster-recovery site in operation",
+     "بيانات توضيحية.", "Demonstration data.", ""),
+]
+
+AWARDS = [
+    (2010, "OM", [("أفضل خدمة إلكترونية", "Best e-service", "OM"), ("أفضل بوابة حكومية", "Best government portal", "BH")]),
+    (2011, "KW", [("أفضل خدمة إلكترونية", "Best e-service", "KW"), ("أفضل تطبيق للهاتف المحمول", "Best mobile application", "AE")]),
+    (2013, "AE", [("أفضل بوابة حكومية", "Best government portal", "AE"), ("أفضل مشروع للتكامل بين الجهات", "Best integration project", "SA")]),
+    (2015, "BH", [("أفضل خدمة إلكترونية", "Best e-service", "QA"), ("أفضل بوابة حكومية", "Best government portal", "BH"),
+                  ("أفضل تطبيق للهاتف المحمول", "Best mobile application", "KW")]),
+]
+
+STANDARDS = [
+    ("GCC-PORTAL-01", "portals", 2014, "معايير البوابات الرسمية للدول الأعضاء", "Standards for the member states' official portals",
+     "وضعت اللجنة التنفيذية معايير للبوابات الرسمية للدول: الهوية، واللغتان العربية والإنجليزية، وتصنيف الخدمات.",
+     "The executive committee set standards for the states' official portals: identity, Arabic and English, service classification.", False),
+    ("GCC-INTEROP-01", "interoperability", 2014, "تبادل الرسائل الموقعة بين الجهات", "Signed message exchange between agencies",
+     "رسائل JWS موقعة بشهادات X.509 صادرة عن الجذر الخليجي، وإيصال موقع لكل رسالة.",
+     "JWS messages signed with X.509 certificates from the GCC root, with a signed receipt for every message.", True),
+    ("GCC-SEC-01", "security", 2015, "الحد الأدنى لأمن المعلومات في الخدمات الإلكترونية", "Minimum information security for e-services",
+     "فحص أمني دوري، ومركز تعافٍ من الكوارث، وسياسة لأمن المعلومات.",
+     "Periodic security scanning, a disaster-recovery site, and an information-security policy.", True),
+    ("GCC-ACC-01", "accessibility", 2015, "إتاحة البوابات لذوي الإعاقة", "Accessible portals",
+     "الالتزام بإرشادات WCAG 2.1 المستوى AA.", "Conformance with WCAG 2.1 level AA.", True),
+]
+
+PRACTICES = [
+    dict(id="kw-social-loan", state="KW", sector="finance", year=2013, tags=["integration", "loans", "portal"],
+         title_ar="القرض الاجتماعي: أول خدمة متكاملة بين الجهات", title_en="The social loan: a first integrated cross-agency service",
+         summary_ar="ربط بنك الائتمان الكويتي بالجهات الأخرى لتقديم طلب القرض الاجتماعي عبر البوابة الرسمية دون مراجعة.",
+         summary_en="The Kuwait Credit Bank linked up with other agencies so the social loan can be requested on the official portal without a visit.",
+         body_ar="<p>تجمع الخدمة البيانات من الجهات المعنية تلقائياً، فلا يحتاج المواطن إلى تقديم شهادات ورقية.</p>",
+         body_en="<p>The service gathers data from the agencies concerned automatically, so citizens no longer bring paper certificates.</p>",
+         outcomes_ar="<ul><li>أول خدمة متكاملة في الكويت</li></ul>", outcomes_en="<ul><li>Kuwait's first integrated service</li></ul>",
+         source=KUNA, demo=False),
+    dict(id="kw-fire-kiosks", state="KW", sector="interior", year=2014, tags=["kiosk", "licences", "self-service"],
+         title_ar="تراخيص الإطفاء عبر أجهزة الخدمة الذاتية", title_en="Fire-service licences from self-service kiosks",
+         summary_ar="أجهزة خدمة ذاتية موزعة في أنحاء الكويت تصدر تراخيص الإطفاء.",
+         summary_en="Self-service devices placed across Kuwait issue fire-service licences.",
+         body_ar="<p>توزيع الأجهزة في المناطق يختصر وقت المراجعين ويخفف الضغط على المكاتب.</p>",
+         body_en="<p>Spreading the devices across districts saves applicants' time and relieves the offices.</p>",
+         source=KUNA, demo=False),
+    dict(id="sa-ppp-revenue-sharing", state="SA", sector="ict", year=2004, tags=["partnership", "private sector", "policy"],
+         title_ar="الشراكة مع القطاع الخاص على أساس تقاسم الإيرادات", title_en="Private-sector partnership on a revenue-sharing basis",
+         summary_ar="قرار مجلس الوزراء رقم ١١٠ وضع قواعد الشراكة مع القطاع الخاص في الخدمات الإلكترونية الحكومية.",
+         summary_en="Council of Ministers decision no. 110 set the rules for partnering with the private sector on government e-services.",
+         body_ar="<p>تبعت القرارَ ورشة عمل مع الإسكوا ومعهد IP3 في الرياض لنقل الخبرة في نماذج الشراكة.</p>",
+         body_en="<p>A workshop with UN ESCWA and the IP3 institute in Riyadh followed, to share experience of partnership models.</p>",
+         source=PRESS_SA, demo=False),
+    dict(id="sa-training-tracks", state="SA", sector="ict", year=2012, tags=["training", "awareness", "capacity building"],
+         title_ar="التدريب في ثلاثة مسارات وحملات التوعية", title_en="Training in three tracks and awareness campaigns",
+         summary_ar="تدريب المستخدمين ومتخصصي التقنية والقادة، مع مبادرة الحاسب المنزلي وحملة توعية عند إطلاق كل خدمة.",
+         summary_en="Training for users, IT specialists and leaders, with a home-computer initiative and a campaign at each service launch.",
+         body_ar="<p>يربط البرنامج التدريب بإطلاق الخدمات حتى يجد المستخدم الخدمة ويعرف كيف يستعملها.</p>",
+         body_en="<p>The programme ties training to service launches so users both find a service and know how to use it.</p>",
+         source=PRESS_SA, demo=False),
+    dict(id="sa-phased-services", state="SA", sector="ict", year=2012, tags=["phased launch", "services", "planning"],
+         title_ar="إطلاق الخدمات على مجموعات متتالية", title_en="Launching services in successive groups",
+         summary_ar="تسليم أول ١٥٠ خدمة على ثلاث مجموعات ضمن خطة خمسية.",
+         summary_en="The first 150 services delivered in three groups within a five-year plan.",
+         body_ar="<p>تتيح المجموعات المتتالية قياس الإقبال وتحسين الخدمات قبل المجموعة التالية.</p>",
+         body_en="<p>Successive groups let the programme measure take-up and improve services before the next group.</p>",
+         source=PRESS_SA, demo=False),
+    dict(id="qa-knowledge-portal", state="QA", sector="ict", year=2014, tags=["knowledge management", "portal", "GCC"],
+         title_ar="بوابة إدارة المعرفة المشتركة بين دول المجلس", title_en="A knowledge-management portal shared by the GCC states",
+         summary_ar="تطوير بوابة لتبادل التجارب الناجحة بين الدول الأعضاء.",
+         summary_en="Developing a portal where the member states share their successful experiences.",
+         body_ar="<p>تجمع البوابة التجارب الناجحة بلغتين وتتيح البحث فيها حسب الدولة والقطاع.</p>",
+         body_en="<p>The portal gathers successful experiences in two languages, searchable by state and sector.</p>",
+         source=KUNA, demo=False),
+    dict(id="ae-mobile-first", state="AE", sector="transport", year=2013, tags=["mobile", "apps", "services"],
+         title_ar="الخدمات الحكومية عبر الهاتف المحمول أولاً", title_en="Mobile-first government services",
+         summary_ar="تحويل الخدمات الأكثر طلباً إلى تطبيقات للهواتف الذكية.",
+         summary_en="Turning the most requested services into smartphone apps.",
+         body_ar="<p>بيانات توضيحية: تصميم الخدمات للهاتف المحمول أولاً ثم للويب.</p>",
+         body_en="<p>Demonstration data: services designed for mobile first, then for the web.</p>", demo=True),
+    dict(id="bh-unified-payment", state="BH", sector="finance", year=2013, tags=["e-payment", "payments"],
+         title_ar="بوابة دفع إلكتروني موحدة للجهات الحكومية", title_en="One e-payment gateway for government agencies",
+         summary_ar="بوابة دفع واحدة تخدم جميع الجهات وتقلل تكاليف الربط مع البنوك.",
+         summary_en="One payment gateway for every agency, cutting the cost of connecting to banks.",
+         body_ar="<p>بيانات توضيحية.</p>", body_en="<p>Demonstration data.</p>", demo=True),
+    dict(id="om-disaster-recovery", state="OM", sector="ict", year=2012, tags=["disaster recovery", "data centre", "security"],
+         title_ar="مركز بيانات حكومي مع موقع للتعافي من الكوارث", title_en="A government data centre with a disaster-recovery site",
+         summary_ar="استضافة الأنظمة الحكومية في مركز مشترك مع موقع تعافٍ احتياطي.",
+         summary_en="Hosting government systems in a shared centre with a standby recovery site.",
+         body_ar="<p>بيانات توضيحية.</p>", body_en="<p>Demonstration data.</p>", demo=True),
+    dict(id="jo-single-sign-on", state=None, sector="ict", year=2015, tags=["single sign-on", "portal", "personalisation"],
+         title_ar="بوابة تفاعلية بتسجيل دخول موحد", title_en="An interactive portal with single sign-on",
+         summary_ar="تجربة الأردن: بوابة حكومة إلكترونية بتسجيل دخول موحد لجميع الخدمات وصفحة يرتبها كل مستخدم.",
+         summary_en="Jordan's experience: an e-government portal with single sign-on to all e-services and a page each user arranges.",
+         body_ar="<p>موّلت المنحة الخليجية جزءاً من البرنامج، الذي يشمل مركز عمليات مع التعافي من الكوارث وأدوات الفحص الأمني، وبنية مشتركة لتبادل البيانات بين الدوائر وسحابة حكومية ومركز اتصال وطني وبوابة رسائل قصيرة.</p>",
+         body_en="<p>Part of the programme was funded by the Gulf grant; it includes an operations centre with disaster recovery and security-scanning tools, and shared infrastructure for data exchange between departments, a government cloud, a national contact centre and an SMS gateway.</p>",
+         source=ALGHAD, demo=False),
+    dict(id="jo-priority-services", state=None, sector="health", year=2015, tags=["priority services", "e-payment", "licences"],
+         title_ar="خدمات ذات أولوية لكل وزارة", title_en="Priority services named by each ministry",
+         summary_ar="تسمي كل وزارة من ٣ إلى ٥ خدمات ذات أولوية، ضمن خطة من ٢٠ خدمة (١٥ شاملة بالكامل و٥ تطبيقات للهاتف).",
+         summary_en="Each ministry names 3–5 priority services, within a plan of 20 e-services (15 fully end-to-end, 5 mobile apps).",
+         body_ar="<p>رُبطت أربع خدمات بنظام الدفع الإلكتروني إي فواتيركم، واختيرت خدمتا ترخيص الممرضين وترخيص الصيدليات لوزارة الصحة.</p>",
+         body_en="<p>Four services were linked to the e-fawateercom e-payment system, and the nurse-licence and pharmacy-licence services were chosen for the health ministry.</p>",
+         source=ALGHAD, demo=False),
+    dict(id="ye-national-catalogue", state=None, sector="ict", year=2015, tags=["catalogue", "standards", "security policy"],
+         title_ar="دليل وطني للخدمات ومعايير الأتمتة", title_en="A national service catalogue and automation standards",
+         summary_ar="تجربة اليمن: تنسيق ربط الشبكات والأتمتة، ومنصة خدمات وطنية موحدة، ومعايير للأتمتة وسياسة لأمن المعلومات.",
+         summary_en="Yemen's experience: coordinated network linking and automation, a unified national services platform, automation standards and an information-security policy.",
+         body_ar="<p>تنسق وزارتا الاتصالات والخدمة المدنية العمل، ويصدر دليل وطني للخدمات القياسية والمساندة.</p>",
+         body_en="<p>The ministries of communications and civil service coordinate the work, and a national catalogue of standard and support services is issued.</p>",
+         source=PRESS_YE, demo=False),
+]
+
+
+def load_demo(session: Session) -> dict[str, int]:
+    """Create demo records that are missing (by natural key); returns counts of what was added."""
+    added = {"states": 0, "services": 0, "achievements": 0, "awards": 0, "practices": 0, "standards": 0}
+    for data in STATES:
+        if session.get(State, data["code"]) is None:
+            st = State(**data)
+            st.ranks = [EgdiRank(year=y, rank=r, source=s) for y, r, s in RANKS[data["code"]]]
+            session.add(st)
+            added["states"] += 1
+    session.flush()
+    for code, plan in STAGE_PLAN.items():
+        for i, (sector, ag_ar, ag_en, n_ar, n_en) in enumerate(SERVICE_TEMPLATES):
+            if session.scalar(select(Service).where(Service.state_code == code, Service.name_en == n_en)):
+                continue
+            stage = STAGES[plan[i]]
+            session.add(Service(
+                state_code=code, sector=sector, agency_ar=ag_ar, agency_en=ag_en, name_ar=n_ar, name_en=n_en,
+                maturity=stage, channels="web,mobile" if plan[i] >= 2 else "web",
+                e_payment=plan[i] >= 2, end_to_end=plan[i] == 3, ministry_priority=i % 3 == 0,
+                launch_phase=1 + i % 3, cross_border=plan[i] == 3 and sector in ("interior", "commerce"),
+                as_of=date(2015, 1, 31), is_demo=True))
+            added["services"] += 1
+    for data in REPORTED_SERVICES:
+        if not session.scalar(select(Service).where(Service.state_code == data["state_code"],
+                                                    Service.name_en == data["name_en"])):
+            session.add(Service(**data, as_of=date(2014, 11, 30), is_demo=False))
+            added["services"] += 1
+    for code, d, cat, t_ar, t_en, b_ar, b_en, source in ACHIEVEMENTS:
+        if session.scalar(select(Achievement).where(Achievement.title_en == t_en)):
+            continue
+        session.add(Achievement(state_code=code, date=d, category=cat, title_ar=t_ar, title_en=t_en, body_ar=b_ar,
+                                body_en=b_en, source=source, is_demo=not source, status="published"))
+        added["achievements"] += 1
+    for year, host, winners in AWARDS:
+        if session.scalar(select(AwardEdition).where(AwardEdition.year == year)):
+            continue
+        edition = AwardEdition(
+            year=year, host_code=host, is_demo=True,
+            notes_ar="سنة الدورة والفائزون بيانات توضيحية؛ تعاقب الدول المستضيفة (عُمان ثم الكويت ثم الإمارات ثم البحرين) وارد في تقارير وكالة الأنباء الكويتية.",
+            notes_en="The edition year and winners are demonstration data; the order of host states (Oman, Kuwait, the UAE, then Bahrain) is as reported by KUNA.")
+        edition.winners = [AwardWinner(category_ar=c_ar, category_en=c_en, state_code=w,
+                                       winner_ar=f"جهة حكومية من {_name_ar(w)} (بيانات توضيحية)",
+                                       winner_en=f"A government body of {_name_en(w)} (demonstration data)")
+                           for c_ar, c_en, w in winners]
+        session.add(edition)
+        added["awards"] += 1
+    for code, cat, year, t_ar, t_en, b_ar, b_en, demo in STANDARDS:
+        if session.scalar(select(Standard).where(Standard.code == code)):
+            continue
+        session.add(Standard(code=code, category=cat, year=year, title_ar=t_ar, title_en=t_en, body_ar=b_ar,
+                             body_en=b_en, is_demo=demo))
+        added["standards"] += 1
+    session.flush()
+    practices: dict[str, Practice] = {}
+    for i, data in enumerate(PRACTICES):
+        existing = session.scalar(select(Practice).where(Practice.public_id == data["id"]))
+        if existing is not None:
+            practices[data["id"]] = existing
+            continue
+        p = Practice(public_id=data["id"], state_code=data["state"], sector=data["sector"], year=data["year"],
+                     tags=data["tags"], title_ar=data["title_ar"], title_en=data["title_en"],
+                     summary_ar=data["summary_ar"], summary_en=data["summary_en"], body_ar=data["body_ar"],
+                     body_en=data["body_en"], outcomes_ar=data.get("outcomes_ar", ""),
+                     outcomes_en=data.get("outcomes_en", ""), source=data.get("source", ""),
+                     is_demo=data["demo"], status="published",
+                     published_at=datetime(2015, 1, 1 + i, 9, 0))
+        session.add(p)
+        practices[data["id"]] = p
+        added["practices"] += 1
+    session.flush()
+    links = [("jo-single-sign-on", "qa-knowledge-portal"), ("kw-social-loan", "jo-single-sign-on"),
+             ("sa-phased-services", "jo-priority-services"), ("bh-unified-payment", "jo-priority-services")]
+    for a, b in links:
+        pa, pb = practices.get(a), practices.get(b)
+        if pa is not None and pb is not None and pb not in pa.related:
+            pa.related.append(pb)
+    session.commit()
+    return added
+
+
+def _name_ar(code: str) -> str:
+    return next(s["name_ar"] for s in STATES if s["code"] == code)
+
+
+def _name_en(code: str) -> str:
+    return next(s["name_en"] for s in STATES if s["code"] == code)

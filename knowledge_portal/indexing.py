@@ -1,0 +1,61 @@
+"""Keeping the search index in step with published practices.
+
+Views call :func:`sync_practice` after a moderation change: a published
+practice is (re)indexed, anything else is removed. The backend is opened once
+per app, through the engine-neutral interface in :mod:`knowledge_portal.search`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import Practice
+from .sanitize import html_to_text
+from .search import PracticeDoc, SearchBackend, open_backend
+
+
+def init_search(app: Flask) -> None:
+    """Store a lazily opened backend factory on the app."""
+    app.extensions["portal_search"] = None
+
+
+def get_backend(app: Flask | None = None) -> SearchBackend:
+    """The app's backend, opened on first use (whoosh unless the config names a factory)."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    backend = app.extensions.get("portal_search")
+    if backend is None:
+        index_dir = Path(app.config["SEARCH_INDEX_DIR"])
+        index_dir.mkdir(parents=True, exist_ok=True)
+        factory = app.config.get("SEARCH_BACKEND_FACTORY") or open_backend
+        backend = factory(index_dir)
+        app.extensions["portal_search"] = backend
+    return backend
+
+
+def to_doc(p: Practice) -> PracticeDoc:
+    """The index's view of a practice: plain text, public identifier."""
+    return PracticeDoc(
+        id=p.public_id, state=p.state_code, sector=p.sector, year=p.year, tags=tuple(p.tags or ()),
+        title_ar=p.title_ar, title_en=p.title_en, summary_ar=p.summary_ar, summary_en=p.summary_en,
+        body_ar=html_to_text(p.body_ar) + " " + html_to_text(p.outcomes_ar),
+        body_en=html_to_text(p.body_en) + " " + html_to_text(p.outcomes_en),
+        published=p.published_at.date() if p.published_at else None,
+    )
+
+
+def sync_practice(practice: Practice, app: Flask | None = None) -> None:
+    backend = get_backend(app)
+    if practice.status == "published":
+        backend.index(to_doc(practice))
+    else:
+        backend.remove(practice.public_id)
+
+
+def reindex_all(session: Session, app: Flask | None = None) -> int:
+    """Rebuild the index from every published practice; returns the count."""
+    docs = [to_doc(p) for p in session.scalars(select(Practice).where(Practice.status == "published"))]
+    return get_backend(app).rebuild(docs)

@@ -1,0 +1,267 @@
+"""Portal data model: member states, services, achievements, awards, practices, admin.
+
+Bilingual text is stored as ``*_ar`` / ``*_en`` column pairs; :meth:`Bilingual.t`
+picks the one for the current language (falling back to the other). Records
+that go through moderation carry a ``status`` (draft, submitted, published,
+returned).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON, Boolean, Column, Date, DateTime, ForeignKey, Integer, String, Table, Text, UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now (stored naive UTC by SQLite, aware by PostgreSQL)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Bilingual:
+    """Mixin: ``t('title', lang)`` returns the field in ``lang`` or the other language."""
+
+    def t(self, field: str, lang: str) -> str:
+        other = "en" if lang == "ar" else "ar"
+        return getattr(self, f"{field}_{lang}", None) or getattr(self, f"{field}_{other}", None) or ""
+
+
+STATUSES = ("draft", "submitted", "published", "returned")
+
+
+class State(Base, Bilingual):
+    __tablename__ = "states"
+    code: Mapped[str] = mapped_column(String(2), primary_key=True)
+    name_ar: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    programme_ar: Mapped[str] = mapped_column(Text, default="")
+    programme_en: Mapped[str] = mapped_column(Text, default="")
+    agency_ar: Mapped[str] = mapped_column(String(300), default="")
+    agency_en: Mapped[str] = mapped_column(String(300), default="")
+    agency_url: Mapped[str] = mapped_column(String(500), default="")
+    readiness_ar: Mapped[str] = mapped_column(Text, default="")
+    readiness_en: Mapped[str] = mapped_column(Text, default="")
+    network_status: Mapped[str] = mapped_column(String(20), default="trial")
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    ranks: Mapped[list["EgdiRank"]] = relationship(
+        back_populates="state", order_by="EgdiRank.year", cascade="all, delete-orphan")
+
+
+class EgdiRank(Base):
+    """One UN E-Government Development Index rank of a state in a survey year."""
+
+    __tablename__ = "egdi_ranks"
+    __table_args__ = (UniqueConstraint("state_code", "year"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state_code: Mapped[str] = mapped_column(ForeignKey("states.code", ondelete="CASCADE"))
+    year: Mapped[int] = mapped_column(Integer)
+    rank: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(300), default="")
+    state: Mapped[State] = relationship(back_populates="ranks")
+
+
+class Service(Base, Bilingual):
+    """One e-service of a member state and its readiness."""
+
+    __tablename__ = "services"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state_code: Mapped[str] = mapped_column(ForeignKey("states.code"), index=True)
+    agency_ar: Mapped[str] = mapped_column(String(300), default="")
+    agency_en: Mapped[str] = mapped_column(String(300), default="")
+    sector: Mapped[str] = mapped_column(String(40), index=True)
+    name_ar: Mapped[str] = mapped_column(String(300))
+    name_en: Mapped[str] = mapped_column(String(300))
+    maturity: Mapped[str] = mapped_column(String(20))
+    channels: Mapped[str] = mapped_column(String(100), default="web")  # comma-separated
+    e_payment: Mapped[bool] = mapped_column(Boolean, default=False)
+    end_to_end: Mapped[bool] = mapped_column(Boolean, default=False)
+    ministry_priority: Mapped[bool] = mapped_column(Boolean, default=False)
+    launch_phase: Mapped[int] = mapped_column(Integer, default=1)
+    cross_border: Mapped[bool] = mapped_column(Boolean, default=False)
+    evidence_url: Mapped[str] = mapped_column(String(500), default="")
+    as_of: Mapped[date | None] = mapped_column(Date, nullable=True)
+    source: Mapped[str] = mapped_column(String(500), default="")
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=True)
+    state: Mapped[State] = relationship()
+
+    @property
+    def channel_list(self) -> list[str]:
+        return [c for c in (self.channels or "").split(",") if c]
+
+
+class Achievement(Base, Bilingual):
+    __tablename__ = "achievements"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state_code: Mapped[str] = mapped_column(ForeignKey("states.code"), index=True)
+    date: Mapped[date] = mapped_column(Date)
+    category: Mapped[str] = mapped_column(String(40))
+    title_ar: Mapped[str] = mapped_column(String(500))
+    title_en: Mapped[str] = mapped_column(String(500))
+    body_ar: Mapped[str] = mapped_column(Text, default="")
+    body_en: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(500), default="")
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    review_comment: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    state: Mapped[State] = relationship()
+
+    @property
+    def year(self) -> int:
+        return self.date.year
+
+
+class AwardEdition(Base, Bilingual):
+    """One year of the GCC e-government award, hosted by a member state."""
+
+    __tablename__ = "award_editions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, unique=True)
+    host_code: Mapped[str] = mapped_column(ForeignKey("states.code"))
+    notes_ar: Mapped[str] = mapped_column(Text, default="")
+    notes_en: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(500), default="")
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=True)
+    host: Mapped[State] = relationship()
+    winners: Mapped[list["AwardWinner"]] = relationship(
+        back_populates="edition", cascade="all, delete-orphan", order_by="AwardWinner.id")
+
+
+class AwardWinner(Base, Bilingual):
+    __tablename__ = "award_winners"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("award_editions.id", ondelete="CASCADE"))
+    category_ar: Mapped[str] = mapped_column(String(300))
+    category_en: Mapped[str] = mapped_column(String(300))
+    winner_ar: Mapped[str] = mapped_column(String(300))
+    winner_en: Mapped[str] = mapped_column(String(300))
+    state_code: Mapped[str | None] = mapped_column(ForeignKey("states.code"), nullable=True)
+    edition: Mapped[AwardEdition] = relationship(back_populates="winners")
+
+
+practice_relations = Table(
+    "practice_relations",
+    Base.metadata,
+    Column("practice_id", ForeignKey("practices.id", ondelete="CASCADE"), primary_key=True),
+    Column("related_id", ForeignKey("practices.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Practice(Base, Bilingual):
+    """A best practice (successful experience) in the knowledge base."""
+
+    __tablename__ = "practices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(80), unique=True, index=True)
+    state_code: Mapped[str | None] = mapped_column(ForeignKey("states.code"), nullable=True, index=True)
+    sector: Mapped[str] = mapped_column(String(40), index=True)
+    year: Mapped[int] = mapped_column(Integer, index=True)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    title_ar: Mapped[str] = mapped_column(String(500), default="")
+    title_en: Mapped[str] = mapped_column(String(500), default="")
+    summary_ar: Mapped[str] = mapped_column(Text, default="")
+    summary_en: Mapped[str] = mapped_column(Text, default="")
+    body_ar: Mapped[str] = mapped_column(Text, default="")  # sanitised HTML
+    body_en: Mapped[str] = mapped_column(Text, default="")
+    outcomes_ar: Mapped[str] = mapped_column(Text, default="")
+    outcomes_en: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(500), default="")
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    review_comment: Mapped[str] = mapped_column(Text, default="")
+    published_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    state: Mapped[State | None] = relationship()
+    attachments: Mapped[list["Attachment"]] = relationship(
+        back_populates="practice", cascade="all, delete-orphan")
+    related: Mapped[list["Practice"]] = relationship(
+        secondary=practice_relations,
+        primaryjoin=lambda: Practice.id == practice_relations.c.practice_id,
+        secondaryjoin=lambda: Practice.id == practice_relations.c.related_id,
+    )
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(100), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    practice: Mapped[Practice] = relationship(back_populates="attachments")
+
+
+class Standard(Base, Bilingual):
+    """A standard the committee set (official portals, interoperability, security...)."""
+
+    __tablename__ = "standards"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    category: Mapped[str] = mapped_column(String(40))
+    year: Mapped[int] = mapped_column(Integer)
+    title_ar: Mapped[str] = mapped_column(String(500))
+    title_en: Mapped[str] = mapped_column(String(500))
+    body_ar: Mapped[str] = mapped_column(Text, default="")
+    body_en: Mapped[str] = mapped_column(Text, default="")
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+ROLES = ("admin", "editor", "reviewer")
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(120), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    role: Mapped[str] = mapped_column(String(20))
+    state_code: Mapped[str | None] = mapped_column(ForeignKey("states.code"), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    oidc_subject: Mapped[str | None] = mapped_column(String(300), nullable=True, unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Revision(Base):
+    """A snapshot of a record after each admin change (revision history)."""
+
+    __tablename__ = "revisions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity: Mapped[str] = mapped_column(String(40), index=True)
+    entity_id: Mapped[str] = mapped_column(String(80), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    username: Mapped[str] = mapped_column(String(120))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """One admin action: who, what, on which record, from where."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    username: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(60))
+    entity: Mapped[str] = mapped_column(String(40), default="")
+    entity_id: Mapped[str] = mapped_column(String(80), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+
+
+class LoginAttempt(Base):
+    """Failed logins, per key (username and address), for rate limiting across workers."""
+
+    __tablename__ = "login_attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)

@@ -1,0 +1,248 @@
+"""Admin resource specifications: which fields each record type has and who may edit it.
+
+One generic set of admin views (list, create, edit, delete, history, moderation)
+is driven by these specs, so access rules live in one place: ``state_scoped``
+records are limited to an editor's own state, ``admin_only`` ones to the
+secretariat, and ``workflow`` ones go draft → submitted → published/returned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Callable
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField, DateField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField, widgets,
+)
+from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
+
+from .models import Achievement, AwardEdition, Practice, Service, Standard, State
+from .vocab import ACHIEVEMENT_CATEGORIES, CHANNELS, MATURITY, SECTORS, STANDARD_CATEGORIES, STATE_CODES
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    kind: str  # text, textarea, richtext, int, bool, date, url, select, multi, state, state_nullable, tags
+    label: Any
+    required: bool = False
+    choices: Callable[[], list[tuple[str, str]]] | None = None
+    max_length: int = 500
+
+
+@dataclass(frozen=True)
+class Resource:
+    slug: str
+    model: type
+    label: Any
+    fields: tuple[FieldSpec, ...]
+    title: Callable[[Any, str], str]
+    state_field: str | None = None
+    admin_only: bool = False
+    workflow: bool = False
+    extra: tuple[str, ...] = field(default_factory=tuple)  # special editors: ranks, winners, related
+
+    def is_state_scoped(self) -> bool:
+        return self.state_field is not None
+
+
+def _choices(vocab: dict) -> Callable[[], list[tuple[str, str]]]:
+    return lambda: [(k, str(v)) for k, v in vocab.items()]
+
+
+def _states() -> list[tuple[str, str]]:
+    return [(c, c) for c in STATE_CODES]
+
+
+F = FieldSpec
+BI_TITLE = (F("title_ar", "text", _l("Title (Arabic)"), True), F("title_en", "text", _l("Title (English)"), True))
+
+RESOURCES: dict[str, Resource] = {r.slug: r for r in (
+    Resource("states", State, _l("Member states"), (
+        F("code", "select", _l("Code"), True, choices=_states),
+        F("name_ar", "text", _l("Name (Arabic)"), True), F("name_en", "text", _l("Name (English)"), True),
+        F("programme_ar", "textarea", _l("Programme (Arabic)")), F("programme_en", "textarea", _l("Programme (English)")),
+        F("agency_ar", "text", _l("E-government agency (Arabic)")),
+        F("agency_en", "text", _l("E-government agency (English)")),
+        F("agency_url", "url", _l("Agency web site")),
+        F("readiness_ar", "textarea", _l("Readiness summary (Arabic)")),
+        F("readiness_en", "textarea", _l("Readiness summary (English)")),
+        F("network_status", "select", _l("Network status"), True,
+          choices=lambda: [("trial", "trial"), ("active", "active"), ("suspended", "suspended")]),
+        F("sort_order", "int", _l("Order")),
+    ), title=lambda o, lang: o.t("name", lang), admin_only=True, extra=("ranks",)),
+    Resource("services", Service, _l("Services"), (
+        F("state_code", "state", _l("Member state"), True),
+        F("agency_ar", "text", _l("Agency (Arabic)"), True), F("agency_en", "text", _l("Agency (English)"), True),
+        F("sector", "select", _l("Sector"), True, choices=_choices(SECTORS)),
+        F("name_ar", "text", _l("Name (Arabic)"), True), F("name_en", "text", _l("Name (English)"), True),
+        F("maturity", "select", _l("Maturity stage"), True, choices=_choices(MATURITY)),
+        F("channels", "multi", _l("Channels"), choices=_choices(CHANNELS)),
+        F("e_payment", "bool", _l("E-payment")), F("end_to_end", "bool", _l("End-to-end online")),
+        F("ministry_priority", "bool", _l("Ministry priority service")),
+        F("launch_phase", "int", _l("Launch phase")), F("cross_border", "bool", _l("Available across borders")),
+        F("evidence_url", "url", _l("Evidence URL")), F("as_of", "date", _l("As of")),
+        F("source", "text", _l("Source")),
+    ), title=lambda o, lang: o.t("name", lang), state_field="state_code"),
+    Resource("achievements", Achievement, _l("Achievements"), (
+        F("state_code", "state", _l("Member state"), True), F("date", "date", _l("Date"), True),
+        F("category", "select", _l("Category"), True, choices=_choices(ACHIEVEMENT_CATEGORIES)),
+        *BI_TITLE,
+        F("body_ar", "textarea", _l("Text (Arabic)")), F("body_en", "textarea", _l("Text (English)")),
+        F("source", "text", _l("Source")),
+    ), title=lambda o, lang: o.t("title", lang), state_field="state_code", workflow=True),
+    Resource("awards", AwardEdition, _l("Award editions"), (
+        F("year", "int", _l("Year"), True), F("host_code", "select", _l("Host state"), True, choices=_states),
+        F("notes_ar", "textarea", _l("Notes (Arabic)")), F("notes_en", "textarea", _l("Notes (English)")),
+        F("source", "text", _l("Source")),
+    ), title=lambda o, lang: str(o.year), admin_only=True, extra=("winners",)),
+    Resource("practices", Practice, _l("Best practices"), (
+        F("public_id", "text", _l("Public identifier"), True, max_length=80),
+        F("state_code", "state_nullable", _l("Member state"), False),
+        F("sector", "select", _l("Sector"), True, choices=_choices(SECTORS)),
+        F("year", "int", _l("Year"), True), F("tags", "tags", _l("Tags (comma-separated)")),
+        *BI_TITLE,
+        F("summary_ar", "textarea", _l("Summary (Arabic)"), True),
+        F("summary_en", "textarea", _l("Summary (English)"), True),
+        F("body_ar", "richtext", _l("Body (Arabic)")), F("body_en", "richtext", _l("Body (English)")),
+        F("outcomes_ar", "richtext", _l("Outcomes (Arabic)")), F("outcomes_en", "richtext", _l("Outcomes (English)")),
+        F("source", "text", _l("Source")),
+    ), title=lambda o, lang: o.t("title", lang), state_field="state_code", workflow=True, extra=("related",)),
+    Resource("standards", Standard, _l("Standards"), (
+        F("code", "text", _l("Code"), True, max_length=40),
+        F("category", "select", _l("Category"), True, choices=_choices(STANDARD_CATEGORIES)),
+        F("year", "int", _l("Year"), True), *BI_TITLE,
+        F("body_ar", "textarea", _l("Text (Arabic)")), F("body_en", "textarea", _l("Text (English)")),
+    ), title=lambda o, lang: o.t("title", lang), admin_only=True),
+)}
+
+_PUBLIC_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
+
+
+class _MultiCheckbox(SelectMultipleField):
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+def build_form(resource: Resource, state_choices: list[tuple[str, str]], data: dict[str, Any] | None = None,
+               formdata: Any = None) -> FlaskForm:
+    """A FlaskForm class for ``resource``, instantiated on ``formdata`` (or ``data`` for editing)."""
+
+    class ResourceForm(FlaskForm):
+        pass
+
+    for spec in resource.fields:
+        required = [DataRequired()] if spec.required else [Optional()]
+        if spec.kind in ("text", "tags"):
+            validators = required + [Length(max=spec.max_length)]
+            if spec.name == "public_id":
+                validators.append(Regexp(_PUBLIC_ID, message=str(_l("Letters, digits, dot, dash and underscore only."))))
+            fld = StringField(spec.label, validators=validators)
+        elif spec.kind in ("textarea", "richtext"):
+            fld = TextAreaField(spec.label, validators=required + [Length(max=100_000)],
+                                render_kw={"rows": 8 if spec.kind == "richtext" else 4})
+        elif spec.kind == "int":
+            fld = IntegerField(spec.label, validators=required + [NumberRange(min=0, max=100_000)])
+        elif spec.kind == "bool":
+            fld = BooleanField(spec.label)
+        elif spec.kind == "date":
+            fld = DateField(spec.label, validators=required)
+        elif spec.kind == "url":
+            fld = StringField(spec.label, validators=[Optional(), URL(require_tld=False), Length(max=500)])
+        elif spec.kind == "select":
+            fld = SelectField(spec.label, choices=spec.choices() if spec.choices else [], validators=required)
+        elif spec.kind == "multi":
+            fld = _MultiCheckbox(spec.label, choices=spec.choices() if spec.choices else [])
+        elif spec.kind == "state":
+            fld = SelectField(spec.label, choices=state_choices, validators=[DataRequired()])
+        elif spec.kind == "state_nullable":
+            fld = SelectField(spec.label, choices=state_choices, validators=[Optional()])
+        else:  # pragma: no cover - spec typo
+            raise ValueError(spec.kind)
+        setattr(ResourceForm, spec.name, fld)
+    if "ranks" in resource.extra:
+        ResourceForm.ranks = TextAreaField(_l("UN EGDI ranks, one \"year: rank\" a line"), validators=[_check_ranks])
+    if "winners" in resource.extra:
+        ResourceForm.winners = TextAreaField(
+            _l("Winners, one a line: category (Arabic) | category (English) | winner (Arabic) | winner (English) | state"),
+            validators=[_check_winners], render_kw={"rows": 6})
+    if "related" in resource.extra:
+        ResourceForm.related = StringField(_l("Related practices (public identifiers, comma-separated)"),
+                                           validators=[Length(max=2000)])
+    return ResourceForm(formdata=formdata, data=data)
+
+
+def parse_ranks(text: str) -> list[tuple[int, int]]:
+    out = []
+    for line in (text or "").splitlines():
+        if not line.strip():
+            continue
+        year, _, rank = line.partition(":")
+        if not (year.strip().isdigit() and rank.strip().isdigit()):
+            raise ValueError(line)
+        out.append((int(year), int(rank)))
+    return out
+
+
+def _check_ranks(_form: Any, fld: Any) -> None:
+    try:
+        parse_ranks(fld.data)
+    except ValueError as exc:
+        raise ValidationError(str(_l("Not a \"year: rank\" line: %(line)s", line=str(exc)[:60]))) from exc
+
+
+def parse_winners(text: str) -> list[dict[str, str | None]]:
+    out = []
+    for line in (text or "").splitlines():
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) != 5 or not all(parts[:4]) or (parts[4] and parts[4] not in STATE_CODES):
+            raise ValueError(line)
+        out.append({"category_ar": parts[0], "category_en": parts[1], "winner_ar": parts[2], "winner_en": parts[3],
+                    "state_code": parts[4] or None})
+    return out
+
+
+def _check_winners(_form: Any, fld: Any) -> None:
+    try:
+        parse_winners(fld.data)
+    except ValueError as exc:
+        raise ValidationError(str(_l("Not a winner line: %(line)s", line=str(exc)[:60]))) from exc
+
+
+def record_data(obj: Any, resource: Resource) -> dict[str, Any]:
+    """The editable values of ``obj`` (for the form and for revision snapshots)."""
+    data: dict[str, Any] = {}
+    for spec in resource.fields:
+        value = getattr(obj, spec.name)
+        if spec.kind == "tags":
+            value = ", ".join(value or [])
+        elif spec.kind == "multi":
+            value = [c for c in (value or "").split(",") if c]
+        elif spec.kind == "state_nullable":
+            value = value or ""
+        data[spec.name] = value
+    if "ranks" in resource.extra:
+        data["ranks"] = "\n".join(f"{r.year}: {r.rank}" for r in obj.ranks)
+    if "winners" in resource.extra:
+        data["winners"] = "\n".join(
+            f"{w.category_ar} | {w.category_en} | {w.winner_ar} | {w.winner_en} | {w.state_code or ''}"
+            for w in obj.winners)
+    if "related" in resource.extra:
+        data["related"] = ", ".join(r.public_id for r in obj.related)
+    return data
+
+
+def snapshot(obj: Any, resource: Resource) -> dict[str, Any]:
+    """JSON-safe copy of the record for the revision history."""
+    data = record_data(obj, resource)
+    for key, value in data.items():
+        if isinstance(value, date):
+            data[key] = value.isoformat()
+    if resource.workflow:
+        data["status"] = obj.status
+    return data

@@ -1,0 +1,83 @@
+"""Plain-dict views of records for the JSON API, CSV downloads and feeds (one place, one shape)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .models import Achievement, AwardEdition, Practice, Service, Standard, State
+
+
+def state_dict(s: State) -> dict[str, Any]:
+    return {
+        "code": s.code, "name": {"ar": s.name_ar, "en": s.name_en},
+        "programme": {"ar": s.programme_ar, "en": s.programme_en},
+        "agency": {"ar": s.agency_ar, "en": s.agency_en, "url": s.agency_url or None},
+        "readiness": {"ar": s.readiness_ar, "en": s.readiness_en},
+        "network_status": s.network_status,
+        "egdi_ranks": [{"year": r.year, "rank": r.rank, "source": r.source} for r in s.ranks],
+    }
+
+
+def service_dict(s: Service) -> dict[str, Any]:
+    return {
+        "id": s.id, "state": s.state_code, "agency": {"ar": s.agency_ar, "en": s.agency_en},
+        "sector": s.sector, "name": {"ar": s.name_ar, "en": s.name_en}, "maturity": s.maturity,
+        "channels": s.channel_list, "e_payment": s.e_payment, "end_to_end": s.end_to_end,
+        "ministry_priority": s.ministry_priority, "launch_phase": s.launch_phase,
+        "cross_border": s.cross_border, "evidence_url": s.evidence_url or None,
+        "as_of": s.as_of.isoformat() if s.as_of else None, "source": s.source or None, "demo": s.is_demo,
+    }
+
+
+SERVICE_CSV_FIELDS = ("state", "agency_ar", "agency_en", "sector", "name_ar", "name_en", "maturity", "channels",
+                      "e_payment", "end_to_end", "ministry_priority", "launch_phase", "cross_border",
+                      "evidence_url", "as_of")
+
+
+def service_row(s: Service) -> dict[str, Any]:
+    """One CSV row; the same columns the service-catalogue import accepts."""
+    return {
+        "state": s.state_code, "agency_ar": s.agency_ar, "agency_en": s.agency_en, "sector": s.sector,
+        "name_ar": s.name_ar, "name_en": s.name_en, "maturity": s.maturity, "channels": ";".join(s.channel_list),
+        "e_payment": str(s.e_payment).lower(), "end_to_end": str(s.end_to_end).lower(),
+        "ministry_priority": str(s.ministry_priority).lower(), "launch_phase": s.launch_phase,
+        "cross_border": str(s.cross_border).lower(), "evidence_url": s.evidence_url,
+        "as_of": s.as_of.isoformat() if s.as_of else "",
+    }
+
+
+def achievement_dict(a: Achievement) -> dict[str, Any]:
+    return {
+        "id": a.id, "state": a.state_code, "date": a.date.isoformat(), "year": a.date.year, "category": a.category,
+        "title": {"ar": a.title_ar, "en": a.title_en}, "body": {"ar": a.body_ar, "en": a.body_en},
+        "source": a.source or None, "demo": a.is_demo,
+    }
+
+
+def award_dict(e: AwardEdition) -> dict[str, Any]:
+    return {
+        "year": e.year, "host": e.host_code, "notes": {"ar": e.notes_ar, "en": e.notes_en},
+        "source": e.source or None, "demo": e.is_demo,
+        "winners": [{"category": {"ar": w.category_ar, "en": w.category_en},
+                     "winner": {"ar": w.winner_ar, "en": w.winner_en}, "state": w.state_code} for w in e.winners],
+    }
+
+
+def practice_dict(p: Practice, full: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": p.public_id, "state": p.state_code, "sector": p.sector, "year": p.year, "tags": list(p.tags or []),
+        "title": {"ar": p.title_ar, "en": p.title_en}, "summary": {"ar": p.summary_ar, "en": p.summary_en},
+        "published": p.published_at.date().isoformat() if p.published_at else None,
+        "source": p.source or None, "demo": p.is_demo,
+    }
+    if full:
+        out["body"] = {"ar": p.body_ar, "en": p.body_en}
+        out["outcomes"] = {"ar": p.outcomes_ar, "en": p.outcomes_en}
+        out["related"] = [r.public_id for r in p.related if r.status == "published"]
+        out["attachments"] = [{"id": a.id, "filename": a.filename, "size": a.size} for a in p.attachments]
+    return out
+
+
+def standard_dict(s: Standard) -> dict[str, Any]:
+    return {"code": s.code, "category": s.category, "year": s.year, "title": {"ar": s.title_ar, "en": s.title_en},
+            "body": {"ar": s.body_ar, "en": s.body_en}, "demo": s.is_demo}

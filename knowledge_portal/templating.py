@@ -1,0 +1,82 @@
+"""Jinja filters and globals: vocabulary labels, safe HTML, filter choices."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import nh3
+from flask import Flask, g
+from flask_babel import gettext as _
+from markupsafe import Markup
+
+from .resources import RESOURCES
+from .sanitize import clean_html
+from .vocab import CHANNELS, MATURITY, ROLE_LABELS, SECTORS, STATUS_LABELS, label
+
+
+def init_templating(app: Flask) -> None:
+    env = app.jinja_env
+    env.filters.update(
+        sector_label=lambda c: label(SECTORS, c),
+        maturity_label=lambda c: label(MATURITY, c),
+        channel_label=lambda c: label(CHANNELS, c),
+        status_label=lambda c: label(STATUS_LABELS, c),
+        role_label=lambda c: label(ROLE_LABELS, c),
+        zip_names=_zip_names,
+        zip_self=lambda values: [(v, v) for v in values],
+        list_str=lambda items: [(k, str(v)) for k, v in items],
+        safe_snippet=lambda s: Markup(nh3.clean(s or "", tags={"mark"}, attributes={})),
+        safe_html=lambda s: Markup(clean_html(s)),
+    )
+    env.globals.update(
+        maturity_choices=lambda: [(k, str(v)) for k, v in MATURITY.items()],
+        state_choices=_state_choices,
+        state_label=_state_label,
+        facet_title=_facet_title,
+        facet_label=_facet_label,
+        admin_resources=_admin_resources,
+        status_labels=lambda: [(k, str(v)) for k, v in STATUS_LABELS.items()],
+    )
+
+
+def _lang() -> str:
+    from .i18n import current_lang
+
+    return current_lang()
+
+
+def _zip_names(codes: Iterable[str], states: list[Any], lang: str) -> list[tuple[str, str]]:
+    names = {s.code: s.t("name", lang) for s in states}
+    return [(c, names.get(c, c)) for c in codes]
+
+
+def _state_choices(states: list[Any]) -> list[tuple[str, str]]:
+    lang = _lang()
+    return [(s.code, s.t("name", lang)) for s in states] + [("REGIONAL", _("Regional or external experience"))]
+
+
+def _state_label(states: list[Any], code: str | None) -> str:
+    if not code:
+        return _("Regional or external experience")
+    lang = _lang()
+    for s in states:
+        if s.code == code:
+            return s.t("name", lang)
+    return code
+
+
+def _facet_title(name: str) -> str:
+    return {"state": _("Member state"), "sector": _("Sector"), "year": _("Year"), "tag": _("Tag")}.get(name, name)
+
+
+def _facet_label(name: str, value: str, states: list[Any]) -> str:
+    if name == "state":
+        return _state_label(states, value if value not in ("", "none", "REGIONAL") else None)
+    if name == "sector":
+        return label(SECTORS, value)
+    return str(value)
+
+
+def _admin_resources() -> list[tuple[str, Any]]:
+    user = g.get("user")
+    return [(slug, r) for slug, r in RESOURCES.items() if not r.admin_only or (user and user.role == "admin")]

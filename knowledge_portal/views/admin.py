@@ -1,0 +1,396 @@
+"""Secretariat admin: generic CRUD per resource, moderation workflow, revisions, audit log, CSV import.
+
+Access rules (tested): admins do everything; editors only touch their own
+state's records of state-scoped resources (other states' records answer 404,
+as if they did not exist) and cannot publish; reviewers moderate submitted
+records of any state but do not edit them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.utils import secure_filename
+
+from ..auth import login_required, roles_required
+from ..db import get_session
+from ..forms import ActionForm, AttachmentForm, CsvImportForm, ModerationForm
+from ..i18n import current_lang
+from ..importer import import_services_csv
+from ..indexing import sync_practice
+from ..models import (
+    Attachment, AuditEntry, AwardWinner, EgdiRank, Practice, Revision, User, utcnow,
+)
+from ..resources import RESOURCES, Resource, build_form, parse_ranks, parse_winners, record_data, snapshot
+from ..sanitize import clean_html
+from ..security import audit
+from ..vocab import STATE_CODES, STATUS_LABELS
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+ALLOWED_UPLOADS = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+                   ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                   ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                   ".csv": "text/csv", ".txt": "text/plain"}
+
+
+# --- access -----------------------------------------------------------------
+
+def resource_or_404(slug: str) -> Resource:
+    resource = RESOURCES.get(slug)
+    if resource is None:
+        abort(404)
+    if resource.admin_only and g.user.role != "admin":
+        abort(403)
+    return resource
+
+
+def can_edit(resource: Resource) -> bool:
+    """Reviewers moderate but do not edit; editors edit state-scoped resources only."""
+    if g.user.role == "admin":
+        return True
+    return g.user.role == "editor" and resource.is_state_scoped()
+
+
+def scoped_query(resource: Resource):
+    """The records this user may see: an editor sees only their own state's."""
+    query = select(resource.model)
+    if g.user.role == "editor" and resource.is_state_scoped():
+        query = query.where(getattr(resource.model, resource.state_field) == g.user.state_code)
+    return query
+
+
+def get_record(resource: Resource, record_id: Any):
+    obj = get_session().get(resource.model, record_id)
+    if obj is None:
+        abort(404)
+    if g.user.role == "editor" and resource.is_state_scoped() \
+            and getattr(obj, resource.state_field) != g.user.state_code:
+        abort(404)  # never reveal another state's records to an editor
+    return obj
+
+
+def state_choices() -> list[tuple[str, str]]:
+    if g.user.role == "editor":
+        return [(g.user.state_code, g.user.state_code)]
+    return [("", "—")] + [(c, c) for c in STATE_CODES]
+
+
+def record_id_of(obj: Any) -> Any:
+    return getattr(obj, "code", None) if obj.__class__.__name__ == "State" else obj.id
+
+
+def _revision(resource: Resource, obj: Any, comment: str = "") -> None:
+    get_session().add(Revision(entity=resource.slug, entity_id=str(record_id_of(obj)),
+                               data=snapshot(obj, resource), username=g.user.username, comment=comment))
+
+
+# --- dashboard and audit ------------------------------------------------------
+
+@bp.get("/")
+@login_required
+def dashboard():
+    db = get_session()
+    queue = []
+    counts = {}
+    for resource in RESOURCES.values():
+        if resource.admin_only and g.user.role != "admin":
+            continue
+        counts[resource.slug] = db.scalar(select(func.count()).select_from(scoped_query(resource).subquery()))
+        if resource.workflow:
+            query = scoped_query(resource).where(resource.model.status == "submitted")
+            queue += [(resource, obj) for obj in db.scalars(query)]
+    return render_template("admin/dashboard.html", resources=RESOURCES, counts=counts, queue=queue,
+                           action_form=ActionForm())
+
+
+@bp.get("/audit")
+@roles_required("admin")
+def audit_log():
+    page = request.args.get("page", "1")
+    page_no = int(page) if page.isdigit() and int(page) >= 1 else 1
+    entries = get_session().scalars(select(AuditEntry).order_by(AuditEntry.id.desc())
+                                    .offset((page_no - 1) * 50).limit(50)).all()
+    return render_template("admin/audit.html", entries=entries, page=page_no)
+
+
+# --- generic CRUD ----------------------------------------------------------------
+
+@bp.get("/<slug>/")
+@login_required
+def list_records(slug: str):
+    resource = resource_or_404(slug)
+    db = get_session()
+    query = scoped_query(resource)
+    status = request.args.get("status")
+    if resource.workflow and status in STATUS_LABELS:
+        query = query.where(resource.model.status == status)
+    items = db.scalars(query).all()
+    return render_template("admin/list.html", resource=resource, items=items, can_edit=can_edit(resource),
+                           status=status, action_form=ActionForm())
+
+
+def _apply(resource: Resource, obj: Any, form: Any) -> None:
+    """Copy validated form values onto ``obj`` (sanitising rich text)."""
+    for spec in resource.fields:
+        value = getattr(form, spec.name).data
+        if spec.kind == "richtext":
+            value = clean_html(value)
+        elif spec.kind == "tags":
+            value = [t.strip() for t in (value or "").split(",") if t.strip()][:30]
+        elif spec.kind == "multi":
+            value = ",".join(value or [])
+        elif spec.kind in ("state_nullable",):
+            value = value or None
+        elif spec.kind in ("text", "textarea", "url") and value is None:
+            value = ""
+        elif spec.kind == "int" and value is None:
+            value = 0
+        setattr(obj, spec.name, value)
+    if g.user.role == "editor" and resource.is_state_scoped():
+        setattr(obj, resource.state_field, g.user.state_code)  # editors write only for their own state
+    db = get_session()
+    if "ranks" in resource.extra:
+        obj.ranks = [EgdiRank(year=y, rank=r) for y, r in parse_ranks(form.ranks.data)]
+    if "winners" in resource.extra:
+        obj.winners = [AwardWinner(**w) for w in parse_winners(form.winners.data)]
+    if "related" in resource.extra:
+        wanted = [x.strip() for x in (form.related.data or "").split(",") if x.strip()]
+        obj.related = list(db.scalars(select(Practice).where(Practice.public_id.in_(wanted),
+                                                             Practice.public_id != obj.public_id))) if wanted else []
+
+
+@bp.route("/<slug>/new", methods=["GET", "POST"])
+@login_required
+def create(slug: str):
+    resource = resource_or_404(slug)
+    if not can_edit(resource):
+        abort(403)
+    form = build_form(resource, state_choices(), formdata=request.form if request.method == "POST" else None)
+    if form.validate_on_submit():
+        db = get_session()
+        obj = resource.model()
+        if resource.workflow:
+            obj.status = "draft"
+        if hasattr(resource.model, "is_demo"):
+            obj.is_demo = False
+        _apply(resource, obj, form)
+        db.add(obj)
+        try:
+            db.flush()
+        except IntegrityError:
+            db.rollback()
+            flash(_("A record with this identifier already exists."), "error")
+            return render_template("admin/form.html", resource=resource, form=form, obj=None), 409
+        _revision(resource, obj, "created")
+        audit(db, g.user.username, "create", resource.slug, record_id_of(obj))
+        db.commit()
+        flash(_("Saved."), "ok")
+        return redirect(url_for("admin.edit", slug=slug, record_id=record_id_of(obj)))
+    status = 400 if request.method == "POST" else 200
+    return render_template("admin/form.html", resource=resource, form=form, obj=None), status
+
+
+@bp.route("/<slug>/<record_id>", methods=["GET", "POST"])
+@login_required
+def edit(slug: str, record_id: str):
+    resource = resource_or_404(slug)
+    obj = get_record(resource, _key(resource, record_id))
+    editable = can_edit(resource)
+    if request.method == "POST":
+        if not editable:
+            abort(403)
+        form = build_form(resource, state_choices(), formdata=request.form)
+    else:
+        form = build_form(resource, state_choices(), data=record_data(obj, resource))
+    if request.method == "POST" and form.validate_on_submit():
+        db = get_session()
+        was_published = resource.workflow and obj.status == "published"
+        _apply(resource, obj, form)
+        if resource.workflow and g.user.role == "editor" and was_published:
+            obj.status = "submitted"  # an editor's change to published content is reviewed again
+        try:
+            db.flush()
+        except IntegrityError:
+            db.rollback()
+            flash(_("A record with this identifier already exists."), "error")
+            return render_template("admin/form.html", resource=resource, form=form, obj=obj), 409
+        _revision(resource, obj, "updated")
+        audit(db, g.user.username, "update", resource.slug, record_id_of(obj))
+        db.commit()
+        if isinstance(obj, Practice):
+            sync_practice(obj)
+        flash(_("Saved."), "ok")
+        return redirect(url_for("admin.edit", slug=slug, record_id=record_id_of(obj)))
+    status = 400 if request.method == "POST" else 200
+    return render_template("admin/form.html", resource=resource, form=form, obj=obj, editable=editable,
+                           moderation_form=ModerationForm(), action_form=ActionForm(),
+                           attachment_form=AttachmentForm()), status
+
+
+def _key(resource: Resource, record_id: str) -> Any:
+    if resource.slug == "states":
+        return record_id.upper()
+    if not record_id.isdigit():
+        abort(404)
+    return int(record_id)
+
+
+@bp.post("/<slug>/<record_id>/delete")
+@login_required
+def delete(slug: str, record_id: str):
+    resource = resource_or_404(slug)
+    if not can_edit(resource):
+        abort(403)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    obj = get_record(resource, _key(resource, record_id))
+    db = get_session()
+    _revision(resource, obj, "deleted")
+    audit(db, g.user.username, "delete", resource.slug, record_id_of(obj))
+    if isinstance(obj, Practice):
+        obj.status = "draft"
+        sync_practice(obj)
+    db.delete(obj)
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        flash(_("This record is still used by other records and cannot be deleted."), "error")
+        return redirect(url_for("admin.edit", slug=slug, record_id=record_id))
+    flash(_("Deleted."), "ok")
+    return redirect(url_for("admin.list_records", slug=slug))
+
+
+@bp.get("/<slug>/<record_id>/history")
+@login_required
+def history(slug: str, record_id: str):
+    resource = resource_or_404(slug)
+    obj = get_record(resource, _key(resource, record_id))
+    revisions = get_session().scalars(select(Revision).where(
+        Revision.entity == slug, Revision.entity_id == str(record_id_of(obj))).order_by(Revision.id.desc())).all()
+    return render_template("admin/history.html", resource=resource, obj=obj, revisions=revisions)
+
+
+# --- moderation ---------------------------------------------------------------------
+
+TRANSITIONS = {
+    # action: (allowed roles, from statuses, to status)
+    "submit": (("admin", "editor"), ("draft", "returned"), "submitted"),
+    "publish": (("admin", "reviewer"), ("submitted", "draft", "returned"), "published"),
+    "return": (("admin", "reviewer"), ("submitted",), "returned"),
+    "unpublish": (("admin", "reviewer"), ("published",), "draft"),
+}
+
+
+@bp.post("/<slug>/<record_id>/<action>")
+@login_required
+def moderate(slug: str, record_id: str, action: str):
+    resource = resource_or_404(slug)
+    if not resource.workflow or action not in TRANSITIONS:
+        abort(404)
+    roles, sources, target = TRANSITIONS[action]
+    if g.user.role not in roles:
+        abort(403)
+    form = ModerationForm()
+    if not form.validate_on_submit():
+        abort(400)
+    obj = get_record(resource, _key(resource, record_id))
+    if action == "publish" and g.user.role == "reviewer" and obj.status != "submitted":
+        abort(409)
+    if obj.status not in sources:
+        abort(409)
+    if action == "return" and not (form.comment.data or "").strip():
+        flash(_("Please say why the record is returned."), "error")
+        return redirect(url_for("admin.edit", slug=slug, record_id=record_id))
+    db = get_session()
+    previous = obj.status
+    obj.status = target
+    obj.review_comment = (form.comment.data or "").strip() if action == "return" else ""
+    if isinstance(obj, Practice) and target == "published" and obj.published_at is None:
+        obj.published_at = utcnow()
+    _revision(resource, obj, action + (": " + obj.review_comment if obj.review_comment else ""))
+    audit(db, g.user.username, action, resource.slug, record_id_of(obj), previous=previous, status=target)
+    db.commit()
+    if isinstance(obj, Practice):
+        sync_practice(obj)
+    flash(_("Status changed to: %(status)s", status=STATUS_LABELS[target]), "ok")
+    return redirect(url_for("admin.edit", slug=slug, record_id=record_id))
+
+
+# --- attachments ------------------------------------------------------------------------
+
+@bp.post("/practices/<int:record_id>/attachments")
+@login_required
+def upload_attachment(record_id: int):
+    resource = resource_or_404("practices")
+    if not can_edit(resource):
+        abort(403)
+    practice = get_record(resource, record_id)
+    form = AttachmentForm()
+    if not form.validate_on_submit():
+        abort(400)
+    upload = form.file.data
+    name = secure_filename(upload.filename or "") or "file"
+    suffix = Path(name).suffix.lower()
+    if suffix not in ALLOWED_UPLOADS:
+        flash(_("This file type is not accepted."), "error")
+        return redirect(url_for("admin.edit", slug="practices", record_id=record_id))
+    upload_dir = Path(current_app.config["UPLOAD_DIR"])
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    stored = secrets.token_hex(16) + suffix
+    upload.save(upload_dir / stored)
+    db = get_session()
+    att = Attachment(practice=practice, filename=name, stored_name=stored, content_type=ALLOWED_UPLOADS[suffix],
+                     size=(upload_dir / stored).stat().st_size)
+    db.add(att)
+    audit(db, g.user.username, "attach", "practices", record_id, filename=name)
+    db.commit()
+    flash(_("Saved."), "ok")
+    return redirect(url_for("admin.edit", slug="practices", record_id=record_id))
+
+
+# --- CSV import of a state's service catalogue ------------------------------------------
+
+@bp.route("/services/import", methods=["GET", "POST"])
+@roles_required("editor")
+def import_services():
+    form = CsvImportForm()
+    report = None
+    status = 200
+    if request.method == "POST":
+        state = g.user.state_code if g.user.role == "editor" else (request.form.get("state") or "").upper()
+        if state not in STATE_CODES:
+            flash(_("Choose a member state."), "error")
+            status = 400
+        elif form.validate_on_submit():
+            raw = form.file.data.read(2 * 1024 * 1024 + 1)
+            db = get_session()
+            report = import_services_csv(db, raw, state)
+            audit(db, g.user.username, "import_services", "services", state, imported=report.imported,
+                  updated=report.updated, errors=len(report.errors))
+            db.commit()
+            status = 200 if not report.errors else 422
+        else:
+            status = 400
+    return render_template("admin/import.html", form=form, report=report, states=STATE_CODES), status
+
+
+# --- users (secretariat only) ----------------------------------------------------------
+
+@bp.get("/users/")
+@roles_required("admin")
+def users():
+    items = get_session().scalars(select(User).order_by(User.username)).all()
+    return render_template("admin/users.html", users=items)
+
+
+def lang_name() -> str:
+    return current_lang()

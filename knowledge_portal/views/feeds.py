@@ -1,0 +1,105 @@
+"""Atom feeds (RFC 4287) of achievements and practices; every filtered list has one."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timezone
+from xml.etree import ElementTree as ET
+
+from flask import Blueprint, Response, abort, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from ..db import get_session
+from ..i18n import current_lang
+from ..models import Achievement, Practice
+from ..sanitize import html_to_text
+from .filters import parse_filters
+from .public import published_achievements, published_practices
+
+bp = Blueprint("feeds", __name__, url_prefix="/feeds")
+
+ATOM = "http://www.w3.org/2005/Atom"
+
+
+def _iso(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _feed(title: str, self_url: str, alt_url: str, entries: list[dict]) -> Response:
+    ET.register_namespace("", ATOM)
+    feed = ET.Element(f"{{{ATOM}}}feed", {"xml:lang": current_lang()})
+    ET.SubElement(feed, f"{{{ATOM}}}title").text = title
+    ET.SubElement(feed, f"{{{ATOM}}}id").text = self_url
+    ET.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=self_url)
+    ET.SubElement(feed, f"{{{ATOM}}}link", rel="alternate", type="text/html", href=alt_url)
+    author = ET.SubElement(feed, f"{{{ATOM}}}author")
+    ET.SubElement(author, f"{{{ATOM}}}name").text = _("GCC e-government secretariat")
+    updated = max((e["updated"] for e in entries), default=datetime(2000, 1, 1))
+    ET.SubElement(feed, f"{{{ATOM}}}updated").text = _iso(updated)
+    for e in entries:
+        entry = ET.SubElement(feed, f"{{{ATOM}}}entry")
+        ET.SubElement(entry, f"{{{ATOM}}}title").text = e["title"]
+        ET.SubElement(entry, f"{{{ATOM}}}id").text = e["id"]
+        ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", type="text/html", href=e["link"])
+        ET.SubElement(entry, f"{{{ATOM}}}updated").text = _iso(e["updated"])
+        ET.SubElement(entry, f"{{{ATOM}}}summary").text = e["summary"]
+        if e.get("category"):
+            ET.SubElement(entry, f"{{{ATOM}}}category", term=e["category"])
+    body = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return Response(body, mimetype="application/atom+xml")
+
+
+def _self_url() -> str:
+    return request.url
+
+
+@bp.get("/achievements.atom")
+def achievements():
+    lang = current_lang()
+    f = parse_filters(request)
+    if f.errors:
+        abort(400)
+    query = published_achievements()
+    if f.state:
+        query = query.where(Achievement.state_code == f.state)
+    if f.category:
+        query = query.where(Achievement.category == f.category)
+    items = [a for a in get_session().scalars(query.order_by(Achievement.date.desc()).limit(200))
+             if not f.year or a.date.year == f.year][:50]
+    alt = url_for("public.achievements", _external=True, **f.as_args())
+    entries = [{
+        "title": a.t("title", lang), "id": url_for("public.achievements", _external=True) + f"#a{a.id}",
+        "link": url_for("public.achievements", _external=True, state=a.state_code) + f"#a{a.id}",
+        "updated": datetime.combine(a.date, time()), "summary": html_to_text(a.t("body", lang)),
+        "category": a.category} for a in items]
+    return _feed(_("GCC e-government achievements"), _self_url(), alt, entries)
+
+
+@bp.get("/practices.atom")
+def practices():
+    lang = current_lang()
+    f = parse_filters(request)
+    if f.errors:
+        abort(400)
+    query = published_practices()
+    if f.state == "REGIONAL":
+        query = query.where(Practice.state_code.is_(None))
+    elif f.state:
+        query = query.where(Practice.state_code == f.state)
+    if f.sector:
+        query = query.where(Practice.sector == f.sector)
+    if f.year:
+        query = query.where(Practice.year == f.year)
+    items = get_session().scalars(query.order_by(Practice.published_at.desc(), Practice.id.desc()).limit(200)).all()
+    if f.tag:
+        items = [p for p in items if f.tag in (p.tags or [])]
+    alt = url_for("practices.index", _external=True, **f.as_args())
+    entries = [{
+        "title": p.t("title", lang),
+        "id": url_for("practices.detail", public_id=p.public_id, lang="en", _external=True),
+        "link": url_for("practices.detail", public_id=p.public_id, _external=True),
+        "updated": p.published_at or p.updated_at, "summary": p.t("summary", lang), "category": p.sector,
+    } for p in items[:50]]
+    return _feed(_("GCC e-government best practices"), _self_url(), alt, entries)

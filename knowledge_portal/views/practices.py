@@ -1,0 +1,101 @@
+"""The best-practice knowledge base: browsing, full-text search with facets, practice pages."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, render_template, request, send_from_directory
+from sqlalchemy import func, select
+
+from ..db import get_session
+from ..i18n import current_lang
+from ..indexing import get_backend
+from ..models import Attachment, Practice
+from ..search import SearchQuery
+from ..vocab import SECTORS
+from .filters import Filters, parse_filters
+from .public import published_practices, states_in_order
+
+bp = Blueprint("practices", __name__, url_prefix="/practices")
+
+MAX_QUERY = 200
+
+
+def run_search(q: str, lang: str, f: Filters, sort: str, per_page: int):
+    """Ask the search backend; filter values are already validated."""
+    state = None if f.state == "REGIONAL" else f.state
+    return get_backend().search(SearchQuery(q=q[:MAX_QUERY], lang=lang, state=state, sector=f.sector, year=f.year,
+                                            tag=f.tag, page=f.page, per_page=per_page, sort=sort))
+
+
+def browse(f: Filters, sort: str, per_page: int) -> tuple[int, list[Practice]]:
+    """Published practices from the database (no query text)."""
+    query = published_practices()
+    if f.state == "REGIONAL":
+        query = query.where(Practice.state_code.is_(None))
+    elif f.state:
+        query = query.where(Practice.state_code == f.state)
+    if f.sector:
+        query = query.where(Practice.sector == f.sector)
+    if f.year:
+        query = query.where(Practice.year == f.year)
+    items = get_session().scalars(query.order_by(Practice.year.desc(), Practice.id.desc())).all()
+    if f.tag:
+        items = [p for p in items if f.tag in (p.tags or [])]
+    total = len(items)
+    start = (f.page - 1) * per_page
+    return total, items[start:start + per_page]
+
+
+@bp.get("/")
+def index():
+    lang = current_lang()
+    f = parse_filters(request)
+    q = (request.args.get("q") or "").strip()
+    sort = request.args.get("sort") if request.args.get("sort") in ("relevance", "date") else "relevance"
+    per_page = current_app.config.get("PER_PAGE", 10)
+    results = None
+    practices: list[Practice] = []
+    search_error = False
+    if q:
+        try:
+            results = run_search(q, lang, f, sort, per_page)
+            total = results.total
+        except Exception:  # the engine failing must not take the page down
+            current_app.logger.exception("search failed")
+            search_error = True
+            total = 0
+    else:
+        total, practices = browse(f, sort, per_page)
+    pages = max(1, math.ceil(total / per_page))
+    db = get_session()
+    years = [y for (y,) in db.execute(select(Practice.year).where(Practice.status == "published")
+                                      .group_by(Practice.year).order_by(Practice.year.desc()))]
+    return render_template("practices.html", q=q, filters=f, sort=sort, results=results, practices=practices,
+                           total=total, page=f.page, pages=pages, states=states_in_order(), sectors=SECTORS,
+                           years=years, search_error=search_error)
+
+
+@bp.get("/<public_id>")
+def detail(public_id: str):
+    db = get_session()
+    practice = db.scalar(published_practices().where(Practice.public_id == public_id))
+    if practice is None:
+        abort(404)
+    related = [p for p in practice.related if p.status == "published"]
+    return render_template("practice.html", p=practice, related=related)
+
+
+@bp.get("/<public_id>/attachments/<int:attachment_id>")
+def attachment(public_id: str, attachment_id: int):
+    db = get_session()
+    att = db.get(Attachment, attachment_id)
+    if att is None or att.practice.public_id != public_id or att.practice.status != "published":
+        abort(404)
+    return send_from_directory(Path(current_app.config["UPLOAD_DIR"]), att.stored_name, as_attachment=True,
+                               download_name=att.filename, mimetype=att.content_type)
+
+
+def count_published() -> int:
+    return get_session().scalar(select(func.count()).select_from(Practice).where(Practice.status == "published")) or 0

@@ -1,0 +1,235 @@
+"""Public pages: home, member states, achievements, award, readiness dashboard, standards, services, my view."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+
+from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from ..charts import rank_history, stacked_bars
+from ..db import get_session
+from ..i18n import current_lang
+from ..models import Achievement, AwardEdition, Practice, Service, Standard, State
+from ..vocab import ACHIEVEMENT_CATEGORIES, MATURITY, MATURITY_ORDER, SECTORS, STANDARD_CATEGORIES, STATE_CODES
+from .filters import MYVIEW_COOKIE, parse_filters, read_myview
+
+bp = Blueprint("public", __name__)
+
+
+def states_in_order() -> list[State]:
+    return list(get_session().scalars(select(State).order_by(State.sort_order, State.code)))
+
+
+def published_achievements():
+    return select(Achievement).where(Achievement.status == "published")
+
+
+def published_practices():
+    return select(Practice).where(Practice.status == "published")
+
+
+def maturity_stages() -> list[tuple[str, str]]:
+    return [(code, str(MATURITY[code])) for code in MATURITY_ORDER]
+
+
+@bp.get("/")
+def home():
+    db = get_session()
+    achievements = db.scalars(published_achievements().order_by(Achievement.date.desc()).limit(5)).all()
+    practices = db.scalars(published_practices().order_by(Practice.published_at.desc(), Practice.id.desc())
+                           .limit(5)).all()
+    service_counts = Counter(db.scalars(select(Service.state_code)))
+    cross_border = Counter(db.scalars(select(Service.state_code).where(Service.cross_border.is_(True))))
+    return render_template("home.html", states=states_in_order(), achievements=achievements,
+                           practices=practices, service_counts=service_counts, cross_border=cross_border)
+
+
+@bp.get("/states/")
+def states():
+    return render_template("states.html", states=states_in_order())
+
+
+@bp.get("/states/<code>")
+def state(code: str):
+    db = get_session()
+    st = db.get(State, code.upper())
+    if st is None:
+        abort(404)
+    lang = current_lang()
+    achievements = db.scalars(published_achievements().where(Achievement.state_code == st.code)
+                              .order_by(Achievement.date.desc())).all()
+    practices = db.scalars(published_practices().where(Practice.state_code == st.code)
+                           .order_by(Practice.year.desc())).all()
+    services = db.scalars(select(Service).where(Service.state_code == st.code)).all()
+    by_stage = Counter(s.maturity for s in services)
+    chart = rank_history([(r.year, r.rank) for r in st.ranks],
+                         _("UN e-government development index rank of %(state)s", state=st.t("name", lang)),
+                         _("Lower is better; rank 1 is the top of the world ranking."))
+    return render_template("state.html", st=st, achievements=achievements, practices=practices,
+                           services=services, by_stage=by_stage, stages=maturity_stages(), chart=chart)
+
+
+@bp.get("/achievements/")
+def achievements():
+    db = get_session()
+    f = parse_filters(request)
+    query = published_achievements()
+    if f.state:
+        query = query.where(Achievement.state_code == f.state)
+    if f.category:
+        query = query.where(Achievement.category == f.category)
+    items = [a for a in db.scalars(query.order_by(Achievement.date.desc())) if not f.year or a.date.year == f.year]
+    years = sorted({a.date.year for a in db.scalars(published_achievements())}, reverse=True)
+    by_year: dict[int, list[Achievement]] = defaultdict(list)
+    for a in items:
+        by_year[a.date.year].append(a)
+    return render_template("achievements.html", filters=f, by_year=sorted(by_year.items(), reverse=True),
+                           total=len(items), years=years, states=states_in_order(),
+                           categories=ACHIEVEMENT_CATEGORIES)
+
+
+@bp.get("/award/")
+def award():
+    editions = get_session().scalars(select(AwardEdition).order_by(AwardEdition.year.desc())).all()
+    return render_template("award.html", editions=editions)
+
+
+def _readiness_rows(services: list[Service], key) -> dict[str, Counter]:
+    rows: dict[str, Counter] = defaultdict(Counter)
+    for s in services:
+        rows[key(s)][s.maturity] += 1
+    return rows
+
+
+@bp.get("/readiness/")
+def dashboard():
+    db = get_session()
+    lang = current_lang()
+    services = db.scalars(select(Service)).all()
+    sts = states_in_order()
+    matrix: dict[tuple[str, str], list[Service]] = defaultdict(list)
+    for s in services:
+        matrix[(s.state_code, s.sector)].append(s)
+    sectors = [code for code in SECTORS if any(s.sector == code for s in services)]
+    rows = _readiness_rows(services, lambda s: s.state_code)
+    chart = stacked_bars([(st.t("name", lang), dict(rows.get(st.code, {}))) for st in sts], maturity_stages(),
+                         _("Services by maturity stage in each member state"),
+                         _("Stacked bars: number of services at each UN maturity stage."), rtl=lang == "ar")
+    totals = {
+        "services": len(services),
+        "e_payment": sum(s.e_payment for s in services),
+        "end_to_end": sum(s.end_to_end for s in services),
+        "cross_border": sum(s.cross_border for s in services),
+    }
+    return render_template("dashboard.html", states=sts, sectors=sectors, matrix=matrix, chart=chart,
+                           totals=totals, stages=maturity_stages())
+
+
+def _stage_score(services: list[Service]) -> str | None:
+    """The most mature stage reached by most services in a cell (for the matrix colour)."""
+    if not services:
+        return None
+    return max(services, key=lambda s: MATURITY_ORDER.index(s.maturity) if s.maturity in MATURITY_ORDER else -1).maturity
+
+
+bp.add_app_template_global(_stage_score, "stage_score")
+
+
+@bp.get("/readiness/state/<code>")
+def dashboard_state(code: str):
+    db = get_session()
+    st = db.get(State, code.upper())
+    if st is None:
+        abort(404)
+    lang = current_lang()
+    services = db.scalars(select(Service).where(Service.state_code == st.code).order_by(Service.sector)).all()
+    rows = _readiness_rows(services, lambda s: s.sector)
+    chart = stacked_bars([(str(SECTORS.get(k, k)), dict(v)) for k, v in sorted(rows.items())], maturity_stages(),
+                         _("Services of %(state)s by sector and maturity stage", state=st.t("name", lang)),
+                         _("Stacked bars: number of services at each UN maturity stage."), rtl=lang == "ar")
+    return render_template("dashboard_list.html", heading=st.t("name", lang), services=services, chart=chart,
+                           show_state=False, feed_args={"state": st.code})
+
+
+@bp.get("/readiness/sector/<sector>")
+def dashboard_sector(sector: str):
+    if sector not in SECTORS:
+        abort(404)
+    db = get_session()
+    lang = current_lang()
+    services = db.scalars(select(Service).where(Service.sector == sector).order_by(Service.state_code)).all()
+    names = {st.code: st.t("name", lang) for st in states_in_order()}
+    rows = _readiness_rows(services, lambda s: s.state_code)
+    chart = stacked_bars([(names.get(k, k), dict(v)) for k, v in rows.items()], maturity_stages(),
+                         _("Services of the %(sector)s sector by state and maturity stage", sector=SECTORS[sector]),
+                         _("Stacked bars: number of services at each UN maturity stage."), rtl=lang == "ar")
+    return render_template("dashboard_list.html", heading=str(SECTORS[sector]), services=services, chart=chart,
+                           show_state=True, feed_args={"sector": sector})
+
+
+@bp.get("/services/")
+def services():
+    db = get_session()
+    f = parse_filters(request)
+    query = select(Service)
+    if f.state:
+        query = query.where(Service.state_code == f.state)
+    if f.sector:
+        query = query.where(Service.sector == f.sector)
+    maturity = request.args.get("maturity")
+    if maturity in MATURITY:
+        query = query.where(Service.maturity == maturity)
+    items = db.scalars(query.order_by(Service.state_code, Service.sector, Service.id)).all()
+    return render_template("services.html", services=items, filters=f, states=states_in_order(),
+                           sectors=SECTORS, maturity=maturity if maturity in MATURITY else None)
+
+
+@bp.get("/standards/")
+def standards():
+    items = get_session().scalars(select(Standard).order_by(Standard.category, Standard.code)).all()
+    return render_template("standards.html", standards=items, categories=STANDARD_CATEGORIES)
+
+
+@bp.get("/about-data")
+def about_data():
+    return render_template("about_data.html")
+
+
+@bp.route("/my-view", methods=["GET", "POST"])
+def my_view():
+    """Pinned states and sectors, kept in a cookie (no account)."""
+    from ..forms import ActionForm
+
+    form = ActionForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        pins = {
+            "states": [s for s in request.form.getlist("states") if s in STATE_CODES],
+            "sectors": [s for s in request.form.getlist("sectors") if s in SECTORS],
+        }
+        response = make_response(redirect(url_for("public.my_view")))
+        response.set_cookie(MYVIEW_COOKIE, json.dumps(pins), max_age=365 * 86400, samesite="Lax", httponly=True)
+        return response
+    pins = read_myview(request)
+    db = get_session()
+    achievements, practices, services = [], [], []
+    if pins["states"] or pins["sectors"]:
+        aq = published_achievements()
+        pq = published_practices()
+        sq = select(Service)
+        if pins["states"]:
+            aq = aq.where(Achievement.state_code.in_(pins["states"]))
+            pq = pq.where(Practice.state_code.in_(pins["states"]))
+            sq = sq.where(Service.state_code.in_(pins["states"]))
+        if pins["sectors"]:
+            pq = pq.where(Practice.sector.in_(pins["sectors"]))
+            sq = sq.where(Service.sector.in_(pins["sectors"]))
+        achievements = db.scalars(aq.order_by(Achievement.date.desc()).limit(10)).all()
+        practices = db.scalars(pq.order_by(Practice.year.desc()).limit(10)).all()
+        services = db.scalars(sq.order_by(Service.state_code).limit(50)).all()
+    return render_template("my_view.html", form=form, pins=pins, states=states_in_order(), sectors=SECTORS,
+                           achievements=achievements, practices=practices, services=services)

@@ -1,0 +1,79 @@
+"""Controlled vocabularies (sectors, maturity stages, channels...) with translated labels.
+
+Codes are stored in the database and used in URLs and the API; labels are
+translated through the Babel catalogs (``lazy_gettext`` so they are extracted).
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+STATE_CODES: tuple[str, ...] = ("KW", "SA", "QA", "AE", "BH", "OM")
+
+SECTORS = {
+    "interior": _l("Interior and residency"),
+    "health": _l("Health"),
+    "education": _l("Education"),
+    "commerce": _l("Commerce and industry"),
+    "justice": _l("Justice"),
+    "housing": _l("Housing"),
+    "municipal": _l("Municipal services"),
+    "finance": _l("Finance and payments"),
+    "labour": _l("Labour and social affairs"),
+    "transport": _l("Transport"),
+    "ict": _l("ICT and digital government"),
+}
+
+# UN E-Government Survey online-service stages, from least to most mature.
+MATURITY = {
+    "emerging": _l("Emerging"),
+    "enhanced": _l("Enhanced"),
+    "transactional": _l("Transactional"),
+    "connected": _l("Connected"),
+}
+MATURITY_ORDER = tuple(MATURITY)
+
+CHANNELS = {
+    "web": _l("Web"),
+    "mobile": _l("Mobile"),
+    "kiosk": _l("Kiosk"),
+    "contact_centre": _l("Contact centre"),
+}
+
+ACHIEVEMENT_CATEGORIES = {
+    "network": _l("GCC network"),
+    "services": _l("E-services"),
+    "portal": _l("Portals"),
+    "infrastructure": _l("Infrastructure"),
+    "ranking": _l("Rankings"),
+    "capacity": _l("Capacity building"),
+    "policy": _l("Policy and regulation"),
+}
+
+STANDARD_CATEGORIES = {
+    "portals": _l("Official portals"),
+    "interoperability": _l("Interoperability"),
+    "security": _l("Information security"),
+    "accessibility": _l("Accessibility"),
+}
+
+STATUS_LABELS = {
+    "draft": _l("Draft"),
+    "submitted": _l("Submitted"),
+    "published": _l("Published"),
+    "returned": _l("Returned"),
+}
+
+ROLE_LABELS = {
+    "admin": _l("Secretariat administrator"),
+    "editor": _l("State editor"),
+    "reviewer": _l("Reviewer"),
+}
+
+
+def label(vocab: dict, code: str | None) -> str:
+    """The translated label of ``code`` in ``vocab`` (the code itself when unknown)."""
+    if code is None:
+        return ""
+    value = vocab.get(code)
+    return str(value) if value is not None else code
