@@ -1,0 +1,40 @@
+"""Fixtures for node tests: clusters of real node processes, always stopped in teardown."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from nodeharness import Cluster  # noqa: E402
+
+
+@pytest.fixture
+def make_cluster(tmp_path):
+    """Factory: ``make_cluster(["KW", "SA"], mode=..., tls=...)`` → started ``Cluster``."""
+    clusters: list[Cluster] = []
+
+    def make(states, *, start: bool = True, **kwargs) -> Cluster:
+        cluster = Cluster(tmp_path / f"fed{len(clusters)}", list(states), **kwargs)
+        clusters.append(cluster)
+        if start:
+            cluster.start()
+        return cluster
+
+    yield make
+    for cluster in clusters:
+        cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    """A module-wide KW + SA pair in development mode (plain HTTP)."""
+    cluster = Cluster(tmp_path_factory.mktemp("pair"), ["KW", "SA"])
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
