@@ -25,7 +25,7 @@ from whoosh.analysis import Analyzer
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.highlight import ContextFragmenter
 from whoosh.query import And, Every, Or, Query, Term
-from whoosh.searching import Searcher
+from whoosh.searching import Results, Searcher
 from whoosh.writing import CLEAR, IndexWriter
 
 from gcc_link.errors import GccLinkError
@@ -89,7 +89,8 @@ class WhooshBackend:
             "state": ID(stored=True, sortable=True),
             "sector": ID(stored=True, sortable=True),
             "year": ID(stored=True, sortable=True),
-            "tag": KEYWORD(stored=True, commas=True, scorable=False),
+            # term vectors let the tag facet read only the matching documents' tags
+            "tag": KEYWORD(stored=True, commas=True, scorable=False, vector=True),
             "published": DATETIME(stored=True, sortable=True),
             "spell": TEXT(analyzer=spelling_analyzer(), phrase=False),
             "surface": TEXT(analyzer=surface_analyzer(), phrase=False),
@@ -244,26 +245,30 @@ class WhooshBackend:
         "did you mean" suggestion."""
         page = max(1, int(query.page))
         per_page = min(MAX_PER_PAGE, max(1, int(query.per_page)))
-        ix = self._index()
-        with ix.searcher() as searcher:
+        by_date = query.sort == "date" or not (query.q or "").strip()
+        with self._index().searcher() as searcher:
             plan = self._plan(searcher.schema, query.q, query.lang)
             filterq = self._filter(query)
-            strict_total = 0
-            wq: Query = plan.strict or Every()
-            if plan.strict is not None:
-                strict_total = self._count(searcher, plan.strict, filterq)
-                if strict_total == 0 and plan.loose is not None:
-                    wq = plan.loose
-            by_date = query.sort == "date" or plan.strict is None
-            results = searcher.search(
-                wq,
-                limit=page * per_page,
-                filter=filterq,
-                sortedby=self._date_order() if by_date else None,
-                groupedby=self._facets(),
-                maptype=sorting.Count,
-                terms=plan.strict is not None,
-            )
+            by_date = by_date or plan.strict is None
+
+            def run(q: Query) -> tuple[Results, int]:
+                results = searcher.search(
+                    q,
+                    limit=page * per_page,
+                    filter=filterq,
+                    sortedby=self._date_order() if by_date else None,
+                    groupedby=self._facets(),
+                    maptype=sorting.Count,
+                    terms=plan.strict is not None,
+                )
+                # every document has exactly one year: the year counts add up
+                # to the number of matches without a second pass over them
+                return results, sum(results.groups("year").values())
+
+            results, total = run(plan.strict or Every())
+            strict_total = total
+            if total == 0 and plan.loose is not None and plan.loose is not plan.strict:
+                results, total = run(plan.loose)
             results.formatter = MarkFormatter()
             results.fragmenter = ContextFragmenter(maxchars=240, surround=60)
             hits = tuple(
@@ -275,7 +280,7 @@ class WhooshBackend:
             if plan.strict is not None:
                 suggestion = self._suggest(searcher, query.q, query.lang, filterq, strict_total)
             return SearchResults(
-                total=len(results),
+                total=total,
                 page=page,
                 per_page=per_page,
                 hits=hits,
