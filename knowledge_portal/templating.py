@@ -35,6 +35,7 @@ def init_templating(app: Flask) -> None:
         facet_title=_facet_title,
         facet_label=_facet_label,
         admin_resources=_admin_resources,
+        field_attrs=_field_attrs,
         status_labels=lambda: [(k, str(v)) for k, v in STATUS_LABELS.items()],
     )
 
@@ -74,9 +75,26 @@ def _facet_label(name: str, value: str, states: list[Any]) -> str:
         return _state_label(states, value if value not in ("", "none", "REGIONAL") else None)
     if name == "sector":
         return label(SECTORS, value)
-    return str(value)
+    from .i18n import digits
+
+    return digits(value) if name == "year" else str(value)
 
 
 def _admin_resources() -> list[tuple[str, Any]]:
     user = g.get("user")
     return [(slug, r) for slug, r in RESOURCES.items() if not r.admin_only or (user and user.role == "admin")]
+
+
+def _field_attrs(field: Any, readonly: bool) -> dict[str, Any]:
+    """HTML attributes of an admin form input: id, error description, text direction."""
+    attrs: dict[str, Any] = {"id": "fld-" + field.name}
+    if readonly:
+        attrs["readonly"] = True
+    if field.errors:
+        attrs["aria-describedby"] = "err-" + field.name
+        attrs["aria-invalid"] = "true"
+    if field.name.endswith("_ar"):
+        attrs["dir"] = "rtl"
+    elif field.name.endswith("_en"):
+        attrs["dir"] = "ltr"
+    return attrs
