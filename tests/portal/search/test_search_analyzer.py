@@ -201,3 +201,23 @@ def test_adverbial_ending_meets_the_adjective() -> None:
     assert light_stem(normalize("إلكترونياً")) == light_stem(normalize("الإلكتروني"))
     assert light_stem(normalize("رسمياً")) == light_stem(normalize("الرسمية"))
     assert light_stem("اسيا") == "اسيا"  # too short: آسيا is a name, not an adverb
+
+
+def test_analyzers_survive_seeded_random_unicode() -> None:
+    """A cheap stand-in for hypothesis: random code points from every plane we
+    are likely to meet (Arabic blocks and presentation forms weighted up)."""
+    import random
+
+    rng = random.Random(20260521)
+    ranges = [(0x20, 0x7F), (0x600, 0x6FF), (0x750, 0x77F), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF),
+              (0x300, 0x36F), (0x2000, 0x206F), (0x1F300, 0x1FAFF), (0x0, 0xD7FF), (0xE000, 0x10FFFF)]
+    analyzers = [arabic_analyzer(), english_analyzer(), spelling_analyzer(), surface_analyzer()]
+    for _ in range(300):
+        chars = []
+        for _ in range(rng.randint(0, 40)):
+            lo, hi = rng.choice(ranges)
+            chars.append(chr(rng.randint(lo, hi)))
+        value = "".join(chars)
+        for analyzer in analyzers:
+            for token in analyzer(value, chars=True, positions=True):
+                assert token.text and 0 <= token.startchar < token.endchar <= len(value)
