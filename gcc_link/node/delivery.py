@@ -61,7 +61,8 @@ class DeliveryWorker:
     def __init__(self, ctx: NodeContext, name: str = "delivery") -> None:
         self.ctx = ctx
         self.name = name
-        self.lease = ctx.config.request_timeout_seconds * 2 + 30
+        # a claim outlives any send (request timeout) and its settling; then the row is due again
+        self.lease = ctx.config.request_timeout_seconds + 15
         self.pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix=f"{name}-send")
 
     # --- claiming ---------------------------------------------------------
@@ -222,9 +223,22 @@ class DeliveryWorker:
         self.ctx.db.retrying(store)
         log.info("retrying %d message(s): %s", len(items), error)
 
+    def release_leases(self) -> int:
+        """SQLite runs a single worker, so at its start no claim can be alive: make them due now.
+
+        (An early retry of a row that was only backing off is harmless: the
+        receiver answers repeats with the original receipt.)
+        """
+        if not self.ctx.db.sqlite:
+            return 0
+        now = time.time()
+        return self.ctx.db.retrying(lambda s: s.execute(
+            update(OutboxMessage).where(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at > now)
+            .values(next_attempt_at=now)).rowcount)
+
     def run_forever(self, stop: threading.Event) -> None:
         """Loop until ``stop`` is set; idles ``poll_seconds`` when nothing is due."""
-        log.info("%s started", self.name)
+        log.info("%s started (released %d claim(s))", self.name, self.release_leases())
         while not stop.is_set():
             try:
                 sent = self.run_once()
