@@ -22,7 +22,7 @@ from typing import Any, Iterable, Iterator
 from whoosh import index as whoosh_index
 from whoosh import sorting
 from whoosh.analysis import Analyzer
-from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
+from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, TEXT, Schema
 from whoosh.highlight import ContextFragmenter
 from whoosh.query import And, Every, Or, Query, Term
 from whoosh.searching import Results, Searcher
@@ -38,6 +38,7 @@ from .arabic import (
     spelling_analyzer,
     surface_analyzer,
 )
+from .facets import MultiValueFacet
 from .snippets import MarkFormatter, plain_snippet
 
 LANGS: tuple[Lang, Lang] = ("ar", "en")
@@ -89,9 +90,10 @@ class WhooshBackend:
             "state": ID(stored=True, sortable=True),
             "sector": ID(stored=True, sortable=True),
             "year": ID(stored=True, sortable=True),
-            # term vectors let the tag facet read only the matching documents' tags
-            "tag": KEYWORD(stored=True, commas=True, scorable=False, vector=True),
-            "published": DATETIME(stored=True, sortable=True),
+            "tag": KEYWORD(stored=True, commas=True, scorable=False),
+            "published": DATETIME(stored=True),
+            # days since 0001-01-01, 0 when undated: newest first puts undated last
+            "date_key": NUMERIC(int, sortable=True),
             "spell": TEXT(analyzer=spelling_analyzer(), phrase=False),
             "surface": TEXT(analyzer=surface_analyzer(), phrase=False),
         }
@@ -176,6 +178,7 @@ class WhooshBackend:
         tags = [t.replace(",", " ").strip() for t in doc.tags]
         if any(tags):
             fields["tag"] = ",".join(t for t in tags if t)
+        fields["date_key"] = doc.published.toordinal() if doc.published else 0
         if doc.published is not None:
             fields["published"] = datetime.combine(doc.published, time())
         texts = []
@@ -296,7 +299,7 @@ class WhooshBackend:
     def _date_order() -> sorting.MultiFacet:
         """Newest first; undated documents last; ties by id for stable pages."""
         return sorting.MultiFacet(
-            [sorting.FieldFacet("published", reverse=True), sorting.FieldFacet("id")]
+            [sorting.FieldFacet("date_key", reverse=True), sorting.FieldFacet("id")]
         )
 
     @staticmethod
@@ -305,7 +308,7 @@ class WhooshBackend:
             "state": sorting.FieldFacet("state"),
             "sector": sorting.FieldFacet("sector"),
             "year": sorting.FieldFacet("year"),
-            "tag": sorting.FieldFacet("tag", allow_overlap=True),
+            "tag": MultiValueFacet("tag"),
         }
 
     @staticmethod

@@ -286,3 +286,27 @@ def test_syntax_is_treated_as_plain_words(corpus_backend: WhooshBackend) -> None
 def test_out_of_range_paging_is_clamped(corpus_backend: WhooshBackend) -> None:
     r = corpus_backend.search(SearchQuery(q="", page=0, per_page=10_000))
     assert r.page == 1 and r.per_page == 100 and len(r.hits) == r.total
+
+
+def test_undated_documents_sort_last_and_ties_by_id(backend: WhooshBackend, make_doc: MakeDoc) -> None:
+    backend.rebuild([
+        make_doc(id="undated", published=None),
+        make_doc(id="old", published=date(2014, 5, 1)),
+        make_doc(id="new-b", published=date(2016, 5, 1)),
+        make_doc(id="new-a", published=date(2016, 5, 1)),
+    ])
+    assert ids(backend, q="") == ["new-a", "new-b", "old", "undated"]
+    assert ids(backend, q="خدمة", sort="date") == ["new-a", "new-b", "old", "undated"]
+    assert backend.search(SearchQuery(q="")).hits[-1].published is None
+
+
+def test_tag_facet_follows_updates_and_deletions(backend: WhooshBackend, make_doc: MakeDoc) -> None:
+    backend.rebuild([make_doc(id="untagged", tags=())])
+    assert backend.search(SearchQuery(q="")).facets["tag"] == ()
+    backend.index(make_doc(id="d", tags=("x", "y")))
+    backend.index(make_doc(id="e", tags=("x",)))
+    assert dict(backend.search(SearchQuery(q="")).facets["tag"]) == {"x": 2, "y": 1}
+    backend.remove("e")
+    backend.index(make_doc(id="d", tags=("y", "z")))
+    assert dict(backend.search(SearchQuery(q="")).facets["tag"]) == {"y": 1, "z": 1}
+    assert ids(backend, q="", tag="x") == []
