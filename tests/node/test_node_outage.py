@@ -1,0 +1,42 @@
+"""Peer outages: messages queue and back off, then all arrive; past their TTL they are ``dead``."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from nodeharness import wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def test_peer_down_backoff_then_delivered(make_cluster):
+    cluster = make_cluster(["KW", "SA"])
+    kw, sa = cluster.agency("KW/MOI"), cluster.agency("SA/MOI")
+    cluster.nodes["SA"].stop()
+    ids = [kw.send("SA/MOI", {"n": n}).json()["id"] for n in range(20)]
+    wait_until(lambda: all(kw.status(i)["attempts"] >= 2 for i in ids), 15, what="retries")
+    time.sleep(3)
+    statuses = [kw.status(i) for i in ids]
+    assert all(s["status"] == "queued" for s in statuses)
+    assert all(s["last_error"].startswith("network") for s in statuses)
+    # backoff: base 0.2 s doubling to a 2 s cap means a handful of attempts in ~4 s, not one per 50 ms poll
+    assert all(2 <= s["attempts"] <= 8 for s in statuses), [s["attempts"] for s in statuses]
+    cluster.nodes["SA"].start()
+    wait_until(lambda: all(kw.status(i)["status"] == "delivered" for i in ids), 30, 0.2, what="delivery after outage")
+    assert sorted(i["id"] for i in sa.all_inbox()) == sorted(ids)
+
+
+def test_ttl_expiry_is_dead(make_cluster):
+    cluster = make_cluster(["KW", "SA"])
+    kw, sa = cluster.agency("KW/MOI"), cluster.agency("SA/MOI")
+    cluster.nodes["SA"].stop()
+    mid = kw.send("SA/MOI", {"short": True}, ttl_seconds=2).json()["id"]
+    keep = kw.send("SA/MOI", {"long": True}, ttl_seconds=3600).json()["id"]
+    wait_until(lambda: kw.status(mid)["status"] == "dead", 15, 0.2, what="dead")
+    assert "ttl" in kw.status(mid)["last_error"]
+    cluster.nodes["SA"].start()
+    wait_until(lambda: kw.status(keep)["status"] == "delivered", 30, 0.2, what="delivery")
+    assert kw.status(mid)["status"] == "dead"  # dead stays dead
+    assert [i["id"] for i in sa.all_inbox()] == [keep]
