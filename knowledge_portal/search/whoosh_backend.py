@@ -23,9 +23,11 @@ from whoosh import index as whoosh_index
 from whoosh import sorting
 from whoosh.analysis import Analyzer
 from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, TEXT, Schema
+from whoosh.filedb.filestore import FileStorage
 from whoosh.highlight import ContextFragmenter
 from whoosh.query import And, Every, Or, Query, Term
 from whoosh.searching import Results, Searcher
+from whoosh.util.filelock import try_for
 from whoosh.writing import CLEAR, IndexWriter
 
 from gcc_link.errors import GccLinkError
@@ -48,6 +50,8 @@ FACETS = ("state", "sector", "year", "tag")
 UI_LANG_BOOST = 2.0
 MAX_QUERY_WORDS = 32
 MAX_PER_PAGE = 100
+#: The lock whoosh's writers take on the default index ("MAIN").
+WRITE_LOCK = "MAIN_WRITELOCK"
 
 
 class SearchIndexBusyError(GccLinkError):
@@ -106,19 +110,36 @@ class WhooshBackend:
     # -- index lifecycle ------------------------------------------------------
 
     def _index(self) -> Any:
-        """The whoosh index object, created on first use. Its ``searcher()``
+        """The whoosh index object, opened on first use. Its ``searcher()``
         always reads the newest committed generation, so caching it is safe."""
         with self._lock:
             if self._ix is None:
-                self.index_dir.mkdir(parents=True, exist_ok=True)
-                if whoosh_index.exists_in(str(self.index_dir)):
-                    ix = whoosh_index.open_dir(str(self.index_dir))
-                    if set(ix.schema.names()) != set(self.make_schema().names()):
-                        ix = whoosh_index.create_in(str(self.index_dir), self.make_schema())
-                else:
-                    ix = whoosh_index.create_in(str(self.index_dir), self.make_schema())
-                self._ix = ix
+                self._ix = self._open_or_create()
             return self._ix
+
+    def _current(self) -> Any:
+        """The index in ``index_dir`` if it exists with our fields, else None."""
+        if not whoosh_index.exists_in(str(self.index_dir)):
+            return None
+        ix = whoosh_index.open_dir(str(self.index_dir))
+        return ix if set(ix.schema.names()) == set(self.make_schema().names()) else None
+
+    def _open_or_create(self) -> Any:
+        """Open the index; create it (empty) when missing or when it was built
+        with other fields by an older version, which then needs a rebuild. The
+        creation holds the writers' lock so that concurrent processes neither
+        create it twice nor wipe a write in progress."""
+        ix = self._current()
+        if ix is not None:
+            return ix
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileStorage(str(self.index_dir)).lock(WRITE_LOCK)
+        if not try_for(lambda: lock.acquire(blocking=False), self.lock_timeout, 0.05):
+            raise SearchIndexBusyError(f"search index {self.index_dir} is locked by another writer")
+        try:
+            return self._current() or whoosh_index.create_in(str(self.index_dir), self.make_schema())
+        finally:
+            lock.release()
 
     def _open_writer(self) -> IndexWriter:
         """A writer holding the index lock, waiting at most ``lock_timeout``."""

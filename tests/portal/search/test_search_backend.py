@@ -310,3 +310,15 @@ def test_tag_facet_follows_updates_and_deletions(backend: WhooshBackend, make_do
     backend.index(make_doc(id="d", tags=("y", "z")))
     assert dict(backend.search(SearchQuery(q="")).facets["tag"]) == {"y": 1, "z": 1}
     assert ids(backend, q="", tag="x") == []
+
+
+def test_index_with_other_fields_is_replaced_by_an_empty_one(tmp_path: Path, make_doc: MakeDoc) -> None:
+    from whoosh import index as whoosh_index
+    from whoosh.fields import ID, Schema
+
+    (tmp_path / "ix").mkdir()
+    whoosh_index.create_in(str(tmp_path / "ix"), Schema(id=ID(stored=True)))
+    backend = WhooshBackend(tmp_path / "ix")
+    assert backend.search(SearchQuery(q="")).total == 0
+    backend.index(make_doc(id="a"))
+    assert ids(WhooshBackend(tmp_path / "ix"), q="") == ["a"]
