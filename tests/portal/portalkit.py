@@ -54,6 +54,8 @@ def build_instance(instance: Path, demo: bool = True, **config: Any) -> PortalEn
             load_demo(db)
         for name, role, state in (("admin", "admin", None), ("kw-editor", "editor", "KW"),
                                   ("sa-editor", "editor", "SA"), ("reviewer", "reviewer", None)):
+            if state and not demo:
+                continue  # editors need their state's record
             db.add(User(username=name, role=role, state_code=state, password_hash=hash_password(PASSWORDS[name]),
                         email=f"{name}@example.org"))
         db.commit()
