@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from knowledge_portal.search import PracticeDoc, SearchQuery
-from knowledge_portal.search.whoosh_backend import SearchIndexBusyError, WhooshBackend
+from whoosh.filedb.filestore import FileStorage
+
+from knowledge_portal.search.whoosh_backend import WRITE_LOCK, SearchIndexBusyError, WhooshBackend
 
 WORKERS = 4
 DOCS_EACH = 6
@@ -53,6 +55,8 @@ def test_writer_gives_up_after_the_bounded_wait(tmp_path: Path) -> None:
     with holder._writer():  # hold the lock as a long-running writer would
         with pytest.raises(SearchIndexBusyError) as err:
             other.index(replace(BASE, id="b"))
+        # index creation/replacement waits on the very same lock
+        assert not FileStorage(str(tmp_path / "ix")).lock(WRITE_LOCK).acquire(blocking=False)
     assert err.value.code == "search_index_busy"
     other.index(replace(BASE, id="b"))  # once released, writes go through
     assert other.search(SearchQuery(q="")).total == 2
