@@ -1,0 +1,149 @@
+"""``gcc-link portal`` commands: init (idempotent), import-practices, reindex, create-user, run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gcc_link.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_init_is_idempotent_and_writes_admin_credentials(tmp_path):
+    inst = tmp_path / "inst"
+    first = _run("portal", "init", "--instance", str(inst), "--demo", "--json")
+    assert first.exit_code == 0, first.output
+    data = json.loads(first.output)
+    assert data["admin"]["username"] == "admin" and len(data["admin"]["password"]) >= 20
+    assert data["demo"]["states"] == 6 and data["indexed"] == 12
+    admin_file = inst / "admin.json"
+    assert oct(admin_file.stat().st_mode & 0o777) == "0o600"
+    assert json.loads(admin_file.read_text()) == data["admin"]
+    second = json.loads(_run("portal", "init", "--instance", str(inst), "--demo", "--json").output)
+    assert second["admin"] == data["admin"]  # same credentials, nothing duplicated
+    assert all(v == 0 for v in second["demo"].values())
+    human = _run("portal", "init", "--instance", str(inst))
+    assert human.exit_code == 0 and data["admin"]["password"] in human.output
+
+
+def _jsonl(path: Path, objs: list) -> Path:
+    path.write_text("\n".join(o if isinstance(o, str) else json.dumps(o, ensure_ascii=False) for o in objs) + "\n",
+                    encoding="utf-8")
+    return path
+
+
+GOOD = {"id": "imp-001", "state": "OM", "sector": "health", "year": 2016, "title_ar": "حجز المواعيد",
+        "title_en": "Online appointment booking", "summary_ar": "ملخص", "summary_en": "Booking hospital visits online",
+        "body_ar": "<p>نص</p>", "body_en": "<p>Patients book <b>online</b>.<script>x()</script></p>",
+        "tags": ["appointments"]}
+
+
+def test_import_practices_reports_bad_lines_and_updates_by_id(tmp_path):
+    inst = tmp_path / "inst"
+    assert _run("portal", "init", "--instance", str(inst), "--demo").exit_code == 0
+    regional = dict(GOOD, id="imp-002", state=None, title_en="Regional experience of telemedicine")
+    src = _jsonl(tmp_path / "p.jsonl", [GOOD, "{not json", dict(GOOD, id="bad id!"), dict(GOOD, id="imp-x", sector="space"),
+                                         dict(GOOD, id="imp-y", year="2016"), regional, dict(GOOD, id="imp-z", state="XX")])
+    result = CliRunner().invoke(main, ["portal", "import-practices", str(src), "--instance", str(inst)])
+    assert result.exit_code == 0
+    assert "imported 2, updated 0, rejected 5" in result.stdout
+    for n in (2, 3, 4, 5, 7):
+        assert f"line {n}:" in result.stderr
+    # not published: not on the site, not in the index
+    from knowledge_portal import create_app
+
+    app = create_app({"INSTANCE_DIR": str(inst)})
+    client = app.test_client()
+    assert client.get("/en/practices/imp-001").status_code == 404
+    # re-import with --publish updates by id and indexes
+    src2 = _jsonl(tmp_path / "p2.jsonl", [dict(GOOD, title_en="Online appointment booking (v2)")])
+    out = json.loads(_run("portal", "import-practices", str(src2), "--instance", str(inst), "--publish",
+                          "--json").output)
+    assert out == {"imported": 0, "updated": 1, "errors": []}
+    app = create_app({"INSTANCE_DIR": str(inst)})
+    client = app.test_client()
+    page = client.get("/en/practices/imp-001").get_data(as_text=True)
+    assert "Online appointment booking (v2)" in page and "<script" not in page
+    hits = client.get("/api/v1/search?q=appointment&lang=en").get_json()
+    assert "imp-001" in [h["id"] for h in hits["results"]]
+
+
+def test_import_with_only_bad_lines_fails(tmp_path):
+    inst = tmp_path / "inst"
+    src = _jsonl(tmp_path / "bad.jsonl", ["[1, 2]"])
+    result = _run("portal", "import-practices", str(src), "--instance", str(inst), "--json")
+    assert result.exit_code == 1 and json.loads(result.output)["errors"][0]["line"] == 1
+
+
+def test_reindex_rebuilds_from_published_practices(tmp_path):
+    inst = tmp_path / "inst"
+    _run("portal", "init", "--instance", str(inst), "--demo")
+    import shutil
+
+    shutil.rmtree(inst / "search-index")
+    result = _run("portal", "reindex", "--instance", str(inst), "--json")
+    assert result.exit_code == 0 and json.loads(result.output) == {"indexed": 12}
+
+
+def test_create_user_validates_roles(tmp_path):
+    inst = tmp_path / "inst"
+    _run("portal", "init", "--instance", str(inst), "--demo")
+    bad = _run("portal", "create-user", "--instance", str(inst), "ed", "--role", "editor")
+    assert bad.exit_code == 1 and "needs --state" in bad.output
+    ok = json.loads(_run("portal", "create-user", "--instance", str(inst), "ed", "--role", "editor", "--state", "bh",
+                         "--json").output)
+    assert ok["state"] == "BH" and len(ok["password"]) >= 20
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_portal_run_serves_demo_in_both_languages(tmp_path):
+    """Done-when check: a fresh instance, ``init --demo`` then ``run``, shows the demo content in both languages."""
+    inst = tmp_path / "inst"
+    cli = [sys.executable, "-c", "from gcc_link.cli import main; main()"]
+    subprocess.run(cli + ["portal", "init", "--instance", str(inst), "--demo"], check=True, capture_output=True,
+                   timeout=60, cwd=ROOT)
+    port = _free_port()
+    proc = subprocess.Popen(cli + ["portal", "run", "--instance", str(inst), "--port", str(port)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ar/", timeout=2) as r:
+                    ar = r.read().decode()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail("portal did not start: " + (proc.stderr.read().decode() if proc.poll() is not None else "timeout"))
+                time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/en/", timeout=5) as r:
+            en = r.read().decode()
+        assert 'dir="rtl"' in ar and "الكويت" in ar and "بيانات توضيحية" in ar
+        assert 'dir="ltr"' in en and "Kuwait" in en and "Demonstration data" in en
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
