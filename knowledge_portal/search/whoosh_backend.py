@@ -5,6 +5,9 @@ latest committed generation on each search, writers take whoosh's file lock
 (waiting a bounded time, then :class:`SearchIndexBusyError`), so concurrent
 writers from several processes queue instead of corrupting the index.
 
+"Did you mean" is in :mod:`.suggest`, the tag facet in :mod:`.facets`, the
+escaping of snippets in :mod:`.snippets`.
+
 User input is never given to whoosh's query parser: the text is cut into
 words and each word becomes term queries built by the fields' own analyzers,
 so quotes, parentheses, ``AND``, ``*`` or ``:`` are just characters.
@@ -42,6 +45,7 @@ from .arabic import (
 )
 from .facets import MultiValueFacet
 from .snippets import MarkFormatter, plain_snippet
+from .suggest import suggest
 
 LANGS: tuple[Lang, Lang] = ("ar", "en")
 TEXT_PARTS = ("title", "summary", "body")
@@ -302,7 +306,12 @@ class WhooshBackend:
             facets = {name: self._facet_counts(results.groups(name), name) for name in FACETS}
             suggestion = None
             if plan.strict is not None:
-                suggestion = self._suggest(searcher, query.q, query.lang, filterq, strict_total)
+                suggestion = suggest(
+                    searcher, query.q,
+                    text_fields=[f for f, _ in self._field_boosts(query.lang)],
+                    count=lambda text: self._strict_count(searcher, text, query.lang, filterq),
+                    current=strict_total,
+                )
             return SearchResults(
                 total=total,
                 page=page,
@@ -312,9 +321,10 @@ class WhooshBackend:
                 suggestion=suggestion,
             )
 
-    @staticmethod
-    def _count(searcher: Searcher, q: Query, filterq: Query | None) -> int:
-        return len(searcher.search(q, limit=1, filter=filterq))
+    def _strict_count(self, searcher: Searcher, text: str, lang: Lang, filterq: Query | None) -> int:
+        """How many documents have all the words of ``text`` (and pass the filters)."""
+        strict = self._plan(searcher.schema, text, lang).strict
+        return 0 if strict is None else len(searcher.search(strict, limit=1, filter=filterq))
 
     @staticmethod
     def _date_order() -> sorting.MultiFacet:
@@ -375,62 +385,3 @@ class WhooshBackend:
             year=int(stored.get("year") or 0),
             published=published.date() if isinstance(published, datetime) else None,
         )
-
-    # -- did you mean ---------------------------------------------------------
-
-    def _suggest(self, searcher: Searcher, text: str, lang: Lang,
-                 filterq: Query | None, strict_total: int) -> str | None:
-        """The query with unknown words replaced by their nearest indexed word,
-        if that finds more documents than the query as typed; else None."""
-        reader = searcher.reader()
-        spell = searcher.schema["spell"].analyzer
-        fixes: list[tuple[int, int, str]] = []
-        for tok in spell(text, chars=True):
-            word = tok.text
-            if len(word) < 3 or word.isdigit() or self._known(searcher, word):
-                continue
-            best = self._closest(reader, word)
-            if best is not None:
-                fixes.append((tok.startchar, tok.endchar, self._surface(reader, best)))
-        if not fixes:
-            return None
-        corrected = text
-        for start, end, replacement in reversed(fixes):
-            corrected = corrected[:start] + replacement + corrected[end:]
-        plan = self._plan(searcher.schema, corrected, lang)
-        if plan.strict is None or self._count(searcher, plan.strict, filterq) <= strict_total:
-            return None
-        return corrected
-
-    def _known(self, searcher: Searcher, word: str) -> bool:
-        """Whether ``word`` (normalised) is indexed as typed, or matches some
-        text field once analysed (so ``التعافى`` is known through ``للتعافي``)."""
-        reader = searcher.reader()
-        if reader.doc_frequency("spell", word) > 0:
-            return True
-        for field, _ in self._field_boosts("ar"):
-            for tok in searcher.schema[field].analyzer(word):
-                if reader.doc_frequency(field, tok.text) > 0:
-                    return True
-        return False
-
-    @staticmethod
-    def _closest(reader: Any, word: str) -> str | None:
-        """Nearest vocabulary word by edit distance (1, then 2 for longer
-        words), the most frequent among equally near ones."""
-        for dist in (1, 2) if len(word) > 4 else (1,):
-            near = [w for w in reader.terms_within("spell", word, dist) if w != word]
-            if near:
-                return max(near, key=lambda w: (reader.doc_frequency("spell", w), w))
-        return None
-
-    @staticmethod
-    def _surface(reader: Any, normalised: str) -> str:
-        """The commonest written form of a normalised word (e.g. with ة, أ)."""
-        best, best_n = normalised, 0
-        for term in reader.expand_prefix("surface", normalised + "|"):
-            term = term.decode("utf-8") if isinstance(term, bytes) else term
-            n = reader.doc_frequency("surface", term)
-            if n > best_n:
-                best, best_n = term.split("|", 1)[1], n
-        return best

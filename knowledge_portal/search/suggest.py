@@ -1,0 +1,71 @@
+"""The "did you mean" suggestion: the words of a query that no field knows
+are replaced by the nearest words of the indexed vocabulary.
+
+The vocabulary is the ``spell`` field (every word, normalised and lowercased,
+not stemmed), searched with whoosh's Levenshtein automata
+(``reader.terms_within``); the correction is shown in its commonest written
+form, read from the ``surface`` field's ``normalised|written`` terms. Whether
+the correction is worth showing (it finds more documents) is the caller's
+decision, through ``count``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from whoosh.searching import Searcher
+
+
+def suggest(searcher: Searcher, text: str, *, text_fields: list[str],
+            count: Callable[[str], int], current: int) -> str | None:
+    """``text`` with its unknown words corrected, if ``count`` of the
+    corrected text exceeds ``current`` (the count of ``text``); else None."""
+    reader = searcher.reader()
+    fixes: list[tuple[int, int, str]] = []
+    for tok in searcher.schema["spell"].analyzer(text, chars=True):
+        word = tok.text
+        if len(word) < 3 or word.isdigit() or is_known(searcher, word, text_fields):
+            continue
+        best = closest(reader, word)
+        if best is not None:
+            fixes.append((tok.startchar, tok.endchar, written_form(reader, best)))
+    if not fixes:
+        return None
+    corrected = text
+    for start, end, replacement in reversed(fixes):
+        corrected = corrected[:start] + replacement + corrected[end:]
+    return corrected if count(corrected) > current else None
+
+
+def is_known(searcher: Searcher, word: str, text_fields: list[str]) -> bool:
+    """Whether ``word`` (normalised) is indexed as typed, or matches a text
+    field once analysed (so ``التعافى`` is known through ``للتعافي``)."""
+    reader = searcher.reader()
+    if reader.doc_frequency("spell", word) > 0:
+        return True
+    return any(
+        reader.doc_frequency(field, tok.text) > 0
+        for field in text_fields
+        for tok in searcher.schema[field].analyzer(word)
+    )
+
+
+def closest(reader: Any, word: str) -> str | None:
+    """Nearest vocabulary word by edit distance (1, then 2 for words longer
+    than four letters), the most frequent among equally near ones."""
+    for dist in (1, 2) if len(word) > 4 else (1,):
+        near = [w for w in reader.terms_within("spell", word, dist) if w != word]
+        if near:
+            return max(near, key=lambda w: (reader.doc_frequency("spell", w), w))
+    return None
+
+
+def written_form(reader: Any, normalised: str) -> str:
+    """The commonest written form of a normalised word (with its ة, أ ...)."""
+    best, best_n = normalised, 0
+    for term in reader.expand_prefix("surface", normalised + "|"):
+        term = term.decode("utf-8") if isinstance(term, bytes) else term
+        n = reader.doc_frequency("surface", term)
+        if n > best_n:
+            best, best_n = term.split("|", 1)[1], n
+    return best
