@@ -1,0 +1,124 @@
+"""Synchronous service calls through two nodes to a real backend; grants, timeouts, clear errors."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from gcc_link.canonical import sha256_hex
+from gcc_link.message import Message
+from nodeharness import free_port_base
+
+pytestmark = pytest.mark.slow
+
+
+class Backend(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.path.endswith("slow"):
+            time.sleep(4)
+        if self.path.endswith("broken"):
+            self.send_response(500)
+            self.end_headers()
+            return
+        data = json.dumps({"plate": body.get("plate"), "owner": "DEMONSTRATION",
+                           "asked_by": self.headers["X-GCC-Link-Sender"]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def calls_pair(tmp_path_factory):
+    from nodeharness import Cluster
+
+    port = free_port_base(1)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Backend)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    cluster = Cluster(tmp_path_factory.mktemp("calls"), ["KW", "SA"], backend_base=f"http://127.0.0.1:{port}",
+                      overrides={"calls.timeout_seconds": 2.0})
+    try:
+        cluster.start()
+        yield cluster, port
+    finally:
+        cluster.stop()
+        server.shutdown()
+
+
+def test_call_returns_signed_bound_response(calls_pair):
+    cluster, _ = calls_pair
+    kw = cluster.agency("KW/MOI")
+    r = kw.call("SA/MUROOR/vehicle-record", {"plate": "KW-1234"})
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert data["body"] == {"plate": "KW-1234", "owner": "DEMONSTRATION", "asked_by": "KW/MOI"}
+    now = datetime.now(timezone.utc)
+    response = Message.from_jws(data["jws"].encode(), directory=cluster.directory(), now=now, local_state="KW")
+    request = Message.from_jws(data["request_jws"].encode(), directory=cluster.directory(), now=now)
+    assert response.sender == "SA/MUROOR" and response.recipient == "KW/MOI"
+    assert response.in_reply_to == request.id and response.request_sha256 == sha256_hex(request.jws)
+
+
+def test_call_without_grant_is_403(calls_pair):
+    cluster, _ = calls_pair
+    r = cluster.agency("KW/MOCI").call("SA/MUROOR/vehicle-record", {"plate": "x"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "access_denied"
+
+
+def test_call_unknown_service_and_state(calls_pair):
+    cluster, _ = calls_pair
+    kw = cluster.agency("KW/MOI")
+    r = kw.call("SA/MUROOR/no-such", {})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_service"
+    r = kw.call("QA/MOI/qid-verify", {})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_state"
+    r = kw.call("SA/MUROOR/BAD", {})
+    assert r.status_code == 400
+
+
+def test_backend_down_slow_or_broken(calls_pair):
+    cluster, port = calls_pair
+    sa_admin = cluster.agency("SA/MUROOR")
+    url = cluster.nodes["SA"].url + "/api/v1/services/vehicle-record"
+    kw = cluster.agency("KW/MOI")
+
+    def point_to(backend: str) -> None:
+        r = sa_admin.http.put(url, headers=sa_admin.headers, timeout=5,
+                              json={"backend_url": backend, "grants": ["KW/MOI"]})
+        assert r.status_code == 200
+
+    try:
+        point_to("http://127.0.0.1:9/down")  # nothing listens on the discard port
+        r = kw.call("SA/MUROOR/vehicle-record", {"plate": "x"})
+        assert r.status_code == 502 and r.json()["error"]["code"] == "backend_unavailable"
+        point_to(f"http://127.0.0.1:{port}/backend/slow")
+        started = time.monotonic()
+        r = kw.call("SA/MUROOR/vehicle-record", {"plate": "x"})
+        assert r.status_code == 504 and r.json()["error"]["code"] == "backend_timeout"
+        assert time.monotonic() - started < 4
+        point_to(f"http://127.0.0.1:{port}/backend/broken")
+        r = kw.call("SA/MUROOR/vehicle-record", {"plate": "x"})
+        assert r.status_code == 502 and r.json()["error"]["code"] == "backend_error"
+    finally:
+        point_to(f"http://127.0.0.1:{port}/backend/SA/MUROOR/vehicle-record")
+
+
+def test_peer_down_is_502(calls_pair):
+    cluster, _ = calls_pair
+    kw = cluster.agency("KW/MOI")
+    cluster.nodes["SA"].stop()
+    try:
+        r = kw.call("SA/MUROOR/vehicle-record", {"plate": "x"})
+        assert r.status_code == 502 and r.json()["error"]["code"] == "peer_unavailable"
+    finally:
+        cluster.nodes["SA"].start()

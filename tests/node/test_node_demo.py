@@ -1,0 +1,53 @@
+"""``gcc-link demo --no-portal``: builds, starts, writes demo.json, works, stops everything on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from nodeharness import free_port_base, port_free, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_no_portal(tmp_path):
+    base = free_port_base(100)
+    data = tmp_path / "demo"
+    log = open(tmp_path / "demo.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-c", "from gcc_link.cli import main; main()", "demo", "--no-portal",
+                             "--states", "KW,SA", "--data-dir", str(data), "--port-base", str(base)],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until(lambda: (data / "demo.json").exists() or proc.poll() is not None, 90, 0.2, what="demo.json")
+        assert proc.poll() is None, (tmp_path / "demo.log").read_text()
+        info = json.loads((data / "demo.json").read_text())
+        assert set(info) >= {"root_cert", "directory", "portal", "nodes"}
+        assert info["portal"] is None and set(info["nodes"]) == {"KW", "SA"}
+        kw = info["nodes"]["KW"]
+        creds = kw["agencies"]["KW/MOI"]
+        token = requests.post(kw["url"] + "/oauth/token", data={"grant_type": "client_credentials"},
+                              auth=(creds["client_id"], creds["client_secret"]), timeout=10).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        r = requests.post(kw["url"] + "/api/v1/messages", json={"recipient": "SA/MOI", "body": {"demo": 1}},
+                          headers=headers, timeout=10)
+        assert r.status_code == 202
+        mid = r.json()["id"]
+        wait_until(lambda: requests.get(kw["url"] + f"/api/v1/messages/{mid}", headers=headers, timeout=5)
+                   .json()["status"] == "delivered", 20, what="delivery")
+        # the sample traffic included a service call answered through the demo backend
+        assert any(line.startswith("call") and line.endswith("200") for line in info["sample_traffic"])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        log.close()
+    assert rc == 0
+    assert all(port_free(base + i) for i in (1, 2, 99)), "demo left processes listening"
