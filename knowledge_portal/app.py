@@ -60,6 +60,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         response.headers["Vary"] = "Cookie, Accept-Language"
         return response
 
+    @app.get("/favicon.ico")
+    def favicon():
+        return redirect(url_for("static", filename="favicon.svg"), code=301)
+
     @app.get("/healthz")
     def healthz():
         return jsonify({"status": "ok"})
@@ -112,7 +116,7 @@ def _init_language_routing(app: Flask) -> None:
             base = request.path
             return base + ("?" + urlencode(params) if params else "")
 
-        return {"lang": lang, "dir": DIRECTION[lang], "other_lang": "en" if lang == "ar" else "ar",
+        return {"lang": lang, "dir": DIRECTION[lang], "sep": "، " if lang == "ar" else " · ", "other_lang": "en" if lang == "ar" else "ar",
                 "lang_url": lang_url, "query_url": query_url}
 
 

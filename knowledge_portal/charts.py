@@ -7,6 +7,8 @@ contrast against white for graphical objects.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from markupsafe import Markup, escape
 
 MATURITY_COLOURS = {
@@ -18,7 +20,7 @@ MATURITY_COLOURS = {
 
 
 def stacked_bars(rows: list[tuple[str, dict[str, int]]], stages: list[tuple[str, str]], title: str,
-                 desc: str, rtl: bool = False) -> Markup:
+                 desc: str, rtl: bool = False, fmt: Callable[[int], str] = str) -> Markup:
     """Horizontal stacked bars, one per row (label, counts per stage)."""
     width, label_w, bar_h, gap, top = 640, 190, 26, 12, 10
     legend_h = 34
@@ -49,19 +51,28 @@ def stacked_bars(rows: list[tuple[str, dict[str, int]]], stages: list[tuple[str,
                          f'{escape(stage_label)} {n}</title></rect>')
             if w > 18:
                 parts.append(f'<text x="{bx + w / 2:.1f}" y="{y + bar_h * 0.7:.1f}" text-anchor="middle" '
-                             f'font-size="13" fill="#ffffff">{n}</text>')
+                             f'font-size="13" fill="#ffffff">{fmt(n)}</text>')
             x += w
     ly = height - legend_h + 12
-    lx = 10.0
-    for code, stage_label in (list(reversed(stages)) if rtl else stages):
-        parts.append(f'<rect x="{lx:.0f}" y="{ly}" width="14" height="14" fill="{MATURITY_COLOURS.get(code, "#374151")}"/>')
-        parts.append(f'<text x="{lx + 20:.0f}" y="{ly + 12}" font-size="13" fill="#1f2937">{escape(stage_label)}</text>')
-        lx += 150
+    if rtl:  # legend flows from the right edge, text to the left of each swatch
+        lx = width - 24.0
+        for code, stage_label in stages:
+            parts.append(f'<rect x="{lx:.0f}" y="{ly}" width="14" height="14" fill="{MATURITY_COLOURS.get(code, "#374151")}"/>')
+            parts.append(f'<text x="{lx - 6:.0f}" y="{ly + 12}" font-size="13" fill="#1f2937" direction="rtl" '
+                         f'text-anchor="start">{escape(stage_label)}</text>')
+            lx -= 150
+    else:
+        lx = 10.0
+        for code, stage_label in stages:
+            parts.append(f'<rect x="{lx:.0f}" y="{ly}" width="14" height="14" fill="{MATURITY_COLOURS.get(code, "#374151")}"/>')
+            parts.append(f'<text x="{lx + 20:.0f}" y="{ly + 12}" font-size="13" fill="#1f2937">{escape(stage_label)}</text>')
+            lx += 150
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
-def rank_history(points: list[tuple[int, int]], title: str, desc: str) -> Markup:
+def rank_history(points: list[tuple[int, int]], title: str, desc: str,
+                 fmt: Callable[[int], str] = str) -> Markup:
     """A line of UN EGDI ranks by survey year (rank 1 at the top)."""
     if not points:
         return Markup("")
@@ -89,8 +100,8 @@ def rank_history(points: list[tuple[int, int]], title: str, desc: str) -> Markup
     for y, r in points:
         parts.append(f'<circle cx="{px(y):.1f}" cy="{py(r):.1f}" r="5" fill="#047857"><title>{y}: {r}</title></circle>')
         parts.append(f'<text x="{px(y):.1f}" y="{py(r) - 10:.1f}" text-anchor="middle" font-size="13" '
-                     f'fill="#1f2937">{r}</text>')
+                     f'fill="#1f2937">{fmt(r)}</text>')
         parts.append(f'<text x="{px(y):.1f}" y="{height - pad + 18}" text-anchor="middle" font-size="12" '
-                     f'fill="#1f2937">{y}</text>')
+                     f'fill="#1f2937">{fmt(y)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

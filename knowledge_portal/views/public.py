@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from ..charts import rank_history, stacked_bars
 from ..db import get_session
-from ..i18n import current_lang
+from ..i18n import current_lang, digits
 from ..models import Achievement, AwardEdition, Practice, Service, Standard, State
 from ..vocab import ACHIEVEMENT_CATEGORIES, MATURITY, MATURITY_ORDER, SECTORS, STANDARD_CATEGORIES, STATE_CODES
 from .filters import MYVIEW_COOKIE, parse_filters, read_myview
@@ -67,7 +67,8 @@ def state(code: str):
     by_stage = Counter(s.maturity for s in services)
     chart = rank_history([(r.year, r.rank) for r in st.ranks],
                          _("UN e-government development index rank of %(state)s", state=st.t("name", lang)),
-                         _("Lower is better; rank 1 is the top of the world ranking."))
+                         _("Lower is better; rank 1 is the top of the world ranking."),
+                         fmt=lambda n: digits(n, st.code))
     return render_template("state.html", st=st, achievements=achievements, practices=practices,
                            services=services, by_stage=by_stage, stages=maturity_stages(), chart=chart)
 
@@ -117,7 +118,7 @@ def dashboard():
     rows = _readiness_rows(services, lambda s: s.state_code)
     chart = stacked_bars([(st.t("name", lang), dict(rows.get(st.code, {}))) for st in sts], maturity_stages(),
                          _("Services by maturity stage in each member state"),
-                         _("Stacked bars: number of services at each UN maturity stage."), rtl=lang == "ar")
+                         _("Stacked bars: number of services at each UN maturity stage."), rtl=lang == "ar", fmt=digits)
     totals = {
         "services": len(services),
         "e_payment": sum(s.e_payment for s in services),
@@ -149,7 +150,7 @@ def dashboard_state(code: str):
     rows = _readiness_rows(services, lambda s: s.sector)
     chart = stacked_bars([(str(SECTORS.get(k, k)), dict(v)) for k, v in sorted(rows.items())], maturity_stages(),
                          _("Services of %(state)s by sector and maturity stage", state=st.t("name", lang)),
-                         _("Stacked bars: number of services at each UN maturity stage."), rtl=lang == "ar")
+                         _("Stacked bars: number of services at each UN maturity stage."), rtl=lang == "ar", fmt=digits)
     return render_template("dashboard_list.html", heading=st.t("name", lang), services=services, chart=chart,
                            show_state=False, feed_args={"state": st.code})
 
@@ -165,7 +166,7 @@ def dashboard_sector(sector: str):
     rows = _readiness_rows(services, lambda s: s.state_code)
     chart = stacked_bars([(names.get(k, k), dict(v)) for k, v in rows.items()], maturity_stages(),
                          _("Services of the %(sector)s sector by state and maturity stage", sector=SECTORS[sector]),
-                         _("Stacked bars: number of services at each UN maturity stage."), rtl=lang == "ar")
+                         _("Stacked bars: number of services at each UN maturity stage."), rtl=lang == "ar", fmt=digits)
     return render_template("dashboard_list.html", heading=str(SECTORS[sector]), services=services, chart=chart,
                            show_state=True, feed_args={"sector": sector})
 
