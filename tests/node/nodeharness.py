@@ -126,6 +126,7 @@ class Agency:
     def __init__(self, node: NodeProc, agency: str, client_id: str, secret: str) -> None:
         self.node, self.agency, self.client_id, self.secret = node, agency, client_id, secret
         self.http = requests.Session()
+        self.http.trust_env = False  # REQUESTS_CA_BUNDLE would override session.verify
         self.http.verify = node.verify
         self._token: str | None = None
 
