@@ -50,7 +50,8 @@ def init_auth(app: Flask) -> None:
             client_id=app.config["OIDC_CLIENT_ID"],
             client_secret=app.config.get("OIDC_CLIENT_SECRET"),
             server_metadata_url=app.config["OIDC_ISSUER"].rstrip("/") + "/.well-known/openid-configuration",
-            client_kwargs={"scope": app.config.get("OIDC_SCOPE", "openid email profile")},
+            client_kwargs={"scope": app.config.get("OIDC_SCOPE", "openid email profile"),
+                           "code_challenge_method": "S256"},
         )
         app.extensions["portal_oauth"] = oauth
         app.add_url_rule("/auth/oidc/callback", "oidc_callback", _oidc_callback)
@@ -149,15 +150,19 @@ def sso_login():
 
 def _oidc_callback():
     """Finish the OIDC code flow and log in the matching local account."""
-    from authlib.integrations.base_client.errors import OAuthError
-
     oauth = current_app.extensions["portal_oauth"]
     g.lang = session.get("sso_lang", "ar")
     try:
         token = oauth.sso.authorize_access_token()
-    except OAuthError:
+    except Exception as exc:  # noqa: BLE001 - state mismatch, provider error, network: all a bad login
+        current_app.logger.warning("OIDC login failed: %s", type(exc).__name__)
         abort(400)
-    claims = token.get("userinfo") or oauth.sso.userinfo()
+    claims = dict(token.get("userinfo") or {})
+    if not {"preferred_username", "email"} & set(claims):
+        try:  # providers may keep profile claims out of the ID token: ask the userinfo endpoint
+            claims.update(oauth.sso.userinfo(token=token))
+        except Exception:  # noqa: BLE001 - the ID token alone still identifies the user
+            current_app.logger.warning("OIDC userinfo request failed")
     sub = str(claims.get("sub", ""))
     db = get_session()
     user = db.scalar(select(User).where(User.oidc_subject == sub)) if sub else None
