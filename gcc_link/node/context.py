@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from ..errors import ConfigError, GccLinkError
 from ..pki import NodeIdentity
@@ -67,7 +68,15 @@ def seed_services(ctx: NodeContext) -> None:
     """Insert services and grants from the configuration that the store does not hold yet.
 
     Services edited through the API are kept: the configuration only seeds.
+    Several web workers may seed at once: whoever loses the race has nothing to do.
     """
+    try:
+        _seed(ctx)
+    except IntegrityError:
+        pass
+
+
+def _seed(ctx: NodeContext) -> None:
     with ctx.db.write() as session:
         known = set(session.execute(select(Service.id)).scalars())
         for svc in ctx.config.services:

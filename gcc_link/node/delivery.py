@@ -203,7 +203,9 @@ class DeliveryWorker:
                 logstore.append(s, "receipt_received", item.id, receipt.jws, now)
 
         self.ctx.db.retrying(store)
-        log.debug("batch of %d to %s settled in %.3fs", len(items), peer, time.time() - started)
+        accepted = sum(1 for _i, r, _e in results if r is not None and r.accepted)
+        log.info("%s: batch of %d to %s settled in %.3fs (%d accepted)", self.name, len(items), peer,
+                 time.time() - started, accepted)
 
     def retry(self, items: list[Claimed], error: str) -> None:
         cfg = self.ctx.config

@@ -116,6 +116,7 @@ def run_production(config: NodeConfig, config_path: Path | None) -> None:
     from .context import NodeContext
     from .transport import root_pem_path
 
+    # SQLite: exactly one delivery worker; PostgreSQL: as configured (0 = workers run elsewhere)
     n_delivery = config.delivery_workers if not config.db_url.startswith("sqlite") else 1
     children: list[subprocess.Popen[bytes]] = []
     env = dict(os.environ)

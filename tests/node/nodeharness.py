@@ -223,10 +223,10 @@ class Cluster:
                          if n.log_path.exists())
 
 
-def gcc_link(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def gcc_link(*args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the ``gcc-link`` CLI as a real subprocess."""
     result = subprocess.run([sys.executable, "-c", "from gcc_link.cli import main; main()", *args],
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
     if check and result.returncode != 0:
         raise AssertionError(f"gcc-link {' '.join(args)} failed: {result.stderr}")
     return result
