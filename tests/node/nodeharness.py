@@ -184,16 +184,28 @@ class Cluster:
     def __init__(self, root: Path, states: list[str], *, mode: str = "development", tls: bool = False,
                  overrides: dict[str, Any] | None = None, backend_base: str | None = None,
                  env: dict[str, str] | None = None) -> None:
-        base = free_port_base(len(states))
+        base = free_port_base(len(states) + 4)  # room for members that join later
+        self.root, self.base, self.tls, self.backend_base = root, base, tls, backend_base
         over = {"delivery.poll_seconds": 0.05, "delivery.backoff_base_seconds": 0.2,
                 "delivery.backoff_max_seconds": 2.0, "delivery.request_timeout_seconds": 5.0,
                 "workers": 2, **(overrides or {})}
+        self.overrides = over
         self.fed: Federation = build(root, states, base, tls=tls, backend_base=backend_base, node_overrides=over)
         verify: Any = str(self.fed.root_cert) if tls else True
         self.nodes: dict[str, NodeProc] = {}
         for cc in states:
             self.nodes[cc] = NodeProc(cc, self.fed.configs[cc], self.fed.urls[cc], root / f"{cc}.log", mode=mode,
                                       env=dict(env or {}), verify=verify)
+
+    def add_member(self, cc: str, mode: str = "development") -> NodeProc:
+        """Sign a new directory version listing ``cc`` too, and start its node."""
+        states = [*self.fed.states, cc]
+        self.fed = build(self.root, states, self.base, tls=self.tls, backend_base=self.backend_base,
+                         node_overrides=self.overrides)
+        node = NodeProc(cc, self.fed.configs[cc], self.fed.urls[cc], self.root / f"{cc}.log", mode=mode,
+                        verify=self.nodes[states[0]].verify)
+        self.nodes[cc] = node
+        return node.start()
 
     def start(self) -> "Cluster":
         for node in self.nodes.values():
