@@ -30,6 +30,8 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3 is the installed driver
     return create_engine(url, pool_pre_ping=True)
 
 
