@@ -169,3 +169,32 @@ def test_images_have_alt_and_form_controls_have_labels(server, page):
         assert unlabelled == [], (url, unlabelled)
         missing_alt = page.evaluate("() => [...document.querySelectorAll('img:not([alt])')].length")
         assert missing_alt == 0
+
+
+_CONTRAST_JS = """() => {
+  const lum = c => { const [r, g, b] = c.map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+                     return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const parse = s => { const m = s.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
+                       const p = m[1].split(',').map(parseFloat); return {rgb: p.slice(0, 3), a: p.length > 3 ? p[3] : 1}; };
+  const background = el => { for (; el; el = el.parentElement) { const c = parse(getComputedStyle(el).backgroundColor);
+                                                                 if (c && c.a > 0.9) return c.rgb; } return [255, 255, 255]; };
+  const bad = [];
+  for (const el of document.querySelectorAll('body *')) {
+    if (el.closest('svg')) continue;  // charts: checked by their own palette
+    if (![...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+    const st = getComputedStyle(el);
+    if (st.visibility === 'hidden' || st.display === 'none' || !el.getClientRects().length) continue;
+    const L1 = lum(parse(st.color).rgb), L2 = lum(background(el));
+    const ratio = (Math.max(L1, L2) + 0.05) / (Math.min(L1, L2) + 0.05);
+    const size = parseFloat(st.fontSize), bold = parseInt(st.fontWeight) >= 700;
+    if (ratio < ((size >= 24 || (size >= 18.66 && bold)) ? 3 : 4.5)) bad.push(`${el.tagName} "${el.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+  }
+  return bad;
+}"""
+
+
+@pytest.mark.parametrize("lang", ["ar", "en"])
+def test_text_contrast_meets_wcag_aa(server, page, lang):
+    for path in ("/", "/readiness/", "/practices/?q=portal", "/practices/kw-social-loan", "/achievements/", "/login"):
+        page.goto(f"{server}/{lang}{path}")
+        assert page.evaluate(_CONTRAST_JS) == [], path
