@@ -42,10 +42,18 @@ def portal() -> None:
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--workers", default=0, type=int, help="gunicorn workers (0: the built-in threaded server).")
-def run(instance: Path, port: int, host: str, workers: int) -> None:
+@click.option("--reindex/--no-reindex", default=True, show_default=True,
+              help="Rebuild the search index from the database before serving (keeps it in step after upgrades).")
+def run(instance: Path, port: int, host: str, workers: int, reindex: bool) -> None:
     """Serve the portal (threaded WSGI server; use --workers N for gunicorn)."""
     try:
         app = _app(instance)
+        if reindex:
+            from .db import get_session
+            from .indexing import reindex_all
+
+            with app.app_context():
+                reindex_all(get_session())
     except Exception as exc:  # one line, no traceback, no secrets
         _fail(f"cannot start the portal: {exc}")
     if workers > 0:

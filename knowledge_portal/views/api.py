@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 
 from ..db import get_session
-from ..models import AwardEdition, Practice, Service, State
+from ..models import Achievement, AwardEdition, Practice, Service, State
 from ..serialize import (
     SERVICE_CSV_FIELDS, achievement_dict, award_dict, practice_dict, service_dict, service_row, state_dict,
 )
@@ -90,22 +90,12 @@ def achievements():
     f = parse_filters(request, strict=True)
     query = published_achievements()
     if f.state:
-        query = query.where(_ach_state() == f.state)
+        query = query.where(Achievement.state_code == f.state)
     if f.category:
-        from ..models import Achievement
         query = query.where(Achievement.category == f.category)
-    items = [a for a in get_session().scalars(query.order_by(_ach_date().desc())) if not f.year or a.date.year == f.year]
+    items = [a for a in get_session().scalars(query.order_by(Achievement.date.desc()))
+             if not f.year or a.date.year == f.year]
     return _page(items, f.page, _per_page(), achievement_dict)
-
-
-def _ach_state():
-    from ..models import Achievement
-    return Achievement.state_code
-
-
-def _ach_date():
-    from ..models import Achievement
-    return Achievement.date
 
 
 @bp.get("/api/v1/awards")
@@ -178,7 +168,7 @@ def services_csv():
 
 @bp.get("/api/v1/achievements.csv")
 def achievements_csv():
-    items = get_session().scalars(published_achievements().order_by(_ach_date().desc())).all()
+    items = get_session().scalars(published_achievements().order_by(Achievement.date.desc())).all()
     rows = [{"id": a.id, "state": a.state_code, "date": a.date.isoformat(), "category": a.category,
              "title_ar": a.title_ar, "title_en": a.title_en, "source": a.source, "demo": a.is_demo} for a in items]
     return _csv(rows, ("id", "state", "date", "category", "title_ar", "title_en", "source", "demo"),

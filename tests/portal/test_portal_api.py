@@ -133,3 +133,24 @@ def test_openapi_document_is_valid(portal_env):
 def test_api_answers_carry_security_headers(portal_env):
     response = portal_env.client().get("/api/v1/states")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_search_suggestion_and_date_sort(portal_env):
+    client = portal_env.client()
+    data = client.get("/api/v1/search?q=paymnt&lang=en").get_json()
+    assert data["total"] == 0 and data["suggestion"] == "payment"
+    html = client.get("/en/practices/?q=paymnt").get_data(as_text=True)
+    assert "Did you mean:" in html and 'href="/en/practices/?q=payment"' in html
+    ar = client.get("/api/v1/search", query_string={"q": "القرص", "lang": "ar"}).get_json()
+    assert ar["suggestion"] == "القرض"
+    by_date = client.get("/api/v1/search?q=portal&lang=en&sort=date").get_json()["results"]
+    dates = [r["published"] for r in by_date]
+    assert len(dates) >= 2 and dates == sorted(dates, reverse=True)
+
+
+def test_search_paging(portal_env):
+    client = portal_env.client()
+    first = client.get("/api/v1/search?q=portal&lang=en&per_page=1").get_json()
+    second = client.get("/api/v1/search?q=portal&lang=en&per_page=1&page=2").get_json()
+    assert first["total"] >= 2 and len(first["results"]) == 1 and len(second["results"]) == 1
+    assert first["results"][0]["id"] != second["results"][0]["id"]
