@@ -8,6 +8,7 @@ shown with a "demonstration data" badge.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,7 +20,7 @@ PRESS_SA = "Reported in Arabic-language press coverage of Saudi Arabia's Yesser 
 ALGHAD = "Reported by Al-Ghad, Jordan"
 PRESS_YE = "Reported in Arabic-language press coverage of Yemen's e-government programme"
 
-STATES = [
+STATES: list[dict[str, Any]] = [
     dict(code="KW", name_ar="الكويت", name_en="Kuwait", network_status="active", sort_order=1,
          agency_ar="الجهاز المركزي لتكنولوجيا المعلومات", agency_en="Central Agency for Information Technology (CAIT)",
          programme_ar="برنامج الحكومة الإلكترونية في الكويت يقدّم عبر البوابة الرسمية للدولة أكثر من ألف خدمة من جهات حكومية عديدة، وتضاف إليها خدمات وزارات الصحة والتجارة والصناعة والداخلية والعدل والمؤسسة العامة للرعاية السكنية.",
@@ -87,7 +88,7 @@ STAGE_PLAN = {
 }
 
 # Reported services (not demonstration data).
-REPORTED_SERVICES = [
+REPORTED_SERVICES: list[dict[str, Any]] = [
     dict(state_code="KW", sector="finance", agency_ar="بنك الائتمان الكويتي", agency_en="Kuwait Credit Bank",
          name_ar="القرض الاجتماعي (أول خدمة متكاملة بين الجهات)", name_en="Social loan (first integrated cross-agency service)",
          maturity="connected", channels="web", e_payment=False, end_to_end=True, ministry_priority=True,
@@ -168,7 +169,7 @@ STANDARDS = [
      "الالتزام بإرشادات WCAG 2.1 المستوى AA.", "Conformance with WCAG 2.1 level AA.", True),
 ]
 
-PRACTICES = [
+PRACTICES: list[dict[str, Any]] = [
     dict(id="kw-social-loan", state="KW", sector="finance", year=2013, tags=["integration", "loans", "portal"],
          title_ar="القرض الاجتماعي: أول خدمة متكاملة بين الجهات", title_en="The social loan: a first integrated cross-agency service",
          summary_ar="ربط بنك الائتمان الكويتي بالجهات الأخرى لتقديم طلب القرض الاجتماعي عبر البوابة الرسمية دون مراجعة.",
@@ -333,8 +334,8 @@ def load_demo(session: Session) -> dict[str, int]:
 
 
 def _name_ar(code: str) -> str:
-    return next(s["name_ar"] for s in STATES if s["code"] == code)
+    return str(next(s["name_ar"] for s in STATES if s["code"] == code))
 
 
 def _name_en(code: str) -> str:
-    return next(s["name_en"] for s in STATES if s["code"] == code)
+    return str(next(s["name_en"] for s in STATES if s["code"] == code))

@@ -109,4 +109,5 @@ def hijri_date(value: date | datetime | None, state: str | None = None) -> str:
         return ""
     lang = current_lang()
     suffix = "هـ" if lang == "ar" else "AH"
-    return digits(f"{h.day} {h.month_name(lang)} {h.year} {suffix}", state)
+    month = h.month_name("ar" if lang == "ar" else "en")
+    return digits(f"{h.day} {month} {h.year} {suffix}", state)

@@ -47,7 +47,7 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(stored: str | None, password: str) -> bool:
-    return bool(stored) and check_password_hash(stored, password)
+    return stored is not None and bool(stored) and check_password_hash(stored, password)
 
 
 def _keys(username: str) -> list[str]:

@@ -21,7 +21,6 @@ from werkzeug.utils import secure_filename
 from ..auth import login_required, roles_required
 from ..db import get_session
 from ..forms import ActionForm, AttachmentForm, CsvImportForm, ModerationForm
-from ..i18n import current_lang
 from ..importer import import_services_csv
 from ..indexing import sync_practice
 from ..models import (
@@ -60,8 +59,8 @@ def can_edit(resource: Resource) -> bool:
 
 def scoped_query(resource: Resource):
     """The records this user may see: an editor sees only their own state's."""
-    query = select(resource.model)
-    if g.user.role == "editor" and resource.is_state_scoped():
+    query: Any = select(resource.model)
+    if g.user.role == "editor" and resource.state_field is not None:
         query = query.where(getattr(resource.model, resource.state_field) == g.user.state_code)
     return query
 
@@ -104,7 +103,7 @@ def dashboard():
             continue
         counts[resource.slug] = db.scalar(select(func.count()).select_from(scoped_query(resource).subquery()))
         if resource.workflow:
-            query = scoped_query(resource).where(resource.model.status == "submitted")
+            query = scoped_query(resource).where(getattr(resource.model, "status") == "submitted")
             queue += [(resource, obj) for obj in db.scalars(query)]
     return render_template("admin/dashboard.html", resources=RESOURCES, counts=counts, queue=queue,
                            action_form=ActionForm())
@@ -130,7 +129,7 @@ def list_records(slug: str):
     query = scoped_query(resource)
     status = request.args.get("status")
     if resource.workflow and status in STATUS_LABELS:
-        query = query.where(resource.model.status == status)
+        query = query.where(getattr(resource.model, "status") == status)
     items = db.scalars(query).all()
     return render_template("admin/list.html", resource=resource, items=items, can_edit=can_edit(resource),
                            status=status, action_form=ActionForm())
@@ -153,7 +152,7 @@ def _apply(resource: Resource, obj: Any, form: Any) -> None:
         elif spec.kind == "int" and value is None:
             value = 0
         setattr(obj, spec.name, value)
-    if g.user.role == "editor" and resource.is_state_scoped():
+    if g.user.role == "editor" and resource.state_field is not None:
         setattr(obj, resource.state_field, g.user.state_code)  # editors write only for their own state
     db = get_session()
     if "ranks" in resource.extra:
@@ -391,6 +390,3 @@ def users():
     items = get_session().scalars(select(User).order_by(User.username)).all()
     return render_template("admin/users.html", users=items)
 
-
-def lang_name() -> str:
-    return current_lang()

@@ -18,6 +18,7 @@ from ..models import Achievement, AwardEdition, Practice, Service, State
 from ..serialize import (
     SERVICE_CSV_FIELDS, achievement_dict, award_dict, practice_dict, service_dict, service_row, state_dict,
 )
+from ..search import Lang, Sort
 from ..vocab import MATURITY
 from .filters import FilterError, parse_filters
 from .practices import MAX_QUERY, browse, run_search
@@ -108,7 +109,7 @@ def awards():
 def practices():
     f = parse_filters(request, strict=True)
     per_page = _per_page()
-    total, items = browse(f, "date", per_page)
+    total, items = browse(f, per_page)
     return jsonify({"total": total, "page": f.page, "per_page": per_page,
                     "results": [practice_dict(p) for p in items]})
 
@@ -129,12 +130,14 @@ def search():
         return api_error(400, "missing_query", "q is required")
     if len(q) > MAX_QUERY:
         return api_error(400, "query_too_long", f"q is limited to {MAX_QUERY} characters")
-    lang = request.args.get("lang", "ar")
-    if lang not in ("ar", "en"):
+    raw_lang = request.args.get("lang", "ar")
+    if raw_lang not in ("ar", "en"):
         return api_error(400, "invalid_lang", "lang must be ar or en")
-    sort = request.args.get("sort", "relevance")
-    if sort not in ("relevance", "date"):
+    raw_sort = request.args.get("sort", "relevance")
+    if raw_sort not in ("relevance", "date"):
         return api_error(400, "invalid_sort", "sort must be relevance or date")
+    lang: Lang = "en" if raw_lang == "en" else "ar"
+    sort: Sort = "date" if raw_sort == "date" else "relevance"
     f = parse_filters(request, strict=True)
     per_page = _per_page() if "per_page" in request.args else current_app.config.get("PER_PAGE", 10)
     try:

@@ -6,13 +6,13 @@ import math
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, render_template, request, send_from_directory
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..db import get_session
 from ..i18n import current_lang
 from ..indexing import get_backend
 from ..models import Attachment, Practice
-from ..search import SearchQuery
+from ..search import Lang, SearchQuery, SearchResults, Sort
 from ..vocab import SECTORS
 from .filters import Filters, parse_filters
 from .public import published_practices, states_in_order
@@ -22,14 +22,14 @@ bp = Blueprint("practices", __name__, url_prefix="/practices")
 MAX_QUERY = 200
 
 
-def run_search(q: str, lang: str, f: Filters, sort: str, per_page: int):
+def run_search(q: str, lang: Lang, f: Filters, sort: Sort, per_page: int) -> SearchResults:
     """Ask the search backend; filter values are already validated."""
     state = None if f.state == "REGIONAL" else f.state
     return get_backend().search(SearchQuery(q=q[:MAX_QUERY], lang=lang, state=state, sector=f.sector, year=f.year,
                                             tag=f.tag, page=f.page, per_page=per_page, sort=sort))
 
 
-def browse(f: Filters, sort: str, per_page: int) -> tuple[int, list[Practice]]:
+def browse(f: Filters, per_page: int) -> tuple[int, list[Practice]]:
     """Published practices from the database (no query text)."""
     query = published_practices()
     if f.state == "REGIONAL":
@@ -40,7 +40,7 @@ def browse(f: Filters, sort: str, per_page: int) -> tuple[int, list[Practice]]:
         query = query.where(Practice.sector == f.sector)
     if f.year:
         query = query.where(Practice.year == f.year)
-    items = get_session().scalars(query.order_by(Practice.year.desc(), Practice.id.desc())).all()
+    items = list(get_session().scalars(query.order_by(Practice.year.desc(), Practice.id.desc())))
     if f.tag:
         items = [p for p in items if f.tag in (p.tags or [])]
     total = len(items)
@@ -50,10 +50,10 @@ def browse(f: Filters, sort: str, per_page: int) -> tuple[int, list[Practice]]:
 
 @bp.get("/")
 def index():
-    lang = current_lang()
+    lang: Lang = "en" if current_lang() == "en" else "ar"
     f = parse_filters(request)
     q = (request.args.get("q") or "").strip()
-    sort = request.args.get("sort") if request.args.get("sort") in ("relevance", "date") else "relevance"
+    sort: Sort = "date" if request.args.get("sort") == "date" else "relevance"
     per_page = current_app.config.get("PER_PAGE", 10)
     results = None
     practices: list[Practice] = []
@@ -67,7 +67,7 @@ def index():
             search_error = True
             total = 0
     else:
-        total, practices = browse(f, sort, per_page)
+        total, practices = browse(f, per_page)
     pages = max(1, math.ceil(total / per_page))
     db = get_session()
     years = [y for (y,) in db.execute(select(Practice.year).where(Practice.status == "published")
@@ -96,6 +96,3 @@ def attachment(public_id: str, attachment_id: int):
     return send_from_directory(Path(current_app.config["UPLOAD_DIR"]), att.stored_name, as_attachment=True,
                                download_name=att.filename, mimetype=att.content_type)
 
-
-def count_published() -> int:
-    return get_session().scalar(select(func.count()).select_from(Practice).where(Practice.status == "published")) or 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from typing import Callable, Sequence
 
 from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -98,7 +99,7 @@ def award():
     return render_template("award.html", editions=editions)
 
 
-def _readiness_rows(services: list[Service], key) -> dict[str, Counter]:
+def _readiness_rows(services: Sequence[Service], key: Callable[[Service], str]) -> dict[str, Counter]:
     rows: dict[str, Counter] = defaultdict(Counter)
     for s in services:
         rows[key(s)][s.maturity] += 1
