@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import PasswordField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 
 class LoginForm(FlaskForm):
@@ -28,3 +28,20 @@ class CsvImportForm(FlaskForm):
 
 class AttachmentForm(FlaskForm):
     file = FileField(_l("Attachment"), validators=[FileRequired()])
+
+
+class UserForm(FlaskForm):
+    """Secretariat form for accounts; an empty password keeps (or, for a new account, generates) one."""
+
+    username = StringField(_l("User name"), validators=[DataRequired(), Length(max=120)])
+    role = SelectField(_l("Role"), choices=[("admin", "admin"), ("editor", "editor"), ("reviewer", "reviewer")],
+                       validators=[DataRequired()])
+    state_code = SelectField(_l("Member state"))
+    email = StringField(_l("E-mail"), validators=[Optional(), Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Not an e-mail address.")), Length(max=300)])
+    active = BooleanField(_l("Active"), default=True)
+    password = PasswordField(_l("New password (at least 12 characters; empty: keep or generate)"),
+                             validators=[Optional(), Length(min=12, max=500)])
+
+    def validate_state_code(self, field: StringField) -> None:
+        if self.role.data == "editor" and not field.data:
+            raise ValidationError(str(_l("A state editor needs a member state.")))

@@ -85,9 +85,9 @@ def _admin_resources() -> list[tuple[str, Any]]:
     return [(slug, r) for slug, r in RESOURCES.items() if not r.admin_only or (user and user.role == "admin")]
 
 
-def _field_attrs(field: Any, readonly: bool) -> dict[str, Any]:
+def _field_attrs(field: Any, readonly: bool, **extra: Any) -> dict[str, Any]:
     """HTML attributes of an admin form input: id, error description, text direction."""
-    attrs: dict[str, Any] = {"id": "fld-" + field.name}
+    attrs: dict[str, Any] = {"id": "fld-" + field.name, **extra}
     if readonly:
         attrs["readonly"] = True
     if field.errors:

@@ -20,7 +20,7 @@ from werkzeug.utils import secure_filename
 
 from ..auth import login_required, roles_required
 from ..db import get_session
-from ..forms import ActionForm, AttachmentForm, CsvImportForm, ModerationForm
+from ..forms import ActionForm, AttachmentForm, CsvImportForm, ModerationForm, UserForm
 from ..importer import import_services_csv
 from ..indexing import sync_practice
 from ..models import (
@@ -28,7 +28,7 @@ from ..models import (
 )
 from ..resources import RESOURCES, Resource, build_form, parse_ranks, parse_winners, record_data, snapshot
 from ..sanitize import clean_html
-from ..security import audit
+from ..security import audit, hash_password
 from ..vocab import STATE_CODES, STATUS_LABELS
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -390,3 +390,45 @@ def users():
     items = get_session().scalars(select(User).order_by(User.username)).all()
     return render_template("admin/users.html", users=items)
 
+
+@bp.route("/users/new", methods=["GET", "POST"], defaults={"user_id": None})
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@roles_required("admin")
+def user_form(user_id: int | None):
+    """Create or change an account (role, state, active, password); the generated password is shown once."""
+    db = get_session()
+    user = db.get(User, user_id) if user_id is not None else None
+    if user_id is not None and user is None:
+        abort(404)
+    form = UserForm(obj=user) if request.method == "GET" and user else UserForm()
+    form.state_code.choices = [("", "—")] + [(c, c) for c in STATE_CODES]
+    generated = None
+    if form.validate_on_submit():
+        clash = db.scalar(select(User).where(User.username == form.username.data.strip()))
+        if clash is not None and clash is not user:
+            flash(_("A record with this identifier already exists."), "error")
+            return render_template("admin/user_form.html", form=form, user=user), 409
+        if user is None:
+            user = User(username=form.username.data.strip())
+            db.add(user)
+        user.username = form.username.data.strip()
+        user.role = form.role.data
+        user.state_code = (form.state_code.data or None) if form.role.data == "editor" else None
+        user.email = form.email.data or None
+        user.active = form.active.data
+        password = form.password.data
+        if not password and not user.password_hash:
+            password = generated = secrets.token_urlsafe(18)
+        if password:
+            user.password_hash = hash_password(password)
+        db.flush()
+        audit(db, g.user.username, "user_create" if user_id is None else "user_update", "users", user.id,
+              role=user.role, state=user.state_code, active=user.active, password_changed=bool(password))
+        db.commit()
+        if generated:
+            flash(_("Generated password, shown only now: %(password)s", password=generated), "ok")
+        else:
+            flash(_("Saved."), "ok")
+        return redirect(url_for("admin.user_form", user_id=user.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("admin/user_form.html", form=form, user=user), status

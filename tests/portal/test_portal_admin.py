@@ -320,3 +320,34 @@ def test_logout_requires_post_with_csrf(env):
     token = csrf_from(client, "/en/admin/")
     assert client.post("/en/logout", data={"csrf_token": token}).status_code == 302
     assert client.get("/en/admin/").status_code == 302
+
+
+def test_secretariat_manages_accounts(env):
+    admin = env.client()
+    login(admin, "admin")
+    token = csrf_from(admin, "/en/admin/users/new")
+    # an editor without a state is refused with a form error
+    bad = admin.post("/en/admin/users/new", data={"csrf_token": token, "username": "om-editor", "role": "editor",
+                                                  "state_code": "", "active": "y"})
+    assert bad.status_code == 400 and "needs a member state" in bad.get_data(as_text=True)
+    created = admin.post("/en/admin/users/new", data={"csrf_token": token, "username": "om-editor", "role": "editor",
+                                                      "state_code": "OM", "email": "om@example.org", "active": "y"})
+    assert created.status_code == 302
+    page = admin.get(created.headers["Location"]).get_data(as_text=True)
+    password = re.search(r"Generated password, shown only now: ([A-Za-z0-9_-]+)<", page).group(1)
+    editor = env.client(ip="10.1.1.1")
+    token2 = csrf_from(editor, "/en/login")
+    ok = editor.post("/en/login", data={"username": "om-editor", "password": password, "csrf_token": token2})
+    assert ok.status_code == 302
+    assert "<td>OM</td>" in editor.get("/en/admin/services/").get_data(as_text=True)
+    # deactivating the account ends its access at once
+    user_id = created.headers["Location"].rstrip("/").split("/")[-1]
+    admin.post(f"/en/admin/users/{user_id}", data={"csrf_token": token, "username": "om-editor", "role": "editor",
+                                                   "state_code": "OM", "email": "om@example.org"})
+    assert editor.get("/en/admin/").status_code == 302
+    audit = admin.get("/en/admin/audit").get_data(as_text=True)
+    assert "<td>user_create</td>" in audit and "<td>user_update</td>" in audit and password not in audit
+    # only the secretariat manages accounts
+    reviewer = env.client()
+    login(reviewer, "reviewer")
+    assert reviewer.get("/en/admin/users/new").status_code == 403
