@@ -29,6 +29,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     settings = build_config(config)
     app = Flask(__name__, instance_path=settings["INSTANCE_DIR"], instance_relative_config=False)
     app.config.update(settings)
+    if int(app.config.get("PROXY_COUNT") or 0) > 0:
+        # behind N reverse proxies: trust their X-Forwarded-* headers (scheme decides HSTS and secure cookies)
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.logger.setLevel(logging.INFO)
 
     Database(app)

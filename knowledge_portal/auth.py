@@ -90,7 +90,7 @@ def _start_session(user: User) -> None:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return url_for("admin.dashboard")
 

@@ -41,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "OIDC_SCOPE": "openid email profile",
     "SEARCH_BACKEND_FACTORY": None,  # callable(index_dir) -> SearchBackend; None: whoosh
     "SITE_URL": None,
+    "PROXY_COUNT": 0,  # reverse proxies in front of the portal whose X-Forwarded-* headers are trusted
 }
 
 _SECRET_FILE = "secret_key"

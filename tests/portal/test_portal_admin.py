@@ -351,3 +351,20 @@ def test_secretariat_manages_accounts(env):
     reviewer = env.client()
     login(reviewer, "reviewer")
     assert reviewer.get("/en/admin/users/new").status_code == 403
+
+
+def test_login_redirect_stays_on_this_site(env):
+    client = env.client()
+    for target, expected in (("/en/admin/audit", "/en/admin/audit"), ("//evil.example/x", "/en/admin/"),
+                             ("/\\evil.example", "/en/admin/"), ("https://evil.example/", "/en/admin/")):
+        token = csrf_from(client, "/en/login")
+        response = client.post("/en/login", query_string={"next": target}, data={
+            "username": "admin", "password": PASSWORDS["admin"], "csrf_token": token})
+        assert response.headers["Location"] == expected, target
+
+
+def test_behind_a_tls_proxy_hsts_and_secure_cookies(tmp_path):
+    env = build_instance(tmp_path / "proxy", demo=False, PROXY_COUNT=1, SESSION_COOKIE_SECURE=True)
+    response = env.client().get("/en/", headers={"X-Forwarded-Proto": "https"})
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert "Secure" in response.headers["Set-Cookie"]  # the language cookie too
