@@ -3,6 +3,7 @@ no console errors (CSP violations included), phone-sized layout. Screenshots go 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -33,6 +34,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+server_admin: dict[str, str] = {}
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A real portal process on 127.0.0.1 with the demo instance; stopped by PID."""
@@ -54,6 +58,7 @@ def server(tmp_path_factory):
                 if time.monotonic() > deadline or proc.poll() is not None:
                     pytest.fail("portal did not start")
                 time.sleep(0.2)
+        server_admin.update(json.loads((inst / "admin.json").read_text()))
         yield base
     finally:
         os.kill(proc.pid, signal.SIGTERM)
@@ -198,3 +203,28 @@ def test_text_contrast_meets_wcag_aa(server, page, lang):
     for path in ("/", "/readiness/", "/practices/?q=portal", "/practices/kw-social-loan", "/achievements/", "/login"):
         page.goto(f"{server}/{lang}{path}")
         assert page.evaluate(_CONTRAST_JS) == [], path
+
+
+def test_admin_login_and_moderation_screens_by_keyboard(server, page):
+    """Log in through the real form, open a record, and check the admin screens' labels and errors."""
+    page.goto(f"{server}/ar/login")
+    page.fill("#username", server_admin["username"])
+    page.fill("#password", server_admin["password"])
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/ar/admin/")
+    assert page.get_attribute("html", "dir") == "rtl"
+    page.goto(f"{server}/en/admin/practices/")
+    page.click("text=Fire-service licences from self-service kiosks")
+    page.wait_for_url("**/en/admin/practices/*")
+    unlabelled = page.evaluate("""() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+        .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')).map(el => el.name)""")
+    assert unlabelled == []
+    assert page.locator("button", has_text="Unpublish").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "admin-practice-en.png"), full_page=True)
+    # a validation error is announced next to its field
+    page.fill("#fld-title_en", "")
+    page.click("form.form button[type=submit]")
+    assert page.locator("#err-title_en").is_visible()
+    assert page.get_attribute("#fld-title_en", "aria-invalid") == "true"
+    # the only console line is Chromium noting the form's deliberate 400 answer
+    assert len(page.console_errors) == 1 and "400" in page.console_errors[0], page.console_errors
