@@ -185,22 +185,19 @@ class DeliveryWorker:
         cfg = self.ctx.config
 
         def store(s) -> None:
+            conn = s.connection()
             for item, receipt, error in results:
-                row = s.get(OutboxMessage, item.id)
-                if row is None or row.status != "queued":
-                    continue
+                queued = (OutboxMessage.id == item.id) & (OutboxMessage.status == "queued")
                 if receipt is None:
-                    row.last_error = error
-                    row.next_attempt_at = now.timestamp() + backoff(row.attempts, cfg.backoff_base_seconds,
-                                                                    cfg.backoff_max_seconds)
+                    delay = backoff(item.attempts, cfg.backoff_base_seconds, cfg.backoff_max_seconds)
+                    conn.execute(update(OutboxMessage).where(queued).values(
+                        last_error=error, next_attempt_at=now.timestamp() + delay))
                     continue
-                row.receipt = receipt.jws
-                row.delivered_at = now.timestamp()
-                if receipt.accepted:
-                    row.status, row.last_error = "delivered", None
-                else:
-                    row.status, row.last_error = "failed", receipt.code
-                logstore.append(s, "receipt_received", item.id, receipt.jws, now)
+                status, code = ("delivered", None) if receipt.accepted else ("failed", receipt.code)
+                changed = conn.execute(update(OutboxMessage).where(queued).values(
+                    status=status, last_error=code, receipt=receipt.jws, delivered_at=now.timestamp())).rowcount
+                if changed:
+                    logstore.append(s, "receipt_received", item.id, receipt.jws, now)
 
         self.ctx.db.retrying(store)
         accepted = sum(1 for _i, r, _e in results if r is not None and r.accepted)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterator
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..timefmt import format_time
@@ -19,14 +19,26 @@ from .models import LogEntry, LogHead
 from .msglog import ChainEntry, next_entry
 
 
+_HEAD = LogHead.__table__
+_ENTRIES = LogEntry.__table__
+_SELECT_HEAD = select(_HEAD.c.seq, _HEAD.c.entry_hash).where(_HEAD.c.id == 1).with_for_update()
+_INSERT_ENTRY = insert(_ENTRIES)
+_UPDATE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(seq=bindparam("new_seq"), entry_hash=bindparam("new_hash"))
+
+
 def append(session: Session, kind: str, ref: str | None, item: bytes, now: datetime) -> ChainEntry:
-    """Append ``item`` (exact JWS bytes) to the log in ``session``'s transaction."""
-    head = session.execute(select(LogHead).where(LogHead.id == 1).with_for_update()).scalar_one()
-    entry = next_entry(head.seq, head.entry_hash, kind, ref, format_time(now), item)
-    session.add(LogEntry(seq=entry.seq, kind=entry.kind, ref=entry.ref, at=entry.at,
-                         item_sha256=entry.item_sha256, prev_hash=entry.prev_hash,
-                         entry_hash=entry.entry_hash, data=bytes(item)))
-    head.seq, head.entry_hash = entry.seq, entry.entry_hash
+    """Append ``item`` (exact JWS bytes) to the log in ``session``'s transaction.
+
+    Prebuilt SQLAlchemy Core statements on the session's connection (not ORM
+    units of work): this runs for every message and receipt.
+    """
+    conn = session.connection()
+    seq, prev = conn.execute(_SELECT_HEAD).one()
+    entry = next_entry(seq, prev, kind, ref, format_time(now), item)
+    conn.execute(_INSERT_ENTRY, {"seq": entry.seq, "kind": entry.kind, "ref": entry.ref, "at": entry.at,
+                                 "item_sha256": entry.item_sha256, "prev_hash": entry.prev_hash,
+                                 "entry_hash": entry.entry_hash, "data": bytes(item)})
+    conn.execute(_UPDATE_HEAD, {"new_seq": entry.seq, "new_hash": entry.entry_hash})
     return entry
 
 

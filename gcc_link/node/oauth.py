@@ -150,6 +150,11 @@ def init_oauth(app: Flask, token_ttl: int) -> AuthorizationServer:
     return server
 
 
+# token digest -> (caller, token expiry, cache expiry): a short per-process cache of the store
+_TOKEN_CACHE: dict[str, tuple["Caller", float, float]] = {}
+TOKEN_CACHE_SECONDS = 5.0
+
+
 @dataclass(frozen=True)
 class Caller:
     """The authenticated agency behind a bearer token."""
@@ -165,13 +170,22 @@ def authenticate(scope: str) -> Caller:
     if not header.lower().startswith("bearer ") or not header[7:].strip():
         raise ApiError(401, "unauthorized", "a bearer token is required (POST /oauth/token)")
     ctx = current_app.extensions["gcc_link"]
-    with ctx.db.read() as session:
-        row = session.get(OAuthToken, token_digest(header[7:].strip()))
-        if row is None:
-            raise ApiError(401, "invalid_token", "the bearer token is not known")
-        if row.expires_at <= time.time():
-            raise ApiError(401, "token_expired", "the bearer token has expired; request a new one")
-        caller = Caller(row.client_id, row.agency, frozenset(row.scope.split()))
+    digest = token_digest(header[7:].strip())
+    now = time.time()
+    cached = _TOKEN_CACHE.get(digest)
+    if cached is not None and cached[2] > now:
+        caller, expires_at = cached[0], cached[1]
+    else:
+        with ctx.db.read() as session:
+            row = session.get(OAuthToken, digest)
+            if row is None:
+                raise ApiError(401, "invalid_token", "the bearer token is not known")
+            caller, expires_at = Caller(row.client_id, row.agency, frozenset(row.scope.split())), row.expires_at
+        if len(_TOKEN_CACHE) > 10_000:
+            _TOKEN_CACHE.clear()
+        _TOKEN_CACHE[digest] = (caller, expires_at, now + TOKEN_CACHE_SECONDS)
+    if expires_at <= now:
+        raise ApiError(401, "token_expired", "the bearer token has expired; request a new one")
     if scope not in caller.scopes:
         raise ApiError(403, "insufficient_scope", f"this request needs the scope {scope}")
     return caller

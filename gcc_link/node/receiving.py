@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,8 @@ from .context import NodeContext
 from .models import Grant, InboxMessage, Rejection, Service
 
 log = logging.getLogger("gcc_link.node.receiving")
+_INSERT_INBOX = insert(InboxMessage.__table__)
+_INSERT_REJECTION = insert(Rejection.__table__)
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ def _store(ctx: NodeContext, session: Session, pending, now: datetime, push: boo
             continue
         if message is not None and receipt is not None:
             agency = ctx.config.agency(message.recipient)
-            session.add(InboxMessage(
+            session.connection().execute(_INSERT_INBOX, dict(
                 id=message.id, recipient=message.recipient, sender=message.sender, service=message.service,
                 conversation_id=message.conversation_id, in_reply_to=message.in_reply_to,
                 content_type=message.content_type, body=canonical_json(message.body).decode("utf-8"),
@@ -139,12 +141,11 @@ def _store(ctx: NodeContext, session: Session, pending, now: datetime, push: boo
                 push_status="pending" if (push and agency and agency.webhook_url) else None,
                 push_attempts=0, push_next_at=ts,
             ))
-            session.flush()
             logstore.append(session, "message_received", message.id, data, now)
             logstore.append(session, "receipt_signed", message.id, receipt.jws, now)
         elif receipt is not None:
-            session.add(Rejection(message_id=receipt.receipt_for, code=receipt.code or "", at=ts,
-                                  peer=message.sender_state if message else None))
+            session.connection().execute(_INSERT_REJECTION, dict(
+                message_id=receipt.receipt_for, code=receipt.code or "", at=ts, peer=None))
             logstore.append(session, "receipt_signed", receipt.receipt_for, receipt.jws, now)
 
 

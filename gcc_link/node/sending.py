@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ..errors import GccLinkError
@@ -23,6 +23,7 @@ from .context import NodeContext
 from .models import OutboxMessage, Service
 
 _UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+_INSERT_OUTBOX = insert(OutboxMessage.__table__)
 _ALLOWED = {"recipient", "body", "service", "conversation_id", "in_reply_to", "ttl_seconds", "content_type", "sender"}
 
 
@@ -116,7 +117,7 @@ def queue(ctx: NodeContext, agency: str, data: Any) -> Message:
     ts = now.timestamp()
 
     def store(session: Session) -> None:
-        session.add(OutboxMessage(
+        session.connection().execute(_INSERT_OUTBOX, dict(
             id=message.id, sender=message.sender, recipient=message.recipient, peer=message.recipient_state,
             service=message.service, conversation_id=message.conversation_id, jws=message.jws, status="queued",
             attempts=0, next_attempt_at=ts, created_at=ts, signed_at=ts, expires_at=message.expires_at.timestamp(),
