@@ -64,6 +64,7 @@ class DeliveryWorker:
         # a claim outlives any send (request timeout) and its settling; then the row is due again
         self.lease = ctx.config.request_timeout_seconds + 15
         self.pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix=f"{name}-send")
+        self.push = any(a.webhook_url for a in ctx.config.agencies)
 
     # --- claiming ---------------------------------------------------------
     def claim(self, now: float, limit: int) -> list[Claimed]:
@@ -241,6 +242,10 @@ class DeliveryWorker:
         while not stop.is_set():
             try:
                 sent = self.run_once()
+                if self.push:
+                    from .webhooks import push_once
+
+                    sent += push_once(self.ctx)
             except Exception:  # noqa: BLE001 - a worker must survive transient DB errors
                 log.exception("delivery round failed")
                 sent = 0
