@@ -15,6 +15,7 @@ from .config import build_config
 from .db import Database
 from .i18n import DIRECTION, LANG_COOKIE, LANGS, current_lang, init_i18n, preferred_lang
 from .indexing import init_search
+from .network import NetworkMonitor
 from .security import init_security_headers
 from .templating import init_templating
 
@@ -43,6 +44,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     init_security_headers(app)
     init_search(app)
+    NetworkMonitor(app)
     _init_language_routing(app)
 
     from .auth import bp as auth_bp, init_auth

@@ -41,7 +41,13 @@ DEFAULTS: dict[str, Any] = {
     "OIDC_SCOPE": "openid email profile",
     "SEARCH_BACKEND_FACTORY": None,  # callable(index_dir) -> SearchBackend; None: whoosh
     "SITE_URL": None,
-    "PROXY_COUNT": 0,  # reverse proxies in front of the portal whose X-Forwarded-* headers are trusted
+    "PROXY_COUNT": 0,
+    # The signed member directory and the GCC root it must chain to: the home page and /api/v1/network
+    # then show each node's verified live status. Unset: the statuses typed into the portal are shown.
+    "DIRECTORY_FILE": None,
+    "ROOT_CERT": None,
+    "NETWORK_CACHE_SECONDS": 30,
+    "NETWORK_TIMEOUT_SECONDS": 1.5,  # reverse proxies in front of the portal whose X-Forwarded-* headers are trusted
 }
 
 _SECRET_FILE = "secret_key"

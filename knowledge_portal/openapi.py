@@ -39,6 +39,20 @@ def build_openapi() -> dict[str, Any]:
         "paths": {
             "/api/v1/states": {"get": {"summary": "Member states", "operationId": "listStates",
                                        "responses": {"200": _list_response("#/components/schemas/State", "states")}}},
+            "/api/v1/network": {"get": {
+                "summary": "Each member node's live status, verified against the signed member directory",
+                "operationId": "network",
+                "responses": {"200": {"description": "network", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["directory_version", "states"], "properties": {
+                        "directory_version": {"type": ["integer", "null"]},
+                        "states": {"type": "array", "items": {"type": "object", "required": [
+                            "cc", "name", "status", "online", "last_seen", "directory_version", "services"],
+                            "properties": {
+                                "cc": {"type": "string"}, "name": _BI, "status": {"type": "string"},
+                                "online": {"type": ["boolean", "null"]}, "last_seen": {"type": ["string", "null"]},
+                                "directory_version": {"type": ["integer", "null"]},
+                                "services": {"type": "array", "items": {"type": "string"}},
+                                "error": {"type": ["string", "null"]}}}}}}}}}}}},
             "/api/v1/states/{code}": {"get": {
                 "summary": "One member state", "operationId": "getState",
                 "parameters": [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],

@@ -57,6 +57,13 @@ def states():
     return jsonify({"total": len(items), "page": 1, "per_page": len(items), "results": [state_dict(s) for s in items]})
 
 
+@bp.get("/api/v1/network")
+def network():
+    """Each member node's verified status (see :mod:`knowledge_portal.network`)."""
+    states = get_session().scalars(select(State).order_by(State.sort_order, State.code)).all()
+    return jsonify(current_app.extensions["portal_network"].view(list(states)).as_dict())
+
+
 @bp.get("/api/v1/states/<code>")
 def state(code: str):
     st = get_session().get(State, code.upper())

@@ -6,7 +6,7 @@ import json
 from collections import Counter, defaultdict
 from typing import Callable, Sequence
 
-from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -44,8 +44,11 @@ def home():
                            .limit(5)).all()
     service_counts = Counter(db.scalars(select(Service.state_code)))
     cross_border = Counter(db.scalars(select(Service.state_code).where(Service.cross_border.is_(True))))
-    return render_template("home.html", states=states_in_order(), achievements=achievements,
-                           practices=practices, service_counts=service_counts, cross_border=cross_border)
+    sts = states_in_order()
+    network = current_app.extensions["portal_network"].view(sts)
+    return render_template("home.html", states=sts, achievements=achievements, network=network,
+                           nodes={n.cc: n for n in network.states}, practices=practices,
+                           service_counts=service_counts, cross_border=cross_border)
 
 
 @bp.get("/states/")
