@@ -10,8 +10,33 @@ from nodeharness import wait_until
 pytestmark = pytest.mark.slow
 
 
-def test_new_member_joins_without_restart(make_cluster):
-    cluster = make_cluster(["KW", "SA"], overrides={"directory_refresh_seconds": 0.5})
+@pytest.fixture
+def directory_server(tmp_path):
+    """An HTTP server publishing a folder (the federation's pki dir, once it exists)."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from nodeharness import free_port_base
+
+    folder = tmp_path / "fed0" / "pki"
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *a: None  # type: ignore[method-assign]
+    port = free_port_base(1)
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{port}/directory.jws"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("source", ["file", "url"])
+def test_new_member_joins_without_restart(make_cluster, directory_server, source):
+    overrides = {"directory_refresh_seconds": 0.5}
+    if source == "url":
+        overrides["directory"] = directory_server  # nodes fetch the directory over HTTP
+    cluster = make_cluster(["KW", "SA"], overrides=overrides)
+    if source == "url":
+        assert "directory = \"http://" in cluster.fed.configs["KW"].read_text()
     kw = cluster.agency("KW/MOI")
     r = kw.send("QA/MOI", {"early": True})
     assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_state"
