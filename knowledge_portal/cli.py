@@ -71,7 +71,7 @@ def run(instance: Path, port: int, host: str, workers: int, reindex: bool) -> No
         return
     from werkzeug.serving import make_server
 
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=_redacting_handler())
     click.echo(f"portal listening on http://{host}:{server.server_port}/", err=True)
     try:
         server.serve_forever()
@@ -79,6 +79,29 @@ def run(instance: Path, port: int, host: str, workers: int, reindex: bool) -> No
         pass
     finally:
         server.server_close()
+
+
+def _redacting_handler():
+    """A request handler whose access log never shows query values that may be secrets (OIDC codes)."""
+    import re
+
+    from werkzeug.serving import WSGIRequestHandler
+
+    secret_params = re.compile(r"([?&](?:code|state|token|access_token|id_token|session_state)=)[^&\s]*")
+
+    class RedactingHandler(WSGIRequestHandler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            path = getattr(self, "path", None)
+            self.requestline = secret_params.sub(r"\1[redacted]", self.requestline)
+            if path is not None:  # werkzeug logs self.path (called after the response is sent)
+                self.path = secret_params.sub(r"\1[redacted]", path)
+            try:
+                super().log_request(code, size)
+            finally:
+                if path is not None:
+                    self.path = path
+
+    return RedactingHandler
 
 
 def _write_admin_file(path: Path, data: dict[str, str]) -> None:

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -140,6 +141,10 @@ def test_portal_run_serves_demo_in_both_languages(tmp_path):
             en = r.read().decode()
         assert 'dir="rtl"' in ar and "الكويت" in ar and "بيانات توضيحية" in ar
         assert 'dir="ltr"' in en and "Kuwait" in en and "Demonstration data" in en
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/auth/oidc/callback?code=SECRET-CODE-42&state=S7", timeout=5)
+        except urllib.error.HTTPError:
+            pass
     finally:
         os.kill(proc.pid, signal.SIGTERM)
         try:
@@ -147,3 +152,8 @@ def test_portal_run_serves_demo_in_both_languages(tmp_path):
         except subprocess.TimeoutExpired:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+    log = proc.stderr.read().decode()
+    assert "/auth/oidc/callback?code=[redacted]&state=[redacted]" in log  # the access log is on...
+    assert "SECRET-CODE-42" not in log and "S7" not in log  # ...and never shows the code
+    secret = (inst / "secret_key").read_text().strip()
+    assert secret not in log
