@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -33,11 +34,14 @@ SAMPLE_CALLS = {"KW": ("SA/MUROOR/vehicle-record", "KW/MOI", {"plate": "KW-12345
                 "QA": ("KW/MOH/nurse-licence", "QA/MOPH", {"licence": "KW-N-2024-001"})}
 
 
+_TLS: dict[str, ssl.SSLContext] = {}  # "ctx": trusts the demo's GCC root when --tls
+
+
 def _http(method: str, url: str, *, data: bytes | None = None, headers: dict[str, str] | None = None,
           timeout: float = 10) -> tuple[int, Any]:
     req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - 127.0.0.1 only
+        with urllib.request.urlopen(req, timeout=timeout, context=_TLS.get("ctx")) as resp:  # noqa: S310
             body = resp.read()
             return resp.status, json.loads(body) if body[:1] in (b"{", b"[") else body
     except urllib.error.HTTPError as exc:
@@ -160,16 +164,15 @@ def demo(data_dir: Path, port_base: int, states: str, no_portal: bool, tls: bool
             with open(logs / f"node-{cc}.log", "ab") as log:
                 procs.append(subprocess.Popen([*CLI, "node", "run", "--config", str(fed.configs[cc])],
                                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        if tls:
+            _TLS["ctx"] = ssl.create_default_context(cafile=str(fed.root_cert))
         for cc in chosen:
-            # readiness over plain HTTP only: with --tls the port speaks TLS, so wait on the socket
-            if not tls and not _wait(fed.urls[cc] + "/readyz", 60, procs):
+            if not _wait(fed.urls[cc] + "/readyz", 60, procs):
                 raise click.ClickException(f"node {cc} did not start; see {logs / f'node-{cc}.log'}")
-            if tls:
-                _wait_tcp(fed.ports[cc], 60)
         portal: dict[str, Any] | None = None
         if not no_portal:
             portal = _start_portal(data_dir, port_base, fed, procs, logs)
-        traffic = _sample_traffic(fed) if not tls else []
+        traffic = _sample_traffic(fed)
         info = {
             "root_cert": str(fed.root_cert), "directory": str(fed.directory), "portal": portal,
             "nodes": {cc: {"url": fed.urls[cc], "config": str(fed.configs[cc]), "agencies": fed.clients[cc]}
@@ -193,18 +196,6 @@ def demo(data_dir: Path, port_base: int, states: str, no_portal: bool, tls: bool
         _stop(procs)
         backend.shutdown()
     click.echo("demo stopped")
-
-
-def _wait_tcp(port: int, timeout: float) -> bool:
-    import socket
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return True
-        time.sleep(0.2)
-    return False
 
 
 def _start_portal(data_dir: Path, port_base: int, fed: Any, procs: list[subprocess.Popen[bytes]],

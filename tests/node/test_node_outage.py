@@ -21,8 +21,8 @@ def test_peer_down_backoff_then_delivered(make_cluster):
     statuses = [kw.status(i) for i in ids]
     assert all(s["status"] == "queued" for s in statuses)
     assert all(s["last_error"].startswith("network") for s in statuses)
-    # backoff: base 0.2 s doubling to a 2 s cap means a handful of attempts in ~4 s, not one per 50 ms poll
-    assert all(2 <= s["attempts"] <= 8 for s in statuses), [s["attempts"] for s in statuses]
+    # backoff: base 0.2 s doubling to a 2 s cap gives a handful of attempts in ~4 s (without it: ~80 polls)
+    assert all(2 <= s["attempts"] <= 12 for s in statuses), [s["attempts"] for s in statuses]
     cluster.nodes["SA"].start()
     wait_until(lambda: all(kw.status(i)["status"] == "delivered" for i in ids), 30, 0.2, what="delivery after outage")
     assert sorted(i["id"] for i in sa.all_inbox()) == sorted(ids)
