@@ -12,6 +12,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 from nodeharness import Cluster  # noqa: E402
 
 
+def assert_no_internal_errors(cluster: Cluster) -> None:
+    """No request anywhere ended in the catch-all 500 handler (bad input must be 4xx)."""
+    for cc, node in cluster.nodes.items():
+        text = node.log_path.read_text(errors="replace") if node.log_path.exists() else ""
+        assert '"msg": "unexpected error"' not in text, f"{cc} answered a 500:\n{text[-3000:]}"
+
+
 @pytest.fixture
 def make_cluster(tmp_path):
     """Factory: ``make_cluster(["KW", "SA"], mode=..., tls=...)`` → started ``Cluster``."""
@@ -27,6 +34,8 @@ def make_cluster(tmp_path):
     yield make
     for cluster in clusters:
         cluster.stop()
+    for cluster in clusters:
+        assert_no_internal_errors(cluster)
 
 
 @pytest.fixture(scope="module")
@@ -38,3 +47,4 @@ def pair(tmp_path_factory):
         yield cluster
     finally:
         cluster.stop()
+    assert_no_internal_errors(cluster)

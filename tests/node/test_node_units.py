@@ -106,3 +106,23 @@ def test_backoff_grows_with_jitter_and_cap():
         ceiling = min(60.0, 2 ** (n - 1))
         assert ceiling / 2 <= v <= ceiling
     assert max(values) <= 60.0
+
+
+def test_migrations_match_models(tmp_path):
+    """The alembic head creates exactly the tables and columns the models declare."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    from gcc_link.node.db import migrate
+    from gcc_link.node.models import Base
+
+    url = f"sqlite:///{tmp_path / 'm.sqlite'}"
+    migrate(url)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        head = conn.exec_driver_sql("SELECT seq, entry_hash FROM message_log_head").all()
+    engine.dispose()
+    assert diff == []
+    assert head == [(0, "0" * 64)]
