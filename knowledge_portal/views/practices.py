@@ -29,8 +29,8 @@ def run_search(q: str, lang: Lang, f: Filters, sort: Sort, per_page: int) -> Sea
                                             tag=f.tag, page=f.page, per_page=per_page, sort=sort))
 
 
-def browse(f: Filters, per_page: int) -> tuple[int, list[Practice]]:
-    """Published practices from the database (no query text)."""
+def browse(f: Filters, per_page: int, sort: Sort = "relevance") -> tuple[int, list[Practice]]:
+    """Published practices from the database (no query text): newest year first, or by publication date."""
     query = published_practices()
     if f.state == "REGIONAL":
         query = query.where(Practice.state_code.is_(None))
@@ -40,7 +40,9 @@ def browse(f: Filters, per_page: int) -> tuple[int, list[Practice]]:
         query = query.where(Practice.sector == f.sector)
     if f.year:
         query = query.where(Practice.year == f.year)
-    items = list(get_session().scalars(query.order_by(Practice.year.desc(), Practice.id.desc())))
+    order = (Practice.published_at.desc(), Practice.id.desc()) if sort == "date" else (Practice.year.desc(),
+                                                                                       Practice.id.desc())
+    items = list(get_session().scalars(query.order_by(*order)))
     if f.tag:
         items = [p for p in items if f.tag in (p.tags or [])]
     total = len(items)
@@ -67,7 +69,7 @@ def index():
             search_error = True
             total = 0
     else:
-        total, practices = browse(f, per_page)
+        total, practices = browse(f, per_page, sort)
     pages = max(1, math.ceil(total / per_page))
     db = get_session()
     years = [y for (y,) in db.execute(select(Practice.year).where(Practice.status == "published")

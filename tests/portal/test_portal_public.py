@@ -165,3 +165,15 @@ def test_bad_myview_cookie_is_ignored(portal_env):
 def test_html_error_pages_are_translated(portal_env):
     response = portal_env.client().get("/ar/states/ZZ")
     assert response.status_code == 404 and "الصفحة المطلوبة غير موجودة" in response.get_data(as_text=True)
+
+
+def test_browse_sort_by_year_or_publication_date(portal_env):
+    import re
+
+    client = portal_env.client()
+    by_year = re.findall(r'href="/en/practices/([a-z0-9-]+)"', client.get("/en/practices/").get_data(as_text=True))
+    by_date = re.findall(r'href="/en/practices/([a-z0-9-]+)"',
+                         client.get("/en/practices/?sort=date").get_data(as_text=True))
+    assert by_year[0] in ("jo-single-sign-on", "jo-priority-services", "ye-national-catalogue")  # 2015 first
+    assert by_date[0] == "ye-national-catalogue"  # the most recently published demo record
+    assert by_year != by_date
