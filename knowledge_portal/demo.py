@@ -83,8 +83,8 @@ SERVICE_TEMPLATES = [
 STAGES = ("emerging", "enhanced", "transactional", "connected")
 # Per state, the maturity index of each template (deterministic, varied across states).
 STAGE_PLAN = {
-    "KW": (3, 2, 2, 3, 1, 1, 2, 2), "SA": (3, 3, 2, 3, 2, 2, 1, 3), "QA": (2, 3, 3, 2, 1, 2, 2, 1),
-    "AE": (3, 3, 3, 3, 2, 2, 3, 2), "BH": (3, 2, 3, 3, 2, 1, 2, 3), "OM": (2, 1, 2, 2, 1, 1, 1, 2),
+    "KW": (3, 2, 2, 3, 1, 1, 2, 2), "SA": (3, 3, 2, 3, 2, 2, 1, 3), "QA": (2, 3, 3, 2, 0, 2, 2, 1),
+    "AE": (3, 3, 3, 3, 2, 2, 3, 2), "BH": (3, 2, 3, 3, 2, 1, 2, 3), "OM": (2, 0, 2, 2, 0, 1, 0, 2),
 }
 
 # Reported services (not demonstration data).
