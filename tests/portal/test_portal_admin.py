@@ -368,3 +368,37 @@ def test_behind_a_tls_proxy_hsts_and_secure_cookies(tmp_path):
     response = env.client().get("/en/", headers={"X-Forwarded-Proto": "https"})
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
     assert "Secure" in response.headers["Set-Cookie"]  # the language cookie too
+
+
+def test_achievements_are_moderated_too(env):
+    editor = env.client()
+    login(editor, "kw-editor")
+    token = csrf_from(editor, "/en/admin/achievements/new")
+    response = editor.post("/en/admin/achievements/new", data={
+        "csrf_token": token, "state_code": "KW", "date": "2016-02-01", "category": "services",
+        "title_ar": "خدمة جديدة", "title_en": "A new moderated service", "body_ar": "", "body_en": "", "source": ""})
+    assert response.status_code == 302
+    record_id = response.headers["Location"].rstrip("/").split("/")[-1]
+    public = env.client()
+    assert "A new moderated service" not in public.get("/en/achievements/").get_data(as_text=True)
+    editor.post(f"/en/admin/achievements/{record_id}/submit", data={"csrf_token": token})
+    reviewer = env.client()
+    login(reviewer, "reviewer")
+    rtoken = csrf_from(reviewer, "/en/admin/")
+    assert reviewer.post(f"/en/admin/achievements/{record_id}/publish", data={"csrf_token": rtoken}).status_code == 302
+    assert "A new moderated service" in public.get("/en/achievements/?state=KW&year=2016").get_data(as_text=True)
+    feed = public.get("/en/feeds/achievements.atom?state=KW").get_data(as_text=True)
+    assert "A new moderated service" in feed
+
+
+def test_oversized_upload_is_refused_cleanly(tmp_path):
+    import io
+
+    env = build_instance(tmp_path / "small", MAX_CONTENT_LENGTH=1024)
+    admin = env.client()
+    login(admin, "admin")
+    token = csrf_from(admin, "/en/admin/services/import")
+    response = admin.post("/en/admin/services/import", data={
+        "csrf_token": token, "state": "KW", "file": (io.BytesIO(b"x" * 5000), "big.csv")},
+        content_type="multipart/form-data")
+    assert response.status_code == 413 and "too_large" in response.get_data(as_text=True)
