@@ -59,10 +59,16 @@ def run(instance: Path, port: int, host: str, workers: int, reindex: bool) -> No
     if workers > 0:
         from gunicorn.app.base import BaseApplication
 
+        def _post_fork(_server, _worker) -> None:
+            # connections and index handles opened before the fork must not be shared by workers
+            app.extensions["portal_db"].engine.dispose(close=False)
+            app.extensions["portal_search"] = None
+
         class _Gunicorn(BaseApplication):
             def load_config(self) -> None:
                 self.cfg.set("bind", f"{host}:{port}")
                 self.cfg.set("workers", workers)
+                self.cfg.set("post_fork", _post_fork)
 
             def load(self):
                 return app
