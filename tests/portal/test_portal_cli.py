@@ -157,3 +157,32 @@ def test_portal_run_serves_demo_in_both_languages(tmp_path):
     assert "SECRET-CODE-42" not in log and "S7" not in log  # ...and never shows the code
     secret = (inst / "secret_key").read_text().strip()
     assert secret not in log
+
+
+def test_portal_run_with_gunicorn_workers(tmp_path):
+    inst = tmp_path / "inst"
+    cli = [sys.executable, "-c", "from gcc_link.cli import main; main()"]
+    subprocess.run(cli + ["portal", "init", "--instance", str(inst), "--demo"], check=True, capture_output=True,
+                   timeout=60, cwd=ROOT)
+    port = _free_port()
+    proc = subprocess.Popen(cli + ["portal", "run", "--instance", str(inst), "--port", str(port), "--workers", "2",
+                                   "--no-reindex"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        bodies = []
+        while len(bodies) < 6:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/search?q=loan&lang=en", timeout=5) as r:
+                    bodies.append(json.loads(r.read()))
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail("gunicorn portal did not start")
+                time.sleep(0.2)
+        assert all(b["results"][0]["id"] == "kw-social-loan" for b in bodies)
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)  # the gunicorn master stops its workers
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
