@@ -69,6 +69,7 @@ class NodeConfig:
     backoff_base_seconds: float = 1.0
     backoff_max_seconds: float = 300.0
     request_timeout_seconds: float = 10.0
+    resign_after_seconds: float = 200.0  # receivers refuse created_at older than 300 s (stale)
     call_timeout_seconds: float = 10.0
     webhook_secret_env: str = ""
     agencies: tuple[AgencyConfig, ...] = ()
@@ -122,6 +123,7 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "delivery.backoff_base_seconds": ("backoff_base_seconds", "float"),
     "delivery.backoff_max_seconds": ("backoff_max_seconds", "float"),
     "delivery.request_timeout_seconds": ("request_timeout_seconds", "float"),
+    "delivery.resign_after_seconds": ("resign_after_seconds", "float"),
     "calls.timeout_seconds": ("call_timeout_seconds", "float"),
     "webhooks.secret_env": ("webhook_secret_env", "str"),
 }

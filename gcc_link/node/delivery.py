@@ -35,7 +35,6 @@ from .models import OutboxMessage
 from .transport import peer_url, session
 
 log = logging.getLogger("gcc_link.node.delivery")
-RESIGN_AFTER_SECONDS = 200  # the receiver's clock-skew window is 300 s
 
 
 @dataclass
@@ -92,7 +91,7 @@ class DeliveryWorker:
 
     def resign_if_stale(self, item: Claimed, now: datetime) -> Claimed:
         """Re-sign a message (same id) whose signature time would be stale at the receiver."""
-        if now.timestamp() - item.signed_at < RESIGN_AFTER_SECONDS:
+        if now.timestamp() - item.signed_at < self.ctx.config.resign_after_seconds:
             return item
         env = jose.parse(item.jws, MESSAGE_TYP, 16 * 1024 * 1024)
         p = env.payload

@@ -13,10 +13,14 @@ from nodeharness import Cluster  # noqa: E402
 
 
 def assert_no_internal_errors(cluster: Cluster) -> None:
-    """No request anywhere ended in the catch-all 500 handler (bad input must be 4xx)."""
+    """No request ended in the catch-all 500 handler (bad input must be 4xx); no secret was logged."""
+    secrets = [c["client_secret"] for agencies in cluster.fed.clients.values() for c in agencies.values()
+               if "client_secret" in c]
     for cc, node in cluster.nodes.items():
         text = node.log_path.read_text(errors="replace") if node.log_path.exists() else ""
         assert '"msg": "unexpected error"' not in text, f"{cc} answered a 500:\n{text[-3000:]}"
+        # structured logs never carry secrets or tokens
+        assert "Bearer " not in text and not any(secret in text for secret in secrets), f"{cc} logged a secret"
 
 
 @pytest.fixture

@@ -40,3 +40,35 @@ def test_ttl_expiry_is_dead(make_cluster):
     wait_until(lambda: kw.status(keep)["status"] == "delivered", 30, 0.2, what="delivery")
     assert kw.status(mid)["status"] == "dead"  # dead stays dead
     assert [i["id"] for i in sa.all_inbox()] == [keep]
+
+
+def test_long_outage_retry_is_resigned_not_stale(make_cluster, tmp_path):
+    """A retry later than ``resign_after_seconds`` goes out re-signed (same id), so it is not ``stale``."""
+    import json
+    from datetime import datetime, timezone
+
+    from gcc_link.receipt import Receipt
+    from nodeharness import gcc_link
+
+    cluster = make_cluster(["KW", "SA"], overrides={"delivery.resign_after_seconds": 1.0})
+    kw, sa = cluster.agency("KW/MOI"), cluster.agency("SA/MOI")
+    cluster.nodes["SA"].stop()
+    mid = kw.send("SA/MOI", {"after": "outage"}).json()["id"]
+    wait_until(lambda: kw.status(mid)["attempts"] >= 2, 15, what="retries")
+    time.sleep(1.5)
+    cluster.nodes["SA"].start()
+    wait_until(lambda: kw.status(mid)["status"] == "delivered", 30, 0.2, what="delivery")
+    item = [i for i in sa.all_inbox() if i["id"] == mid][0]
+    receipt = Receipt.from_jws(kw.status(mid)["receipt"].encode(), directory=cluster.directory(),
+                               now=datetime.now(timezone.utc))
+    from gcc_link.canonical import sha256_hex
+
+    assert receipt.accepted and receipt.message_sha256 == sha256_hex(item["jws"].encode())
+    # the log holds every version signed; evidence picks the version the receipt is for
+    bundle = tmp_path / "ev.json"
+    gcc_link("evidence", "export", mid, "--config", str(cluster.fed.configs["KW"]), "--out", str(bundle))
+    result = json.loads(gcc_link("evidence", "verify", str(bundle), "--root", str(cluster.fed.root_cert),
+                                 "--json").stdout)
+    assert result["valid"], result
+    log = json.loads(gcc_link("log", "verify", "--config", str(cluster.fed.configs["KW"]), "--json").stdout)
+    assert log["valid"] and log["entries"] >= 3  # original + re-signed version(s) + receipt
