@@ -7,9 +7,12 @@ contrast against white for graphical objects.
 
 from __future__ import annotations
 
+import itertools
 from typing import Callable
 
 from markupsafe import Markup, escape
+
+_ids = itertools.count(1)  # unique element ids when a page holds several charts
 
 MATURITY_COLOURS = {
     "emerging": "#b45309",
@@ -29,10 +32,11 @@ def stacked_bars(rows: list[tuple[str, dict[str, int]]], stages: list[tuple[str,
     scale = (width - label_w - 40) / total_max
     anchor = "end"
     dir_attr = ' direction="rtl"' if rtl else ""
+    n_id = next(_ids)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width} {height}" '
-        f'aria-labelledby="chart-title chart-desc">',
-        f'<title id="chart-title">{escape(title)}</title><desc id="chart-desc">{escape(desc)}</desc>',
+        f'aria-labelledby="chart-title-{n_id} chart-desc-{n_id}">',
+        f'<title id="chart-title-{n_id}">{escape(title)}</title><desc id="chart-desc-{n_id}">{escape(desc)}</desc>',
     ]
     for i, (label, counts) in enumerate(rows):
         y = top + i * (bar_h + gap)
@@ -90,10 +94,11 @@ def rank_history(points: list[tuple[int, int]], title: str, desc: str,
         return pad / 2 + (rank - r_min) / (r_max - r_min) * (height - 1.5 * pad)
 
     coords = " ".join(f"{px(y):.1f},{py(r):.1f}" for y, r in points)
+    n_id = next(_ids)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width} {height}" '
-        f'aria-labelledby="rank-title rank-desc">',
-        f'<title id="rank-title">{escape(title)}</title><desc id="rank-desc">{escape(desc)}</desc>',
+        f'aria-labelledby="rank-title-{n_id} rank-desc-{n_id}">',
+        f'<title id="rank-title-{n_id}">{escape(title)}</title><desc id="rank-desc-{n_id}">{escape(desc)}</desc>',
         f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#6b7280"/>',
         f'<polyline points="{coords}" fill="none" stroke="#047857" stroke-width="3"/>',
     ]

@@ -103,3 +103,34 @@ def practices():
         "updated": p.published_at or p.updated_at, "summary": p.t("summary", lang), "category": p.sector,
     } for p in items[:50]]
     return _feed(_("GCC e-government best practices"), _self_url(), alt, entries)
+
+
+@bp.get("/services.atom")
+def services():
+    """Services of a filtered catalogue view, newest readiness assessment first."""
+    from ..models import Service
+    from ..vocab import MATURITY, SECTORS
+
+    lang = current_lang()
+    f = parse_filters(request)
+    maturity = request.args.get("maturity")
+    if f.errors or (maturity and maturity not in MATURITY):
+        abort(400)
+    query = select(Service)
+    if f.state:
+        query = query.where(Service.state_code == f.state)
+    if f.sector:
+        query = query.where(Service.sector == f.sector)
+    if maturity:
+        query = query.where(Service.maturity == maturity)
+    items = get_session().scalars(query.order_by(Service.as_of.desc(), Service.id.desc()).limit(100)).all()
+    args = {**f.as_args(), **({"maturity": maturity} if maturity else {})}
+    alt = url_for("public.services", _external=True, **args)
+    entries = [{
+        "title": s.t("name", lang) + " — " + s.state.t("name", lang),
+        "id": url_for("api.services", _external=True) + f"#s{s.id}",
+        "link": url_for("public.services", _external=True, state=s.state_code, sector=s.sector),
+        "updated": datetime.combine(s.as_of, time()) if s.as_of else datetime(2000, 1, 1),
+        "summary": f"{s.t('agency', lang)} · {MATURITY.get(s.maturity, s.maturity)}",
+        "category": SECTORS.get(s.sector) and s.sector} for s in items]
+    return _feed(_("GCC e-services readiness"), _self_url(), alt, entries)

@@ -188,8 +188,9 @@ def services():
     if maturity in MATURITY:
         query = query.where(Service.maturity == maturity)
     items = db.scalars(query.order_by(Service.state_code, Service.sector, Service.id)).all()
+    feed_args = {**f.as_args(), **({"maturity": maturity} if maturity in MATURITY else {})}
     return render_template("services.html", services=items, filters=f, states=states_in_order(),
-                           sectors=SECTORS, maturity=maturity if maturity in MATURITY else None)
+                           sectors=SECTORS, maturity=maturity if maturity in MATURITY else None, feed_args=feed_args)
 
 
 @bp.get("/standards/")

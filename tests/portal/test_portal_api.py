@@ -154,3 +154,15 @@ def test_search_paging(portal_env):
     second = client.get("/api/v1/search?q=portal&lang=en&per_page=1&page=2").get_json()
     assert first["total"] >= 2 and len(first["results"]) == 1 and len(second["results"]) == 1
     assert first["results"][0]["id"] != second["results"][0]["id"]
+
+
+def test_services_feed_follows_the_filters(portal_env):
+    client = portal_env.client()
+    html = client.get("/en/services/?state=OM&maturity=emerging").get_data(as_text=True)
+    assert 'href="/en/feeds/services.atom?state=OM&amp;maturity=emerging"' in html
+    root = ET.fromstring(client.get("/en/feeds/services.atom?state=OM&maturity=emerging").data)
+    titles = [e.find(f"{ATOM}title").text for e in root.findall(f"{ATOM}entry")]
+    assert titles and all(t.endswith("— Oman") for t in titles)
+    assert client.get("/en/feeds/services.atom?maturity=great").status_code == 400
+    per_sector = client.get("/ar/readiness/sector/health").get_data(as_text=True)
+    assert 'href="/ar/feeds/services.atom?sector=health"' in per_sector

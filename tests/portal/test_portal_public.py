@@ -177,3 +177,12 @@ def test_browse_sort_by_year_or_publication_date(portal_env):
     assert by_year[0] in ("jo-single-sign-on", "jo-priority-services", "ye-national-catalogue")  # 2015 first
     assert by_date[0] == "ye-national-catalogue"  # the most recently published demo record
     assert by_year != by_date
+
+
+def test_every_template_compiles(portal_env):
+    """A template with a syntax error would also silently drop out of catalog extraction."""
+    env = portal_env.app.jinja_env
+    names = [n for n in env.list_templates() if n.endswith(".html")]
+    assert len(names) > 20
+    for name in names:
+        env.get_template(name)
