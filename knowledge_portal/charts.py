@@ -110,3 +110,44 @@ def rank_history(points: list[tuple[int, int]], title: str, desc: str,
                      f'fill="#1f2937">{fmt(y)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+# Schematic positions of the member states (roughly geographic, not to scale).
+_MAP_POSITIONS = {"KW": (70, 40), "SA": (120, 200), "BH": (235, 95), "QA": (290, 160), "AE": (385, 150),
+                  "OM": (425, 240)}
+_LABEL_ABOVE = {"BH", "AE"}  # keep neighbouring labels apart
+_NODE_COLOURS = {"online": "#047857", "offline": "#b91c1c", "active": "#047857", "trial": "#0369a1",
+                 "suspended": "#4b5563"}
+
+
+def network_map(nodes: list[tuple[str, str, str]], title: str, desc: str) -> Markup:
+    """The six nodes as a mesh; ``nodes`` holds (code, label, state) with state online/offline/active/trial/suspended.
+
+    Offline or suspended nodes are drawn hollow with a dashed ring, so the state is not told by colour alone.
+    """
+    n_id = next(_ids)
+    width, height = 500, 290
+    placed = [(code, label, state, _MAP_POSITIONS[code]) for code, label, state in nodes if code in _MAP_POSITIONS]
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart network-map" role="img" '
+        f'viewBox="0 0 {width} {height}" aria-labelledby="map-title-{n_id} map-desc-{n_id}">',
+        f'<title id="map-title-{n_id}">{escape(title)}</title><desc id="map-desc-{n_id}">{escape(desc)}</desc>',
+    ]
+    up = [p for p in placed if p[2] in ("online", "active", "trial")]
+    for i, (_c1, _l1, _s1, (x1, y1)) in enumerate(up):
+        for _c2, _l2, _s2, (x2, y2) in up[i + 1:]:
+            parts.append(f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="#9ca3af" stroke-width="1.5"/>')
+    for code, label, state, (x, y) in placed:
+        colour = _NODE_COLOURS.get(state, "#4b5563")
+        hollow = state in ("offline", "suspended")
+        fill = "#ffffff" if hollow else colour
+        dash = ' stroke-dasharray="4 3"' if hollow else ""
+        parts.append(f'<circle cx="{x}" cy="{y}" r="16" fill="{fill}" stroke="{colour}" stroke-width="3"{dash}>'
+                     f'<title>{escape(label)}</title></circle>')
+        parts.append(f'<text x="{x}" y="{y + 5}" text-anchor="middle" font-size="12" font-weight="700" '
+                     f'fill="{colour if hollow else "#ffffff"}">{code}</text>')
+        label_y = y - 24 if code in _LABEL_ABOVE else y + 34
+        parts.append(f'<text x="{x}" y="{label_y}" text-anchor="middle" font-size="13" fill="#1f2937">'
+                     f'{escape(label)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

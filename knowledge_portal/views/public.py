@@ -10,7 +10,7 @@ from flask import Blueprint, abort, current_app, make_response, redirect, render
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from ..charts import rank_history, stacked_bars
+from ..charts import network_map, rank_history, stacked_bars
 from ..db import get_session
 from ..i18n import current_lang, digits
 from ..models import Achievement, AwardEdition, Practice, Service, Standard, State
@@ -46,7 +46,15 @@ def home():
     cross_border = Counter(db.scalars(select(Service.state_code).where(Service.cross_border.is_(True))))
     sts = states_in_order()
     network = current_app.extensions["portal_network"].view(sts)
+    lang = current_lang()
+    names = {st.code: st.t("name", lang) for st in sts}
+    map_nodes = [(n.cc, names.get(n.cc, n.cc), ("online" if n.online else "offline") if n.online is not None
+                  else n.status) for n in network.states]
+    network_svg = network_map(map_nodes, _("The GCC e-government network"),
+                              _("Each member state's node; lines join the nodes that exchange messages. "
+                                "A hollow, dashed node is offline or suspended."))
     return render_template("home.html", states=sts, achievements=achievements, network=network,
+                           network_svg=network_svg,
                            nodes={n.cc: n for n in network.states}, practices=practices,
                            service_counts=service_counts, cross_border=cross_border)
 

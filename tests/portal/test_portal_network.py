@@ -111,3 +111,14 @@ def test_without_a_directory_the_typed_statuses_are_shown(portal_env):
     assert data["directory_version"] is None and len(data["states"]) == 6
     assert {s["cc"]: s["status"] for s in data["states"]}["KW"] == "active"
     assert all(s["online"] is None for s in data["states"])
+
+
+def test_home_network_map_reflects_verified_status(federation, tmp_path):
+    env = build_instance(tmp_path / "inst", DIRECTORY_FILE=str(federation["dir"] / "directory.jws"))
+    html = env.client().get("/en/").get_data(as_text=True)
+    svg = html[html.index('<svg xmlns="http://www.w3.org/2000/svg" class="chart network-map"'):]
+    svg = svg[:svg.index("</svg>")]
+    assert svg.count("<circle") == 3  # the directory's members
+    assert 'stroke-dasharray="4 3"><title>Saudi Arabia</title>' in svg  # not verified: drawn hollow
+    assert 'fill="#047857" stroke="#047857" stroke-width="3"><title>Kuwait</title>' in svg
+    assert "<line" not in svg  # only one node is up: no links to draw

@@ -186,3 +186,18 @@ def test_every_template_compiles(portal_env):
     assert len(names) > 20
     for name in names:
         env.get_template(name)
+
+
+def test_one_stylesheet_with_logical_properties_only():
+    import re
+    from pathlib import Path
+
+    import knowledge_portal
+
+    static = Path(knowledge_portal.__file__).parent / "static"
+    assert [p.name for p in static.glob("*.css")] == ["style.css"]
+    css = (static / "style.css").read_text()
+    physical = re.findall(r"(?:margin|padding|border)-(?:left|right)|text-align:\s*(?:left|right)|float:\s*(?:left|right)"
+                          r"|(?<![-\w])(?:left|right)\s*:", css)
+    assert physical == []
+    assert "margin-inline" in css and "padding-inline" in css and "inset-inline-start" in css
