@@ -129,6 +129,11 @@ def test_editor_never_reaches_another_states_records(env):
         assert client.post(f"/en/admin/{slug}/{obj.id}", data={"csrf_token": token}).status_code == 404
         assert client.post(f"/en/admin/{slug}/{obj.id}/delete", data={"csrf_token": token}).status_code == 404
     assert client.post(f"/en/admin/practices/{sa_practice.id}/submit", data={"csrf_token": token}).status_code == 404
+    import io
+
+    upload = client.post(f"/en/admin/practices/{sa_practice.id}/attachments", data={
+        "csrf_token": token, "file": (io.BytesIO(b"%PDF"), "x.pdf")}, content_type="multipart/form-data")
+    assert upload.status_code == 404
     # secretariat-only resources are forbidden
     assert client.get("/en/admin/states/").status_code == 403
     assert client.get("/en/admin/audit").status_code == 403
