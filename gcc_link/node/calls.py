@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from ..errors import GccLinkError, RejectionError
+from ..errors import GccLinkError, MalformedError, RejectionError
 from ..identifiers import ServiceId
 from ..message import Message
 from ..receipt import Receipt
@@ -24,7 +24,7 @@ from . import logstore
 from .apierrors import STATUS_BY_CODE, ApiError
 from .context import NodeContext
 from .models import Service
-from .receiving import _verify, grant_checker
+from .receiving import grant_checker, verify_incoming
 from .sending import check_service_exists, sign_message
 from .transport import peer_url, session
 
@@ -43,10 +43,8 @@ def serve(ctx: NodeContext, data: bytes, peer_state: str | None) -> tuple[int, b
     with ctx.db.read() as s:
         has_grant = grant_checker(s)
     try:
-        request_msg = _verify(ctx, data, now, has_grant, peer_state)
+        request_msg = verify_incoming(ctx, data, now, has_grant, peer_state)
         if request_msg.service is None:
-            from ..errors import MalformedError
-
             raise MalformedError("a call request must name a service")
     except RejectionError as exc:
         receipt = Receipt.create(ctx.identity, message_jws=data, message_id=None, status="rejected",

@@ -151,6 +151,8 @@ log = log_group
 
 def verify_log(config) -> dict[str, Any]:
     """Check the chain and every signature in the log (certificates against the directory root)."""
+    from sqlalchemy import text
+
     from .. import jose
     from ..directory import load_directory
     from ..pki import verify_node_certificate
@@ -189,8 +191,7 @@ def verify_log(config) -> dict[str, Any]:
         chain = verify_chain(entries())
         last_hash = None
         if count:
-            last_hash = s.execute(__import__("sqlalchemy").text(
-                "SELECT entry_hash FROM message_log ORDER BY seq DESC LIMIT 1")).scalar_one()
+            last_hash = s.execute(text("SELECT entry_hash FROM message_log ORDER BY seq DESC LIMIT 1")).scalar_one()
     problems = [f"entry {p.seq}: {p.problem}" for p in chain] + problems
     if count != head_seq or (count and last_hash != head_hash):
         problems.append(f"the log head (seq {head_seq}) does not match the last entry ({count})")

@@ -20,7 +20,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import requests
 from sqlalchemy import select, update
@@ -67,7 +67,7 @@ class DeliveryWorker:
 
     # --- claiming ---------------------------------------------------------
     def claim(self, now: float, limit: int) -> list[Claimed]:
-        cfg = self.ctx.config
+        """Claim up to ``limit`` due rows (lease), marking those past their TTL ``dead``."""
 
         def work(s) -> list[Claimed]:
             q = (select(OutboxMessage)
@@ -86,7 +86,6 @@ class DeliveryWorker:
                                    row.versions))
             return out
 
-        del cfg
         return self.ctx.db.retrying(work)
 
     def resign_if_stale(self, item: Claimed, now: datetime) -> Claimed:
@@ -251,5 +250,3 @@ class DeliveryWorker:
             if not sent:
                 stop.wait(self.ctx.config.poll_seconds)
 
-
-__all__ = ["DeliveryWorker", "backoff", "timedelta"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import select, update
@@ -16,7 +17,6 @@ from ..timefmt import format_time
 from .apierrors import ApiError
 from .context import NodeContext
 from .models import InboxMessage
-from datetime import datetime, timezone
 
 MAX_LIMIT = 500
 

@@ -18,10 +18,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..canonical import canonical_json, sha256_hex
-from ..errors import GccLinkError, RejectionError, WrongRecipientError
+from ..errors import MalformedError, RejectionError, SenderNotAuthorisedError, WrongRecipientError
 from ..message import Message, peek_message_id
 from ..receipt import Receipt
 from . import logstore
+from .apierrors import STATUS_BY_CODE
 from .context import NodeContext
 from .models import Grant, InboxMessage, Rejection, Service
 
@@ -58,14 +59,14 @@ def _existing(session: Session, ids: list[str]) -> dict[str, InboxMessage]:
     return {r.id: r for r in rows}
 
 
-def _verify(ctx: NodeContext, data: bytes, now: datetime, has_grant, peer_state: str | None) -> Message:
+def verify_incoming(ctx: NodeContext, data: bytes, now: datetime, has_grant, peer_state: str | None) -> Message:
+    """All protocol checks for a message received by this node (plus: recipient agency known, and
+    over mTLS the relaying node is the sender's state); raises the rejection."""
     message = Message.from_jws(data, directory=ctx.directory(), now=now, local_state=ctx.state,
                                has_grant=has_grant, max_bytes=ctx.config.max_body_bytes)
     if message.recipient not in ctx.config.agency_ids:
         raise WrongRecipientError(f"{message.recipient} is not an agency of {ctx.state}")
     if peer_state is not None and message.sender_state != peer_state:
-        from ..errors import SenderNotAuthorisedError
-
         raise SenderNotAuthorisedError(f"a {peer_state} node cannot relay messages of {message.sender_state}")
     return message
 
@@ -88,7 +89,7 @@ def receive_many(ctx: NodeContext, items: list[bytes], *, peer_state: str | None
             outcomes[n] = Outcome(existing_receipts[mid][1], True, None, duplicate=True)
             continue
         try:
-            message = _verify(ctx, data, now, has_grant, peer_state)
+            message = verify_incoming(ctx, data, now, has_grant, peer_state)
         except RejectionError as exc:
             receipt = Receipt.create(ctx.identity, message_jws=data, message_id=mid, status="rejected",
                                      code=exc.code, now=now)
@@ -151,15 +152,11 @@ def _store(ctx: NodeContext, session: Session, pending, now: datetime, push: boo
 
 def receipt_status(code: str | None) -> int:
     """HTTP status of a single-message answer."""
-    from .apierrors import STATUS_BY_CODE
-
     return 202 if code is None else STATUS_BY_CODE.get(code, 400)
 
 
 def parse_batch(raw: bytes) -> list[bytes]:
     """The JSON list of compact JWS strings of a batch request (``MalformedError`` else)."""
-    from ..errors import MalformedError
-
     try:
         items = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -168,5 +165,3 @@ def parse_batch(raw: bytes) -> list[bytes]:
         raise MalformedError("a batch is a JSON list of message JWS strings")
     return [i.encode("ascii", "replace") for i in items]
 
-
-__all__ = ["Outcome", "receive_many", "receipt_status", "parse_batch", "GccLinkError"]
