@@ -9,6 +9,19 @@ from wtforms import BooleanField, PasswordField, SelectField, StringField, TextA
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 
+try:  # wtforms >= 3.3 wants SelectChoice objects; older versions take (value, label) pairs
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # pragma: no cover - older wtforms
+    SelectChoice = None
+
+
+def select_choices(pairs: list[tuple[str, str]]) -> list:
+    """``(value, label)`` pairs in the form the installed WTForms expects."""
+    if SelectChoice is None:
+        return list(pairs)
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
 class LoginForm(FlaskForm):
     username = StringField(_l("User name"), validators=[DataRequired(), Length(max=120)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=500)])
@@ -34,7 +47,8 @@ class UserForm(FlaskForm):
     """Secretariat form for accounts; an empty password keeps (or, for a new account, generates) one."""
 
     username = StringField(_l("User name"), validators=[DataRequired(), Length(max=120)])
-    role = SelectField(_l("Role"), choices=[("admin", "admin"), ("editor", "editor"), ("reviewer", "reviewer")],
+    role = SelectField(_l("Role"), choices=select_choices([("admin", "admin"), ("editor", "editor"),
+                                                          ("reviewer", "reviewer")]),
                        validators=[DataRequired()])
     state_code = SelectField(_l("Member state"))
     email = StringField(_l("E-mail"), validators=[Optional(), Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Not an e-mail address.")), Length(max=300)])

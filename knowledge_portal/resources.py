@@ -19,6 +19,7 @@ from wtforms import (
 )
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
+from .forms import select_choices
 from .models import Achievement, AwardEdition, Practice, Service, Standard, State
 from .vocab import ACHIEVEMENT_CATEGORIES, CHANNELS, MATURITY, SECTORS, STANDARD_CATEGORIES, STATE_CODES
 
@@ -153,13 +154,14 @@ def build_form(resource: Resource, state_choices: list[tuple[str, str]], data: d
         elif spec.kind == "url":
             fld = StringField(spec.label, validators=[Optional(), URL(require_tld=False), Length(max=500)])
         elif spec.kind == "select":
-            fld = SelectField(spec.label, choices=spec.choices() if spec.choices else [], validators=required)
+            fld = SelectField(spec.label, choices=select_choices(spec.choices() if spec.choices else []),
+                              validators=required)
         elif spec.kind == "multi":
-            fld = _MultiCheckbox(spec.label, choices=spec.choices() if spec.choices else [])
+            fld = _MultiCheckbox(spec.label, choices=select_choices(spec.choices() if spec.choices else []))
         elif spec.kind == "state":
-            fld = SelectField(spec.label, choices=state_choices, validators=[DataRequired()])
+            fld = SelectField(spec.label, choices=select_choices(state_choices), validators=[DataRequired()])
         elif spec.kind == "state_nullable":
-            fld = SelectField(spec.label, choices=state_choices, validators=[Optional()])
+            fld = SelectField(spec.label, choices=select_choices(state_choices), validators=[Optional()])
         else:  # pragma: no cover - spec typo
             raise ValueError(spec.kind)
         setattr(ResourceForm, spec.name, fld)

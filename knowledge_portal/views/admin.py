@@ -20,7 +20,7 @@ from werkzeug.utils import secure_filename
 
 from ..auth import login_required, roles_required
 from ..db import get_session
-from ..forms import ActionForm, AttachmentForm, CsvImportForm, ModerationForm, UserForm
+from ..forms import ActionForm, AttachmentForm, CsvImportForm, ModerationForm, UserForm, select_choices
 from ..importer import import_services_csv
 from ..indexing import sync_practice
 from ..models import (
@@ -401,7 +401,7 @@ def user_form(user_id: int | None):
     if user_id is not None and user is None:
         abort(404)
     form = UserForm(obj=user) if request.method == "GET" and user else UserForm()
-    form.state_code.choices = [("", "—")] + [(c, c) for c in STATE_CODES]
+    form.state_code.choices = select_choices([("", "—")] + [(c, c) for c in STATE_CODES])
     generated = None
     if form.validate_on_submit():
         clash = db.scalar(select(User).where(User.username == form.username.data.strip()))

@@ -407,3 +407,34 @@ def test_oversized_upload_is_refused_cleanly(tmp_path):
         "csrf_token": token, "state": "KW", "file": (io.BytesIO(b"x" * 5000), "big.csv")},
         content_type="multipart/form-data")
     assert response.status_code == 413 and "too_large" in response.get_data(as_text=True)
+
+
+def test_editor_updates_own_service_with_channels(env):
+    editor = env.client()
+    login(editor, "kw-editor")
+    with env.app.app_context():
+        from knowledge_portal.models import Service
+
+        service = _db(env).scalar(select(Service).where(Service.state_code == "KW", Service.name_en == "Health card renewal")) \
+            or _db(env).scalar(select(Service).where(Service.state_code == "KW"))
+        service_id = service.id
+    page = editor.get(f"/en/admin/services/{service_id}").get_data(as_text=True)
+    assert 'type="checkbox"' in page and 'name="channels"' in page
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    response = editor.post(f"/en/admin/services/{service_id}", data={
+        "csrf_token": token, "state_code": "KW", "agency_ar": "جهة", "agency_en": "Agency", "sector": "health",
+        "name_ar": "خدمة محدثة", "name_en": "Updated service", "maturity": "connected",
+        "channels": ["web", "kiosk"], "e_payment": "y", "launch_phase": "2", "cross_border": "y",
+        "evidence_url": "https://example.org/evidence", "as_of": "2016-03-01", "source": ""})
+    assert response.status_code == 302
+    data = env.client().get("/api/v1/services?state=KW&per_page=100").get_json()
+    updated = next(s for s in data["results"] if s["id"] == service_id)
+    assert updated["channels"] == ["web", "kiosk"] and updated["cross_border"] and updated["e_payment"]
+    assert updated["end_to_end"] is False and updated["as_of"] == "2016-03-01"
+    bad = editor.post(f"/en/admin/services/{service_id}", data={
+        "csrf_token": token, "state_code": "KW", "agency_ar": "x", "agency_en": "x", "sector": "health",
+        "name_ar": "x", "name_en": "x", "maturity": "mythical", "channels": ["telepathy"], "as_of": "yesterday",
+        "evidence_url": "not a url", "launch_phase": "-3"})
+    assert bad.status_code == 400
+    html = bad.get_data(as_text=True)
+    assert html.count('class="error"') >= 4
