@@ -26,6 +26,15 @@ _INSERT_ENTRY = insert(_ENTRIES)
 _UPDATE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(seq=bindparam("new_seq"), entry_hash=bindparam("new_hash"))
 
 
+def lock(session: Session) -> None:
+    """Take the log head lock now (PostgreSQL), before inserting inbox rows in this transaction.
+
+    Inbox cursors are sequence numbers; taking the lock first makes them
+    commit in order, so a reader never sees seq 11 before seq 10 commits.
+    """
+    session.connection().execute(_SELECT_HEAD).one()
+
+
 def append(session: Session, kind: str, ref: str | None, item: bytes, now: datetime) -> ChainEntry:
     """Append ``item`` (exact JWS bytes) to the log in ``session``'s transaction.
 

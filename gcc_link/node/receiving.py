@@ -129,6 +129,7 @@ def receive_many(ctx: NodeContext, items: list[bytes], *, peer_state: str | None
 
 def _store(ctx: NodeContext, session: Session, pending, now: datetime, push: bool) -> None:
     ts = now.timestamp()
+    logstore.lock(session)
     for _n, message, data, receipt, code in pending:
         if code == "duplicate":
             continue
