@@ -74,7 +74,7 @@ class NetworkMonitor:
         from gcc_link.directory import load_directory
         from gcc_link.pki import cert_fingerprint, load_certificate
 
-        directory = load_directory(Path(self.directory_file).read_bytes(), now)
+        directory = load_directory(Path(str(self.directory_file)).read_bytes(), now)
         if self.root_cert_file:
             pinned = load_certificate(Path(self.root_cert_file).read_bytes())
             if cert_fingerprint(pinned) != cert_fingerprint(directory.root_certificate):
