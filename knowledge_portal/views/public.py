@@ -142,7 +142,7 @@ def dashboard():
 
 
 def _stage_score(services: list[Service]) -> str | None:
-    """The most mature stage reached by most services in a cell (for the matrix colour)."""
+    """The highest maturity stage any service in a matrix cell reaches (the cell shows it and is coloured by it)."""
     if not services:
         return None
     return max(services, key=lambda s: MATURITY_ORDER.index(s.maturity) if s.maturity in MATURITY_ORDER else -1).maturity
