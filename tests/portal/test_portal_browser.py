@@ -26,6 +26,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 
 if CHROMIUM is None:
     pytest.skip("Debian chromium not found (apt-get install chromium); browser tests skipped", allow_module_level=True)
+pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
 
 
 def _free_port() -> int:
