@@ -274,8 +274,14 @@ def history(slug: str, record_id: str):
     resource = resource_or_404(slug)
     obj = get_record(resource, _key(resource, record_id))
     revisions = get_session().scalars(select(Revision).where(
-        Revision.entity == slug, Revision.entity_id == str(record_id_of(obj))).order_by(Revision.id.desc())).all()
-    return render_template("admin/history.html", resource=resource, obj=obj, revisions=revisions)
+        Revision.entity == slug, Revision.entity_id == str(record_id_of(obj))).order_by(Revision.id.asc())).all()
+    changes = []  # (revision, fields that differ from the revision before it), newest first
+    previous: dict[str, Any] = {}
+    for rev in revisions:
+        changed = sorted(k for k in set(rev.data) | set(previous) if rev.data.get(k) != previous.get(k))
+        changes.append((rev, changed if previous else []))
+        previous = rev.data
+    return render_template("admin/history.html", resource=resource, obj=obj, changes=list(reversed(changes)))
 
 
 # --- moderation ---------------------------------------------------------------------

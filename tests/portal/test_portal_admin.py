@@ -209,6 +209,7 @@ def test_moderation_workflow_publishes_to_site_and_search(env):
     history = admin.get(f"/en/admin/practices/{record_id}/history").get_data(as_text=True)
     for step in ("created", "submit", "return: Please add outcomes", "publish", "unpublish"):
         assert step in history
+    assert "Changed: <code>status</code>" in history  # each moderation step shows what it changed
     audit = admin.get("/en/admin/audit").get_data(as_text=True)
     for action in ("create", "submit", "return", "publish", "unpublish"):
         assert f"<td>{action}</td>" in audit
