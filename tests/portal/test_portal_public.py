@@ -201,3 +201,18 @@ def test_one_stylesheet_with_logical_properties_only():
                           r"|(?<![-\w])(?:left|right)\s*:", css)
     assert physical == []
     assert "margin-inline" in css and "padding-inline" in css and "inset-inline-start" in css
+
+
+def test_an_empty_instance_renders_every_page(tmp_path):
+    from portalkit import build_instance
+
+    env = build_instance(tmp_path / "empty", demo=False)
+    client = env.client()
+    for lang in ("ar", "en"):
+        for page in ("/", "/states/", "/achievements/", "/award/", "/readiness/", "/readiness/sector/health",
+                     "/services/", "/standards/", "/my-view", "/practices/", "/practices/?q=x",
+                     "/feeds/practices.atom", "/feeds/achievements.atom", "/feeds/services.atom"):
+            assert client.get(f"/{lang}{page}").status_code == 200, (lang, page)
+    for url in ("/api/v1/states", "/api/v1/services", "/api/v1/practices", "/api/v1/search?q=x", "/api/v1/network"):
+        assert client.get(url).status_code == 200, url
+    assert client.get("/api/v1/practices").get_json() == {"total": 0, "page": 1, "per_page": 20, "results": []}
