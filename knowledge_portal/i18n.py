@@ -8,10 +8,11 @@ git-ignored), so a fresh clone works without a separate build step.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
-from babel.dates import format_date
+from babel.dates import format_date, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, g, request
@@ -70,7 +71,7 @@ def init_i18n(app: Flask) -> Babel:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(compiled)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "ar")
     babel = Babel(app, locale_selector=current_lang)
-    app.jinja_env.filters.update(digits=digits, gdate=gregorian_date, hdate=hijri_date)
+    app.jinja_env.filters.update(digits=digits, gdate=gregorian_date, hdate=hijri_date, localtime=local_time)
     app.jinja_env.globals.update(direction=lambda: DIRECTION[current_lang()])
     return babel
 
@@ -97,6 +98,31 @@ def gregorian_date(value: date | datetime | None, state: str | None = None) -> s
     if isinstance(value, datetime):
         value = value.date()
     return digits(format_date(value, "long", locale=current_lang()), state)
+
+
+#: Each member state's time zone, for showing times as its citizens read them.
+STATE_TIMEZONES: dict[str, str] = {
+    "KW": "Asia/Kuwait", "SA": "Asia/Riyadh", "QA": "Asia/Qatar",
+    "AE": "Asia/Dubai", "BH": "Asia/Bahrain", "OM": "Asia/Muscat",
+}
+
+
+def local_time(value: str | datetime | None, state: str | None = None) -> str:
+    """A moment (an aware datetime or an ISO 8601 string) in the state's own time zone and the page's language."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    local = value.astimezone(ZoneInfo(STATE_TIMEZONES.get(state or "", "Asia/Riyadh")))
+    lang = current_lang()
+    separator = "، " if lang == "ar" else ", "
+    text = format_date(local.date(), "long", locale=lang) + separator + format_time(local.timetz(), "short", locale=lang)
+    return digits(text, state)
 
 
 def hijri_date(value: date | datetime | None, state: str | None = None) -> str:
