@@ -71,11 +71,15 @@ def start(args: list[str], log: Path, cwd: Path | None = None, env: dict[str, st
 
 
 def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM the process group while its leader lives; SIGKILL it if it does not stop."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=15)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
+    except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
 
 
 def session() -> requests.Session:
