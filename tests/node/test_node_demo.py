@@ -51,3 +51,33 @@ def test_demo_no_portal(tmp_path):
         log.close()
     assert rc == 0
     assert all(port_free(base + i) for i in (1, 2, 99)), "demo left processes listening"
+
+
+def test_demo_with_portal_stops_on_sigint(tmp_path):
+    """``gcc-link demo`` (what ``make demo`` runs) also starts the portal; Ctrl-C stops everything."""
+    cli = [sys.executable, "-c", "from gcc_link.cli import main; main()"]
+    if subprocess.run([*cli, "portal", "--help"], capture_output=True, timeout=60).returncode != 0:
+        pytest.skip("the portal is not installed")
+    base = free_port_base(100)
+    data = tmp_path / "demo"
+    log = open(tmp_path / "demo.log", "wb")
+    proc = subprocess.Popen([*cli, "demo", "--states", "KW,SA", "--data-dir", str(data), "--port-base", str(base)],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until(lambda: (data / "demo.json").exists() or proc.poll() is not None, 180, 0.2, what="demo.json")
+        assert proc.poll() is None, (tmp_path / "demo.log").read_text()
+        info = json.loads((data / "demo.json").read_text())
+        portal = info["portal"]
+        assert portal and portal["url"] == f"http://127.0.0.1:{base}"
+        assert portal["admin"]["username"] and portal["admin"]["password"]
+        assert requests.get(portal["url"] + "/", timeout=10).status_code < 500
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            rc = proc.wait(timeout=40)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        log.close()
+    assert rc == 0
+    assert all(port_free(base + i) for i in (0, 1, 2, 99)), "demo left processes listening"
