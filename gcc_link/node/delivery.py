@@ -20,6 +20,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 from datetime import datetime, timezone
 
 import requests
@@ -193,8 +194,9 @@ class DeliveryWorker:
                         last_error=error, next_attempt_at=now.timestamp() + delay))
                     continue
                 status, code = ("delivered", None) if receipt.accepted else ("failed", receipt.code)
-                changed = conn.execute(update(OutboxMessage).where(queued).values(
-                    status=status, last_error=code, receipt=receipt.jws, delivered_at=now.timestamp())).rowcount
+                result: Any = conn.execute(update(OutboxMessage).where(queued).values(
+                    status=status, last_error=code, receipt=receipt.jws, delivered_at=now.timestamp()))
+                changed = result.rowcount
                 if changed:
                     logstore.append(s, "receipt_received", item.id, receipt.jws, now)
 
@@ -230,9 +232,10 @@ class DeliveryWorker:
         if not self.ctx.db.sqlite:
             return 0
         now = time.time()
-        return self.ctx.db.retrying(lambda s: s.execute(
-            update(OutboxMessage).where(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at > now)
-            .values(next_attempt_at=now)).rowcount)
+        stmt = (update(OutboxMessage).where(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at > now)
+                .values(next_attempt_at=now))
+        result: Any = self.ctx.db.retrying(lambda s: s.execute(stmt))
+        return int(result.rowcount)
 
     def run_forever(self, stop: threading.Event) -> None:
         """Loop until ``stop`` is set; idles ``poll_seconds`` when nothing is due."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterator
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..timefmt import format_time
@@ -19,8 +19,8 @@ from .models import LogEntry, LogHead
 from .msglog import ChainEntry, next_entry
 
 
-_HEAD = LogHead.__table__
-_ENTRIES = LogEntry.__table__
+_HEAD: Table = LogHead.__table__  # type: ignore[assignment]
+_ENTRIES: Table = LogEntry.__table__  # type: ignore[assignment]
 _SELECT_HEAD = select(_HEAD.c.seq, _HEAD.c.entry_hash).where(_HEAD.c.id == 1).with_for_update()
 _INSERT_ENTRY = insert(_ENTRIES)
 _UPDATE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(seq=bindparam("new_seq"), entry_hash=bindparam("new_hash"))

@@ -45,7 +45,8 @@ class ChainEntry:
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> "ChainEntry":
-        return cls(int(data["seq"]), str(data["kind"]), data.get("ref"), str(data["at"]),  # type: ignore[arg-type]
+        ref = data.get("ref")
+        return cls(int(str(data["seq"])), str(data["kind"]), None if ref is None else str(ref), str(data["at"]),
                    str(data["item_sha256"]), str(data["prev_hash"]), str(data["entry_hash"]))
 
 

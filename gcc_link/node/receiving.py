@@ -8,6 +8,7 @@ second inbox entry (idempotent retries, replay protection).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from dataclasses import dataclass
@@ -27,8 +28,8 @@ from .context import NodeContext
 from .models import Grant, InboxMessage, Rejection, Service
 
 log = logging.getLogger("gcc_link.node.receiving")
-_INSERT_INBOX = insert(InboxMessage.__table__)
-_INSERT_REJECTION = insert(Rejection.__table__)
+_INSERT_INBOX = insert(InboxMessage)
+_INSERT_REJECTION = insert(Rejection)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def receive_many(ctx: NodeContext, items: list[bytes], *, peer_state: str | None
         ids = [peek_message_id(d) for d in items]
         existing = _existing(session, [i for i in ids if i])
         existing_receipts = {k: (v.message_sha256, v.receipt) for k, v in existing.items()}
-    pending: list[tuple[int, Message | None, bytes, Receipt, str | None]] = []
+    pending: list[tuple[int, Message | None, bytes, Receipt | None, str | None]] = []
     seen: dict[str, int] = {}
     for n, data in enumerate(items):
         mid = ids[n]
@@ -96,7 +97,7 @@ def receive_many(ctx: NodeContext, items: list[bytes], *, peer_state: str | None
             pending.append((n, None, data, receipt, exc.code))
             continue
         if message.id in existing_receipts or message.id in seen:
-            pending.append((n, message, data, None, "duplicate"))  # type: ignore[arg-type]
+            pending.append((n, message, data, None, "duplicate"))
             continue
         seen[message.id] = n
         receipt = Receipt.create(ctx.identity, message_jws=data, message_id=message.id, status="accepted",
@@ -106,21 +107,21 @@ def receive_many(ctx: NodeContext, items: list[bytes], *, peer_state: str | None
         ctx.db.retrying(lambda s: _store(ctx, s, pending, now, push))
     except IntegrityError:
         # a concurrent worker stored one of these ids first: settle them one by one
-        for item in pending:
+        for one in pending:
             try:
-                ctx.db.retrying(lambda s, item=item: _store(ctx, s, [item], now, push))
+                ctx.db.retrying(functools.partial(_store, ctx, pending=[one], now=now, push=push))
             except IntegrityError:
                 pass
     accepted_ids = [m.id for _n, m, _d, _r, _c in pending if m is not None]
     with ctx.db.read() as session:
         stored = {k: v.receipt for k, v in _existing(session, accepted_ids).items()}
-    for n, message, _data, receipt, _code in pending:
-        if message is not None:
-            if message.id in stored:
-                original = stored[message.id]
-                outcomes[n] = Outcome(original, True, None, duplicate=receipt is None or original != receipt.jws)
-        elif receipt is not None:
-            outcomes[n] = Outcome(receipt.jws, False, receipt.code)
+    for n, msg, _data, own, _code in pending:
+        if msg is not None:
+            if msg.id in stored:
+                original = stored[msg.id]
+                outcomes[n] = Outcome(original, True, None, duplicate=own is None or original != own.jws)
+        elif own is not None:
+            outcomes[n] = Outcome(own.jws, False, own.code)
     for n, outcome in enumerate(outcomes):
         if outcome is None:  # could not be stored: never claim acceptance
             outcomes[n] = Outcome(b"", False, "internal")

@@ -23,7 +23,7 @@ from .context import NodeContext
 from .models import OutboxMessage, Service
 
 _UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
-_INSERT_OUTBOX = insert(OutboxMessage.__table__)
+_INSERT_OUTBOX = insert(OutboxMessage)
 _ALLOWED = {"recipient", "body", "service", "conversation_id", "in_reply_to", "ttl_seconds", "content_type", "sender"}
 
 

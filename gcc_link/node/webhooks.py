@@ -10,8 +10,10 @@ outbox, so several workers on PostgreSQL never push the same item at once.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from typing import Any
 
 import requests
 from sqlalchemy import select, update
@@ -32,6 +34,10 @@ def sign_push(ctx: NodeContext, data: dict) -> bytes:
     payload = {"gcc_link_push": 1, "node": ctx.state, "item": data}
     return jose.sign(canonical_json(payload), PUSH_TYP, ctx.identity.private_key, ctx.identity.der,
                      ctx.identity.fingerprint)
+
+
+def _execute(session: Any, stmt: Any) -> None:
+    session.execute(stmt)
 
 
 def push_once(ctx: NodeContext, limit: int = 20, lease: float = 30.0) -> int:
@@ -71,8 +77,8 @@ def push_once(ctx: NodeContext, limit: int = 20, lease: float = 30.0) -> int:
             values = {"push_status": "abandoned"}  # stays in the pull inbox
         else:
             values = {"push_next_at": time.time() + backoff(attempts, cfg.backoff_base_seconds, cfg.backoff_max_seconds)}
-        ctx.db.retrying(lambda s, seq=seq, values=values: s.execute(
-            update(InboxMessage).where(InboxMessage.seq == seq).values(**values)))
+        stmt = update(InboxMessage).where(InboxMessage.seq == seq).values(**values)
+        ctx.db.retrying(functools.partial(_execute, stmt=stmt))
         if not ok:
             log.info("webhook push of inbox item %s failed (%s); attempt %d", seq, reason, attempts)
     return len(claimed)

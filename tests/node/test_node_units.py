@@ -126,3 +126,46 @@ def test_migrations_match_models(tmp_path):
     engine.dispose()
     assert diff == []
     assert head == [(0, "0" * 64)]
+
+
+def test_concurrent_duplicate_falls_back_to_original_receipt(tmp_path, monkeypatch):
+    """Two workers racing on one id: the loser hits the unique index and answers the winner's receipt."""
+    from datetime import datetime, timezone
+
+    from gcc_link.node import receiving
+    from gcc_link.node.config import load_config
+    from gcc_link.node.context import NodeContext
+    from gcc_link.node.db import migrate
+    from gcc_link.node.provision import build
+
+    fed = build(tmp_path / "fed", ["KW", "SA"], 1, create_clients=False)
+    cfg = load_config(fed.configs["SA"])
+    cfg.data_dir.mkdir(parents=True)
+    migrate(cfg.db_url)
+    ctx = NodeContext.create(cfg)
+    kw_dir = fed.pki_dir / "nodes" / "KW"
+    kw = pki.NodeIdentity.from_pem((kw_dir / "node.pem").read_bytes(), (kw_dir / "node.key").read_bytes())
+    now = datetime.now(timezone.utc)
+    first = Message.create(kw, sender="KW/MOI", recipient="SA/MOI", body={"v": 1}, now=now)
+    again = Message.create(kw, sender="KW/MOI", recipient="SA/MOI", body={"v": 1}, now=now, message_id=first.id,
+                           conversation_id=first.conversation_id)  # re-signed: other bytes, same id
+    [won] = receiving.receive_many(ctx, [first.jws])
+    assert won.accepted and not won.duplicate
+    original_existing = receiving._existing
+    calls: list[int] = []
+
+    def racing_existing(session, ids):
+        calls.append(1)  # the first look misses the row another worker has just committed
+        return {} if len(calls) == 1 else original_existing(session, ids)
+
+    monkeypatch.setattr(receiving, "_existing", racing_existing)
+    [lost] = receiving.receive_many(ctx, [again.jws])
+    assert lost.accepted and lost.duplicate and lost.receipt == won.receipt
+    with ctx.db.read() as s:
+        from sqlalchemy import func, select
+
+        from gcc_link.node.models import InboxMessage
+
+        assert s.execute(select(func.count()).select_from(InboxMessage)).scalar_one() == 1
+    ctx.db.dispose()
+
