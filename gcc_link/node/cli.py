@@ -10,7 +10,7 @@ import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -23,9 +23,27 @@ config_option = click.option("--config", "config_path", type=click.Path(path_typ
 json_option = click.option("--json", "as_json", is_flag=True, help="Print a machine-readable JSON result.")
 
 
-def _fail(reason: str) -> None:
+def _fail(reason: str) -> NoReturn:
     click.echo(f"error: {reason}", err=True)
     sys.exit(1)
+
+
+def _guarded(fn: Any) -> Any:
+    """Turn the expected failures of a command into one line and exit 1 (no traceback)."""
+    import functools
+
+    import requests
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except GccLinkError as exc:
+            _fail(f"{exc.code}: {exc.message}")
+        except (OSError, requests.RequestException) as exc:
+            _fail(f"{type(exc).__name__}: {exc}")
+
+    return wrapper
 
 
 def _config(path: Path):  # -> NodeConfig
@@ -59,19 +77,18 @@ def node() -> None:
 @node.command("run")
 @config_option
 @click.option("--mode", type=click.Choice(["development", "production"]), help="Override node.mode.")
+@_guarded
 def node_run(config_path: Path, mode: str | None) -> None:
     """Serve the node (migrates the store first); stops on SIGINT/SIGTERM."""
     from .server import run
 
-    try:
-        run(_config(config_path), mode)
-    except GccLinkError as exc:
-        _fail(f"{exc.code}: {exc.message}")
+    run(_config(config_path), mode)
 
 
 @node.command("deliver")
 @config_option
 @click.option("--name", default="delivery")
+@_guarded
 def node_deliver(config_path: Path, name: str) -> None:
     """Run one delivery worker process (production mode starts these itself)."""
     from .server import run_delivery, setup_logging
@@ -82,6 +99,7 @@ def node_deliver(config_path: Path, name: str) -> None:
 
 @node.command("migrate")
 @config_option
+@_guarded
 def node_migrate(config_path: Path) -> None:
     """Create or upgrade the node's database schema (alembic)."""
     _db(_config(config_path))
@@ -103,6 +121,7 @@ def client() -> None:
 @click.option("--public-key", "public_key", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="PEM public key: the client authenticates by private_key_jwt instead of a secret.")
 @json_option
+@_guarded
 def client_create(config_path: Path, agencies: tuple[str, ...], all_agencies: bool, scopes: tuple[str, ...],
                   public_key: Path | None, as_json: bool) -> None:
     """Register client(s); the secret is printed once and stored only as a hash."""
@@ -131,6 +150,7 @@ def client_create(config_path: Path, agencies: tuple[str, ...], all_agencies: bo
 @client.command("list")
 @config_option
 @json_option
+@_guarded
 def client_list(config_path: Path, as_json: bool) -> None:
     """List registered clients (never their secrets)."""
     from .oauth import list_clients
@@ -201,6 +221,7 @@ def verify_log(config) -> dict[str, Any]:
 @log_group.command("verify")
 @config_option
 @json_option
+@_guarded
 def log_verify(config_path: Path, as_json: bool) -> None:
     """Check the hash chain and every signature; exit 1 if anything is wrong."""
     result = verify_log(_config(config_path))
@@ -268,6 +289,7 @@ def _receipt_for(receipt: bytes) -> str:
 @config_option
 @click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), required=True)
 @json_option
+@_guarded
 def evidence_export(message_id: str, config_path: Path, out: Path, as_json: bool) -> None:
     """Write the evidence bundle of a delivered (or received) message to OUT."""
     try:

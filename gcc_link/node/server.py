@@ -158,9 +158,28 @@ def run_production(config: NodeConfig, config_path: Path | None) -> None:
                 child.kill()
 
 
+def preflight(config: NodeConfig) -> None:
+    """Fail fast, in the parent, with one clear reason: key and certificate, directory."""
+    from ..directory import load_directory
+    from ..errors import ConfigError, GccLinkError
+    from .context import load_identity, utcnow
+    from .directory_source import fetch
+
+    load_identity(config)
+    try:
+        load_directory(fetch(config.directory), utcnow())
+    except OSError as exc:
+        raise ConfigError(f"directory {config.directory} cannot be read: {exc}") from None
+    except GccLinkError as exc:
+        trusted = config.data_dir / "directory.trusted.jws"
+        if not trusted.exists():
+            raise ConfigError(f"directory {config.directory}: {exc.code}: {exc.message}") from None
+
+
 def run(config: NodeConfig, mode: str | None = None) -> None:
     """Migrate the store, then serve in the configured (or given) mode."""
     setup_logging()
+    preflight(config)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(config.db_url)
     if (mode or config.mode) == "production":
