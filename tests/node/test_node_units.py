@@ -169,3 +169,22 @@ def test_concurrent_duplicate_falls_back_to_original_receipt(tmp_path, monkeypat
         assert s.execute(select(func.count()).select_from(InboxMessage)).scalar_one() == 1
     ctx.db.dispose()
 
+
+
+def test_cli_failures_are_one_line(tmp_path):
+    """Operators get one reason, not a traceback, and nothing is started."""
+    from nodeharness import gcc_link
+
+    path = tmp_path / "node.toml"
+    path.write_text('[node]\nstate = "KW"\ndata_dir = "d"\ncertificate = "missing.pem"\nprivate_key = "missing.key"\n'
+                    'directory = "missing.jws"\n[[agencies]]\nid = "KW/MOI"\n')
+    for args in (["node", "run", "--config", str(path)], ["log", "verify", "--config", str(path)],
+                 ["evidence", "export", "x", "--config", str(path), "--out", str(tmp_path / "e.json")]):
+        result = gcc_link(*args, check=False)
+        assert result.returncode == 1, result
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[node\n")
+    result = gcc_link("node", "run", "--config", str(bad), check=False)
+    assert result.returncode == 1 and "not valid TOML" in result.stderr
