@@ -45,6 +45,7 @@ SIGNATURE_TYP = "gcc-link-dir+jws"
 STATUSES = ("trial", "active", "suspended")
 AUTHORISED_STATUSES = frozenset({"trial", "active"})
 MAX_DIRECTORY_BYTES = 4 * 1024 * 1024
+MAX_CHAIN_STEPS = 1000  # versions walked in one refresh; a bound on work, far above any real history
 
 _REGISTRY = jws.JWSRegistry(algorithms=["ES256"])
 _REGISTRY.max_payload_length = MAX_DIRECTORY_BYTES
@@ -181,10 +182,18 @@ class Directory(DirectoryContent):
     def check_certificate(self, cert: x509.Certificate, now: datetime, fingerprint: str | None = None) -> str:
         """Chain ``cert`` to this directory's root at ``now``, not revoked; return its state.
 
+        Raises ``DirectoryExpiredError`` once the directory itself has
+        expired: it must be refreshed before it is trusted again.
+
         The chain signature check is cached per certificate; the validity
         periods and the revocation list are checked on every call.
         """
         require_aware(now)
+        if self.is_expired(now):
+            # TUF freeze protection: an expired trust anchor vouches for nobody
+            raise DirectoryExpiredError(
+                f"the trusted directory (version {self.version}) expired at {format_time(self.expires_at)}"
+            )
         fingerprint = fingerprint or cert_fingerprint(cert)
         state = self._verified_chains.get(fingerprint)
         if state is None:
@@ -394,17 +403,19 @@ def _finish(data: bytes, content: DirectoryContent, signers: frozenset[str]) -> 
     )
 
 
-def load_directory(data: bytes, now: datetime) -> Directory:
+def load_directory(data: bytes, now: datetime, *, allow_expired: bool = False) -> Directory:
     """Trust a directory given by configuration: its own threshold of signatures, not expired.
 
     This is the bootstrap step (TUF's shipped root); later versions go
-    through :func:`update_directory`.
+    through :func:`update_directory`. ``allow_expired`` is for the signing
+    side only: an expired version is still the base the next one must be
+    signed against (a node never verifies messages with it).
     """
     require_aware(now)
     doc, content = _read(data)
     signers = _valid_signers(doc, content.keys)
     _require_threshold(signers, content.threshold, "of its own")
-    if now >= content.expires_at:
+    if not allow_expired and now >= content.expires_at:
         raise DirectoryExpiredError(f"directory version {content.version} expired at {format_time(content.expires_at)}")
     return _finish(data, content, signers)
 
@@ -417,6 +428,40 @@ def update_directory(trusted: Directory, data: bytes, now: datetime) -> Director
     trusted one (the same version is accepted only byte-for-byte unchanged);
     not expired at ``now``.
     """
+    return _update(trusted, data, now, final=True)
+
+
+def update_directory_chain(trusted: Directory, chain: Iterable[bytes], now: datetime) -> Directory:
+    """Walk consecutive versions ``trusted.version + 1 …`` to the last of ``chain`` (TUF root walk).
+
+    Each step needs both thresholds, as in :func:`update_directory`, so a
+    node that missed several key rotations catches up without re-installing
+    anything. Intermediate versions may have expired since; the last must
+    not. Versions must follow one another without gaps.
+    """
+    require_aware(now)
+    items = list(chain)
+    if not items:
+        raise DirectoryFormatError("an empty directory chain")
+    if len(items) > MAX_CHAIN_STEPS:
+        raise DirectoryFormatError(f"a chain of {len(items)} versions; at most {MAX_CHAIN_STEPS} are walked")
+    current = trusted
+    for n, data in enumerate(items):
+        version = peek_directory_version(data)
+        if version != current.version + 1:
+            raise DirectoryRollbackError(
+                f"chain step {n + 1} is version {version}; version {current.version + 1} was expected"
+            )
+        current = _update(current, data, now, final=n == len(items) - 1)
+    return current
+
+
+def peek_directory_version(data: bytes) -> int:
+    """The version a directory document claims, before any signature is checked (to plan a walk)."""
+    return _read(data)[1].version
+
+
+def _update(trusted: Directory, data: bytes, now: datetime, *, final: bool) -> Directory:
     require_aware(now)
     doc, content = _read(data)
     if content.version < trusted.version:
@@ -428,7 +473,7 @@ def update_directory(trusted: Directory, data: bytes, now: datetime) -> Director
     _require_threshold(_valid_signers(doc, trusted.keys), trusted.threshold, "previously trusted")
     signers = _valid_signers(doc, content.keys)
     _require_threshold(signers, content.threshold, "of its own")
-    if now >= content.expires_at:
+    if final and now >= content.expires_at:
         raise DirectoryExpiredError(f"directory version {content.version} expired at {format_time(content.expires_at)}")
     return _finish(data, content, signers)
 

@@ -1,9 +1,16 @@
 """``gcc-link directory``: build, sign (by several parties) and verify the member directory.
 
 State kept under ``--dir D``: ``directory-keys/key-N.pem`` (0600, one per
-key holder), ``directory-draft.json`` (keys, threshold, members: what the
-next version will say), ``directory.jws`` (the latest signed version) and
+key holder held here), ``directory-draft.json`` (keys, threshold, members:
+what the next version will say; keys held by other parties appear there as
+public keys only), ``directory.jws`` (the latest signed version) and
 ``directory.vN.jws`` (every version, so nodes can walk the chain).
+
+Multi-party signing: ``sign --partial`` writes ``directory.vN.pending.jws``
+with this party's signatures, each other holder adds theirs with
+``cosign``, and ``publish`` installs it once the thresholds are met. Keys
+rotate with ``add-key`` / ``remove-key`` / ``set-threshold``: the next
+version must still be signed by the threshold of the keys it replaces.
 """
 
 from __future__ import annotations
@@ -15,10 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import click
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from .. import pki as core
 from ..directory import (
     STATUSES,
+    Directory,
     DirectoryContent,
     DirectoryKey,
     Member,
@@ -35,7 +45,6 @@ from .pki import ROOT_CERT, node_paths, read_revoked
 DRAFT = "directory-draft.json"
 KEYS_DIR = "directory-keys"
 SIGNED = "directory.jws"
-
 
 
 def _read_draft(directory: Path) -> dict[str, Any]:
@@ -129,11 +138,18 @@ def add_member(cc: str, url: str, status: str, workdir: Path, cert_path: Path | 
     emit({"cc": cc, **draft["members"][cc]}, as_json, f"{cc} ({status}) {url} in the draft")
 
 
+def _entry_key(workdir: Path, entry: dict[str, Any]) -> DirectoryKey:
+    if "public_key" in entry:  # held by another party: only its public half is here
+        public = serialization.load_pem_public_key(entry["public_key"].encode())
+        if not isinstance(public, ec.EllipticCurvePublicKey) or public.curve.name != "secp256r1":
+            fail(f"the key of {entry['holder']} is not a P-256 public key")
+        return DirectoryKey.from_public_key(public, entry["holder"])
+    key = core.load_private_key((workdir / KEYS_DIR / entry["file"]).read_bytes())
+    return DirectoryKey.from_public_key(key.public_key(), entry["holder"])
+
+
 def _draft_content(workdir: Path, draft: dict[str, Any], version: int, now: Any, expires_days: int) -> DirectoryContent:
-    keys = []
-    for entry in draft["keys"]:
-        key = core.load_private_key((workdir / KEYS_DIR / entry["file"]).read_bytes())
-        keys.append(DirectoryKey.from_public_key(key.public_key(), entry["holder"]))
+    keys = [_entry_key(workdir, entry) for entry in draft["keys"]]
     members = tuple(
         Member(cc, m["name"]["ar"], m["name"]["en"], m["status"], m["node_url"],
                tuple(m["node_certificates"]), tuple(m["services"]))
@@ -147,38 +163,140 @@ def _draft_content(workdir: Path, draft: dict[str, Any], version: int, now: Any,
     )
 
 
+def _previous(workdir: Path, now: Any) -> Directory | None:
+    """The latest published version; it may have expired, the next one is still signed against it."""
+    path = workdir / SIGNED
+    return load_directory(path.read_bytes(), now, allow_expired=True) if path.exists() else None
+
+
+def _install(workdir: Path, data: bytes, now: Any) -> Directory:
+    """Check ``data`` as the next version after the published one and publish it (latest + vN)."""
+    previous = _previous(workdir, now)
+    new = update_directory(previous, data, now) if previous else load_directory(data, now)
+    if previous and new.version == previous.version:
+        fail(f"version {new.version} is already published")
+    write_public(workdir / f"directory.v{new.version}.jws", data)
+    write_public(workdir / SIGNED, data)
+    return new
+
+
 @directory.command("sign")
 @click.option("--dir", "workdir", type=click.Path(path_type=Path), required=True)
 @click.option("--key", "key_paths", type=click.Path(path_type=Path, exists=True), multiple=True,
               help="Sign with these key files only (default: every key in DIR/directory-keys).")
 @click.option("--expires-days", type=click.IntRange(1, 3650))
+@click.option("--partial", is_flag=True,
+              help="Write DIR/directory.vN.pending.jws for the other key holders to cosign; publish it later.")
 @at_option
 @json_option
-def sign(workdir: Path, key_paths: tuple[Path, ...], expires_days: int | None, at: str | None, as_json: bool) -> None:
+def sign(workdir: Path, key_paths: tuple[Path, ...], expires_days: int | None, partial: bool, at: str | None,
+         as_json: bool) -> None:
     """Sign the draft as the next version: DIR/directory.jws and DIR/directory.vN.jws.
 
     The new version must be acceptable to a node holding the previous one
-    (threshold of the old keys and of the new), or nothing is written.
+    (threshold of the old keys and of the new), or nothing is written. With
+    ``--partial`` the thresholds are not checked yet and nothing is published.
     """
     now = now_or(at)
     draft = _read_draft(workdir)
-    previous_path = workdir / SIGNED
     try:
-        previous = load_directory(previous_path.read_bytes(), now) if previous_path.exists() else None
+        previous = _previous(workdir, now)
         version = previous.version + 1 if previous else 1
         content = _draft_content(workdir, draft, version, now, expires_days or draft.get("expires_days", 365))
         files = key_paths or tuple(_key_files(workdir))
         data = content.sign(core.load_private_key(p.read_bytes()) for p in files)
-        new = update_directory(previous, data, now) if previous else load_directory(data, now)
+        if partial:
+            pending = workdir / f"directory.v{version}.pending.jws"
+            write_public(pending, data)
+            count = len(json.loads(data)["signatures"])
+            emit({"version": version, "file": str(pending), "signatures": count}, as_json,
+                 f"directory version {version} awaits cosigning: {pending} ({count} signature(s))")
+            return
+        new = _install(workdir, data, now)
     except FileNotFoundError as exc:
         fail(f"{exc.filename} not found")
     except GccLinkError as exc:
         fail_on(exc)
-    write_public(workdir / f"directory.v{version}.jws", data)
-    write_public(previous_path, data)
-    emit({"version": version, "file": str(previous_path), "signers": len(new.signer_kids),
+    emit({"version": version, "file": str(workdir / SIGNED), "signers": len(new.signer_kids),
           "members": [m.cc for m in new.members]}, as_json,
-         f"directory version {version} signed by {len(new.signer_kids)} key(s): {previous_path}")
+         f"directory version {version} signed by {len(new.signer_kids)} key(s): {workdir / SIGNED}")
+
+
+@directory.command("publish")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--dir", "workdir", type=click.Path(path_type=Path), required=True)
+@at_option
+@json_option
+def publish(file: Path, workdir: Path, at: str | None, as_json: bool) -> None:
+    """Publish a cosigned version (from 'sign --partial') once it meets both thresholds."""
+    now = now_or(at)
+    try:
+        new = _install(workdir, file.read_bytes(), now)
+    except GccLinkError as exc:
+        fail_on(exc)
+    emit({"version": new.version, "file": str(workdir / SIGNED), "signers": len(new.signer_kids)}, as_json,
+         f"directory version {new.version} published ({len(new.signer_kids)} signatures): {workdir / SIGNED}")
+
+
+@directory.command("add-key")
+@click.option("--dir", "workdir", type=click.Path(path_type=Path), required=True)
+@click.option("--holder", required=True, help="Who holds the key (a state or the secretariat).")
+@click.option("--public-key", "public_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="The holder's P-256 public key (PEM), when the private key is kept elsewhere.")
+@json_option
+def add_key(workdir: Path, holder: str, public_path: Path | None, as_json: bool) -> None:
+    """Add a directory key to the draft: generated here (0600) or another party's public key."""
+    draft = _read_draft(workdir)
+    if public_path:
+        entry: dict[str, Any] = {"holder": holder, "public_key": public_path.read_text()}
+        try:
+            dk = _entry_key(workdir, entry)
+        except ValueError:
+            fail(f"{public_path} is not a PEM public key")
+    else:
+        files = _key_files(workdir)
+        n = int(files[-1].stem.split("-")[1]) + 1 if files else 1
+        key = core.generate_key()
+        write_private(workdir / KEYS_DIR / f"key-{n}.pem", core.key_pem(key))
+        dk = DirectoryKey.from_public_key(key.public_key(), holder)
+        entry = {"holder": holder, "file": f"key-{n}.pem"}
+    if any(e["kid"] == dk.kid for e in draft["keys"]):
+        fail(f"key {dk.kid} is already in the draft")
+    draft["keys"].append({"kid": dk.kid, **entry})
+    _write_draft(workdir, draft)
+    emit({"kid": dk.kid, "holder": holder, "keys": len(draft["keys"])}, as_json,
+         f"key {dk.kid} ({holder}) added; the draft lists {len(draft['keys'])} keys")
+
+
+@directory.command("remove-key")
+@click.option("--kid", required=True, help="The key's id (an option: ids may start with '-').")
+@click.option("--dir", "workdir", type=click.Path(path_type=Path), required=True)
+@json_option
+def remove_key(kid: str, workdir: Path, as_json: bool) -> None:
+    """Drop a key from the draft. Its file stays: the next version still needs the old threshold."""
+    draft = _read_draft(workdir)
+    keys = [e for e in draft["keys"] if e["kid"] != kid]
+    if len(keys) == len(draft["keys"]):
+        fail(f"no key {kid} in the draft")
+    if len(keys) < draft["threshold"]:
+        fail(f"{len(keys)} keys would be left, fewer than the threshold {draft['threshold']}")
+    draft["keys"] = keys
+    _write_draft(workdir, draft)
+    emit({"kid": kid, "keys": len(keys)}, as_json, f"key {kid} removed; the draft lists {len(keys)} keys")
+
+
+@directory.command("set-threshold")
+@click.argument("threshold", type=click.IntRange(1, 32))
+@click.option("--dir", "workdir", type=click.Path(path_type=Path), required=True)
+@json_option
+def set_threshold(threshold: int, workdir: Path, as_json: bool) -> None:
+    """How many distinct key holders must sign the versions after the next one."""
+    draft = _read_draft(workdir)
+    if threshold > len(draft["keys"]):
+        fail(f"threshold {threshold} is more than the {len(draft['keys'])} keys in the draft")
+    draft["threshold"] = threshold
+    _write_draft(workdir, draft)
+    emit({"threshold": threshold}, as_json, f"threshold {threshold} in the draft")
 
 
 @directory.command("cosign")

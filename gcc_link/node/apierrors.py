@@ -19,6 +19,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "access_denied": 403,
     "unknown_state": 422,
     "config_error": 400,
+    # this node's trust anchor expired: transient, the sender keeps the message and retries
+    "directory_expired": 503,
 }
 
 

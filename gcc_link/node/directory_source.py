@@ -3,7 +3,9 @@
 The newest trusted version is kept in ``DATA_DIR/directory.trusted.jws`` so a
 restart never goes back to an older version (rollback). Refreshes read the
 configured file or URL and go through ``update_directory`` (TUF rules); a
-refused update is logged and the trusted version stays. A background thread
+node that missed key rotations walks the versions in between, published
+beside the latest as ``directory.vN.jws`` (what ``gcc-link directory sign``
+writes). A refused update is logged and the trusted version stays. A background thread
 per process refreshes every ``directory_refresh_seconds``, so a new member
 state is picked up without restarting the node.
 """
@@ -19,8 +21,15 @@ from pathlib import Path
 
 import requests
 
-from ..directory import Directory, load_directory, update_directory
-from ..errors import ConfigError, GccLinkError
+from ..directory import (
+    MAX_CHAIN_STEPS,
+    Directory,
+    load_directory,
+    peek_directory_version,
+    update_directory,
+    update_directory_chain,
+)
+from ..errors import ConfigError, DirectoryThresholdError, GccLinkError
 
 log = logging.getLogger("gcc_link.node.directory")
 TRUSTED_FILE = "directory.trusted.jws"
@@ -37,6 +46,35 @@ def fetch(source: str, timeout: float = 10.0) -> bytes:
         response.raise_for_status()
         return response.content
     return Path(source).read_bytes()
+
+
+def version_source(source: str, version: int) -> str:
+    """Where version ``version`` is published beside ``source`` (``…/directory.jws`` → ``…/directory.vN.jws``)."""
+    folder, sep, name = source.rpartition("/")
+    stem = name[:-4] if name.endswith(".jws") else name
+    return f"{folder}{sep}{stem}.v{version}.jws"
+
+
+def update_from(source: str, current: Directory, data: bytes, now: datetime) -> Directory:
+    """``data`` as the next trusted version; walks the versions in between when a rotation was missed."""
+    try:
+        return update_directory(current, data, now)
+    except DirectoryThresholdError:
+        latest = peek_directory_version(data)
+        if not current.version + 1 < latest <= current.version + MAX_CHAIN_STEPS:
+            raise
+        log.info("directory %s -> %s: walking the versions in between", current.version, latest)
+        steps = []
+        for v in range(current.version + 1, latest):
+            where = version_source(source, v)
+            try:
+                steps.append(fetch(where))
+            except (OSError, requests.RequestException) as exc:
+                raise DirectoryThresholdError(
+                    f"version {latest} is not signed by the trusted keys and version {v}, needed to walk "
+                    f"to it, cannot be read at {where}: {type(exc).__name__}"
+                ) from exc
+        return update_directory_chain(current, [*steps, data], now)
 
 
 class DirectoryHolder:
@@ -75,7 +113,7 @@ class DirectoryHolder:
         with self._lock:
             current = self._directory
             try:
-                new = update_directory(current, data, now) if current else load_directory(data, now)
+                new = update_from(self.source, current, data, now) if current else load_directory(data, now)
             except GccLinkError as exc:
                 self.last_error = f"{exc.code}: {exc.message}"
                 log.warning("directory update refused: %s", self.last_error)

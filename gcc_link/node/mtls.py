@@ -15,7 +15,7 @@ import ssl
 from cryptography import x509
 from flask import request
 
-from ..errors import GccLinkError
+from ..errors import DirectoryExpiredError, GccLinkError
 from ..pki import cert_fingerprint
 from .apierrors import ApiError
 from .context import NodeContext
@@ -47,6 +47,9 @@ def peer_state(ctx: NodeContext) -> str | None:
     fingerprint = cert_fingerprint(cert)
     try:
         state = directory.check_certificate(cert, ctx.now(), fingerprint)
+    except DirectoryExpiredError as exc:
+        raise ApiError(503, exc.code, f"this node cannot check peers until its directory is refreshed: "
+                                      f"{exc.message}") from None
     except GccLinkError as exc:
         raise ApiError(403, "untrusted_client", f"client certificate refused: {exc.message}") from None
     member = directory.member(state)

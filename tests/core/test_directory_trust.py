@@ -9,7 +9,14 @@ from datetime import timedelta
 import pytest
 
 from gcc_link import pki
-from gcc_link.directory import DirectoryKey, add_signatures, load_directory, update_directory
+from gcc_link.directory import (
+    DirectoryKey,
+    add_signatures,
+    load_directory,
+    peek_directory_version,
+    update_directory,
+    update_directory_chain,
+)
 from gcc_link.errors import (
     DirectoryExpiredError,
     DirectoryFormatError,
@@ -116,6 +123,57 @@ def test_key_rotation_needs_old_and_new_thresholds(world):
     with pytest.raises(DirectoryThresholdError):
         update_directory(v2, v3_old, NOW)
     assert update_directory(v2, replace(rotated, version=3).sign(new_keys[1:]), NOW).version == 3
+
+
+def rotations(world, count=2):
+    """Versions 2..count+1, each handing the federation to three fresh keys (threshold 2)."""
+    keys, chain = world.dir_keys[:3], []
+    content = world.content
+    for version in range(2, count + 2):
+        fresh = [pki.generate_key() for _ in range(3)]
+        content = replace(content, version=version, threshold=2, keys=tuple(
+            DirectoryKey.from_public_key(k.public_key(), f"v{version}-{i}") for i, k in enumerate(fresh)))
+        chain.append(content.sign(keys + fresh[:2]))
+        keys = fresh
+    return chain, keys
+
+
+def test_a_node_that_missed_rotations_walks_the_chain(world):
+    chain, _ = rotations(world, 3)
+    # the newest version alone carries no signature the node knows
+    with pytest.raises(DirectoryThresholdError, match="previously trusted"):
+        update_directory(world.directory, chain[-1], NOW)
+    walked = update_directory_chain(world.directory, chain, NOW)
+    assert walked.version == 4 and walked.raw == chain[-1]
+    assert [peek_directory_version(d) for d in chain] == [2, 3, 4]
+
+
+def test_the_walk_needs_every_step_and_in_order(world):
+    chain, _ = rotations(world, 3)
+    with pytest.raises(DirectoryRollbackError, match="version 2 was expected"):
+        update_directory_chain(world.directory, chain[1:], NOW)
+    with pytest.raises(DirectoryRollbackError):
+        update_directory_chain(world.directory, [chain[1], chain[0], chain[2]], NOW)
+    with pytest.raises(DirectoryFormatError):
+        update_directory_chain(world.directory, [], NOW)
+
+
+def test_a_short_signed_step_stops_the_walk(world):
+    chain, _ = rotations(world, 2)
+    doc = json.loads(chain[0])
+    doc["signatures"] = doc["signatures"][:2]  # two old keys: one short of the old threshold of 3
+    with pytest.raises(DirectoryThresholdError, match="previously trusted"):
+        update_directory_chain(world.directory, [json.dumps(doc).encode(), chain[1]], NOW)
+
+
+def test_expired_intermediate_versions_may_be_walked_but_not_an_expired_last(world):
+    chain, keys = rotations(world, 2)
+    later = world.content.expires_at + timedelta(days=1)  # versions 1..3 have all expired by then
+    with pytest.raises(DirectoryExpiredError):
+        update_directory_chain(world.directory, chain, later)
+    v3 = load_directory(chain[1], NOW)
+    v4 = replace(v3.content(), version=4, expires_at=later + timedelta(days=30)).sign(keys[:2])
+    assert update_directory_chain(world.directory, [*chain, v4], later).version == 4
 
 
 def test_suspending_a_member_takes_effect(world, make_message):

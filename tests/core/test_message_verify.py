@@ -269,3 +269,11 @@ def test_peek_message_id(make_message):
     assert peek_message_id(msg.jws) == msg.id
     assert peek_message_id(b"garbage") is None
     assert peek_message_id(b"a." + b64url(b'{"id": 5}') + b".c") is None
+
+
+@pytest.mark.parametrize("delta,code", [(-1, None), (0, "directory_expired"), (1, "directory_expired")])
+def test_an_expired_directory_vouches_for_no_message(world, make_message, delta, code):
+    """TUF freeze protection: a node stuck on an old directory stops trusting, even valid messages."""
+    at = world.directory.expires_at + timedelta(seconds=delta)
+    msg = make_message(now=at, ttl_seconds=60)
+    assert code_of(msg.jws, world, now=at) == code

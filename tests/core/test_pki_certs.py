@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -9,6 +10,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from gcc_link import pki
+from gcc_link.directory import load_directory
 from gcc_link.errors import PkiError, UntrustedCertificateError
 
 from corekit import NOW
@@ -52,7 +54,9 @@ def test_other_root_and_revocation(world):
 
 def test_directory_chain_cache_still_checks_time_and_revocation(world):
     cert = world.ids["SA"].certificate
-    d = world.directory
+    # a directory that outlives the certificate, so only the certificate's own time can refuse it
+    d = load_directory(replace(world.content, expires_at=cert.not_valid_after_utc + timedelta(days=1))
+                       .sign(world.dir_keys[:3]), NOW)
     assert d.check_certificate(cert, NOW) == "SA"  # caches the chain check
     with pytest.raises(UntrustedCertificateError):
         d.check_certificate(cert, cert.not_valid_after_utc + timedelta(seconds=1))

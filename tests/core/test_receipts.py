@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from gcc_link.canonical import sha256_hex
@@ -51,3 +53,16 @@ def test_inconsistent_status_and_code_are_refused(world, make_message, status, c
 def test_message_jws_is_not_a_receipt(world, make_message):
     with pytest.raises(MalformedError):
         Receipt.from_jws(make_message().jws, directory=world.directory, now=NOW)
+
+
+@pytest.mark.parametrize("delta,code", [(-1, None), (0, "directory_expired")])
+def test_an_expired_directory_vouches_for_no_receipt(world, make_message, delta, code):
+    at = world.directory.expires_at + timedelta(seconds=delta)
+    msg = make_message(now=at)
+    r = Receipt.create(world.ids["SA"], message_jws=msg.jws, message_id=msg.id, status="accepted", code=None, now=at)
+    try:
+        Receipt.from_jws(r.jws, directory=world.directory, now=at, expected_node="SA")
+        got = None
+    except GccLinkError as exc:
+        got = exc.code
+    assert got == code
