@@ -110,6 +110,87 @@ def test_signing_below_threshold_writes_nothing(pki_dir, tmp_path):
     assert (d / "directory.jws").read_bytes() == before and not (d / "directory.v2.jws").exists()
 
 
+def test_multi_party_signing_with_a_key_held_elsewhere(pki_dir, tmp_path):
+    """The secretariat signs a partial version, a state holding its own key cosigns, then it is published."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from gcc_link import pki
+
+    d = tmp_path / "pki"
+    shutil.copytree(pki_dir, d)
+    qa_key = pki.generate_key()  # never leaves "Qatar": only its public half reaches the draft
+    (tmp_path / "qa.pub").write_bytes(qa_key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+    (tmp_path / "qa.key").write_bytes(pki.key_pem(qa_key))
+    added = json.loads(gcc("directory", "add-key", "--dir", str(d), "--holder", "QA", "--public-key",
+                           str(tmp_path / "qa.pub"), "--json").stdout)
+    assert added["keys"] == 4 and not (d / "directory-keys" / "key-4.pem").exists()
+    keys = json.loads((d / "directory-draft.json").read_text())["keys"]
+    for entry in keys[:2]:  # the secretariat and KW keys leave; key-3 and QA stay, threshold 2
+        gcc("directory", "remove-key", "--kid", entry["kid"], "--dir", str(d))
+    before = (d / "directory.jws").read_bytes()
+
+    partial = json.loads(gcc("directory", "sign", "--dir", str(d), "--partial", "--json").stdout)
+    pending = Path(partial["file"])
+    assert partial["version"] == 2 and pending.name == "directory.v2.pending.jws" and partial["signatures"] == 3
+    assert (d / "directory.jws").read_bytes() == before  # nothing published yet
+    refused = gcc("directory", "publish", str(pending), "--dir", str(d), ok=False)
+    assert "directory_threshold" in refused.stderr and "of its own" in refused.stderr  # only key-3 of the new keys
+    assert not (d / "directory.v2.jws").exists()
+
+    assert json.loads(gcc("directory", "cosign", str(pending), "--key", str(tmp_path / "qa.key"),
+                          "--json").stdout)["signatures"] == 4
+    published = json.loads(gcc("directory", "publish", str(pending), "--dir", str(d), "--json").stdout)
+    assert published["version"] == 2 and (d / "directory.v2.jws").read_bytes() == (d / "directory.jws").read_bytes()
+    again = gcc("directory", "publish", str(pending), "--dir", str(d), ok=False)
+    assert "already published" in again.stderr
+    # the keys that left can no longer move the federation on their own
+    old_only = gcc("directory", "sign", "--dir", str(d), "--key", str(d / "directory-keys/key-1.pem"),
+                   "--key", str(d / "directory-keys/key-2.pem"), ok=False)
+    assert "directory_threshold" in old_only.stderr
+
+
+def test_a_new_version_replaces_an_expired_one(pki_dir, tmp_path):
+    d = tmp_path / "pki"
+    shutil.copytree(pki_dir, d)
+    later = "2099-01-01T00:00:00Z"  # long after version 1 expired
+    check = gcc("directory", "verify", str(d / "directory.jws"), "--root", str(d / "gcc-root.pem"), "--at", later,
+                "--json", ok=False)
+    assert json.loads(check.stdout.splitlines()[0])["code"] == "directory_expired"
+    signed = json.loads(gcc("directory", "sign", "--dir", str(d), "--at", later, "--json").stdout)
+    assert signed["version"] == 2
+    ok = json.loads(gcc("directory", "verify", str(d / "directory.jws"), "--root", str(d / "gcc-root.pem"),
+                        "--at", later, "--json").stdout)
+    assert ok["valid"] is True and ok["version"] == 2
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (("directory", "remove-key", "--kid", "nope"), "no key nope"),
+        (("directory", "set-threshold", "9"), "more than the 3 keys"),
+        (("directory", "add-key", "--holder", "QA", "--public-key", "directory-draft.json"), "not a PEM public key"),
+    ],
+)
+def test_key_management_refuses_with_one_line(pki_dir, tmp_path, args, needle):
+    d = tmp_path / "pki"
+    shutil.copytree(pki_dir, d)
+    args = tuple(str(d / a) if a.endswith(".json") else a for a in args)
+    before = (d / "directory-draft.json").read_bytes()
+    proc = gcc(*args, "--dir", str(d), ok=False)
+    assert proc.returncode != 0 and needle in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert (d / "directory-draft.json").read_bytes() == before
+
+
+def test_removing_keys_below_the_threshold_is_refused(pki_dir, tmp_path):
+    d = tmp_path / "pki"
+    shutil.copytree(pki_dir, d)
+    kids = [e["kid"] for e in json.loads((d / "directory-draft.json").read_text())["keys"]]
+    gcc("directory", "remove-key", "--kid", kids[0], "--dir", str(d))
+    proc = gcc("directory", "remove-key", "--kid", kids[1], "--dir", str(d), ok=False)
+    assert "fewer than the threshold 2" in proc.stderr
+    assert [e["kid"] for e in json.loads((d / "directory-draft.json").read_text())["keys"]] == kids[1:]
+
+
 @pytest.mark.parametrize(
     "args,needle",
     [
