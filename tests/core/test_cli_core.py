@@ -209,3 +209,33 @@ def test_bad_input_fails_with_one_line_reason(pki_dir, args, needle):
     proc = gcc(*args, *extra, ok=False)
     assert proc.returncode != 0 and needle in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def _commands(group, path=()):
+    import click
+
+    for name, sub in sorted(group.commands.items()):
+        if isinstance(sub, click.Group):
+            yield from _commands(sub, (*path, name))
+        else:
+            yield (*path, name)
+
+
+def test_every_command_documents_itself():
+    """DESIGN: every command has --help; the stable interface of DESIGN.md is all there."""
+    from click.testing import CliRunner
+
+    from gcc_link.cli import main
+
+    commands = set(_commands(main))
+    stable = {("pki", "init-root"), ("pki", "issue-node"), ("pki", "revoke"), ("directory", "init"),
+              ("directory", "add-member"), ("directory", "sign"), ("directory", "verify"), ("message", "sign"),
+              ("message", "verify"), ("node", "run"), ("log", "verify"), ("evidence", "export"),
+              ("evidence", "verify"), ("portal", "run"), ("portal", "import-practices"), ("portal", "reindex"),
+              ("demo",)}
+    assert stable <= commands, stable - commands
+    for path in sorted(commands):
+        result = CliRunner().invoke(main, [*path, "--help"])
+        assert result.exit_code == 0 and result.output.startswith("Usage:"), (path, result.output)
+        summary = result.output.split("\n\n")[1].strip()
+        assert summary and not summary.startswith("Options:"), f"{' '.join(path)} has no description"
