@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import Achievement, AwardEdition, AwardWinner, EgdiRank, Practice, Service, Standard, State
+from .models import Achievement, AwardEdition, AwardWinner, EgdiRank, Practice, Service, Standard, State, TagLabel
+from .tags import tag_key
 
 KUNA = "Reported by the Kuwait News Agency (KUNA)"
 PRESS_SA = "Reported in Arabic-language press coverage of Saudi Arabia's Yesser programme"
@@ -253,9 +254,45 @@ PRACTICES: list[dict[str, Any]] = [
 ]
 
 
+#: Labels of the demo practices' tags (tag: Arabic, English); the secretariat edits them under "Tag labels".
+TAG_LABELS: dict[str, tuple[str, str]] = {
+    "integration": ("التكامل بين الجهات", "Integration"),
+    "loans": ("القروض", "Loans"),
+    "portal": ("البوابات الإلكترونية", "Portals"),
+    "kiosk": ("أجهزة الخدمة الذاتية", "Kiosks"),
+    "licences": ("التراخيص", "Licences"),
+    "self-service": ("الخدمة الذاتية", "Self-service"),
+    "partnership": ("الشراكة", "Partnership"),
+    "private sector": ("القطاع الخاص", "Private sector"),
+    "policy": ("السياسات", "Policy"),
+    "training": ("التدريب", "Training"),
+    "awareness": ("التوعية", "Awareness"),
+    "capacity building": ("بناء القدرات", "Capacity building"),
+    "phased launch": ("الإطلاق على مراحل", "Phased launch"),
+    "services": ("الخدمات", "Services"),
+    "planning": ("التخطيط", "Planning"),
+    "knowledge management": ("إدارة المعرفة", "Knowledge management"),
+    "GCC": ("مجلس التعاون الخليجي", "GCC"),
+    "mobile": ("الهاتف المحمول", "Mobile"),
+    "apps": ("التطبيقات", "Apps"),
+    "e-payment": ("الدفع الإلكتروني", "E-payment"),
+    "payments": ("المدفوعات", "Payments"),
+    "disaster recovery": ("التعافي من الكوارث", "Disaster recovery"),
+    "data centre": ("مراكز البيانات", "Data centres"),
+    "security": ("أمن المعلومات", "Security"),
+    "single sign-on": ("تسجيل الدخول الموحد", "Single sign-on"),
+    "personalisation": ("التخصيص", "Personalisation"),
+    "priority services": ("الخدمات ذات الأولوية", "Priority services"),
+    "catalogue": ("دليل الخدمات", "Service catalogue"),
+    "standards": ("المعايير", "Standards"),
+    "security policy": ("سياسة أمن المعلومات", "Security policy"),
+}
+
+
 def load_demo(session: Session) -> dict[str, int]:
     """Create demo records that are missing (by natural key); returns counts of what was added."""
-    added = {"states": 0, "services": 0, "achievements": 0, "awards": 0, "practices": 0, "standards": 0}
+    added = {"states": 0, "services": 0, "achievements": 0, "awards": 0, "practices": 0, "standards": 0,
+             "tag_labels": 0}
     for data in STATES:
         if session.get(State, data["code"]) is None:
             st = State(**data)
@@ -305,6 +342,12 @@ def load_demo(session: Session) -> dict[str, int]:
         session.add(Standard(code=code, category=cat, year=year, title_ar=t_ar, title_en=t_en, body_ar=b_ar,
                              body_en=b_en, is_demo=demo))
         added["standards"] += 1
+    known_tags = set(session.scalars(select(TagLabel.slug)))
+    for tag, (label_ar, label_en) in TAG_LABELS.items():
+        if tag_key(tag) not in known_tags:  # a label the secretariat changed stays as they left it
+            session.add(TagLabel(slug=tag, label_ar=label_ar, label_en=label_en))
+            known_tags.add(tag_key(tag))
+            added["tag_labels"] += 1
     session.flush()
     practices: dict[str, Practice] = {}
     for i, data in enumerate(PRACTICES):

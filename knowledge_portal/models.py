@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import (
     JSON, Boolean, Column, Date, DateTime, ForeignKey, Integer, String, Table, Text, UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 
 def utcnow() -> datetime:
@@ -187,6 +187,26 @@ class Practice(Base, Bilingual):
         primaryjoin=lambda: Practice.id == practice_relations.c.practice_id,
         secondaryjoin=lambda: Practice.id == practice_relations.c.related_id,
     )
+
+
+class TagLabel(Base, Bilingual):
+    """The Arabic and English label of a practice tag (tags themselves stay English slugs in URLs and the API).
+
+    ``slug`` is kept in the normalised form of :func:`knowledge_portal.tags.tag_key`, so a label found for
+    ``digital-identity`` also serves a practice tagged ``Digital identity``.
+    """
+
+    __tablename__ = "tag_labels"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    label_ar: Mapped[str] = mapped_column(String(120), default="")
+    label_en: Mapped[str] = mapped_column(String(120), default="")
+
+    @validates("slug")
+    def _normalise_slug(self, _key: str, value: str) -> str:
+        from .tags import tag_key
+
+        return tag_key(value)
 
 
 class Attachment(Base):

@@ -128,6 +128,8 @@ def build_openapi() -> dict[str, Any]:
             "Practice": {"type": "object", "required": ["id", "sector", "year", "title"], "properties": {
                 "id": {"type": "string"}, "state": {"type": ["string", "null"]}, "sector": {"type": "string"},
                 "year": {"type": "integer"}, "tags": {"type": "array", "items": {"type": "string"}},
+                "tag_labels": {"type": "object", "description": "each tag's label: {tag: {ar, en}}",
+                               "additionalProperties": _BI},
                 "title": _BI, "summary": _BI, "body": _BI, "outcomes": _BI,
                 "published": {"type": ["string", "null"]}, "demo": {"type": "boolean"}}},
             "SearchResults": {"type": "object", "required": ["total", "results"], "properties": {

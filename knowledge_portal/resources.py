@@ -20,7 +20,7 @@ from wtforms import (
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from .forms import select_choices
-from .models import Achievement, AwardEdition, Practice, Service, Standard, State
+from .models import Achievement, AwardEdition, Practice, Service, Standard, State, TagLabel
 from .vocab import ACHIEVEMENT_CATEGORIES, CHANNELS, MATURITY, SECTORS, STANDARD_CATEGORIES, STATE_CODES
 
 
@@ -118,6 +118,11 @@ RESOURCES: dict[str, Resource] = {r.slug: r for r in (
         F("year", "int", _l("Year"), True), *BI_TITLE,
         F("body_ar", "textarea", _l("Text (Arabic)")), F("body_en", "textarea", _l("Text (English)")),
     ), title=lambda o, lang: o.t("title", lang), admin_only=True),
+    Resource("tags", TagLabel, _l("Tag labels"), (
+        F("slug", "text", _l("Tag"), True, max_length=60),
+        F("label_ar", "text", _l("Label (Arabic)"), True, max_length=120),
+        F("label_en", "text", _l("Label (English)"), True, max_length=120),
+    ), title=lambda o, lang: f"{o.t('label', lang)} ({o.slug})", admin_only=True),
 )}
 
 _PUBLIC_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"

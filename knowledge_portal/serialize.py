@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .models import Achievement, AwardEdition, Practice, Service, Standard, State
+from .tags import tag_labels
 
 
 def state_dict(s: State) -> dict[str, Any]:
@@ -66,6 +67,7 @@ def award_dict(e: AwardEdition) -> dict[str, Any]:
 def practice_dict(p: Practice, full: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": p.public_id, "state": p.state_code, "sector": p.sector, "year": p.year, "tags": list(p.tags or []),
+        "tag_labels": tag_labels(p.tags or []),
         "title": {"ar": p.title_ar, "en": p.title_en}, "summary": {"ar": p.summary_ar, "en": p.summary_en},
         "published": p.published_at.date().isoformat() if p.published_at else None,
         "source": p.source or None, "demo": p.is_demo,

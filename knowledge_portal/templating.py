@@ -1,4 +1,4 @@
-"""Jinja filters and globals: vocabulary labels, safe HTML, filter choices."""
+"""Jinja filters and globals: vocabulary and tag labels, safe HTML, filter choices."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from markupsafe import Markup
 
 from .resources import RESOURCES
 from .sanitize import clean_html
+from .tags import tag_label
 from .vocab import CHANNELS, MATURITY, ROLE_LABELS, SECTORS, STATUS_LABELS, label
 
 
@@ -22,6 +23,7 @@ def init_templating(app: Flask) -> None:
         channel_label=lambda c: label(CHANNELS, c),
         status_label=lambda c: label(STATUS_LABELS, c),
         role_label=lambda c: label(ROLE_LABELS, c),
+        tag_label=tag_label,
         zip_names=_zip_names,
         zip_self=lambda values: [(v, v) for v in values],
         list_str=lambda items: [(k, str(v)) for k, v in items],
@@ -75,6 +77,8 @@ def _facet_label(name: str, value: str, states: list[Any]) -> str:
         return _state_label(states, value if value not in ("", "none", "REGIONAL") else None)
     if name == "sector":
         return label(SECTORS, value)
+    if name == "tag":
+        return tag_label(value)
     from .i18n import digits
 
     return digits(value) if name == "year" else str(value)

@@ -13,6 +13,7 @@ from ..db import get_session
 from ..i18n import current_lang
 from ..models import Achievement, Practice
 from ..sanitize import html_to_text
+from ..tags import tag_label
 from .filters import parse_filters
 from .public import published_achievements, published_practices
 
@@ -47,6 +48,8 @@ def _feed(title: str, self_url: str, alt_url: str, entries: list[dict]) -> Respo
         ET.SubElement(entry, f"{{{ATOM}}}summary").text = e["summary"]
         if e.get("category"):
             ET.SubElement(entry, f"{{{ATOM}}}category", term=e["category"])
+        for term, label, scheme in e.get("tags", ()):
+            ET.SubElement(entry, f"{{{ATOM}}}category", term=term, label=label, scheme=scheme)
     body = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     return Response(body, mimetype="application/atom+xml")
 
@@ -96,11 +99,14 @@ def practices():
     if f.tag:
         items = [p for p in items if f.tag in (p.tags or [])]
     alt = url_for("practices.index", _external=True, **f.as_args())
+    # tags: the slug as term, its label in the feed's language; one scheme for both languages (like the ids)
+    tag_scheme = url_for("practices.index", lang="en", _external=True)
     entries = [{
         "title": p.t("title", lang),
         "id": url_for("practices.detail", public_id=p.public_id, lang="en", _external=True),
         "link": url_for("practices.detail", public_id=p.public_id, _external=True),
         "updated": p.published_at or p.updated_at, "summary": p.t("summary", lang), "category": p.sector,
+        "tags": [(t, tag_label(t, lang), tag_scheme) for t in (p.tags or [])],
     } for p in items[:50]]
     return _feed(_("GCC e-government best practices"), _self_url(), alt, entries)
 
