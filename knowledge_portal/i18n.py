@@ -72,7 +72,7 @@ def init_i18n(app: Flask) -> Babel:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "ar")
     babel = Babel(app, locale_selector=current_lang)
     app.jinja_env.filters.update(digits=digits, gdate=gregorian_date, hdate=hijri_date, localtime=local_time)
-    app.jinja_env.globals.update(direction=lambda: DIRECTION[current_lang()])
+    app.jinja_env.globals.update(direction=lambda: DIRECTION[current_lang()], arabic_digits=uses_arabic_digits)
     return babel
 
 

@@ -86,7 +86,8 @@ def detail(public_id: str):
     if practice is None:
         abort(404)
     related = [p for p in practice.related if p.status == "published"]
-    return render_template("practice.html", p=practice, related=related)
+    # digits_state: the page follows the practice's state's digit convention (list markers included)
+    return render_template("practice.html", p=practice, related=related, digits_state=practice.state_code)
 
 
 @bp.get("/<public_id>/attachments/<int:attachment_id>")

@@ -82,7 +82,8 @@ def state(code: str):
                          _("Lower is better; rank 1 is the top of the world ranking."),
                          fmt=lambda n: digits(n, st.code))
     return render_template("state.html", st=st, achievements=achievements, practices=practices,
-                           services=services, by_stage=by_stage, stages=maturity_stages(), chart=chart)
+                           services=services, by_stage=by_stage, stages=maturity_stages(), chart=chart,
+                           digits_state=st.code)
 
 
 @bp.get("/achievements/")

@@ -229,3 +229,16 @@ def test_admin_login_and_moderation_screens_by_keyboard(server, page):
     assert page.get_attribute("#fld-title_en", "aria-invalid") == "true"
     # the only console line is Chromium noting the form's deliberate 400 answer
     assert len(page.console_errors) == 1 and "400" in page.console_errors[0], page.console_errors
+
+
+def test_numbered_list_markers_follow_the_page_digits(server, page):
+    """Arabic pages (Arabic-Indic digits by default) number their lists ١، ٢، ٣; English pages 1, 2, 3; lists that
+    set their own style (the achievements timeline) keep it."""
+    style = "sel => getComputedStyle(document.querySelector(sel)).listStyleType"
+    page.goto(f"{server}/ar/practices/")
+    assert page.evaluate(style, "ol.results-list") == "arabic-indic"
+    page.goto(f"{server}/en/practices/")
+    assert page.evaluate(style, "ol.results-list") == "decimal"
+    page.goto(f"{server}/ar/achievements/")
+    assert page.evaluate(style, "ol.timeline") == "none"
+    assert page.console_errors == []
