@@ -113,12 +113,14 @@ def local_time(value: str | datetime | None, state: str | None = None) -> str:
         return ""
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return value
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    local = value.astimezone(ZoneInfo(STATE_TIMEZONES.get(state or "", "Asia/Riyadh")))
+    else:
+        moment = value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    local = moment.astimezone(ZoneInfo(STATE_TIMEZONES.get(state or "", "Asia/Riyadh")))
     lang = current_lang()
     separator = "، " if lang == "ar" else ", "
     text = format_date(local.date(), "long", locale=lang) + separator + format_time(local.timetz(), "short", locale=lang)
