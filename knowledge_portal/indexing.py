@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from .models import Practice
 from .sanitize import html_to_text
 from .search import PracticeDoc, SearchBackend, open_backend
+from .tags import tag_labels
 
 
 def init_search(app: Flask) -> None:
@@ -37,12 +38,17 @@ def get_backend(app: Flask | None = None) -> SearchBackend:
 
 
 def to_doc(p: Practice) -> PracticeDoc:
-    """The index's view of a practice: plain text, public identifier."""
+    """The index's view of a practice: plain text, public identifier.
+
+    The tags' labels join the body text of their language, so a reader who
+    searches for a tag as the pages show it (``الهوية الرقمية``) finds it.
+    """
+    labels = tag_labels(p.tags or ()).values()
     return PracticeDoc(
         id=p.public_id, state=p.state_code, sector=p.sector, year=p.year, tags=tuple(p.tags or ()),
         title_ar=p.title_ar, title_en=p.title_en, summary_ar=p.summary_ar, summary_en=p.summary_en,
-        body_ar=html_to_text(p.body_ar) + " " + html_to_text(p.outcomes_ar),
-        body_en=html_to_text(p.body_en) + " " + html_to_text(p.outcomes_en),
+        body_ar=" ".join([html_to_text(p.body_ar), html_to_text(p.outcomes_ar), *(lb["ar"] for lb in labels)]),
+        body_en=" ".join([html_to_text(p.body_en), html_to_text(p.outcomes_en), *(lb["en"] for lb in labels)]),
         published=p.published_at.date() if p.published_at else None,
     )
 
@@ -59,3 +65,19 @@ def reindex_all(session: Session, app: Flask | None = None) -> int:
     """Rebuild the index from every published practice; returns the count."""
     docs = [to_doc(p) for p in session.scalars(select(Practice).where(Practice.status == "published"))]
     return get_backend(app).rebuild(docs)
+
+
+def reindex_tag(session: Session, slug: str, app: Flask | None = None) -> int:
+    """Re-index the published practices carrying tag ``slug`` after its label changed; returns the count."""
+    from flask import g
+
+    from .tags import tag_key
+
+    g.pop("_tag_labels", None)  # labels are cached per request; this request just changed one
+    key = tag_key(slug)
+    backend = get_backend(app)
+    tagged = [p for p in session.scalars(select(Practice).where(Practice.status == "published"))
+              if any(tag_key(t) == key for t in p.tags or ())]
+    for p in tagged:
+        backend.index(to_doc(p))
+    return len(tagged)

@@ -22,9 +22,9 @@ from ..auth import login_required, roles_required
 from ..db import get_session
 from ..forms import ActionForm, AttachmentForm, CsvImportForm, ModerationForm, UserForm, select_choices
 from ..importer import import_services_csv
-from ..indexing import sync_practice
+from ..indexing import reindex_tag, sync_practice
 from ..models import (
-    Attachment, AuditEntry, AwardWinner, EgdiRank, Practice, Revision, User, utcnow,
+    Attachment, AuditEntry, AwardWinner, EgdiRank, Practice, Revision, TagLabel, User, utcnow,
 )
 from ..resources import RESOURCES, Resource, build_form, parse_ranks, parse_winners, record_data, snapshot
 from ..sanitize import clean_html
@@ -190,6 +190,8 @@ def create(slug: str):
         _revision(resource, obj, "created")
         audit(db, g.user.username, "create", resource.slug, record_id_of(obj))
         db.commit()
+        if isinstance(obj, TagLabel):
+            reindex_tag(db, obj.slug)
         flash(_("Saved."), "ok")
         return redirect(url_for("admin.edit", slug=slug, record_id=record_id_of(obj)))
     status = 400 if request.method == "POST" else 200
@@ -225,6 +227,8 @@ def edit(slug: str, record_id: str):
         db.commit()
         if isinstance(obj, Practice):
             sync_practice(obj)
+        elif isinstance(obj, TagLabel):
+            reindex_tag(db, obj.slug)
         flash(_("Saved."), "ok")
         return redirect(url_for("admin.edit", slug=slug, record_id=record_id_of(obj)))
     status = 400 if request.method == "POST" else 200
@@ -264,6 +268,8 @@ def delete(slug: str, record_id: str):
         db.rollback()
         flash(_("This record is still used by other records and cannot be deleted."), "error")
         return redirect(url_for("admin.edit", slug=slug, record_id=record_id))
+    if isinstance(obj, TagLabel):
+        reindex_tag(db, obj.slug)
     flash(_("Deleted."), "ok")
     return redirect(url_for("admin.list_records", slug=slug))
 

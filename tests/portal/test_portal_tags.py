@@ -117,6 +117,8 @@ def test_secretariat_edits_tag_labels_and_editors_cannot(env):
     assert "Open data portal (open-data-portal)" in client.get("/en/admin/tags/").get_data(as_text=True)
     html = env.client().get(f"/ar/practices/{PRACTICE}").get_data(as_text=True)
     assert ("/ar/practices/?tag=open-data-portal", "بوابة البيانات المفتوحة") in _tag_links(html)
+    # the new label is searchable at once: the practices carrying the tag were re-indexed
+    assert PRACTICE in _search_ids(env, "بوابة البيانات المفتوحة", "ar")
     again = client.post("/en/admin/tags/new", data={"csrf_token": token, "slug": "open-data-portal",
                                                       "label_ar": "مكرر", "label_en": "Duplicate"})
     assert again.status_code == 409  # one label per tag
@@ -174,3 +176,15 @@ def test_stylesheet_maps_the_hook_to_arabic_indic_markers_without_outranking_lis
     css = env.client().get("/static/style.css").get_data(as_text=True)
     rule = re.search(r':where\(html\[data-digits="arab"\] ol\)\s*\{\s*list-style-type:\s*arabic-indic;\s*\}', css)
     assert rule, "no zero-specificity rule giving <ol> Arabic-Indic markers under data-digits=arab"
+
+
+@pytest.mark.parametrize("lang,q", [("ar", "الهوية الرقمية"), ("en", "digital identity")])
+def test_a_tag_label_finds_its_practices(env, lang, q):
+    """The practice's own text never says "identity"; its tag's label, as the pages show it, does."""
+    assert PRACTICE in _search_ids(env, q, lang)
+
+
+def _search_ids(env, q: str, lang: str) -> list[str]:
+    query = {"q": q, "lang": lang, "state": "KW", "sector": "interior"}  # narrow enough for one page
+    got = env.client().get("/api/v1/search", query_string=query).get_json()
+    return [r["id"] for r in got["results"]]
