@@ -15,7 +15,7 @@ from ..models import Achievement, Practice
 from ..sanitize import html_to_text
 from ..tags import tag_label
 from .filters import parse_filters
-from .public import published_achievements, published_practices
+from .public import filtered_practices, has_tag, published_achievements
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
 
@@ -86,18 +86,8 @@ def practices():
     f = parse_filters(request)
     if f.errors:
         abort(400)
-    query = published_practices()
-    if f.state == "REGIONAL":
-        query = query.where(Practice.state_code.is_(None))
-    elif f.state:
-        query = query.where(Practice.state_code == f.state)
-    if f.sector:
-        query = query.where(Practice.sector == f.sector)
-    if f.year:
-        query = query.where(Practice.year == f.year)
-    items = get_session().scalars(query.order_by(Practice.published_at.desc(), Practice.id.desc()).limit(200)).all()
-    if f.tag:
-        items = [p for p in items if f.tag in (p.tags or [])]
+    newest = filtered_practices(f).order_by(Practice.published_at.desc(), Practice.id.desc()).limit(200)
+    items = [p for p in get_session().scalars(newest) if has_tag(p, f.tag)]
     alt = url_for("practices.index", _external=True, **f.as_args())
     # tags: the slug as term, its label in the feed's language; one scheme for both languages (like the ids)
     tag_scheme = url_for("practices.index", lang="en", _external=True)

@@ -15,7 +15,7 @@ from ..models import Attachment, Practice
 from ..search import Lang, SearchQuery, SearchResults, Sort
 from ..vocab import SECTORS
 from .filters import Filters, parse_filters
-from .public import published_practices, states_in_order
+from .public import filtered_practices, has_tag, published_practices, states_in_order
 
 bp = Blueprint("practices", __name__, url_prefix="/practices")
 
@@ -31,20 +31,9 @@ def run_search(q: str, lang: Lang, f: Filters, sort: Sort, per_page: int) -> Sea
 
 def browse(f: Filters, per_page: int, sort: Sort = "relevance") -> tuple[int, list[Practice]]:
     """Published practices from the database (no query text): newest year first, or by publication date."""
-    query = published_practices()
-    if f.state == "REGIONAL":
-        query = query.where(Practice.state_code.is_(None))
-    elif f.state:
-        query = query.where(Practice.state_code == f.state)
-    if f.sector:
-        query = query.where(Practice.sector == f.sector)
-    if f.year:
-        query = query.where(Practice.year == f.year)
     order = (Practice.published_at.desc(), Practice.id.desc()) if sort == "date" else (Practice.year.desc(),
                                                                                        Practice.id.desc())
-    items = list(get_session().scalars(query.order_by(*order)))
-    if f.tag:
-        items = [p for p in items if f.tag in (p.tags or [])]
+    items = [p for p in get_session().scalars(filtered_practices(f).order_by(*order)) if has_tag(p, f.tag)]
     total = len(items)
     start = (f.page - 1) * per_page
     return total, items[start:start + per_page]

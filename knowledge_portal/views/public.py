@@ -15,7 +15,7 @@ from ..db import get_session
 from ..i18n import current_lang, digits
 from ..models import Achievement, AwardEdition, Practice, Service, Standard, State
 from ..vocab import ACHIEVEMENT_CATEGORIES, MATURITY, MATURITY_ORDER, SECTORS, STANDARD_CATEGORIES, STATE_CODES
-from .filters import MYVIEW_COOKIE, parse_filters, read_myview
+from .filters import MYVIEW_COOKIE, Filters, parse_filters, read_myview
 
 bp = Blueprint("public", __name__)
 
@@ -30,6 +30,27 @@ def published_achievements():
 
 def published_practices():
     return select(Practice).where(Practice.status == "published")
+
+
+def filtered_practices(f: Filters):
+    """Published practices of the filters' state (``REGIONAL``: none), sector and year.
+
+    Tags are a JSON list: callers filter them on the loaded rows with :func:`has_tag`.
+    """
+    query = published_practices()
+    if f.state == "REGIONAL":
+        query = query.where(Practice.state_code.is_(None))
+    elif f.state:
+        query = query.where(Practice.state_code == f.state)
+    if f.sector:
+        query = query.where(Practice.sector == f.sector)
+    if f.year:
+        query = query.where(Practice.year == f.year)
+    return query
+
+
+def has_tag(practice: Practice, tag: str | None) -> bool:
+    return not tag or tag in (practice.tags or [])
 
 
 def maturity_stages() -> list[tuple[str, str]]:
