@@ -1,68 +1,23 @@
 """PostgreSQL: two delivery workers on one database claim with SKIP LOCKED; no double delivery.
 
-Starts a throwaway PostgreSQL 15 cluster with initdb/pg_ctl in a temp dir
-(as ``nobody``: postgres refuses to run as root), and stops it afterwards.
+The throwaway PostgreSQL cluster comes from ``postgres_url`` in tests/conftest.py.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import pwd
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
-from nodeharness import Cluster, NodeProc, free_port_base, gcc_link, wait_until
+from nodeharness import Cluster, NodeProc, gcc_link, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
-BIN = Path("/usr/local/bin")
 N = 300
-
-
-def _as_pg_user(args: list[str]) -> list[str]:
-    if os.geteuid() != 0:
-        return args
-    if shutil.which("runuser") is None:
-        pytest.skip("running as root without runuser: cannot start postgres as an unprivileged user")
-    return ["runuser", "-u", "nobody", "--", *args]
-
-
-@pytest.fixture(scope="module")
-def postgres_url():
-    for tool in ("initdb", "pg_ctl", "postgres"):
-        if not (BIN / tool).exists() and shutil.which(tool) is None:
-            pytest.skip(f"PostgreSQL binary {tool} not found")
-    initdb = str(BIN / "initdb") if (BIN / "initdb").exists() else shutil.which("initdb")
-    pg_ctl = str(BIN / "pg_ctl") if (BIN / "pg_ctl").exists() else shutil.which("pg_ctl")
-    base = Path(tempfile.mkdtemp(prefix="gcc-link-pg-"))
-    os.chmod(base, 0o755)
-    data = base / "data"
-    if os.geteuid() == 0:
-        nobody = pwd.getpwnam("nobody")
-        os.chown(base, nobody.pw_uid, nobody.pw_gid)
-    port = free_port_base(1)
-    try:
-        subprocess.run(_as_pg_user([initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]),
-                       check=True, capture_output=True, timeout=120)
-        subprocess.run(_as_pg_user([pg_ctl, "-D", str(data), "-l", str(base / "pg.log"), "-w", "-t", "60", "-o",
-                                    f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c max_connections=100 -c fsync=off",
-                                    "start"]), check=True, capture_output=True, timeout=120)
-    except subprocess.CalledProcessError as exc:
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.skip(f"could not start PostgreSQL: {exc.stderr.decode()[-500:]}")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(_as_pg_user([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"]), capture_output=True,
-                       timeout=60)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_two_delivery_workers_no_double_delivery(tmp_path, postgres_url):

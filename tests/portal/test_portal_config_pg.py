@@ -2,14 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
-from pathlib import Path
-
 import pytest
 
 from knowledge_portal import create_app
@@ -46,53 +38,7 @@ def test_per_page_config_drives_paging(tmp_path):
     assert "Page 1 of 3" in html
 
 
-# --- PostgreSQL ---------------------------------------------------------------------------
-
-BIN = Path("/usr/local/bin")
-
-
-def _tool(name: str) -> str | None:
-    return str(BIN / name) if (BIN / name).exists() else shutil.which(name)
-
-
-def _as_pg_user(args: list[str]) -> list[str]:
-    if os.geteuid() != 0:
-        return args
-    if shutil.which("runuser") is None:
-        pytest.skip("running as root without runuser: cannot start postgres as an unprivileged user")
-    return ["runuser", "-u", "nobody", "--", *args]
-
-
-@pytest.fixture(scope="module")
-def postgres_url():
-    """A throwaway PostgreSQL cluster on 127.0.0.1, stopped afterwards."""
-    initdb, pg_ctl = _tool("initdb"), _tool("pg_ctl")
-    if not (initdb and pg_ctl and _tool("postgres")):
-        pytest.skip("PostgreSQL binaries (initdb, pg_ctl, postgres) not found")
-    base = Path(tempfile.mkdtemp(prefix="gcc-portal-pg-"))
-    os.chmod(base, 0o755)
-    if os.geteuid() == 0:
-        nobody = pwd.getpwnam("nobody")
-        os.chown(base, nobody.pw_uid, nobody.pw_gid)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    data = base / "data"
-    try:
-        subprocess.run(_as_pg_user([initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]),
-                       check=True, capture_output=True, timeout=120)
-        subprocess.run(_as_pg_user([pg_ctl, "-D", str(data), "-l", str(base / "pg.log"), "-w", "-t", "60", "-o",
-                                    f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off", "start"]),
-                       check=True, capture_output=True, timeout=120)
-    except subprocess.CalledProcessError as exc:
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.skip(f"could not start PostgreSQL: {exc.stderr.decode()[-300:]}")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(_as_pg_user([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"]), capture_output=True,
-                       timeout=60)
-        shutil.rmtree(base, ignore_errors=True)
+# --- PostgreSQL (postgres_url: tests/conftest.py) -----------------------------------------
 
 
 @pytest.mark.postgres
