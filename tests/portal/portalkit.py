@@ -7,7 +7,10 @@ function-scoped instance.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,3 +82,13 @@ def login(client: FlaskClient, username: str, lang: str = "en") -> None:
     response = client.post(f"/{lang}/login", data={"username": username, "password": PASSWORDS[username],
                                                    "csrf_token": token})
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
+
+
+def stop_process(proc: "subprocess.Popen[Any]") -> None:
+    """Stop a server the test started, by its PID: SIGTERM, then SIGKILL after 10 s."""
+    os.kill(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)

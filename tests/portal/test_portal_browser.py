@@ -4,9 +4,7 @@ no console errors (CSP violations included), phone-sized layout. Screenshots go 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +13,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from portalkit import stop_process
 
 pytestmark = pytest.mark.browser
 
@@ -62,12 +62,7 @@ def server(tmp_path_factory):
         server_admin.update(json.loads((inst / "admin.json").read_text()))
         yield base
     finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_process(proc)
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from gcc_link.cli import main
+from portalkit import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -146,12 +147,7 @@ def test_portal_run_serves_demo_in_both_languages(tmp_path):
         except urllib.error.HTTPError:
             pass
     finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_process(proc)
     log = proc.stderr.read().decode()
     assert "/auth/oidc/callback?code=[redacted]&state=[redacted]" in log  # the access log is on...
     assert "SECRET-CODE-42" not in log and "S7" not in log  # ...and never shows the code

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -19,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 import requests
 
-from portalkit import build_instance
+from portalkit import build_instance, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".venv" / "oidc-provider"
@@ -73,12 +72,7 @@ def provider():
             time.sleep(0.2)
         yield issuer
     finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_process(proc)
 
 
 @pytest.fixture(scope="module")
