@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test install bench clean translations
+.PHONY: demo test test-clock install bench clean translations
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The core and node unit tests again with the clock a year ahead (libfaketime):
+# no test may depend on today's date.
+test-clock: $(STAMP)
+	@command -v faketime >/dev/null || { echo "test-clock needs faketime (Debian package faketime)"; exit 1; }
+	FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f '+365d' $(PY) -m pytest -p no:cacheprovider tests/core tests/node/test_node_units.py
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

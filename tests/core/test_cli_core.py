@@ -7,9 +7,11 @@ import shutil
 import stat
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 
 def gcc(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
@@ -70,14 +72,22 @@ def test_message_sign_and_verify_round_trip(pki_dir, tmp_path):
     assert wrong.returncode == 1 and json.loads(wrong.stdout)["code"] == "wrong_recipient"
 
 
-def test_message_verify_at_a_later_time_is_stale(pki_dir, tmp_path):
+def _issued_at(cert_path: Path) -> datetime:
+    """When the fixture's certificate became valid: explicit test times are taken from it, never from today."""
+    return x509.load_pem_x509_certificate(cert_path.read_bytes()).not_valid_before_utc
+
+
+@pytest.mark.parametrize(("later", "code"), [(300, None), (301, "stale")])
+def test_message_verify_at_a_later_time_is_stale(pki_dir, tmp_path, later, code):
+    signed_at = _issued_at(pki_dir / "nodes/KW/node.pem") + timedelta(hours=1)
     msg = tmp_path / "m.jws"
     msg.write_text(gcc("message", "sign", "--cert", str(pki_dir / "nodes/KW/node.pem"), "--key",
                        str(pki_dir / "nodes/KW/node.key"), "--sender", "KW/MOI", "--recipient", "SA/MOI",
-                       "--body", "1", "--at", "2026-11-22T10:00:00Z").stdout)
+                       "--body", "1", "--at", signed_at.strftime("%Y-%m-%dT%H:%M:%SZ")).stdout)
+    at = (signed_at + timedelta(seconds=later)).strftime("%Y-%m-%dT%H:%M:%SZ")
     proc = gcc("message", "verify", str(msg), "--directory", str(pki_dir / "directory.jws"), "--json",
-               "--at", "2026-11-22T10:05:01Z", ok=False)
-    assert json.loads(proc.stdout)["code"] == "stale"
+               "--at", at, ok=code is None)
+    assert json.loads(proc.stdout)["code"] == code
 
 
 def test_revocation_published_by_the_next_version(pki_dir, tmp_path):
