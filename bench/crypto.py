@@ -21,10 +21,10 @@ from typing import Callable
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from gcc_link import pki
-from gcc_link.canonical import canonical_json
-from gcc_link.directory import DirectoryContent, DirectoryKey, Member, load_directory
-from gcc_link.message import Message
+from gcc_link.protocol import pki
+from gcc_link.protocol.canonical import canonical_json
+from gcc_link.protocol.directory import DirectoryContent, DirectoryKey, Member, load_directory
+from gcc_link.protocol.message import Message
 
 BODY = {"plate": "12345 KW", "owner_civil_id": "289010112345", "query": "vehicle-record", "lang": "ar"}
 
@@ -84,7 +84,7 @@ def main() -> None:
     from joserfc import jws as jose_jws
     from joserfc.jwk import ECKey
 
-    from gcc_link.jose import _registry_for
+    from gcc_link.protocol.jose import _registry_for
 
     header = json.loads(base64.urlsafe_b64decode(sample.jws.split(b".")[0] + b"=="))
     payload = base64.urlsafe_b64decode(sample.jws.split(b".")[1] + b"==")

@@ -1,9 +1,9 @@
 """GCC Link: signed, asynchronous message exchange between GCC e-government agencies.
 
-The modules directly in this package are the pure protocol core: they take bytes
-and an explicit time and return frozen dataclasses or raise a `GccLinkError`.
-They never read the clock, the network or a database; adapters (node server,
-CLI, portal) live in subpackages.
+Layers, bottom to top: ``gcc_link.protocol`` (the pure protocol core: no
+I/O, no clock), ``gcc_link.node`` (the node server: Flask, SQLAlchemy,
+HTTP transport) beside ``knowledge_portal`` (the portal), and
+``gcc_link.cli`` (the ``gcc-link`` command) on top.
 """
 
 __version__ = "0.1.0"

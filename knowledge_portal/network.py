@@ -71,8 +71,8 @@ class NetworkMonitor:
         return bool(self.directory_file)
 
     def _load_directory(self, now: datetime):
-        from gcc_link.directory import load_directory
-        from gcc_link.pki import cert_fingerprint, load_certificate
+        from gcc_link.protocol.directory import load_directory
+        from gcc_link.protocol.pki import cert_fingerprint, load_certificate
 
         directory = load_directory(Path(str(self.directory_file)).read_bytes(), now)
         if self.root_cert_file:
@@ -82,8 +82,8 @@ class NetworkMonitor:
         return directory
 
     def _check(self, directory: Any, member: Any, now: datetime) -> NodeStatus:
-        from gcc_link import jose
-        from gcc_link.errors import GccLinkError
+        from gcc_link.protocol import jose
+        from gcc_link.protocol.errors import GccLinkError
 
         node = NodeStatus(cc=member.cc, name={"ar": member.name_ar, "en": member.name_en}, status=member.status,
                           online=False)

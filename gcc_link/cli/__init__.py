@@ -24,7 +24,7 @@ _GROUPS: tuple[tuple[str, str], ...] = (
     ("gcc_link.node.cli", "log"),
     ("gcc_link.node.cli", "evidence"),
     ("gcc_link.node.cli", "client"),
-    ("gcc_link.demo", "demo"),
+    ("gcc_link.cli.demo", "demo"),
     ("knowledge_portal.cli", "portal"),
 )
 

@@ -25,8 +25,8 @@ import click
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .. import pki as core
-from ..directory import (
+from ..protocol import pki as core
+from ..protocol.directory import (
     STATUSES,
     Directory,
     DirectoryContent,
@@ -36,8 +36,8 @@ from ..directory import (
     load_directory,
     update_directory,
 )
-from ..errors import GccLinkError
-from ..identifiers import GCC_STATES, STATE_NAMES, ServiceId, parse_state
+from ..protocol.errors import GccLinkError
+from ..protocol.identifiers import GCC_STATES, STATE_NAMES, ServiceId, parse_state
 from .files import at_option, json_option, now_or, write_private, write_public
 from .output import emit, fail, fail_on
 from .pki import ROOT_CERT, node_paths, read_revoked

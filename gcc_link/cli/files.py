@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..timefmt import parse_time
+from ..protocol.timefmt import parse_time
 
 
 def write_private(path: Path, data: bytes) -> None:

@@ -13,10 +13,10 @@ from typing import BinaryIO
 
 import click
 
-from ..directory import load_directory
-from ..errors import GccLinkError
-from ..message import Message
-from ..pki import NodeIdentity
+from ..protocol.directory import load_directory
+from ..protocol.errors import GccLinkError
+from ..protocol.message import Message
+from ..protocol.pki import NodeIdentity
 from .files import at_option, json_option, now_or
 from .output import emit, fail, fail_on
 

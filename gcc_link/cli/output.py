@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 
 import click
 
-from ..errors import GccLinkError
+from ..protocol.errors import GccLinkError
 
 
 def fail(reason: str, code: int = 1) -> NoReturn:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from .. import pki as core
-from ..errors import GccLinkError
-from ..identifiers import parse_state
+from ..protocol import pki as core
+from ..protocol.errors import GccLinkError
+from ..protocol.identifiers import parse_state
 from .files import at_option, json_option, now_or, write_private, write_public
 from .output import emit, fail, fail_on
 

@@ -13,8 +13,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy import delete, select
 
-from ..errors import GccLinkError
-from ..identifiers import AgencyId, ServiceId
+from ..protocol.errors import GccLinkError
+from ..protocol.identifiers import AgencyId, ServiceId
 from . import calls, inbox, sending
 from .apierrors import ApiError
 from .context import NodeContext

@@ -6,7 +6,7 @@ status through ``STATUS_BY_CODE`` (4xx: the client's input was refused).
 
 from __future__ import annotations
 
-from ..errors import GccLinkError
+from ..protocol.errors import GccLinkError
 
 STATUS_BY_CODE: dict[str, int] = {
     "malformed": 400,

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify
 from werkzeug.exceptions import HTTPException
 
-from ..errors import GccLinkError
+from ..protocol.errors import GccLinkError
 from . import agency_api, ops, peer_api
 from .apierrors import status_for
 from .config import NodeConfig, load_config

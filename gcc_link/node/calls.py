@@ -16,10 +16,10 @@ from typing import Any
 
 import requests
 
-from ..errors import GccLinkError, MalformedError, RejectionError
-from ..identifiers import ServiceId
-from ..message import Message
-from ..receipt import Receipt
+from ..protocol.errors import GccLinkError, MalformedError, RejectionError
+from ..protocol.identifiers import ServiceId
+from ..protocol.message import Message
+from ..protocol.receipt import Receipt
 from . import logstore
 from .apierrors import STATUS_BY_CODE, ApiError
 from .context import NodeContext

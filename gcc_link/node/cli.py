@@ -14,9 +14,9 @@ from typing import Any, NoReturn
 
 import click
 
-from ..errors import GccLinkError
-from ..message import MESSAGE_TYP
-from ..receipt import RECEIPT_TYP
+from ..protocol.errors import GccLinkError
+from ..protocol.message import MESSAGE_TYP
+from ..protocol.receipt import RECEIPT_TYP
 
 config_option = click.option("--config", "config_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
                              required=True, help="The node's node.toml.")
@@ -173,13 +173,13 @@ def verify_log(config) -> dict[str, Any]:
     """Check the chain and every signature in the log (certificates against the directory root)."""
     from sqlalchemy import text
 
-    from .. import jose
-    from ..directory import load_directory
-    from ..pki import verify_node_certificate
-    from ..timefmt import parse_time
+    from ..protocol import jose
+    from ..protocol.directory import load_directory
+    from ..protocol.pki import verify_node_certificate
+    from ..protocol.timefmt import parse_time
     from . import logstore
     from .directory_source import TRUSTED_FILE, fetch
-    from .msglog import verify_chain
+    from ..protocol.msglog import verify_chain
 
     db = _db(config)
     trusted = config.data_dir / TRUSTED_FILE
@@ -241,9 +241,9 @@ def evidence() -> None:
 def export_bundle(config, message_id: str) -> dict[str, Any]:
     from sqlalchemy import select
 
-    from ..canonical import sha256_hex
+    from ..protocol.canonical import sha256_hex
     from .context import load_identity
-    from .evidence import build_bundle, sign_checkpoint
+    from ..protocol.evidence import build_bundle, sign_checkpoint
     from .models import InboxMessage, LogEntry, OutboxMessage
     from . import logstore
 
@@ -307,8 +307,8 @@ def evidence_export(message_id: str, config_path: Path, out: Path, as_json: bool
 @json_option
 def evidence_verify(file: Path, root_path: Path, as_json: bool) -> None:
     """Verify a bundle offline with only the GCC root certificate; exit 1 if invalid."""
-    from ..pki import load_certificate
-    from .evidence import verify_bundle
+    from ..protocol.pki import load_certificate
+    from ..protocol.evidence import verify_bundle
 
     try:
         root = load_certificate(root_path.read_bytes())

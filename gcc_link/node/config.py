@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..errors import ConfigError, GccLinkError
-from ..identifiers import AgencyId, ServiceId, parse_state
+from ..protocol.errors import ConfigError, GccLinkError
+from ..protocol.identifiers import AgencyId, ServiceId, parse_state
 
 SCOPES = ("messages:send", "messages:read", "calls", "services:admin")
 

@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import ConfigError, GccLinkError
-from ..pki import NodeIdentity
+from ..protocol.errors import ConfigError, GccLinkError
+from ..protocol.pki import NodeIdentity
 from .config import NodeConfig
 from .db import Database
 from .directory_source import DirectoryHolder

@@ -26,10 +26,10 @@ from datetime import datetime, timezone
 import requests
 from sqlalchemy import select, update
 
-from .. import jose
-from ..errors import GccLinkError
-from ..message import MESSAGE_TYP, Message
-from ..receipt import Receipt
+from ..protocol import jose
+from ..protocol.errors import GccLinkError
+from ..protocol.message import MESSAGE_TYP, Message
+from ..protocol.receipt import Receipt
 from . import logstore
 from .context import NodeContext
 from .models import OutboxMessage

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import requests
 
-from ..directory import (
+from ..protocol.directory import (
     MAX_CHAIN_STEPS,
     Directory,
     load_directory,
@@ -29,7 +29,7 @@ from ..directory import (
     update_directory,
     update_directory_chain,
 )
-from ..errors import ConfigError, DirectoryThresholdError, GccLinkError
+from ..protocol.errors import ConfigError, DirectoryThresholdError, GccLinkError
 
 log = logging.getLogger("gcc_link.node.directory")
 TRUSTED_FILE = "directory.trusted.jws"

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from ..timefmt import format_time
+from ..protocol.timefmt import format_time
 from .apierrors import ApiError
 from .context import NodeContext
 from .models import InboxMessage

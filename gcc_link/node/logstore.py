@@ -14,9 +14,9 @@ from typing import Iterator
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from ..timefmt import format_time
+from ..protocol.timefmt import format_time
 from .models import LogEntry, LogHead
-from .msglog import ChainEntry, next_entry
+from ..protocol.msglog import ChainEntry, next_entry
 
 
 _HEAD: Table = LogHead.__table__  # type: ignore[assignment]

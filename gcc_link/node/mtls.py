@@ -15,8 +15,8 @@ import ssl
 from cryptography import x509
 from flask import request
 
-from ..errors import DirectoryExpiredError, GccLinkError
-from ..pki import cert_fingerprint
+from ..protocol.errors import DirectoryExpiredError, GccLinkError
+from ..protocol.pki import cert_fingerprint
 from .apierrors import ApiError
 from .context import NodeContext
 

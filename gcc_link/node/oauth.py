@@ -25,8 +25,8 @@ from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import ConfigError
-from ..identifiers import AgencyId
+from ..protocol.errors import ConfigError
+from ..protocol.identifiers import AgencyId
 from .apierrors import ApiError
 from .config import SCOPES
 from .models import OAuthClient, OAuthToken, UsedJti

@@ -7,12 +7,13 @@ import json
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import func, select
 
-from .. import __version__, jose
-from ..canonical import canonical_json
-from ..errors import MalformedError
-from ..message import peek_message_id
-from ..receipt import Receipt
-from ..timefmt import format_time
+from .. import __version__
+from ..protocol import jose
+from ..protocol.canonical import canonical_json
+from ..protocol.errors import MalformedError
+from ..protocol.message import peek_message_id
+from ..protocol.receipt import Receipt
+from ..protocol.timefmt import format_time
 from . import calls
 from .apierrors import ApiError
 from .context import NodeContext

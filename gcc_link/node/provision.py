@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..protocol.errors import ConfigError
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "nodes"
 ACTIVE_FIRST = ("KW", "SA", "QA")  # the trial interconnection launched with these three

@@ -18,10 +18,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..canonical import canonical_json, sha256_hex
-from ..errors import MalformedError, RejectionError, SenderNotAuthorisedError, WrongRecipientError
-from ..message import Message, peek_message_id
-from ..receipt import Receipt
+from ..protocol.canonical import canonical_json, sha256_hex
+from ..protocol.errors import MalformedError, RejectionError, SenderNotAuthorisedError, WrongRecipientError
+from ..protocol.message import Message, peek_message_id
+from ..protocol.receipt import Receipt
 from . import logstore
 from .apierrors import STATUS_BY_CODE
 from .context import NodeContext

@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from ..errors import GccLinkError
-from ..identifiers import AgencyId, ServiceId
-from ..message import MAX_TTL_SECONDS, Message, MessageTooLargeError
+from ..protocol.errors import GccLinkError
+from ..protocol.identifiers import AgencyId, ServiceId
+from ..protocol.message import MAX_TTL_SECONDS, Message, MessageTooLargeError
 from . import logstore
 from .apierrors import ApiError
 from .context import NodeContext

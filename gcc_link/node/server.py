@@ -160,8 +160,8 @@ def run_production(config: NodeConfig, config_path: Path | None) -> None:
 
 def preflight(config: NodeConfig) -> None:
     """Fail fast, in the parent, with one clear reason: key and certificate, directory."""
-    from ..directory import load_directory
-    from ..errors import ConfigError, GccLinkError
+    from ..protocol.directory import load_directory
+    from ..protocol.errors import ConfigError, GccLinkError
     from .context import load_identity, utcnow
     from .directory_source import fetch
 

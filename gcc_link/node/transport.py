@@ -13,7 +13,7 @@ from pathlib import Path
 import requests
 from requests.adapters import HTTPAdapter
 
-from ..pki import cert_pem
+from ..protocol.pki import cert_pem
 from .context import NodeContext
 
 _local = threading.local()

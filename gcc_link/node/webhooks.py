@@ -18,8 +18,8 @@ from typing import Any
 import requests
 from sqlalchemy import select, update
 
-from .. import jose
-from ..canonical import canonical_json
+from ..protocol import jose
+from ..protocol.canonical import canonical_json
 from .context import NodeContext
 from .delivery import backoff
 from .inbox import item

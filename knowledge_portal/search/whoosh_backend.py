@@ -33,7 +33,7 @@ from whoosh.searching import Results, Searcher
 from whoosh.util.filelock import try_for
 from whoosh.writing import CLEAR, IndexWriter
 
-from gcc_link.errors import GccLinkError
+from gcc_link.protocol.errors import GccLinkError
 
 from . import Hit, Lang, PracticeDoc, SearchQuery, SearchResults
 from .arabic import (

@@ -7,9 +7,9 @@ from typing import Any, Callable
 
 import pytest
 
-from gcc_link import pki
-from gcc_link.directory import DirectoryContent, DirectoryKey, Member, load_directory
-from gcc_link.message import Message
+from gcc_link.protocol import pki
+from gcc_link.protocol.directory import DirectoryContent, DirectoryKey, Member, load_directory
+from gcc_link.protocol.message import Message
 
 from corekit import NOW, World, make_identity
 

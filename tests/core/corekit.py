@@ -12,10 +12,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from gcc_link import jose, pki
-from gcc_link.canonical import canonical_json
-from gcc_link.directory import Directory, DirectoryContent, DirectoryKey, Member, load_directory  # noqa: F401
-from gcc_link.message import MESSAGE_TYP, Message
+from gcc_link.protocol import jose, pki
+from gcc_link.protocol.canonical import canonical_json
+from gcc_link.protocol.directory import Directory, DirectoryContent, DirectoryKey, Member, load_directory  # noqa: F401
+from gcc_link.protocol.message import MESSAGE_TYP, Message
 
 NOW = datetime(2026, 11, 22, 10, 0, 0, tzinfo=timezone.utc)
 

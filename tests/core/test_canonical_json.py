@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from gcc_link.canonical import canonical_json, reference_canonical_json
-from gcc_link.errors import MalformedError
+from gcc_link.protocol.canonical import canonical_json, reference_canonical_json
+from gcc_link.protocol.errors import MalformedError
 
 ALPHABET = (
     "abcXYZ09 \"\\/\b\f\n\r\t\x00\x1f\x7f"

@@ -124,7 +124,7 @@ def test_multi_party_signing_with_a_key_held_elsewhere(pki_dir, tmp_path):
     """The secretariat signs a partial version, a state holding its own key cosigns, then it is published."""
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-    from gcc_link import pki
+    from gcc_link.protocol import pki
 
     d = tmp_path / "pki"
     shutil.copytree(pki_dir, d)

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from gcc_link import pki
-from gcc_link.directory import (
+from gcc_link.protocol import pki
+from gcc_link.protocol.directory import (
     DirectoryKey,
     add_signatures,
     load_directory,
@@ -17,7 +17,7 @@ from gcc_link.directory import (
     update_directory,
     update_directory_chain,
 )
-from gcc_link.errors import (
+from gcc_link.protocol.errors import (
     DirectoryExpiredError,
     DirectoryFormatError,
     DirectoryRollbackError,
@@ -177,8 +177,8 @@ def test_expired_intermediate_versions_may_be_walked_but_not_an_expired_last(wor
 
 
 def test_suspending_a_member_takes_effect(world, make_message):
-    from gcc_link.errors import SenderNotAuthorisedError
-    from gcc_link.message import Message
+    from gcc_link.protocol.errors import SenderNotAuthorisedError
+    from gcc_link.protocol.message import Message
 
     members = tuple(replace(m, status="suspended") if m.cc == "KW" else m for m in world.content.members)
     v2 = update_directory(world.directory, next_version(world, members=members).sign(world.dir_keys[:3]), NOW)

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from gcc_link.errors import GccLinkError, MalformedError
-from gcc_link.message import MAX_MESSAGE_BYTES, Message, MessageTooLargeError, body_digest, peek_message_id
+from gcc_link.protocol.errors import GccLinkError, MalformedError
+from gcc_link.protocol.message import MAX_MESSAGE_BYTES, Message, MessageTooLargeError, body_digest, peek_message_id
 
 from corekit import NOW, b64url, raw_jws, resign
 
@@ -147,7 +147,7 @@ def test_duplicate_payload_keys_are_malformed(world, make_message):
     payload = _decode(_segments(text)[1])
     dup = payload[:-1] + b',"body":{"plate":"x"}}'
     header = _decode(_segments(text)[0])
-    from gcc_link import jose
+    from gcc_link.protocol import jose
     signed = jose.sign(dup, "gcc-link-msg+jws", kw.private_key, kw.der, kw.fingerprint)
     assert json.loads(_decode(_segments(signed)[0])) == json.loads(header)
     assert code_of(signed, world) == "malformed"
@@ -201,7 +201,7 @@ def test_suspended_state_is_not_authorised_but_trial_is(world, make_message):
 
 
 def test_state_missing_from_directory_is_not_authorised(world):
-    from gcc_link import pki
+    from gcc_link.protocol import pki
     key = pki.generate_key()
     bh = pki.NodeIdentity("BH", pki.issue_node_certificate(world.root_key, world.root_cert, "BH", key.public_key(), NOW), key)
     msg = Message.create(bh, sender="BH/MOI", recipient="SA/MOI", body=1, now=NOW)

@@ -9,9 +9,9 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from gcc_link import pki
-from gcc_link.directory import load_directory
-from gcc_link.errors import PkiError, UntrustedCertificateError
+from gcc_link.protocol import pki
+from gcc_link.protocol.directory import load_directory
+from gcc_link.protocol.errors import PkiError, UntrustedCertificateError
 
 from corekit import NOW
 

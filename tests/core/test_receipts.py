@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from gcc_link.canonical import sha256_hex
-from gcc_link.errors import GccLinkError, MalformedError
-from gcc_link.receipt import Receipt
+from gcc_link.protocol.canonical import sha256_hex
+from gcc_link.protocol.errors import GccLinkError, MalformedError
+from gcc_link.protocol.receipt import Receipt
 
 from corekit import NOW, resign
 

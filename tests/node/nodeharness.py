@@ -243,7 +243,7 @@ class Cluster:
     def directory(self):  # -> Directory
         from datetime import datetime, timezone
 
-        from gcc_link.directory import load_directory
+        from gcc_link.protocol.directory import load_directory
 
         return load_directory(self.fed.directory.read_bytes(), datetime.now(timezone.utc))
 

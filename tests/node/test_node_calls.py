@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from gcc_link.canonical import sha256_hex
-from gcc_link.message import Message
+from gcc_link.protocol.canonical import sha256_hex
+from gcc_link.protocol.message import Message
 from nodeharness import free_port_base
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from gcc_link.timefmt import format_time
+from gcc_link.protocol.timefmt import format_time
 from nodeharness import gcc_link, wait_until
 
 pytestmark = pytest.mark.slow

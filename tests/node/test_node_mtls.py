@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
-from gcc_link import pki
+from gcc_link.protocol import pki
 from nodeharness import wait_until
 
 pytestmark = pytest.mark.slow

@@ -47,7 +47,7 @@ def test_long_outage_retry_is_resigned_not_stale(make_cluster, tmp_path):
     import json
     from datetime import datetime, timezone
 
-    from gcc_link.receipt import Receipt
+    from gcc_link.protocol.receipt import Receipt
     from nodeharness import gcc_link
 
     cluster = make_cluster(["KW", "SA"], overrides={"delivery.resign_after_seconds": 1.0})
@@ -61,7 +61,7 @@ def test_long_outage_retry_is_resigned_not_stale(make_cluster, tmp_path):
     item = [i for i in sa.all_inbox() if i["id"] == mid][0]
     receipt = Receipt.from_jws(kw.status(mid)["receipt"].encode(), directory=cluster.directory(),
                                now=datetime.now(timezone.utc))
-    from gcc_link.canonical import sha256_hex
+    from gcc_link.protocol.canonical import sha256_hex
 
     assert receipt.accepted and receipt.message_sha256 == sha256_hex(item["jws"].encode())
     # the log holds every version signed; evidence picks the version the receipt is for

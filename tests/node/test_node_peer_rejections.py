@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from gcc_link import jose, pki
-from gcc_link.canonical import canonical_json
-from gcc_link.message import MESSAGE_TYP, Message
-from gcc_link.receipt import Receipt
+from gcc_link.protocol import jose, pki
+from gcc_link.protocol.canonical import canonical_json
+from gcc_link.protocol.message import MESSAGE_TYP, Message
+from gcc_link.protocol.receipt import Receipt
 
 pytestmark = pytest.mark.slow
 

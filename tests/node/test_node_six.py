@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gcc_link.identifiers import GCC_STATES
+from gcc_link.protocol.identifiers import GCC_STATES
 from nodeharness import wait_until
 
 pytestmark = pytest.mark.slow

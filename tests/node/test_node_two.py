@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
-from gcc_link.message import Message
-from gcc_link.receipt import Receipt
+from gcc_link.protocol.message import Message
+from gcc_link.protocol.receipt import Receipt
 from nodeharness import gcc_link, wait_until
 
 pytestmark = pytest.mark.slow
@@ -126,7 +126,7 @@ def test_openapi_document_is_valid(pair):
 
 
 def test_signed_status(pair):
-    from gcc_link import jose
+    from gcc_link.protocol import jose
 
     r = requests.get(pair.nodes["SA"].url + "/peer/v1/status", timeout=5)
     env = jose.parse(r.content, "gcc-link-status+jws", 65536)

@@ -8,14 +8,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from gcc_link import pki
-from gcc_link.errors import ConfigError
-from gcc_link.message import Message
+from gcc_link.protocol import pki
+from gcc_link.protocol.errors import ConfigError
+from gcc_link.protocol.message import Message
 from gcc_link.node.config import load_config
 from gcc_link.node.delivery import backoff
-from gcc_link.node.evidence import build_bundle, sign_checkpoint, verify_bundle
-from gcc_link.node.msglog import GENESIS, next_entry, verify_chain
-from gcc_link.receipt import Receipt
+from gcc_link.protocol.evidence import build_bundle, sign_checkpoint, verify_bundle
+from gcc_link.protocol.msglog import GENESIS, next_entry, verify_chain
+from gcc_link.protocol.receipt import Receipt
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
 

@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from gcc_link import jose
-from gcc_link.message import Message
+from gcc_link.protocol import jose
+from gcc_link.protocol.message import Message
 from gcc_link.node.provision import dump_toml
 from nodeharness import free_port_base, wait_until
 

@@ -17,10 +17,10 @@ from click.testing import CliRunner
 from flask import Flask, Response
 from werkzeug.serving import make_server
 
-from gcc_link import jose
-from gcc_link.canonical import canonical_json
+from gcc_link.protocol import jose
+from gcc_link.protocol.canonical import canonical_json
 from gcc_link.cli import main
-from gcc_link.pki import NodeIdentity
+from gcc_link.protocol.pki import NodeIdentity
 from portalkit import build_instance
 
 

@@ -15,13 +15,13 @@ from typing import Any
 
 from cryptography import x509
 
-from .. import jose
-from ..canonical import canonical_json, sha256_hex
-from ..errors import GccLinkError
-from ..message import MESSAGE_TYP, body_digest
-from ..pki import NodeIdentity, verify_node_certificate
-from ..receipt import RECEIPT_TYP
-from ..timefmt import format_time, parse_time
+from . import jose
+from .canonical import canonical_json, sha256_hex
+from .errors import GccLinkError
+from .message import MESSAGE_TYP, body_digest
+from .pki import NodeIdentity, verify_node_certificate
+from .receipt import RECEIPT_TYP
+from .timefmt import format_time, parse_time
 from .msglog import ChainEntry, verify_chain
 
 BUNDLE_FORMAT = 1

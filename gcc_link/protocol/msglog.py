@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from ..canonical import canonical_json, sha256_hex
+from .canonical import canonical_json, sha256_hex
 
 GENESIS = "0" * 64
 KINDS = (

@@ -26,7 +26,7 @@ from typing import Any
 
 import click
 
-from .identifiers import GCC_STATES, parse_state
+from ..protocol.identifiers import GCC_STATES, parse_state
 
 CLI = [sys.executable, "-c", "from gcc_link.cli import main; main()"]
 SAMPLE_CALLS = {"KW": ("SA/MUROOR/vehicle-record", "KW/MOI", {"plate": "KW-12345"}),
@@ -137,8 +137,8 @@ def _portal_available() -> bool:
 @click.option("--production", is_flag=True, help="Run each node under gunicorn with a delivery process.")
 def demo(data_dir: Path, port_base: int, states: str, no_portal: bool, tls: bool, production: bool) -> None:
     """Build and start a local federation (and the portal), write DIR/demo.json, run until stopped."""
-    from .node import demo_backend
-    from .node.provision import build
+    from ..node import demo_backend
+    from ..node.provision import build
 
     try:
         chosen = [parse_state(s.strip()) for s in states.split(",") if s.strip()]
