@@ -23,8 +23,8 @@ from typing import Any
 import requests
 from flask import Flask
 
-STATUS_TYP = "gcc-link-status+jws"
-MAX_STATUS_BYTES = 64 * 1024
+from gcc_link.protocol.timefmt import format_time
+
 
 
 @dataclass
@@ -63,7 +63,7 @@ class NetworkMonitor:
         self.timeout = float(app.config.get("NETWORK_TIMEOUT_SECONDS", 1.5))
         self._lock = threading.Lock()
         self._cached: tuple[float, NetworkView] | None = None
-        self._last_seen: dict[str, tuple[str, int | None, list[str]]] = {}
+        self._last_seen: dict[str, tuple[datetime, int | None, list[str]]] = {}
         app.extensions["portal_network"] = self
 
     @property
@@ -82,36 +82,29 @@ class NetworkMonitor:
         return directory
 
     def _check(self, directory: Any, member: Any, now: datetime) -> NodeStatus:
-        from gcc_link.protocol import jose
         from gcc_link.protocol.errors import GccLinkError
+        from gcc_link.protocol.status import NodeStatus as SignedStatus
 
         node = NodeStatus(cc=member.cc, name={"ar": member.name_ar, "en": member.name_en}, status=member.status,
                           online=False)
+        last = self._last_seen.get(member.cc)
         try:
             response = requests.get(member.node_url.rstrip("/") + "/peer/v1/status", timeout=self.timeout)
             if response.status_code != 200:
                 node.error = "http_error"
             else:
-                envelope = jose.parse(response.content, STATUS_TYP, MAX_STATUS_BYTES)
-                envelope.verify_signature()
-                directory.authorise_node(envelope.certificate, member.cc, now, envelope.fingerprint)
-                payload = envelope.payload
-                if payload.get("node") != member.cc:
-                    node.error = "wrong_node"
-                else:
-                    node.online = True
-                    services = payload.get("services")
-                    self._last_seen[member.cc] = (
-                        str(payload.get("at") or now.isoformat()),
-                        payload.get("directory_version") if isinstance(payload.get("directory_version"), int) else None,
-                        [s for s in services if isinstance(s, str)] if isinstance(services, list) else [])
+                # the core's checks: signature, listed certificate, state allowed, time window, no replay
+                status = SignedStatus.from_jws(response.content, directory=directory, now=now,
+                                               expected_node=member.cc, not_before=last[0] if last else None)
+                node.online = True
+                self._last_seen[member.cc] = (status.at, status.directory_version, list(status.services))
         except requests.RequestException:
             node.error = "unreachable"
         except GccLinkError as exc:
-            node.error = exc.code  # malformed, bad_signature, untrusted_certificate, sender_not_authorised
+            node.error = exc.code  # malformed, bad_signature, untrusted_certificate, sender_not_authorised, stale
         seen = self._last_seen.get(member.cc)
         if seen:
-            node.last_seen, node.directory_version, node.services = seen[0], seen[1], list(seen[2])
+            node.last_seen, node.directory_version, node.services = format_time(seen[0]), seen[1], list(seen[2])
         return node
 
     def view(self, fallback_states: list[Any]) -> NetworkView:

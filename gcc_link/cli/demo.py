@@ -26,7 +26,7 @@ from typing import Any
 
 import click
 
-from ..protocol.identifiers import GCC_STATES, parse_state
+from ..protocol.identifiers import GCC_STATES, parse_state, state_of
 
 CLI = [sys.executable, "-c", "from gcc_link.cli import main; main()"]
 SAMPLE_CALLS = {"KW": ("SA/MUROOR/vehicle-record", "KW/MOI", {"plate": "KW-12345"}),
@@ -110,7 +110,7 @@ def _sample_traffic(fed: Any) -> list[str]:
                                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
         done.append(f"{sender} -> {recipient}: {status} {answer.get('status') if isinstance(answer, dict) else ''}")
     for src, (service, agency, request) in SAMPLE_CALLS.items():
-        if src in states and service.split("/")[0] in states and agency in fed.clients.get(src, {}):
+        if src in states and state_of(service) in states and agency in fed.clients.get(src, {}):
             token = _token(fed.urls[src], fed.clients[src][agency])
             status, answer = _http("POST", fed.urls[src] + f"/api/v1/calls/{service}", data=json.dumps(request).encode(),
                                    headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},

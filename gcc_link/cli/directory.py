@@ -141,7 +141,7 @@ def add_member(cc: str, url: str, status: str, workdir: Path, cert_path: Path | 
 def _entry_key(workdir: Path, entry: dict[str, Any]) -> DirectoryKey:
     if "public_key" in entry:  # held by another party: only its public half is here
         public = serialization.load_pem_public_key(entry["public_key"].encode())
-        if not isinstance(public, ec.EllipticCurvePublicKey) or public.curve.name != "secp256r1":
+        if not core.is_p256(public) or not isinstance(public, ec.EllipticCurvePublicKey):
             fail(f"the key of {entry['holder']} is not a P-256 public key")
         return DirectoryKey.from_public_key(public, entry["holder"])
     key = core.load_private_key((workdir / KEYS_DIR / entry["file"]).read_bytes())

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy import delete, select
 
 from ..protocol.errors import GccLinkError
-from ..protocol.identifiers import AgencyId, ServiceId
+from ..protocol.identifiers import SERVICE_CODE_PATTERN, AgencyId, ServiceId
 from . import calls, inbox, sending
 from .apierrors import ApiError
 from .context import NodeContext
@@ -100,7 +100,7 @@ def put_service(code: str) -> Response:
     try:
         sid = ServiceId.parse(f"{g.caller.agency}/{code}")
     except GccLinkError:
-        raise ApiError(400, "invalid_request", "a service code is [a-z0-9][a-z0-9-]{1,63}") from None
+        raise ApiError(400, "invalid_request", f"a service code matches {SERVICE_CODE_PATTERN}") from None
     data = json_body(64 * 1024)
     if not isinstance(data, dict) or set(data) - {"description", "backend_url", "grants"}:
         raise ApiError(400, "invalid_request", "fields: description, backend_url, grants")

@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify
 from werkzeug.exceptions import HTTPException
 
+from ..http_errors import HttpError, code_for_status, error_body
 from ..protocol.errors import GccLinkError
 from . import agency_api, ops, peer_api
 from .apierrors import status_for
@@ -27,8 +28,6 @@ log = logging.getLogger("gcc_link.node")
 
 oauth_bp = Blueprint("oauth", __name__)
 
-_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type", 429: "too_many_requests"}
 
 
 @oauth_bp.post("/oauth/token")
@@ -38,7 +37,7 @@ def token() -> Response:
 
 
 def _error(status: int, code: str, message: str) -> tuple[Response, int]:
-    return jsonify({"error": {"code": code, "message": message}}), status
+    return jsonify(error_body(code, message)), status
 
 
 def create_app(config: NodeConfig | str | Path | None = None, *, context: NodeContext | None = None) -> Flask:
@@ -60,15 +59,19 @@ def create_app(config: NodeConfig | str | Path | None = None, *, context: NodeCo
     def on_gcc_error(exc: GccLinkError) -> tuple[Response, int]:
         return jsonify(exc.to_dict()), status_for(exc)
 
+    @app.errorhandler(HttpError)
+    def on_api_error(exc: HttpError) -> tuple[Response, int]:
+        return jsonify(exc.to_dict()), exc.status
+
     @app.errorhandler(HTTPException)
     def on_http_error(exc: HTTPException) -> tuple[Response, int]:
         status = exc.code or 500
-        return _error(status, _HTTP_CODES.get(status, "http_error"), exc.description or exc.name)
+        return _error(status, code_for_status(status), exc.description or exc.name)
 
     @app.errorhandler(Exception)
     def on_unexpected(exc: Exception) -> tuple[Response, int]:
         log.exception("unexpected error")
-        return _error(500, "internal", "internal error; the request was not processed")
+        return _error(500, code_for_status(500), "internal error; the request was not processed")
 
     @app.after_request
     def no_store(response: Response) -> Response:

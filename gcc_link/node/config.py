@@ -17,6 +17,8 @@ from typing import Any, Mapping
 
 from ..protocol.errors import ConfigError, GccLinkError
 from ..protocol.identifiers import AgencyId, ServiceId, parse_state
+from ..protocol.signed import CLOCK_SKEW_SECONDS, RESIGN_AFTER_SECONDS
+from ..settings import env_key, parse_env_value
 
 SCOPES = ("messages:send", "messages:read", "calls", "services:admin")
 
@@ -69,7 +71,7 @@ class NodeConfig:
     backoff_base_seconds: float = 1.0
     backoff_max_seconds: float = 300.0
     request_timeout_seconds: float = 10.0
-    resign_after_seconds: float = 200.0  # receivers refuse created_at older than 300 s (stale)
+    resign_after_seconds: float = float(RESIGN_AFTER_SECONDS)  # must stay below the receivers' skew window
     call_timeout_seconds: float = 10.0
     webhook_secret_env: str = ""
     agencies: tuple[AgencyConfig, ...] = ()
@@ -157,13 +159,6 @@ def _convert(kind: str, value: Any, base: Path, key: str) -> Any:
     raise ConfigError(f"unknown type {kind}")
 
 
-def _env_value(text: str) -> Any:
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None,
                 overrides: Mapping[str, Any] | None = None) -> NodeConfig:
     """Build a :class:`NodeConfig` from ``path`` (TOML), ``GCC_`` env and ``overrides``.
@@ -188,9 +183,9 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         section, key = dotted.split(".")
         if key in data.get(section, {}):
             values[attr] = _convert(kind, data[section][key], base, dotted)
-        env_key = f"GCC_{section.upper()}__{key.upper()}"
-        if env_key in env:
-            values[attr] = _convert(kind, _env_value(env[env_key]), Path.cwd(), env_key)
+        name = env_key(section, key)
+        if name in env:
+            values[attr] = _convert(kind, parse_env_value(env[name]), Path.cwd(), name)
     for key, value in (overrides or {}).items():
         values[key] = value
     try:
@@ -235,3 +230,6 @@ def _check(config: NodeConfig) -> None:
         raise ConfigError("node.mode must be 'development' or 'production'")
     if not 1 <= config.port <= 65535:
         raise ConfigError("node.port must be 1..65535")
+    if not 0 < config.resign_after_seconds < CLOCK_SKEW_SECONDS:
+        raise ConfigError(f"delivery.resign_after_seconds must be above 0 and below the receivers' "
+                          f"{CLOCK_SKEW_SECONDS} s clock-skew window, or retried messages arrive stale")

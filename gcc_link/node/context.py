@@ -6,13 +6,15 @@ on ``app.extensions["gcc_link"]``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Callable
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from ..protocol.errors import ConfigError, GccLinkError
+from ..protocol.identifiers import ServiceId
 from ..protocol.pki import NodeIdentity
 from .config import NodeConfig
 from .db import Database
@@ -45,6 +47,8 @@ class NodeContext:
     identity: NodeIdentity
     directories: DirectoryHolder
     db: Database
+    #: The node's only clock: every time the node records or checks comes from here, so tests can move it.
+    clock: Callable[[], datetime] = field(default=utcnow)
 
     @classmethod
     def create(cls, config: NodeConfig) -> "NodeContext":
@@ -61,7 +65,12 @@ class NodeContext:
         return self.directories.current()
 
     def now(self) -> datetime:
-        return utcnow()
+        """The current time by the node's clock (aware UTC)."""
+        return self.clock()
+
+    def time(self) -> float:
+        """The node's clock as POSIX seconds (the store keeps times as floats)."""
+        return self.clock().timestamp()
 
 
 def seed_services(ctx: NodeContext) -> None:
@@ -82,7 +91,7 @@ def _seed(ctx: NodeContext) -> None:
         for svc in ctx.config.services:
             if svc.id in known:
                 continue
-            session.add(Service(id=svc.id, agency=svc.id.rsplit("/", 1)[0], description=svc.description,
+            session.add(Service(id=svc.id, agency=str(ServiceId.parse(svc.id).provider), description=svc.description,
                                 backend_url=svc.backend_url))
             session.execute(delete(Grant).where(Grant.service == svc.id))
             for grantee in svc.grants:

@@ -15,25 +15,25 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from datetime import datetime, timezone
+from datetime import datetime
 
 import requests
 from sqlalchemy import select, update
 
-from ..protocol import jose
-from ..protocol.errors import GccLinkError
-from ..protocol.message import MESSAGE_TYP, Message
+from ..protocol.errors import BadReceiptError, GccLinkError
+from ..protocol.message import Message
 from ..protocol.receipt import Receipt
 from . import logstore
 from .context import NodeContext
 from .models import OutboxMessage
+from .retry import backoff
 from .transport import peer_url, session
+from .webhooks import push_once
 
 log = logging.getLogger("gcc_link.node.delivery")
 
@@ -47,12 +47,6 @@ class Claimed:
     signed_at: float
     expires_at: float
     versions: str
-
-
-def backoff(attempts: int, base: float, cap: float, rng: random.Random = random.Random()) -> float:
-    """Exponential backoff with jitter: up to ``base * 2**(attempts-1)``, capped, at least half."""
-    ceiling = min(cap, base * 2 ** max(0, attempts - 1))
-    return ceiling * rng.uniform(0.5, 1.0)
 
 
 class DeliveryWorker:
@@ -93,15 +87,10 @@ class DeliveryWorker:
         """Re-sign a message (same id) whose signature time would be stale at the receiver."""
         if now.timestamp() - item.signed_at < self.ctx.config.resign_after_seconds:
             return item
-        env = jose.parse(item.jws, MESSAGE_TYP, 16 * 1024 * 1024)
-        p = env.payload
         ttl = int(item.expires_at - now.timestamp())
         if ttl < 1:
             return item
-        msg = Message.create(self.ctx.identity, sender=p["sender"], recipient=p["recipient"], body=p["body"], now=now,
-                             ttl_seconds=ttl, service=p["service"], conversation_id=p["conversation_id"],
-                             in_reply_to=p["in_reply_to"], message_id=p["id"], content_type=p["content_type"],
-                             request_sha256=p.get("request_sha256"), max_bytes=16 * 1024 * 1024)
+        msg = Message.unverified(item.jws).resign(self.ctx.identity, now, ttl)
         versions = (item.versions + " " + msg.sha256).strip()
 
         def store(s) -> None:
@@ -116,7 +105,7 @@ class DeliveryWorker:
     def run_once(self) -> int:
         """Claim due messages, send them per peer, settle them; returns how many were sent."""
         cfg = self.ctx.config
-        now_dt = datetime.now(timezone.utc)
+        now_dt = self.ctx.now()
         claimed = self.claim(now_dt.timestamp(), cfg.batch_size * 6)
         if not claimed:
             return 0
@@ -149,7 +138,7 @@ class DeliveryWorker:
             self.retry(items, f"unknown_state: {peer} is not in the directory")
             return
         body = json.dumps([i.jws.decode("ascii") for i in items])
-        started = time.time()
+        started = time.monotonic()
         try:
             response = session(self.ctx).post(url, data=body, headers={"Content-Type": "application/json"},
                                               timeout=self.ctx.config.request_timeout_seconds)
@@ -169,16 +158,16 @@ class DeliveryWorker:
         self.settle(peer, items, receipts, started)
 
     def settle(self, peer: str, items: list[Claimed], receipts: list[object], started: float) -> None:
-        now = datetime.now(timezone.utc)
+        now = self.ctx.now()
         directory = self.ctx.directory()
         results: list[tuple[Claimed, Receipt | None, str | None]] = []
         for item, data in zip(items, receipts):
             try:
                 if not isinstance(data, str) or not data:
-                    raise GccLinkError("empty receipt", code="bad_receipt")
+                    raise BadReceiptError("empty receipt")
                 receipt = Receipt.from_jws(data.encode("ascii"), directory=directory, now=now, expected_node=peer)
                 if receipt.receipt_for != item.id or receipt.message_sha256 not in item.versions.split():
-                    raise GccLinkError("receipt is for another message", code="bad_receipt")
+                    raise BadReceiptError("receipt is for another message")
                 results.append((item, receipt, None))
             except (GccLinkError, UnicodeError) as exc:
                 results.append((item, None, f"bad_receipt: {getattr(exc, 'code', exc)}"))
@@ -203,11 +192,11 @@ class DeliveryWorker:
         self.ctx.db.retrying(store)
         accepted = sum(1 for _i, r, _e in results if r is not None and r.accepted)
         log.info("%s: batch of %d to %s settled in %.3fs (%d accepted)", self.name, len(items), peer,
-                 time.time() - started, accepted)
+                 time.monotonic() - started, accepted)
 
     def retry(self, items: list[Claimed], error: str) -> None:
         cfg = self.ctx.config
-        now = time.time()
+        now = self.ctx.time()
 
         def store(s) -> None:
             for item in items:
@@ -231,7 +220,7 @@ class DeliveryWorker:
         """
         if not self.ctx.db.sqlite:
             return 0
-        now = time.time()
+        now = self.ctx.time()
         stmt = (update(OutboxMessage).where(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at > now)
                 .values(next_attempt_at=now))
         result: Any = self.ctx.db.retrying(lambda s: s.execute(stmt))
@@ -244,8 +233,6 @@ class DeliveryWorker:
             try:
                 sent = self.run_once()
                 if self.push:
-                    from .webhooks import push_once
-
                     sent += push_once(self.ctx)
             except Exception:  # noqa: BLE001 - a worker must survive transient DB errors
                 log.exception("delivery round failed")

@@ -11,10 +11,12 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from ..protocol.identifiers import ServiceId
+
 
 def answer(service: str, request: Any, sender: str) -> dict[str, Any]:
     """The demonstration answer of ``service`` to ``request``."""
-    code = service.rsplit("/", 1)[-1]
+    code = ServiceId.parse(service).code
     req = request if isinstance(request, dict) else {"request": request}
     base: dict[str, Any] = {"service": service, "asked_by": sender, "demonstration_data": True}
     if code.endswith("verify"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__
+from ..protocol.identifiers import AGENCY_PATTERN
 
 _ERR = {"$ref": "#/components/schemas/Error"}
 _JOSE = {"application/jose": {"schema": {"type": "string", "description": "compact JWS"}}}
@@ -40,7 +41,7 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
     send_req = {
         "type": "object", "required": ["recipient", "body"], "additionalProperties": False,
         "properties": {
-            "recipient": {"type": "string", "pattern": "^[A-Z]{2}/[A-Z0-9][A-Z0-9-]{1,31}$"},
+            "recipient": {"type": "string", "pattern": f"^{AGENCY_PATTERN}$"},
             "body": {"description": "any JSON value"},
             "service": {"type": ["string", "null"]},
             "conversation_id": {**uuid, "type": ["string", "null"]},

@@ -8,22 +8,19 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy import func, select
 
 from .. import __version__
-from ..protocol import jose
-from ..protocol.canonical import canonical_json
 from ..protocol.errors import MalformedError
 from ..protocol.message import peek_message_id
 from ..protocol.receipt import Receipt
-from ..protocol.timefmt import format_time
+from ..protocol.status import NodeStatus
 from . import calls
 from .apierrors import ApiError
 from .context import NodeContext
 from .models import OutboxMessage, Service
 from .mtls import peer_state
-from .receiving import parse_batch, receipt_status, receive_many
+from .receiving import INTERNAL, parse_batch, receipt_status, receive_many
 
 bp = Blueprint("peer", __name__, url_prefix="/peer/v1")
 JOSE = "application/jose"
-STATUS_TYP = "gcc-link-status+jws"
 MAX_BATCH = 500
 
 
@@ -46,7 +43,7 @@ def post_message() -> Response:
     if len(data) > c.config.max_body_bytes:
         return _rejection(c, data[:4096], "malformed", 413)
     outcome = receive_many(c, [data], peer_state=state, push=True)[0]
-    if outcome.code == "internal":
+    if outcome.code == INTERNAL:
         raise ApiError(503, "unavailable", "the message could not be stored; retry")
     return Response(outcome.receipt, status=receipt_status(outcome.code), mimetype=JOSE)
 
@@ -84,9 +81,7 @@ def status() -> Response:
         depth = s.execute(select(func.count()).select_from(OutboxMessage)
                           .where(OutboxMessage.status == "queued")).scalar_one()
         services = sorted(s.execute(select(Service.id)).scalars())
-    payload = {"gcc_link": 1, "node": c.state, "software_version": __version__,
-               "directory_version": c.directory().version, "queue_depth": depth, "services": services,
-               "agencies": sorted(c.config.agency_ids), "at": format_time(c.now())}
-    data = jose.sign(canonical_json(payload), STATUS_TYP, c.identity.private_key, c.identity.der,
-                     c.identity.fingerprint)
-    return Response(data, status=200, mimetype=JOSE)
+    status = NodeStatus(node=c.state, software_version=__version__, directory_version=c.directory().version,
+                        queue_depth=depth, services=tuple(services), agencies=tuple(sorted(c.config.agency_ids)),
+                        at=c.now())
+    return Response(status.sign(c.identity).jws, status=200, mimetype=JOSE)

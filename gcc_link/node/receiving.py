@@ -30,6 +30,8 @@ from .models import Grant, InboxMessage, Rejection, Service
 log = logging.getLogger("gcc_link.node.receiving")
 _INSERT_INBOX = insert(InboxMessage)
 _INSERT_REJECTION = insert(Rejection)
+#: The outcome code of a message that could not be stored (never acknowledged; the sender retries).
+INTERNAL = "internal_error"
 
 
 @dataclass(frozen=True)
@@ -43,12 +45,15 @@ class Outcome:
 
 
 def grant_checker(session: Session):
-    """A ``has_grant(sender, service)`` over the store (service must exist and be granted)."""
+    """A ``has_grant(sender, service)`` over the store: the service exists and the sender agency holds a grant.
+
+    Grants name one agency each (``KW/MOI``); there are no wildcards.
+    """
     services = set(session.execute(select(Service.id)).scalars())
     grants = {(g.service, g.grantee) for g in session.execute(select(Grant)).scalars()}
 
     def has_grant(sender: str, service: str) -> bool:
-        return service in services and ((service, sender) in grants or (service, sender.split("/")[0] + "/*") in grants)
+        return service in services and (service, sender) in grants
 
     return has_grant
 
@@ -124,7 +129,7 @@ def receive_many(ctx: NodeContext, items: list[bytes], *, peer_state: str | None
             outcomes[n] = Outcome(own.jws, False, own.code)
     for n, outcome in enumerate(outcomes):
         if outcome is None:  # could not be stored: never claim acceptance
-            outcomes[n] = Outcome(b"", False, "internal")
+            outcomes[n] = Outcome(b"", False, INTERNAL)
     return outcomes  # type: ignore[return-value]
 
 

@@ -18,22 +18,14 @@ from typing import Any
 import requests
 from sqlalchemy import select, update
 
-from ..protocol import jose
-from ..protocol.canonical import canonical_json
+from ..protocol.push import Push
 from .context import NodeContext
-from .delivery import backoff
+from .retry import backoff
 from .inbox import item
 from .models import InboxMessage
 
 log = logging.getLogger("gcc_link.node.webhooks")
-PUSH_TYP = "gcc-link-push+jws"
 MAX_PUSH_ATTEMPTS = 50
-
-
-def sign_push(ctx: NodeContext, data: dict) -> bytes:
-    payload = {"gcc_link_push": 1, "node": ctx.state, "item": data}
-    return jose.sign(canonical_json(payload), PUSH_TYP, ctx.identity.private_key, ctx.identity.der,
-                     ctx.identity.fingerprint)
 
 
 def _execute(session: Any, stmt: Any) -> None:
@@ -42,7 +34,7 @@ def _execute(session: Any, stmt: Any) -> None:
 
 def push_once(ctx: NodeContext, limit: int = 20, lease: float = 30.0) -> int:
     """Push due items; returns how many were attempted."""
-    now = time.time()
+    now = ctx.time()
 
     def claim(s) -> list[tuple[int, str, bytes, int]]:
         q = (select(InboxMessage).where(InboxMessage.push_status == "pending", InboxMessage.push_next_at <= now)
@@ -57,7 +49,7 @@ def push_once(ctx: NodeContext, limit: int = 20, lease: float = 30.0) -> int:
                 continue
             row.push_attempts += 1
             row.push_next_at = now + lease
-            out.append((row.seq, agency.webhook_url, sign_push(ctx, item(row)), row.push_attempts))
+            out.append((row.seq, agency.webhook_url, Push.create(ctx.identity, item(row), ctx.now()).jws, row.push_attempts))
         return out
 
     claimed = ctx.db.retrying(claim)
@@ -72,11 +64,11 @@ def push_once(ctx: NodeContext, limit: int = 20, lease: float = 30.0) -> int:
         except requests.RequestException as exc:
             reason = type(exc).__name__
         if ok:
-            values = {"push_status": "pushed", "acked_at": time.time()}
+            values = {"push_status": "pushed", "acked_at": ctx.time()}
         elif attempts >= MAX_PUSH_ATTEMPTS:
             values = {"push_status": "abandoned"}  # stays in the pull inbox
         else:
-            values = {"push_next_at": time.time() + backoff(attempts, cfg.backoff_base_seconds, cfg.backoff_max_seconds)}
+            values = {"push_next_at": ctx.time() + backoff(attempts, cfg.backoff_base_seconds, cfg.backoff_max_seconds)}
         stmt = update(InboxMessage).where(InboxMessage.seq == seq).values(**values)
         ctx.db.retrying(functools.partial(_execute, stmt=stmt))
         if not ok:

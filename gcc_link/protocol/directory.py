@@ -37,7 +37,7 @@ from .errors import (
     UntrustedCertificateError,
 )
 from .identifiers import ServiceId, parse_state
-from .pki import cert_fingerprint, load_certificate, verify_node_certificate
+from .pki import cert_fingerprint, is_p256, load_certificate, verify_node_certificate
 from .timefmt import format_time, parse_time, require_aware
 
 FORMAT_VERSION = 1
@@ -304,9 +304,11 @@ def _parse_key(item: Any) -> DirectoryKey:
         jwk = ECKey.import_key(item["jwk"])
     except (JoseError, ValueError, KeyError, TypeError) as exc:
         raise DirectoryFormatError(f"bad directory key: {exc}") from exc
-    if jwk.curve_name != "P-256" or jwk.is_private:
+    public = jwk.get_op_key("verify")
+    if jwk.is_private or not is_p256(public):
         raise DirectoryFormatError("directory keys are public P-256 keys")
-    key = DirectoryKey(jwk.thumbprint(), str(item.get("holder", "")), jwk.get_op_key("verify"))
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    key = DirectoryKey(jwk.thumbprint(), str(item.get("holder", "")), public)
     if item.get("kid") != key.kid:
         raise DirectoryFormatError("directory key kid is not its JWK thumbprint")
     return key

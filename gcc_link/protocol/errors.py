@@ -11,14 +11,16 @@ from __future__ import annotations
 
 
 class GccLinkError(Exception):
-    """Root of all GCC Link errors; ``code`` is stable, ``message`` is for humans."""
+    """Root of all GCC Link errors; ``code`` is stable, ``message`` is for humans.
+
+    Each cause is its own subclass carrying its code as a class attribute;
+    code is never chosen at the raise site.
+    """
 
     code: str = "error"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str) -> None:
         super().__init__(message)
-        if code is not None:
-            self.code = code
         self.message = message
 
     def to_dict(self) -> dict[str, dict[str, str]]:
@@ -64,16 +66,26 @@ class AccessDeniedError(RejectionError):
     code = "access_denied"
 
 
-REJECTION_CODES: tuple[str, ...] = (
-    "malformed",
-    "bad_signature",
-    "untrusted_certificate",
-    "sender_not_authorised",
-    "wrong_recipient",
-    "stale",
-    "digest_mismatch",
-    "access_denied",
+#: The rejection classes of protocol v1, in the order a receiver checks them.
+REJECTIONS: tuple[type[RejectionError], ...] = (
+    MalformedError,
+    BadSignatureError,
+    UntrustedCertificateError,
+    SenderNotAuthorisedError,
+    WrongRecipientError,
+    StaleError,
+    DigestMismatchError,
+    AccessDeniedError,
 )
+
+#: The codes a ``rejected`` receipt may carry, derived from the classes above.
+REJECTION_CODES: tuple[str, ...] = tuple(cls.code for cls in REJECTIONS)
+
+
+class BadReceiptError(GccLinkError):
+    """A peer answered with a receipt that does not verify or is for other message bytes."""
+
+    code = "bad_receipt"
 
 
 # --- identifiers -------------------------------------------------------------
@@ -118,3 +130,13 @@ class PkiError(GccLinkError):
 
 class ConfigError(GccLinkError):
     code = "config_error"
+
+
+class NotFoundError(GccLinkError):
+    """An operator asked about a message, client or record this node does not hold."""
+
+    code = "not_found"
+
+
+__all__ = [name for name, value in globals().items()
+           if isinstance(value, type) and issubclass(value, GccLinkError)] + ["REJECTIONS", "REJECTION_CODES"]

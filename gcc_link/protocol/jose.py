@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -26,12 +25,12 @@ from joserfc.jwk import ECKey
 
 from .canonical import canonical_json
 from .errors import BadSignatureError, MalformedError
-from .pki import cert_fingerprint
+from .identifiers import parse_hex64
+from .pki import cert_fingerprint, is_p256
 
 ALGORITHM = "ES256"
 HEADER_KEYS = frozenset({"alg", "typ", "kid", "x5c"})
 MAX_HEADER_BYTES = 8192
-_HEX64_RE = re.compile(r"[0-9a-f]{64}")
 
 
 def _registry(max_payload: int) -> jws.JWSRegistry:
@@ -56,7 +55,7 @@ def _certificate_from_x5c(entry: str) -> tuple[x509.Certificate, str, ECKey]:
         public = cert.public_key()
     except (binascii.Error, ValueError) as exc:
         raise MalformedError(f"x5c does not hold a DER certificate: {exc}") from exc
-    if not isinstance(public, ec.EllipticCurvePublicKey) or not isinstance(public.curve, ec.SECP256R1):
+    if not is_p256(public):
         raise MalformedError("x5c certificate key is not ECDSA P-256")
     return cert, cert_fingerprint(cert), ECKey.import_key(public)
 
@@ -170,8 +169,7 @@ def parse(data: bytes, typ: str, max_bytes: int) -> Envelope:
     if not isinstance(x5c, list) or len(x5c) != 1 or not isinstance(x5c[0], str):
         raise MalformedError("x5c must hold exactly the signer's certificate")
     kid = header["kid"]
-    if not isinstance(kid, str) or not _HEX64_RE.fullmatch(kid):
-        raise MalformedError("kid must be the hex SHA-256 of the certificate")
+    parse_hex64(kid, "kid (the hex SHA-256 of the certificate)")
     cert, fingerprint, key = _certificate_from_x5c(x5c[0])
     if kid != fingerprint:
         raise MalformedError("kid does not match the x5c certificate")

@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from cryptography import x509
 
-from . import jose
+from . import jose, signed
 from .canonical import canonical_json, sha256_hex
 from .directory import Directory
 from .errors import (
@@ -27,14 +27,20 @@ from .errors import (
     StaleError,
     WrongRecipientError,
 )
-from .identifiers import AgencyId, ServiceId
+from .identifiers import AgencyId, ServiceId, parse_hex64, parse_uuid4, state_of
+from .limits import check_json_limits
 from .pki import NodeIdentity
+from .signed import CLOCK_SKEW_SECONDS
 from .timefmt import format_time, parse_time, require_aware
+
+__all__ = [
+    "CLOCK_SKEW_SECONDS", "DEFAULT_TTL_SECONDS", "MAX_MESSAGE_BYTES", "MAX_TTL_SECONDS", "MESSAGE_TYP",
+    "Message", "MessageTooLargeError", "body_digest", "peek_message_id",
+]
 
 PROTOCOL_VERSION = 1
 MESSAGE_TYP = "gcc-link-msg+jws"
 MAX_MESSAGE_BYTES = 1_048_576
-CLOCK_SKEW_SECONDS = 300
 DEFAULT_TTL_SECONDS = 86_400
 MAX_TTL_SECONDS = 30 * 86_400
 
@@ -43,8 +49,6 @@ _REQUIRED = frozenset(
      "created_at", "expires_at", "content_type", "body", "body_sha256"}
 )
 _OPTIONAL = frozenset({"request_sha256"})
-_HEX64_RE = re.compile(r"[0-9a-f]{64}")
-_UUID4_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 _CONTENT_TYPE_RE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
 
 GrantCheck = Callable[[str, str], bool]
@@ -52,18 +56,6 @@ GrantCheck = Callable[[str, str], bool]
 
 class MessageTooLargeError(MalformedError):
     """The signed message would exceed the size cap (a ``malformed`` rejection)."""
-
-
-def _uuid4(value: object, what: str) -> str:
-    if not isinstance(value, str) or not _UUID4_RE.fullmatch(value):
-        raise MalformedError(f"{what} must be a lower-case UUID4: {value!r}")
-    return value
-
-
-def _hex64(value: object, what: str) -> str:
-    if not isinstance(value, str) or not _HEX64_RE.fullmatch(value):
-        raise MalformedError(f"{what} must be 64 lower-case hex digits")
-    return value
 
 
 def body_digest(body: Any) -> str:
@@ -97,11 +89,11 @@ class Message:
 
     @property
     def sender_state(self) -> str:
-        return self.sender.split("/", 1)[0]
+        return state_of(self.sender)
 
     @property
     def recipient_state(self) -> str:
-        return self.recipient.split("/", 1)[0]
+        return state_of(self.recipient)
 
     def payload(self) -> dict[str, Any]:
         """The JSON object that is signed."""
@@ -166,10 +158,26 @@ class Message:
         if request_sha256 is not None:
             payload["request_sha256"] = request_sha256
         _validate_fields(payload)
-        data = jose.sign(canonical_json(payload), MESSAGE_TYP, identity.private_key, identity.der, identity.fingerprint)
+        data = signed.sign(identity, MESSAGE_TYP, payload, now)
         if len(data) > max_bytes:
             raise MessageTooLargeError(f"signed message is {len(data)} bytes; the limit is {max_bytes}")
         return _from_payload(payload, data, identity.certificate, created, expires)
+
+    @classmethod
+    def unverified(cls, data: bytes, max_bytes: int = 16 * MAX_MESSAGE_BYTES) -> "Message":
+        """A message this node signed itself, re-read from its own store: format and fields, NO trust checks."""
+        return replace(_fields(signed.open_unverified(data, MESSAGE_TYP, max_bytes)), jws=bytes(data))
+
+    def resign(self, identity: NodeIdentity, now: datetime, ttl_seconds: int) -> "Message":
+        """The same message (same id, body and addresses) signed again at ``now``, expiring ``ttl_seconds`` later.
+
+        A retry whose signature would be stale at the receiver is re-signed;
+        the receiver's idempotency on (sender, id) keeps it delivered once.
+        """
+        return Message.create(identity, sender=self.sender, recipient=self.recipient, body=self.body, now=now,
+                              ttl_seconds=ttl_seconds, service=self.service, conversation_id=self.conversation_id,
+                              in_reply_to=self.in_reply_to, message_id=self.id, content_type=self.content_type,
+                              request_sha256=self.request_sha256, max_bytes=16 * MAX_MESSAGE_BYTES)
 
     @classmethod
     def from_jws(
@@ -193,17 +201,12 @@ class Message:
         (``digest_mismatch``), service grant (``access_denied``, only with
         ``has_grant``).
         """
-        require_aware(now)
-        envelope = jose.parse(data, MESSAGE_TYP, max_bytes)
-        _validate_fields(envelope.payload)
-        message = _from_payload(envelope.payload, envelope.raw, envelope.certificate)
-        envelope.verify_signature()
-        directory.authorise_node(envelope.certificate, message.sender_state, now, envelope.fingerprint)
+        verified = signed.verify(data, MESSAGE_TYP, directory, now, fields=_fields, state_of=_sender_state,
+                                 max_bytes=max_bytes)
+        message = replace(verified.document, jws=verified.jws, certificate=verified.signer.certificate)
         if local_state is not None and message.recipient_state != local_state:
             raise WrongRecipientError(f"{message.recipient} is not an agency of {local_state}")
-        skew = timedelta(seconds=skew_seconds)
-        if abs(now - message.created_at) > skew:
-            raise StaleError(f"created_at {format_time(message.created_at)} is more than {skew_seconds} s from now")
+        signed.check_window(message.created_at, now, "created_at", skew_seconds)
         if now > message.expires_at:
             raise StaleError(f"message expired at {format_time(message.expires_at)}")
         if body_digest(message.body) != message.body_sha256:
@@ -213,17 +216,23 @@ class Message:
         return message
 
 
+def _fields(payload: dict[str, Any]) -> Message:
+    _validate_fields(payload)
+    return _from_payload(payload, b"", None)
+
+
+def _sender_state(message: Message) -> str:
+    return message.sender_state
+
+
 def _validate_fields(payload: dict[str, Any]) -> None:
-    keys = set(payload)
-    if not _REQUIRED <= keys or keys - _REQUIRED - _OPTIONAL:
-        missing, extra = sorted(_REQUIRED - keys), sorted(keys - _REQUIRED - _OPTIONAL)
-        raise MalformedError(f"message fields wrong (missing {missing}, unexpected {extra})")
+    signed.require_fields(payload, _REQUIRED, _OPTIONAL, "message")
     if payload["gcc_link"] != PROTOCOL_VERSION or isinstance(payload["gcc_link"], bool):
         raise MalformedError(f"unsupported protocol version {payload['gcc_link']!r}")
-    _uuid4(payload["id"], "id")
-    _uuid4(payload["conversation_id"], "conversation_id")
+    parse_uuid4(payload["id"], "id")
+    parse_uuid4(payload["conversation_id"], "conversation_id")
     if payload["in_reply_to"] is not None:
-        _uuid4(payload["in_reply_to"], "in_reply_to")
+        parse_uuid4(payload["in_reply_to"], "in_reply_to")
     AgencyId.parse(payload["sender"])
     recipient = AgencyId.parse(payload["recipient"])
     if payload["service"] is not None and ServiceId.parse(payload["service"]).provider != recipient:
@@ -233,15 +242,16 @@ def _validate_fields(payload: dict[str, Any]) -> None:
         raise MalformedError("expires_at must be after created_at")
     if not isinstance(payload["content_type"], str) or not _CONTENT_TYPE_RE.fullmatch(payload["content_type"]):
         raise MalformedError("content_type must be a media type such as application/json")
-    _hex64(payload["body_sha256"], "body_sha256")
+    check_json_limits(payload["body"])
+    parse_hex64(payload["body_sha256"], "body_sha256")
     if payload.get("request_sha256") is not None:
-        _hex64(payload["request_sha256"], "request_sha256")
+        parse_hex64(payload["request_sha256"], "request_sha256")
 
 
 def _from_payload(
     payload: dict[str, Any],
     raw: bytes,
-    cert: x509.Certificate,
+    cert: x509.Certificate | None,
     created: datetime | None = None,
     expires: datetime | None = None,
 ) -> Message:
@@ -269,6 +279,6 @@ def peek_message_id(data: bytes) -> str | None:
     try:
         segment = bytes(data).split(b".")[1]
         payload = json.loads(jose._b64url_decode_canonical(segment, "payload"))
-        return _uuid4(payload["id"], "id")
+        return parse_uuid4(payload["id"], "id")
     except (IndexError, ValueError, TypeError, KeyError, UnicodeDecodeError, MalformedError):
         return None

@@ -36,9 +36,15 @@ def generate_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def _require_p256(key: ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey) -> None:
-    if not isinstance(key.curve, ec.SECP256R1):
-        raise PkiError(f"GCC Link keys are P-256; got {key.curve.name}")
+def is_p256(key: object) -> bool:
+    """Whether ``key`` is an ECDSA P-256 key, public or private (the only key type GCC Link uses)."""
+    return isinstance(key, (ec.EllipticCurvePublicKey, ec.EllipticCurvePrivateKey)) and isinstance(
+        key.curve, ec.SECP256R1)
+
+
+def _require_p256(key: object) -> None:
+    if not is_p256(key):
+        raise PkiError(f"GCC Link keys are ECDSA P-256; got {getattr(getattr(key, 'curve', None), 'name', key)!r}")
 
 
 def cert_fingerprint(cert: x509.Certificate) -> str:
@@ -73,9 +79,8 @@ def load_private_key(data: bytes) -> ec.EllipticCurvePrivateKey:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise PkiError(f"not a PEM private key: {exc}") from exc
-    if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise PkiError("GCC Link keys are ECDSA P-256")
     _require_p256(key)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
     return key
 
 

@@ -6,27 +6,26 @@ can prove delivery of that message and no other.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from cryptography import x509
 
-from . import jose
-from .canonical import canonical_json, sha256_hex
+from . import signed
+from .canonical import sha256_hex
 from .directory import Directory
 from .errors import REJECTION_CODES, MalformedError, SenderNotAuthorisedError
-from .identifiers import parse_state
-from .message import _uuid4
+from .identifiers import parse_hex64, parse_state, parse_uuid4
 from .pki import NodeIdentity
 from .timefmt import format_time, parse_time, require_aware
+
+__all__ = ["MAX_RECEIPT_BYTES", "RECEIPT_TYP", "STATUSES", "Receipt"]
 
 RECEIPT_TYP = "gcc-link-rcpt+jws"
 MAX_RECEIPT_BYTES = 16_384
 STATUSES = ("accepted", "rejected")
 _KEYS = frozenset({"gcc_link", "receipt_for", "message_sha256", "status", "code", "received_at", "node"})
-_HEX64_RE = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -73,9 +72,9 @@ class Receipt:
         receipt = cls(message_id, sha256_hex(bytes(message_jws)), status, code, now, identity.state)
         payload = receipt.payload()
         _validate(payload)
-        data = jose.sign(canonical_json(payload), RECEIPT_TYP, identity.private_key, identity.der, identity.fingerprint)
-        return cls(message_id, receipt.message_sha256, status, code,
-                   parse_time(payload["received_at"]), identity.state, data, identity.certificate)
+        data = signed.sign(identity, RECEIPT_TYP, payload, now)
+        return replace(receipt, received_at=parse_time(payload["received_at"]), jws=data,
+                       certificate=identity.certificate)
 
     @classmethod
     def from_jws(
@@ -92,30 +91,33 @@ class Receipt:
         The signing state's status is not required to be active: a suspended
         state's receipts for messages it received earlier remain proof.
         """
-        require_aware(now)
-        envelope = jose.parse(data, RECEIPT_TYP, MAX_RECEIPT_BYTES)
-        payload = envelope.payload
-        _validate(payload)
-        envelope.verify_signature()
-        cert_state = directory.check_certificate(envelope.certificate, now, envelope.fingerprint)
-        member = directory.member(payload["node"])
-        if member is None or cert_state != payload["node"] or envelope.fingerprint not in member.cert_fingerprints:
-            raise SenderNotAuthorisedError(f"receipt not signed by a listed node of {payload['node']}")
-        if expected_node is not None and payload["node"] != expected_node:
-            raise SenderNotAuthorisedError(f"receipt from {payload['node']}, expected {expected_node}")
-        if expected_message_sha256 is not None and payload["message_sha256"] != expected_message_sha256:
+        verified = signed.verify(data, RECEIPT_TYP, directory, now, fields=_fields, state_of=_node,
+                                 max_bytes=MAX_RECEIPT_BYTES, require_authorised=False)
+        receipt = verified.document
+        if expected_node is not None and receipt.node != expected_node:
+            raise SenderNotAuthorisedError(f"receipt from {receipt.node}, expected {expected_node}")
+        if expected_message_sha256 is not None and receipt.message_sha256 != expected_message_sha256:
             raise MalformedError("receipt is for other message bytes")
-        return cls(payload["receipt_for"], payload["message_sha256"], payload["status"], payload["code"],
-                   parse_time(payload["received_at"]), payload["node"], envelope.raw, envelope.certificate)
+        return replace(receipt, jws=verified.jws, certificate=verified.signer.certificate)
+
+
+def _fields(payload: dict[str, Any]) -> Receipt:
+    _validate(payload)
+    return Receipt(payload["receipt_for"], payload["message_sha256"], payload["status"], payload["code"],
+                   parse_time(payload["received_at"]), payload["node"])
+
+
+def _node(receipt: Receipt) -> str:
+    return receipt.node
 
 
 def _validate(payload: dict[str, Any]) -> None:
-    if set(payload) != _KEYS or payload["gcc_link"] != 1 or isinstance(payload["gcc_link"], bool):
+    signed.require_fields(payload, _KEYS, frozenset(), "receipt")
+    if payload["gcc_link"] != 1 or isinstance(payload["gcc_link"], bool):
         raise MalformedError("receipt fields wrong")
     if payload["receipt_for"] is not None:
-        _uuid4(payload["receipt_for"], "receipt_for")
-    if not isinstance(payload["message_sha256"], str) or not _HEX64_RE.fullmatch(payload["message_sha256"]):
-        raise MalformedError("message_sha256 must be 64 lower-case hex digits")
+        parse_uuid4(payload["receipt_for"], "receipt_for")
+    parse_hex64(payload["message_sha256"], "message_sha256")
     status, code = payload["status"], payload["code"]
     if status == "accepted" and code is not None:
         raise MalformedError("an accepted receipt has no code")

@@ -57,7 +57,7 @@ def federation(tmp_path_factory):
     def signed_status(node: str) -> Response:
         calls["n"] += 1
         payload = {"gcc_link": 1, "node": node, "software_version": "test", "directory_version": 1,
-                   "queue_depth": 0, "services": ["KW/MOI/civil-id"], "agencies": ["KW/MOI"],
+                   "queue_depth": 0, "services": [f"{node}/MOI/civil-id"], "agencies": [f"{node}/MOI"],
                    "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")}
         body = jose.sign(canonical_json(payload), "gcc-link-status+jws", kw.private_key, kw.der, kw.fingerprint)
         return Response(body, mimetype="application/jose")
