@@ -21,7 +21,8 @@ from ..protocol.receipt import RECEIPT_TYP
 from ..protocol.signed import open_unverified
 from . import logstore
 from .config import NodeConfig
-from .context import load_identity, utcnow
+from .clock import utcnow
+from .context import load_identity
 from .db import Database
 from .directory_source import TRUSTED_FILE, fetch
 from .models import InboxMessage, LogEntry, OutboxMessage

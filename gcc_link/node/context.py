@@ -7,7 +7,7 @@ on ``app.extensions["gcc_link"]``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Callable
 
 from sqlalchemy import delete, select
@@ -16,15 +16,11 @@ from sqlalchemy.exc import IntegrityError
 from ..protocol.errors import ConfigError, GccLinkError
 from ..protocol.identifiers import ServiceId
 from ..protocol.pki import NodeIdentity
+from .clock import utcnow
 from .config import NodeConfig
 from .db import Database
 from .directory_source import DirectoryHolder
 from .models import Grant, Service
-
-
-def utcnow() -> datetime:
-    """The node's clock (aware UTC); the pure core always receives it explicitly."""
-    return datetime.now(timezone.utc)
 
 
 def load_identity(config: NodeConfig) -> NodeIdentity:

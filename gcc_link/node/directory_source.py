@@ -16,8 +16,9 @@ import logging
 import os
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 import requests
 
@@ -30,13 +31,10 @@ from ..protocol.directory import (
     update_directory_chain,
 )
 from ..protocol.errors import ConfigError, DirectoryThresholdError, GccLinkError
+from .clock import utcnow
 
 log = logging.getLogger("gcc_link.node.directory")
 TRUSTED_FILE = "directory.trusted.jws"
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def fetch(source: str, timeout: float = 10.0) -> bytes:
@@ -80,8 +78,10 @@ def update_from(source: str, current: Directory, data: bytes, now: datetime) -> 
 class DirectoryHolder:
     """Thread-safe holder of the trusted directory of one node process."""
 
-    def __init__(self, source: str, data_dir: Path, refresh_seconds: float) -> None:
+    def __init__(self, source: str, data_dir: Path, refresh_seconds: float,
+                 clock: Callable[[], datetime] = utcnow) -> None:
         self.source = source
+        self._clock = clock
         self.trusted_path = data_dir / TRUSTED_FILE
         self.refresh_seconds = refresh_seconds
         self._lock = threading.Lock()
@@ -89,15 +89,25 @@ class DirectoryHolder:
         self._thread_pid: int | None = None
         self.last_refresh: float = 0.0
         self.last_error: str | None = None
-        self._load(_now())
+        self._load(clock())
 
     def _load(self, now: datetime) -> None:
+        """Start from the stored directory if there is one, else bootstrap from the configured source.
+
+        Once a node has trusted a directory, that version is its root of
+        trust for good (TUF): even expired, only versions that chain from it
+        by both thresholds are accepted, and an expired one keeps vouching
+        for nobody until such a successor arrives. The configured source is
+        trusted on its own signatures only on the very first start.
+        """
         trusted: Directory | None = None
         if self.trusted_path.exists():
             try:
-                trusted = load_directory(self.trusted_path.read_bytes(), now)
+                trusted = load_directory(self.trusted_path.read_bytes(), now, allow_expired=True)
             except GccLinkError as exc:
-                log.warning("stored directory not usable (%s); bootstrapping from %s", exc.code, self.source)
+                raise ConfigError(f"the stored trusted directory {self.trusted_path} is not valid ({exc.code}: "
+                                  f"{exc.message}); restore it, or remove it to bootstrap from "
+                                  f"{self.source} again") from None
         self._directory = trusted
         try:
             self.refresh(now)
@@ -108,7 +118,7 @@ class DirectoryHolder:
 
     def refresh(self, now: datetime | None = None) -> bool:
         """Fetch the source and adopt it if it is a valid newer version; True if changed."""
-        now = now or _now()
+        now = now or self._clock()
         data = fetch(self.source)
         with self._lock:
             current = self._directory
@@ -117,9 +127,9 @@ class DirectoryHolder:
             except GccLinkError as exc:
                 self.last_error = f"{exc.code}: {exc.message}"
                 log.warning("directory update refused: %s", self.last_error)
-                self.last_refresh = time.time()
+                self.last_refresh = now.timestamp()
                 return False
-            self.last_refresh = time.time()
+            self.last_refresh = now.timestamp()
             self.last_error = None
             if current is not None and new.version == current.version:
                 return False

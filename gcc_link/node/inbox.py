@@ -7,7 +7,6 @@ value of the previous page); acknowledged items are not returned again.
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -65,7 +64,7 @@ def ack(ctx: NodeContext, agency: str, message_id: str) -> dict[str, Any]:
         if row is None or row.recipient != agency:
             raise ApiError(404, "not_found", "no message with this id in this agency's inbox")
         if row.acked_at is None:
-            s.execute(update(InboxMessage).where(InboxMessage.seq == row.seq).values(acked_at=time.time()))
+            s.execute(update(InboxMessage).where(InboxMessage.seq == row.seq).values(acked_at=ctx.time()))
         return {"id": message_id, "acked": True}
 
     return ctx.db.retrying(work)

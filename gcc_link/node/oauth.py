@@ -12,7 +12,6 @@ import base64
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, Callable
@@ -28,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from ..protocol.errors import ConfigError
 from ..protocol.identifiers import AgencyId
 from .apierrors import ApiError
+from .clock import utcnow
 from .config import SCOPES
 from .models import OAuthClient, OAuthToken, UsedJti
 
@@ -105,10 +105,10 @@ class PrivateKeyJwtAuth(JWTBearerClientAssertion):
 
     def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
         ctx = current_app.extensions["gcc_link"]
-        exp = float(claims.get("exp", time.time() + 3600))
+        exp = float(claims.get("exp", ctx.time() + 3600))
         try:
             with ctx.db.write() as session:
-                session.execute(delete(UsedJti).where(UsedJti.expires_at < time.time() - 3600))
+                session.execute(delete(UsedJti).where(UsedJti.expires_at < ctx.time() - 3600))
                 session.add(UsedJti(client_id=str(claims["sub"]), jti=str(jti)[:200], expires_at=exp))
         except IntegrityError:
             return False
@@ -132,7 +132,7 @@ def _query_client(client_id: str) -> Client | None:
 def _save_token(token: dict[str, Any], req: Any) -> None:
     ctx = current_app.extensions["gcc_link"]
     client: Client = req.client
-    now = time.time()
+    now = ctx.time()
     with ctx.db.write() as session:
         session.execute(delete(OAuthToken).where(OAuthToken.expires_at < now - 86400))
         session.add(OAuthToken(token_sha256=token_digest(token["access_token"]), client_id=client.client_id,
@@ -171,7 +171,7 @@ def authenticate(scope: str) -> Caller:
         raise ApiError(401, "unauthorized", "a bearer token is required (POST /oauth/token)")
     ctx = current_app.extensions["gcc_link"]
     digest = token_digest(header[7:].strip())
-    now = time.time()
+    now = ctx.time()
     cached = _TOKEN_CACHE.get(digest)
     if cached is not None and cached[2] > now:
         caller, expires_at = cached[0], cached[1]
@@ -224,12 +224,12 @@ def create_client(db: Any, agency: str, *, scopes: tuple[str, ...] = SCOPES, pub
             except Exception as exc:
                 raise ConfigError(f"not a public key PEM: {exc}") from None
         row = OAuthClient(client_id=client_id, agency=agency, secret_hash=None, public_key_pem=public_key_pem,
-                          auth_method="private_key_jwt", scopes=" ".join(scopes), created_at=time.time())
+                          auth_method="private_key_jwt", scopes=" ".join(scopes), created_at=utcnow().timestamp())
         result["auth_method"] = "private_key_jwt"
     else:
         secret = secrets.token_urlsafe(32)
         row = OAuthClient(client_id=client_id, agency=agency, secret_hash=hash_secret(secret), public_key_pem=None,
-                          auth_method="client_secret_basic", scopes=" ".join(scopes), created_at=time.time())
+                          auth_method="client_secret_basic", scopes=" ".join(scopes), created_at=utcnow().timestamp())
         result["client_secret"] = secret
         result["auth_method"] = "client_secret_basic"
     with db.write() as session:

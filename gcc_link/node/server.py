@@ -150,10 +150,10 @@ def run_production(config: NodeConfig, config_path: Path | None) -> None:
     finally:
         for child in children:
             child.terminate()
-        deadline = time.time() + 10
+        deadline = time.monotonic() + 10
         for child in children:
             try:
-                child.wait(timeout=max(0.1, deadline - time.time()))
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 child.kill()
 
@@ -162,7 +162,8 @@ def preflight(config: NodeConfig) -> None:
     """Fail fast, in the parent, with one clear reason: key and certificate, directory."""
     from ..protocol.directory import load_directory
     from ..protocol.errors import ConfigError, GccLinkError
-    from .context import load_identity, utcnow
+    from .clock import utcnow
+    from .context import load_identity
     from .directory_source import fetch
 
     load_identity(config)

@@ -88,3 +88,40 @@ def test_a_missing_intermediate_version_is_refused_with_the_reason(federation, t
     assert holder.refresh() is False
     assert holder.current().version == 1
     assert holder.last_error and "directory_threshold" in holder.last_error and "directory.v2.jws" in holder.last_error
+
+
+def test_after_expiry_a_restarted_node_accepts_no_directory_that_does_not_chain(federation, tmp_path):
+    """An expired stored directory stays the root of trust: an unrelated root's directory is refused."""
+    from datetime import timedelta
+
+    from gcc_link.protocol.directory import load_directory
+
+    data = tmp_path / "data"
+    holder = DirectoryHolder(str(federation / "directory.jws"), data, refresh_seconds=3600)
+    trusted = holder.current()
+    later = trusted.expires_at + timedelta(days=1)
+    evil = tmp_path / "evil"
+    run("pki", "init-root", "--dir", str(evil))
+    run("pki", "issue-node", "KW", "--dir", str(evil))
+    run("directory", "init", "--dir", str(evil), "--keys", "1", "--threshold", "1", "--expires-days", "3650")
+    run("directory", "add-member", "KW", "--url", "http://evil", "--status", "active", "--dir", str(evil))
+    run("directory", "sign", "--dir", str(evil), "--at", later.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    assert load_directory((evil / "directory.jws").read_bytes(), later).version == 1  # valid on its own
+    restarted = DirectoryHolder(str(evil / "directory.jws"), data, refresh_seconds=3600, clock=lambda: later)
+    assert restarted.current().raw == trusted.raw  # still the version it trusted, expired
+    assert restarted.current().is_expired(later)
+    assert restarted.last_error and "directory_" in restarted.last_error
+    assert restarted.current().member("KW").node_url == "http://127.0.0.1:8101"
+
+
+def test_a_corrupt_stored_directory_stops_the_node_instead_of_bootstrapping_again(federation, tmp_path):
+    from gcc_link.protocol.errors import ConfigError
+
+    data = tmp_path / "data"
+    DirectoryHolder(str(federation / "directory.jws"), data, refresh_seconds=3600)
+    stored = next(data.iterdir())
+    doc = json.loads(stored.read_bytes())
+    doc["payload"] = doc["payload"][:-2] + ("AA" if doc["payload"][-2:] != "AA" else "BB")  # no signature holds
+    stored.write_text(json.dumps(doc))
+    with pytest.raises(ConfigError, match="remove it to bootstrap"):
+        DirectoryHolder(str(federation / "directory.jws"), data, refresh_seconds=3600)
