@@ -33,7 +33,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gcc_link.node.provision import build  # noqa: E402
+from gcc_link.cli.provision import build  # noqa: E402
 
 BODY = {"plate": "12345 KW", "owner_civil_id": "289010112345", "query": "vehicle-record", "lang": "ar"}
 ECHO = textwrap.dedent('''

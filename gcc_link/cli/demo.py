@@ -138,7 +138,7 @@ def _portal_available() -> bool:
 def demo(data_dir: Path, port_base: int, states: str, no_portal: bool, tls: bool, production: bool) -> None:
     """Build and start a local federation (and the portal), write DIR/demo.json, run until stopped."""
     from ..node import demo_backend
-    from ..node.provision import build
+    from .provision import build
 
     try:
         chosen = [parse_state(s.strip()) for s in states.split(",") if s.strip()]

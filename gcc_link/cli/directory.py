@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +36,10 @@ from ..protocol.directory import (
     load_directory,
     update_directory,
 )
-from ..protocol.errors import GccLinkError
+from ..protocol.errors import ConfigError, GccLinkError, PkiError
 from ..protocol.identifiers import GCC_STATES, STATE_NAMES, ServiceId, parse_state
 from .files import at_option, json_option, now_or, write_private, write_public
-from .output import emit, fail, fail_on
+from .output import emit, fail, fail_on, guarded
 from .pki import ROOT_CERT, node_paths, read_revoked
 
 DRAFT = "directory-draft.json"
@@ -50,7 +50,7 @@ SIGNED = "directory.jws"
 def _read_draft(directory: Path) -> dict[str, Any]:
     path = directory / DRAFT
     if not path.exists():
-        fail(f"{path} not found; run 'gcc-link directory init --dir {directory}' first")
+        raise ConfigError(f"{path} not found; run 'gcc-link directory init --dir {directory}' first")
     return json.loads(path.read_text())
 
 
@@ -74,15 +74,24 @@ def directory() -> None:
 @click.option("--holders", help="Comma-separated key holders (default: secretariat, then the states).")
 @click.option("--expires-days", type=click.IntRange(1, 3650), default=365, show_default=True)
 @json_option
-def init(workdir: Path, n_keys: int, threshold: int, holders: str | None, expires_days: int, as_json: bool) -> None:
+@guarded
+def init_command(workdir: Path, n_keys: int, threshold: int, holders: str | None, expires_days: int,
+                 as_json: bool) -> None:
     """Create N directory keys (one per holder) and a draft with the threshold."""
+    result = init(workdir, n_keys, threshold, holders.split(",") if holders else None, expires_days)
+    emit(result, as_json, f"{n_keys} directory keys in {workdir / KEYS_DIR}, threshold {threshold}")
+
+
+def init(workdir: Path, n_keys: int = 3, threshold: int = 2, holders: list[str] | None = None,
+         expires_days: int = 365) -> dict[str, Any]:
+    """Create the directory keys (0600) and an empty draft under ``workdir``."""
     if threshold > n_keys:
-        fail(f"threshold {threshold} is more than the {n_keys} keys")
+        raise ConfigError(f"threshold {threshold} is more than the {n_keys} keys")
     if (workdir / DRAFT).exists():
-        fail(f"{workdir / DRAFT} exists; the directory is already initialised")
-    names = holders.split(",") if holders else ["secretariat", *GCC_STATES]
+        raise ConfigError(f"{workdir / DRAFT} exists; the directory is already initialised")
+    names = holders or ["secretariat", *GCC_STATES]
     if len(names) < n_keys:
-        fail(f"{n_keys} keys need {n_keys} holders; got {len(names)}")
+        raise ConfigError(f"{n_keys} keys need {n_keys} holders; got {len(names)}")
     entries = []
     for i in range(1, n_keys + 1):
         key = core.generate_key()
@@ -91,8 +100,7 @@ def init(workdir: Path, n_keys: int, threshold: int, holders: str | None, expire
         dk = DirectoryKey.from_public_key(key.public_key(), names[i - 1])
         entries.append({"kid": dk.kid, "holder": dk.holder, "file": path.name})
     _write_draft(workdir, {"threshold": threshold, "keys": entries, "members": {}, "expires_days": expires_days})
-    emit({"keys": entries, "threshold": threshold}, as_json,
-         f"{n_keys} directory keys in {workdir / KEYS_DIR}, threshold {threshold}")
+    return {"keys": entries, "threshold": threshold}
 
 
 @directory.command("add-member")
@@ -106,19 +114,29 @@ def init(workdir: Path, n_keys: int, threshold: int, holders: str | None, expire
 @click.option("--service", "services", multiple=True, help="A published service CC/AGENCY/code (repeatable).")
 @click.option("--keep-certs", is_flag=True, help="Keep already listed certificates (rotation overlap).")
 @json_option
-def add_member(cc: str, url: str, status: str, workdir: Path, cert_path: Path | None, name_ar: str | None,
-               name_en: str | None, services: tuple[str, ...], keep_certs: bool, as_json: bool) -> None:
+@guarded
+def add_member_command(cc: str, url: str, status: str, workdir: Path, cert_path: Path | None, name_ar: str | None,
+                       name_en: str | None, services: tuple[str, ...], keep_certs: bool, as_json: bool) -> None:
     """Add or update member state CC in the draft (signed by the next 'directory sign')."""
+    result = add_member(workdir, cc, url, status, cert_path=cert_path, name_ar=name_ar, name_en=name_en,
+                        services=services, keep_certs=keep_certs)
+    emit(result, as_json, f"{cc} ({status}) {url} in the draft")
+
+
+def add_member(workdir: Path, cc: str, url: str, status: str, *, cert_path: Path | None = None,
+               name_ar: str | None = None, name_en: str | None = None, services: tuple[str, ...] = (),
+               keep_certs: bool = False) -> dict[str, Any]:
+    """Add or update member ``cc`` in the draft under ``workdir``; returns its draft entry."""
+    parse_state(cc)
+    if status not in STATUSES:
+        raise ConfigError(f"status must be one of {', '.join(STATUSES)}")
+    for s in services:
+        if ServiceId.parse(s).state != cc:
+            raise ConfigError(f"service {s} is not a service of {cc}")
     try:
-        parse_state(cc)
-        for s in services:
-            if ServiceId.parse(s).state != cc:
-                fail(f"service {s} is not a service of {cc}")
         cert = core.load_certificate((cert_path or node_paths(workdir, cc)[0]).read_bytes())
     except FileNotFoundError as exc:
-        fail(f"{exc.filename} not found; issue the node certificate first")
-    except GccLinkError as exc:
-        fail_on(exc)
+        raise PkiError(f"{exc.filename} not found; issue the node certificate first") from None
     draft = _read_draft(workdir)
     old = draft["members"].get(cc, {})
     fingerprints = list(old.get("node_certificates", [])) if keep_certs else []
@@ -135,14 +153,14 @@ def add_member(cc: str, url: str, status: str, workdir: Path, cert_path: Path | 
         "services": sorted(set(services) or set(old.get("services", []))),
     }
     _write_draft(workdir, draft)
-    emit({"cc": cc, **draft["members"][cc]}, as_json, f"{cc} ({status}) {url} in the draft")
+    return {"cc": cc, **draft["members"][cc]}
 
 
 def _entry_key(workdir: Path, entry: dict[str, Any]) -> DirectoryKey:
     if "public_key" in entry:  # held by another party: only its public half is here
         public = serialization.load_pem_public_key(entry["public_key"].encode())
         if not core.is_p256(public) or not isinstance(public, ec.EllipticCurvePublicKey):
-            fail(f"the key of {entry['holder']} is not a P-256 public key")
+            raise PkiError(f"the key of {entry['holder']} is not a P-256 public key")
         return DirectoryKey.from_public_key(public, entry["holder"])
     key = core.load_private_key((workdir / KEYS_DIR / entry["file"]).read_bytes())
     return DirectoryKey.from_public_key(key.public_key(), entry["holder"])
@@ -174,7 +192,7 @@ def _install(workdir: Path, data: bytes, now: Any) -> Directory:
     previous = _previous(workdir, now)
     new = update_directory(previous, data, now) if previous else load_directory(data, now)
     if previous and new.version == previous.version:
-        fail(f"version {new.version} is already published")
+        raise ConfigError(f"version {new.version} is already published")
     write_public(workdir / f"directory.v{new.version}.jws", data)
     write_public(workdir / SIGNED, data)
     return new
@@ -189,15 +207,27 @@ def _install(workdir: Path, data: bytes, now: Any) -> Directory:
               help="Write DIR/directory.vN.pending.jws for the other key holders to cosign; publish it later.")
 @at_option
 @json_option
-def sign(workdir: Path, key_paths: tuple[Path, ...], expires_days: int | None, partial: bool, at: str | None,
-         as_json: bool) -> None:
+@guarded
+def sign_command(workdir: Path, key_paths: tuple[Path, ...], expires_days: int | None, partial: bool, at: str | None,
+                 as_json: bool) -> None:
     """Sign the draft as the next version: DIR/directory.jws and DIR/directory.vN.jws.
 
     The new version must be acceptable to a node holding the previous one
     (threshold of the old keys and of the new), or nothing is written. With
     ``--partial`` the thresholds are not checked yet and nothing is published.
     """
-    now = now_or(at)
+    result = sign(workdir, now_or(at), key_paths=key_paths, expires_days=expires_days, partial=partial)
+    if partial:
+        emit(result, as_json, f"directory version {result['version']} awaits cosigning: {result['file']} "
+                              f"({result['signatures']} signature(s))")
+    else:
+        emit(result, as_json, f"directory version {result['version']} signed by {result['signers']} key(s): "
+                              f"{result['file']}")
+
+
+def sign(workdir: Path, now: datetime, *, key_paths: tuple[Path, ...] = (), expires_days: int | None = None,
+         partial: bool = False) -> dict[str, Any]:
+    """Sign the draft under ``workdir`` as the next version and publish it (or leave it pending with ``partial``)."""
     draft = _read_draft(workdir)
     try:
         previous = _previous(workdir, now)
@@ -205,21 +235,15 @@ def sign(workdir: Path, key_paths: tuple[Path, ...], expires_days: int | None, p
         content = _draft_content(workdir, draft, version, now, expires_days or draft.get("expires_days", 365))
         files = key_paths or tuple(_key_files(workdir))
         data = content.sign(core.load_private_key(p.read_bytes()) for p in files)
-        if partial:
-            pending = workdir / f"directory.v{version}.pending.jws"
-            write_public(pending, data)
-            count = len(json.loads(data)["signatures"])
-            emit({"version": version, "file": str(pending), "signatures": count}, as_json,
-                 f"directory version {version} awaits cosigning: {pending} ({count} signature(s))")
-            return
-        new = _install(workdir, data, now)
     except FileNotFoundError as exc:
-        fail(f"{exc.filename} not found")
-    except GccLinkError as exc:
-        fail_on(exc)
-    emit({"version": version, "file": str(workdir / SIGNED), "signers": len(new.signer_kids),
-          "members": [m.cc for m in new.members]}, as_json,
-         f"directory version {version} signed by {len(new.signer_kids)} key(s): {workdir / SIGNED}")
+        raise ConfigError(f"{exc.filename} not found") from None
+    if partial:
+        pending = workdir / f"directory.v{version}.pending.jws"
+        write_public(pending, data)
+        return {"version": version, "file": str(pending), "signatures": len(json.loads(data)["signatures"])}
+    new = _install(workdir, data, now)
+    return {"version": version, "file": str(workdir / SIGNED), "signers": len(new.signer_kids),
+            "members": [m.cc for m in new.members]}
 
 
 @directory.command("publish")
@@ -227,6 +251,7 @@ def sign(workdir: Path, key_paths: tuple[Path, ...], expires_days: int | None, p
 @click.option("--dir", "workdir", type=click.Path(path_type=Path), required=True)
 @at_option
 @json_option
+@guarded
 def publish(file: Path, workdir: Path, at: str | None, as_json: bool) -> None:
     """Publish a cosigned version (from 'sign --partial') once it meets both thresholds."""
     now = now_or(at)
@@ -244,6 +269,7 @@ def publish(file: Path, workdir: Path, at: str | None, as_json: bool) -> None:
 @click.option("--public-key", "public_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="The holder's P-256 public key (PEM), when the private key is kept elsewhere.")
 @json_option
+@guarded
 def add_key(workdir: Path, holder: str, public_path: Path | None, as_json: bool) -> None:
     """Add a directory key to the draft: generated here (0600) or another party's public key."""
     draft = _read_draft(workdir)
@@ -272,6 +298,7 @@ def add_key(workdir: Path, holder: str, public_path: Path | None, as_json: bool)
 @click.option("--kid", required=True, help="The key's id (an option: ids may start with '-').")
 @click.option("--dir", "workdir", type=click.Path(path_type=Path), required=True)
 @json_option
+@guarded
 def remove_key(kid: str, workdir: Path, as_json: bool) -> None:
     """Drop a key from the draft. Its file stays: the next version still needs the old threshold."""
     draft = _read_draft(workdir)
@@ -289,6 +316,7 @@ def remove_key(kid: str, workdir: Path, as_json: bool) -> None:
 @click.argument("threshold", type=click.IntRange(1, 32))
 @click.option("--dir", "workdir", type=click.Path(path_type=Path), required=True)
 @json_option
+@guarded
 def set_threshold(threshold: int, workdir: Path, as_json: bool) -> None:
     """How many distinct key holders must sign the versions after the next one."""
     draft = _read_draft(workdir)
@@ -303,6 +331,7 @@ def set_threshold(threshold: int, workdir: Path, as_json: bool) -> None:
 @click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--key", "key_paths", type=click.Path(path_type=Path, exists=True), multiple=True, required=True)
 @json_option
+@guarded
 def cosign(file: Path, key_paths: tuple[Path, ...], as_json: bool) -> None:
     """Add this party's signature(s) to a directory file (multi-party signing)."""
     try:
@@ -322,6 +351,7 @@ def cosign(file: Path, key_paths: tuple[Path, ...], as_json: bool) -> None:
               help="A previously trusted version: check FILE as an update of it (threshold of both, no rollback).")
 @at_option
 @json_option
+@guarded
 def verify(file: Path, root_path: Path, trusted_path: Path | None, at: str | None, as_json: bool) -> None:
     """Verify a signed directory (threshold, expiry, root, and optionally as an update)."""
     now = now_or(at)

@@ -22,24 +22,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..dburl import is_sqlite, sqlalchemy_url
+
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def is_sqlite(url: str) -> bool:
-    return url.startswith("sqlite")
-
-
-def _normalise(url: str) -> str:
-    """``postgresql://`` means psycopg 3 here (the only PostgreSQL driver installed)."""
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
-
-
 def make_engine(url: str, *, immediate: bool = True) -> Engine:
     """An engine for ``url``; SQLite connections get WAL, FULL sync and a busy timeout."""
-    url = _normalise(url)
+    url = sqlalchemy_url(url)
     if not is_sqlite(url):
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, poolclass=None)
@@ -102,7 +93,7 @@ class Database:
     """The node's store: a writer and a reader session factory over one URL."""
 
     def __init__(self, url: str) -> None:
-        self.url = _normalise(url)
+        self.url = sqlalchemy_url(url)
         self.sqlite = is_sqlite(self.url)
         path = _sqlite_path(self.url) if self.sqlite else None
         self._lock = WriteLock(path.with_name(path.name + ".lock")) if path else None
@@ -157,5 +148,5 @@ def migrate(url: str) -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", _normalise(url).replace("%", "%%"))
+    cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
     command.upgrade(cfg, "head")

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import requests
 
-from gcc_link.node.provision import Federation, build
+from gcc_link.cli.provision import Federation, build
 
 
 def port_free(port: int) -> bool:

@@ -136,7 +136,7 @@ def test_concurrent_duplicate_falls_back_to_original_receipt(tmp_path, monkeypat
     from gcc_link.node.config import load_config
     from gcc_link.node.context import NodeContext
     from gcc_link.node.db import migrate
-    from gcc_link.node.provision import build
+    from gcc_link.cli.provision import build
 
     fed = build(tmp_path / "fed", ["KW", "SA"], 1, create_clients=False)
     cfg = load_config(fed.configs["SA"])

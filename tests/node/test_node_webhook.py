@@ -11,7 +11,7 @@ import pytest
 
 from gcc_link.protocol import jose
 from gcc_link.protocol.message import Message
-from gcc_link.node.provision import dump_toml
+from gcc_link.cli.provision import dump_toml
 from nodeharness import free_port_base, wait_until
 
 pytestmark = pytest.mark.slow

@@ -1,25 +1,29 @@
 """Build a local federation under a data dir: PKI, signed directory, node configs, clients.
 
-Used by ``gcc-link demo`` and by the tests. It drives the stable ``gcc-link``
-commands (``pki``, ``directory``, ``client``) in-process through click, the
-same interface an operator uses, and writes each node's ``node.toml`` from
-the shipped template in ``nodes/<cc>/`` with ports, paths and URLs for this
-machine. Steps whose output already exists are skipped, so a second run
-reuses the PKI, databases and clients.
+Used by ``gcc-link demo`` and by the tests. It calls the same functions the
+``gcc-link pki``, ``directory`` and ``client`` commands run, so the files it
+leaves are the ones an operator's commands would, and writes each node's
+``node.toml`` from the shipped template in ``nodes/<cc>/`` with ports, paths
+and URLs for this machine. Steps whose output already exists are skipped,
+so a second run reuses the PKI, databases and clients.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import shlex
 import tomllib
-from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..node.clock import utcnow
+from ..node.config import SCOPES, load_config
+from ..node.db import Database, migrate
+from ..node.oauth import create_client
 from ..protocol.errors import ConfigError
+from . import directory as directory_files
+from . import pki as pki_files
+from .files import write_private
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "nodes"
 ACTIVE_FIRST = ("KW", "SA", "QA")  # the trial interconnection launched with these three
@@ -27,22 +31,6 @@ ACTIVE_FIRST = ("KW", "SA", "QA")  # the trial interconnection launched with the
 
 class ProvisionError(ConfigError):
     code = "provision_failed"
-
-
-def run_cli(*args: str) -> str:
-    """Run a ``gcc-link`` command in-process; its stdout, or ``ProvisionError`` with stderr."""
-    from ..cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        try:
-            main.main(args=list(args), prog_name="gcc-link", standalone_mode=False)
-        except SystemExit as exc:
-            if exc.code:
-                raise ProvisionError(f"gcc-link {shlex.join(args)}: {err.getvalue().strip()}") from None
-        except Exception as exc:  # click usage errors and the like
-            raise ProvisionError(f"gcc-link {shlex.join(args)}: {exc}") from None
-    return out.getvalue()
 
 
 def _toml_value(value: Any) -> str:
@@ -134,14 +122,15 @@ def build(data_dir: Path, states: list[str], port_base: int, *, tls: bool = Fals
     ports = {cc: port_base + i for i, cc in enumerate(states)}
     fed = Federation(data_dir, pki, list(states), ports)
     scheme = "https" if tls else "http"
+    now = utcnow()
     if not (pki / "gcc-root.pem").exists():
-        run_cli("pki", "init-root", "--dir", str(pki))
+        pki_files.init_root(pki, now)
     templates_by_cc = {cc: load_template(cc, templates) for cc in states}
     for cc in states:
         if not (pki / "nodes" / cc / "node.pem").exists():
-            run_cli("pki", "issue-node", cc, "--dir", str(pki))
+            pki_files.issue_node(pki, cc, now)
     if not (pki / "directory-draft.json").exists():
-        run_cli("directory", "init", "--dir", str(pki), "--keys", "3", "--threshold", "2")
+        directory_files.init(pki, 3, 2)
     draft = json.loads((pki / "directory-draft.json").read_text())
     changed = False
     for cc in states:
@@ -149,15 +138,11 @@ def build(data_dir: Path, states: list[str], port_base: int, *, tls: bool = Fals
         fed.urls[cc] = url
         if draft["members"].get(cc, {}).get("node_url") == url:
             continue
-        services = [s["id"] for s in templates_by_cc[cc].get("services", [])]
-        args = ["directory", "add-member", cc, "--url", url, "--dir", str(pki),
-                "--status", "active" if cc in ACTIVE_FIRST else "trial"]
-        for s in services:
-            args += ["--service", s]
-        run_cli(*args)
+        services = tuple(s["id"] for s in templates_by_cc[cc].get("services", []))
+        directory_files.add_member(pki, cc, url, "active" if cc in ACTIVE_FIRST else "trial", services=services)
         changed = True
     if changed or not (pki / "directory.jws").exists():
-        run_cli("directory", "sign", "--dir", str(pki))
+        directory_files.sign(pki, now)
     for cc in states:
         overrides = dict(node_overrides or {})
         if directory_refresh_seconds is not None:
@@ -171,9 +156,16 @@ def build(data_dir: Path, states: list[str], port_base: int, *, tls: bool = Fals
         creds = path.parent / "clients.json"
         if create_clients:
             if not creds.exists():
-                out = run_cli("client", "create", "--config", str(path), "--all", "--json")
-                creds.write_text(out)
-                creds.chmod(0o600)
+                write_private(creds, json.dumps(_create_clients(path)).encode())
             fed.clients[cc] = {c["agency"]: {"client_id": c["client_id"], "client_secret": c["client_secret"]}
                                for c in json.loads(creds.read_text())}
     return fed
+
+
+def _create_clients(config_path: Path) -> list[dict[str, str]]:
+    """One OAuth client (all scopes) for every agency of the node configured at ``config_path``."""
+    config = load_config(config_path)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(config.db_url)
+    db = Database(config.db_url)
+    return [create_client(db, agency.id, scopes=SCOPES) for agency in config.agencies]
