@@ -170,7 +170,7 @@ class Directory(DirectoryContent):
         return None
 
     def is_expired(self, now: datetime) -> bool:
-        return require_aware(now) >= self.expires_at
+        return is_expired(self.expires_at, now)
 
     def content(self) -> DirectoryContent:
         """The signed part, e.g. to build the next version with ``dataclasses.replace``."""
@@ -189,11 +189,8 @@ class Directory(DirectoryContent):
         periods and the revocation list are checked on every call.
         """
         require_aware(now)
-        if self.is_expired(now):
-            # TUF freeze protection: an expired trust anchor vouches for nobody
-            raise DirectoryExpiredError(
-                f"the trusted directory (version {self.version}) expired at {format_time(self.expires_at)}"
-            )
+        # TUF freeze protection: an expired trust anchor vouches for nobody
+        require_unexpired(self.version, self.expires_at, now)
         fingerprint = fingerprint or cert_fingerprint(cert)
         state = self._verified_chains.get(fingerprint)
         if state is None:
@@ -226,6 +223,19 @@ class Directory(DirectoryContent):
         if not member.authorised:
             raise SenderNotAuthorisedError(f"{state} is {member.status}")
         return member
+
+
+# --- expiry (the one rule: a directory is expired from its expires_at on) -----------
+
+def is_expired(expires_at: datetime, now: datetime) -> bool:
+    """Whether a directory that expires at ``expires_at`` has expired at ``now``."""
+    return require_aware(now) >= expires_at
+
+
+def require_unexpired(version: int, expires_at: datetime, now: datetime) -> None:
+    """Raise ``DirectoryExpiredError`` if version ``version`` has expired at ``now``."""
+    if is_expired(expires_at, now):
+        raise DirectoryExpiredError(f"directory version {version} expired at {format_time(expires_at)}")
 
 
 # --- serialisation -----------------------------------------------------------
@@ -417,8 +427,8 @@ def load_directory(data: bytes, now: datetime, *, allow_expired: bool = False) -
     doc, content = _read(data)
     signers = _valid_signers(doc, content.keys)
     _require_threshold(signers, content.threshold, "of its own")
-    if not allow_expired and now >= content.expires_at:
-        raise DirectoryExpiredError(f"directory version {content.version} expired at {format_time(content.expires_at)}")
+    if not allow_expired:
+        require_unexpired(content.version, content.expires_at, now)
     return _finish(data, content, signers)
 
 
@@ -475,7 +485,7 @@ def _update(trusted: Directory, data: bytes, now: datetime, *, final: bool) -> D
     _require_threshold(_valid_signers(doc, trusted.keys), trusted.threshold, "previously trusted")
     signers = _valid_signers(doc, content.keys)
     _require_threshold(signers, content.threshold, "of its own")
-    if final and now >= content.expires_at:
-        raise DirectoryExpiredError(f"directory version {content.version} expired at {format_time(content.expires_at)}")
+    if final:
+        require_unexpired(content.version, content.expires_at, now)
     return _finish(data, content, signers)
 

@@ -57,6 +57,7 @@ def _certificate_from_x5c(entry: str) -> tuple[x509.Certificate, str, ECKey]:
         raise MalformedError(f"x5c does not hold a DER certificate: {exc}") from exc
     if not is_p256(public):
         raise MalformedError("x5c certificate key is not ECDSA P-256")
+    assert isinstance(public, ec.EllipticCurvePublicKey)
     return cert, cert_fingerprint(cert), ECKey.import_key(public)
 
 

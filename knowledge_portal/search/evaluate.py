@@ -25,7 +25,7 @@ from typing import Iterable, Sequence
 
 from whoosh.analysis import Analyzer, StandardAnalyzer
 
-from . import Lang, PracticeDoc, SearchBackend, SearchQuery
+from .interface import Lang, PracticeDoc, SearchBackend, SearchQuery
 from .whoosh_backend import WhooshBackend
 
 JUDGED_PATH = Path(__file__).with_name("judged_queries.json")

@@ -35,7 +35,7 @@ from whoosh.writing import CLEAR, IndexWriter
 
 from gcc_link.protocol.errors import GccLinkError
 
-from . import Hit, Lang, PracticeDoc, SearchQuery, SearchResults
+from .interface import Hit, Lang, PracticeDoc, SearchQuery, SearchResults
 from .arabic import (
     ArabicTokenizer,
     arabic_analyzer,
