@@ -27,6 +27,7 @@ from typing import Any
 import click
 
 from ..protocol.identifiers import GCC_STATES, parse_state, state_of
+from .files import write_private
 
 CLI = [sys.executable, "-c", "from gcc_link.cli import main; main()"]
 SAMPLE_CALLS = {"KW": ("SA/MUROOR/vehicle-record", "KW/MOI", {"plate": "KW-12345"}),
@@ -179,11 +180,7 @@ def demo(data_dir: Path, port_base: int, states: str, no_portal: bool, tls: bool
                       for cc in chosen},
             "sample_traffic": traffic,
         }
-        tmp = data_dir / "demo.json.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(info, fh, indent=1, ensure_ascii=False)
-        tmp.replace(data_dir / "demo.json")
+        write_private(data_dir / "demo.json", json.dumps(info, indent=1, ensure_ascii=False).encode())
         click.echo(f"GCC Link demo running: {', '.join(f'{cc} {fed.urls[cc]}' for cc in chosen)}"
                    + (f"; portal {portal['url']}" if portal else "") + f"; credentials in {data_dir / 'demo.json'}")
         click.echo("Ctrl-C to stop.")

@@ -24,6 +24,12 @@ from .config import NodeConfig, load_config
 from .context import NodeContext, seed_services
 from .oauth import init_oauth
 
+__all__ = [
+    "app_from_env",
+    "create_app",
+    "token",
+]
+
 log = logging.getLogger("gcc_link.node")
 
 oauth_bp = Blueprint("oauth", __name__)

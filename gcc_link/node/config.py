@@ -20,6 +20,14 @@ from ..protocol.identifiers import AgencyId, ServiceId, parse_state
 from ..protocol.signed import CLOCK_SKEW_SECONDS, RESIGN_AFTER_SECONDS
 from ..settings import env_key, parse_env_value
 
+__all__ = [
+    "AgencyConfig",
+    "NodeConfig",
+    "SCOPES",
+    "ServiceConfig",
+    "load_config",
+]
+
 SCOPES = ("messages:send", "messages:read", "calls", "services:admin")
 
 

@@ -22,6 +22,12 @@ from .db import Database
 from .directory_source import DirectoryHolder
 from .models import Grant, Service
 
+__all__ = [
+    "NodeContext",
+    "load_identity",
+    "seed_services",
+]
+
 
 def load_identity(config: NodeConfig) -> NodeIdentity:
     try:

@@ -19,6 +19,12 @@ import rfc8785
 
 from .errors import MalformedError
 
+__all__ = [
+    "canonical_json",
+    "reference_canonical_json",
+    "sha256_hex",
+]
+
 _MAX_SAFE_INT = 2**53 - 1
 _encoder = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
 

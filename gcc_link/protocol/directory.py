@@ -40,6 +40,26 @@ from .identifiers import ServiceId, parse_state
 from .pki import cert_fingerprint, is_p256, load_certificate, verify_node_certificate
 from .timefmt import format_time, parse_time, require_aware
 
+__all__ = [
+    "AUTHORISED_STATUSES",
+    "Directory",
+    "DirectoryContent",
+    "DirectoryKey",
+    "FORMAT_VERSION",
+    "MAX_CHAIN_STEPS",
+    "MAX_DIRECTORY_BYTES",
+    "Member",
+    "SIGNATURE_TYP",
+    "STATUSES",
+    "add_signatures",
+    "is_expired",
+    "load_directory",
+    "peek_directory_version",
+    "require_unexpired",
+    "update_directory",
+    "update_directory_chain",
+]
+
 FORMAT_VERSION = 1
 SIGNATURE_TYP = "gcc-link-dir+jws"
 STATUSES = ("trial", "active", "suspended")

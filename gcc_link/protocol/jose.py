@@ -28,6 +28,15 @@ from .errors import BadSignatureError, MalformedError
 from .identifiers import parse_hex64
 from .pki import cert_fingerprint, is_p256
 
+__all__ = [
+    "ALGORITHM",
+    "Envelope",
+    "HEADER_KEYS",
+    "MAX_HEADER_BYTES",
+    "parse",
+    "sign",
+]
+
 ALGORITHM = "ES256"
 HEADER_KEYS = frozenset({"alg", "typ", "kid", "x5c"})
 MAX_HEADER_BYTES = 8192

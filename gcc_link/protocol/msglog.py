@@ -13,6 +13,16 @@ from typing import Iterable
 
 from .canonical import canonical_json, sha256_hex
 
+__all__ = [
+    "ChainEntry",
+    "ChainProblem",
+    "GENESIS",
+    "KINDS",
+    "entry_hash",
+    "next_entry",
+    "verify_chain",
+]
+
 GENESIS = "0" * 64
 KINDS = (
     "message_sent",       # a message this node signed for one of its agencies

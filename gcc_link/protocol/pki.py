@@ -26,6 +26,24 @@ from .errors import PkiError, UntrustedCertificateError
 from .identifiers import parse_state
 from .timefmt import require_aware
 
+__all__ = [
+    "NODE_DAYS",
+    "NODE_URI_PREFIX",
+    "NodeIdentity",
+    "ROOT_DAYS",
+    "cert_fingerprint",
+    "cert_pem",
+    "create_root",
+    "generate_key",
+    "is_p256",
+    "issue_node_certificate",
+    "key_pem",
+    "load_certificate",
+    "load_private_key",
+    "node_state",
+    "verify_node_certificate",
+]
+
 NODE_URI_PREFIX = "urn:gcc-link:node:"
 ROOT_DAYS = 3650
 NODE_DAYS = 825

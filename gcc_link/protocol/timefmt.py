@@ -7,6 +7,12 @@ from datetime import datetime, timezone
 
 from .errors import MalformedError
 
+__all__ = [
+    "format_time",
+    "parse_time",
+    "require_aware",
+]
+
 _TS_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z")
 
 
