@@ -73,6 +73,9 @@ class NodeConfig:
     directory_refresh_seconds: float = 60.0
     token_ttl_seconds: int = 900
     max_body_bytes: int = 1_048_576
+    max_peer_rejections_per_minute: int = 300
+    max_token_failures_per_minute: int = 10
+    backend_allowlist: tuple[str, ...] = ()
     batch_size: int = 50
     batch_max_bytes: int = 4_194_304
     poll_seconds: float = 0.2
@@ -127,6 +130,9 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "node.dev_insecure_http": ("dev_insecure_http", "bool"),
     "node.max_body_bytes": ("max_body_bytes", "int"),
     "oauth.token_ttl_seconds": ("token_ttl_seconds", "int"),
+    "oauth.max_failures_per_minute": ("max_token_failures_per_minute", "int"),
+    "node.max_peer_rejections_per_minute": ("max_peer_rejections_per_minute", "int"),
+    "services.backend_allowlist": ("backend_allowlist", "strlist"),
     "delivery.batch_size": ("batch_size", "int"),
     "delivery.batch_max_bytes": ("batch_max_bytes", "int"),
     "delivery.poll_seconds": ("poll_seconds", "float"),
@@ -157,6 +163,10 @@ def _convert(kind: str, value: Any, base: Path, key: str) -> Any:
             if not isinstance(value, bool):
                 raise TypeError
             return value
+        if kind == "strlist":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise TypeError
+            return tuple(value)
         if kind == "path":
             return (base / str(value)).resolve()
         if kind == "source":

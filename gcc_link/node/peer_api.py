@@ -17,6 +17,7 @@ from .apierrors import ApiError
 from .context import NodeContext
 from .models import OutboxMessage, Service
 from .mtls import peer_state
+from .ratelimit import WindowLimiter
 from .receiving import INTERNAL, parse_batch, receipt_status, receive_many
 
 bp = Blueprint("peer", __name__, url_prefix="/peer/v1")
@@ -26,6 +27,26 @@ MAX_BATCH = 500
 
 def ctx() -> NodeContext:
     return current_app.extensions["gcc_link"]
+
+
+def _rejections(c: NodeContext) -> WindowLimiter:
+    limiter = current_app.extensions.get("gcc_link.peer_rejections")
+    if limiter is None:
+        limiter = current_app.extensions["gcc_link.peer_rejections"] = WindowLimiter(
+            c.config.max_peer_rejections_per_minute)
+    return limiter
+
+
+def _throttle(c: NodeContext) -> None:
+    """429 for an address whose recent input was mostly refused: stop signing receipts for it for a while."""
+    if _rejections(c).blocked(request.remote_addr or "?", c.time()):
+        raise ApiError(429, "rate_limited", "too many rejected messages from this address; slow down")
+
+
+def _count_rejections(c: NodeContext, outcomes: list) -> None:
+    refused = sum(1 for o in outcomes if not o.accepted and o.code != INTERNAL)
+    if refused:
+        _rejections(c).hit(request.remote_addr or "?", c.time(), refused)
 
 
 def _rejection(c: NodeContext, data: bytes, code: str, status: int) -> Response:
@@ -39,10 +60,13 @@ def post_message() -> Response:
     """One message JWS in, its receipt out (202 accepted, 4xx rejected with a signed receipt)."""
     c = ctx()
     state = peer_state(c)
+    _throttle(c)
     data = request.get_data()
     if len(data) > c.config.max_body_bytes:
+        _rejections(c).hit(request.remote_addr or "?", c.time())
         return _rejection(c, data[:4096], "malformed", 413)
     outcome = receive_many(c, [data], peer_state=state, push=True)[0]
+    _count_rejections(c, [outcome])
     if outcome.code == INTERNAL:
         raise ApiError(503, "unavailable", "the message could not be stored; retry")
     return Response(outcome.receipt, status=receipt_status(outcome.code), mimetype=JOSE)
@@ -53,10 +77,16 @@ def post_batch() -> Response:
     """A JSON list of message JWS in, the list of their receipts out (same order)."""
     c = ctx()
     state = peer_state(c)
-    items = parse_batch(request.get_data())
-    if len(items) > MAX_BATCH:
-        raise MalformedError(f"a batch holds at most {MAX_BATCH} messages")
+    _throttle(c)
+    try:
+        items = parse_batch(request.get_data())
+        if len(items) > MAX_BATCH:
+            raise MalformedError(f"a batch holds at most {MAX_BATCH} messages")
+    except MalformedError:
+        _rejections(c).hit(request.remote_addr or "?", c.time())
+        raise
     outcomes = receive_many(c, items, peer_state=state, push=True)
+    _count_rejections(c, outcomes)
     body = [o.receipt.decode("ascii") for o in outcomes]
     return Response(json.dumps(body), status=200, mimetype="application/json")
 

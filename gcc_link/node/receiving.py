@@ -2,8 +2,14 @@
 
 Every message gets a signed receipt: ``accepted`` (the message and receipt
 are committed to the inbox and log first) or ``rejected`` with the protocol
-code. A message id already accepted gets the original receipt back and no
-second inbox entry (idempotent retries, replay protection).
+code. A message id already accepted from the same sender gets the original
+receipt back and no second inbox entry (idempotent retries, replay
+protection); the same id from another sender is rejected ``id_conflict``,
+never answered with someone else's receipt.
+
+Rejections of input that names no sender (not even an unverified one) are
+answered but not stored: they prove nothing about anyone, and storing them
+would let unauthenticated garbage fill the disk.
 """
 
 from __future__ import annotations
@@ -19,8 +25,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..protocol.canonical import canonical_json, sha256_hex
-from ..protocol.errors import MalformedError, RejectionError, SenderNotAuthorisedError, WrongRecipientError
-from ..protocol.message import Message, peek_message_id
+from ..protocol.errors import (
+    IdConflictError,
+    MalformedError,
+    RejectionError,
+    SenderNotAuthorisedError,
+    WrongRecipientError,
+)
+from ..protocol.limits import MAX_JSON_DEPTH
+from ..protocol.message import Message, peek_claims
 from ..protocol.receipt import Receipt
 from . import logstore
 from .apierrors import STATUS_BY_CODE
@@ -32,6 +45,8 @@ _INSERT_INBOX = insert(InboxMessage)
 _INSERT_REJECTION = insert(Rejection)
 #: The outcome code of a message that could not be stored (never acknowledged; the sender retries).
 INTERNAL = "internal_error"
+#: Marks a rejection of input that names no sender: answered with a receipt, not stored.
+UNSTORED = "unstored"
 
 
 @dataclass(frozen=True)
@@ -42,6 +57,7 @@ class Outcome:
     accepted: bool
     code: str | None
     duplicate: bool = False
+    stored: bool = True
 
 
 def grant_checker(session: Session):
@@ -84,11 +100,12 @@ def receive_many(ctx: NodeContext, items: list[bytes], *, peer_state: str | None
     outcomes: list[Outcome | None] = [None] * len(items)
     with ctx.db.read() as session:
         has_grant = grant_checker(session)
-        ids = [peek_message_id(d) for d in items]
+        claims = [peek_claims(d) for d in items]
+        ids = [c[0] for c in claims]
         existing = _existing(session, [i for i in ids if i])
-        existing_receipts = {k: (v.message_sha256, v.receipt) for k, v in existing.items()}
+        existing_receipts = {k: (v.message_sha256, v.receipt, v.sender) for k, v in existing.items()}
     pending: list[tuple[int, Message | None, bytes, Receipt | None, str | None]] = []
-    seen: dict[str, int] = {}
+    seen: dict[str, str] = {}
     for n, data in enumerate(items):
         mid = ids[n]
         if mid in existing_receipts and existing_receipts[mid][0] == sha256_hex(data):
@@ -96,15 +113,19 @@ def receive_many(ctx: NodeContext, items: list[bytes], *, peer_state: str | None
             continue
         try:
             message = verify_incoming(ctx, data, now, has_grant, peer_state)
+            first_sender = existing_receipts[message.id][2] if message.id in existing_receipts else seen.get(message.id)
+            if first_sender is not None and first_sender != message.sender:
+                raise IdConflictError(f"message id {message.id} was already used by another sender")
         except RejectionError as exc:
             receipt = Receipt.create(ctx.identity, message_jws=data, message_id=mid, status="rejected",
                                      code=exc.code, now=now)
-            pending.append((n, None, data, receipt, exc.code))
+            # kept as evidence only when the input names a sender; otherwise answered, counted, not stored
+            pending.append((n, None, data, receipt, exc.code if claims[n][1] else UNSTORED))
             continue
         if message.id in existing_receipts or message.id in seen:
             pending.append((n, message, data, None, "duplicate"))
             continue
-        seen[message.id] = n
+        seen[message.id] = message.sender
         receipt = Receipt.create(ctx.identity, message_jws=data, message_id=message.id, status="accepted",
                                  code=None, now=now)
         pending.append((n, message, data, receipt, None))
@@ -126,7 +147,7 @@ def receive_many(ctx: NodeContext, items: list[bytes], *, peer_state: str | None
                 original = stored[msg.id]
                 outcomes[n] = Outcome(original, True, None, duplicate=own is None or original != own.jws)
         elif own is not None:
-            outcomes[n] = Outcome(own.jws, False, own.code)
+            outcomes[n] = Outcome(own.jws, False, own.code, stored=_code != UNSTORED)
     for n, outcome in enumerate(outcomes):
         if outcome is None:  # could not be stored: never claim acceptance
             outcomes[n] = Outcome(b"", False, INTERNAL)
@@ -137,7 +158,7 @@ def _store(ctx: NodeContext, session: Session, pending, now: datetime, push: boo
     ts = now.timestamp()
     logstore.lock(session)
     for _n, message, data, receipt, code in pending:
-        if code == "duplicate":
+        if code in ("duplicate", UNSTORED):
             continue
         if message is not None and receipt is not None:
             agency = ctx.config.agency(message.recipient)
@@ -163,10 +184,16 @@ def receipt_status(code: str | None) -> int:
 
 
 def parse_batch(raw: bytes) -> list[bytes]:
-    """The JSON list of compact JWS strings of a batch request (``MalformedError`` else)."""
+    """The JSON list of compact JWS strings of a batch request (``MalformedError`` else).
+
+    A batch is one flat list; anything nested is refused before it is decoded, so absurd nesting costs nothing.
+    """
+    if raw.count(b"[") > 1 or raw.count(b"{") > 0:
+        raise MalformedError(f"a batch is one flat JSON list of message JWS strings (no nesting; limit "
+                             f"{MAX_JSON_DEPTH} applies inside messages)")
     try:
         items = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise MalformedError("a batch is a JSON list of message JWS strings") from None
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
         raise MalformedError("a batch is a JSON list of message JWS strings")

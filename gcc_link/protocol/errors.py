@@ -66,6 +66,12 @@ class AccessDeniedError(RejectionError):
     code = "access_denied"
 
 
+class IdConflictError(RejectionError):
+    """Another sender already used this message id at this node: never answered with their receipt."""
+
+    code = "id_conflict"
+
+
 #: The rejection classes of protocol v1, in the order a receiver checks them.
 REJECTIONS: tuple[type[RejectionError], ...] = (
     MalformedError,
@@ -76,6 +82,7 @@ REJECTIONS: tuple[type[RejectionError], ...] = (
     StaleError,
     DigestMismatchError,
     AccessDeniedError,
+    IdConflictError,
 )
 
 #: The codes a ``rejected`` receipt may carry, derived from the classes above.

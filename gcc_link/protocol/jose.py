@@ -29,6 +29,7 @@ from .identifiers import parse_hex64
 from .pki import cert_fingerprint, is_p256
 
 __all__ = [
+    "b64url_decode_canonical",
     "ALGORITHM",
     "Envelope",
     "HEADER_KEYS",
@@ -129,7 +130,7 @@ def _strict_json_object(data: bytes, what: str) -> dict[str, Any]:
     return value
 
 
-def _b64url_decode_canonical(segment: bytes, what: str) -> bytes:
+def b64url_decode_canonical(segment: bytes, what: str) -> bytes:
     """Decode a base64url segment, refusing padding, stray characters and non-canonical trailing bits."""
     try:
         decoded = base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))
@@ -164,10 +165,10 @@ def parse(data: bytes, typ: str, max_bytes: int) -> Envelope:
         compact = jws.extract_compact(data, registry=_registry_for(max_bytes))
     except JoseError as exc:
         raise MalformedError(f"not a valid JWS: {exc}") from exc
-    header_bytes = _b64url_decode_canonical(parts[0], "protected header")
+    header_bytes = b64url_decode_canonical(parts[0], "protected header")
     payload_bytes = compact.payload
     _require_canonical(payload_bytes, parts[1], "payload")
-    _b64url_decode_canonical(parts[2], "signature")
+    b64url_decode_canonical(parts[2], "signature")
     header = _strict_json_object(header_bytes, "protected header")
     if header.get("alg") != ALGORITHM:
         raise MalformedError(f"alg must be {ALGORITHM}; got {header.get('alg')!r}")

@@ -240,6 +240,8 @@ def _validate_fields(payload: dict[str, Any]) -> None:
     created, expires = parse_time(payload["created_at"]), parse_time(payload["expires_at"])
     if expires <= created:
         raise MalformedError("expires_at must be after created_at")
+    if expires - created > timedelta(seconds=MAX_TTL_SECONDS):
+        raise MalformedError(f"expires_at may be at most {MAX_TTL_SECONDS} s after created_at")
     if not isinstance(payload["content_type"], str) or not _CONTENT_TYPE_RE.fullmatch(payload["content_type"]):
         raise MalformedError("content_type must be a media type such as application/json")
     check_json_limits(payload["body"])
@@ -274,11 +276,28 @@ def _from_payload(
     )
 
 
-def peek_message_id(data: bytes) -> str | None:
-    """The ``id`` claimed by a (possibly invalid) message, unverified; for rejection receipts."""
+def peek_claims(data: bytes) -> tuple[str | None, str | None]:
+    """The ``id`` and ``sender`` a (possibly invalid) message claims, unverified; for rejection receipts.
+
+    Either is None when the input does not carry a well-formed one.
+    Never raises, whatever the input (absurd nesting included).
+    """
     try:
         segment = bytes(data).split(b".")[1]
-        payload = json.loads(jose._b64url_decode_canonical(segment, "payload"))
-        return parse_uuid4(payload["id"], "id")
-    except (IndexError, ValueError, TypeError, KeyError, UnicodeDecodeError, MalformedError):
-        return None
+        payload = json.loads(jose.b64url_decode_canonical(segment, "payload"))
+    except (IndexError, ValueError, TypeError, UnicodeDecodeError, RecursionError, MalformedError):
+        return None, None
+    if not isinstance(payload, dict):
+        return None, None
+    found: list[str | None] = []
+    for key, check in (("id", lambda v: parse_uuid4(v, "id")), ("sender", lambda v: str(AgencyId.parse(v)))):
+        try:
+            found.append(check(payload.get(key)))
+        except MalformedError:
+            found.append(None)
+    return found[0], found[1]
+
+
+def peek_message_id(data: bytes) -> str | None:
+    """The ``id`` claimed by a (possibly invalid) message, unverified; for rejection receipts."""
+    return peek_claims(data)[0]
