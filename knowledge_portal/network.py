@@ -18,13 +18,38 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from flask import Flask
 
+from gcc_link.protocol.errors import GccLinkError
+from gcc_link.protocol.identifiers import ServiceId
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gcc_link.protocol.directory import Directory
+
 STATUS_TYP = "gcc-link-status+jws"
 MAX_STATUS_BYTES = 64 * 1024
+
+
+def attested_services(services: Any, cc: str) -> list[str]:
+    """The service addresses of state ``cc`` listed in a verified status (the core's grammar; others dropped).
+
+    A node attests only its own services, so an entry that is not a valid
+    ``CC/AGENCY/code`` of that state is not shown.
+    """
+    if not isinstance(services, list):
+        return []
+    out: list[str] = []
+    for item in services:
+        try:
+            service = ServiceId.parse(item)
+        except GccLinkError:
+            continue
+        if service.state == cc:
+            out.append(str(service))
+    return out
 
 
 @dataclass
@@ -70,7 +95,7 @@ class NetworkMonitor:
     def configured(self) -> bool:
         return bool(self.directory_file)
 
-    def _load_directory(self, now: datetime):
+    def _load_directory(self, now: datetime) -> "Directory":
         from gcc_link.protocol.directory import load_directory
         from gcc_link.protocol.pki import cert_fingerprint, load_certificate
 
@@ -83,7 +108,6 @@ class NetworkMonitor:
 
     def _check(self, directory: Any, member: Any, now: datetime) -> NodeStatus:
         from gcc_link.protocol import jose
-        from gcc_link.protocol.errors import GccLinkError
 
         node = NodeStatus(cc=member.cc, name={"ar": member.name_ar, "en": member.name_en}, status=member.status,
                           online=False)
@@ -100,11 +124,10 @@ class NetworkMonitor:
                     node.error = "wrong_node"
                 else:
                     node.online = True
-                    services = payload.get("services")
                     self._last_seen[member.cc] = (
                         str(payload.get("at") or now.isoformat()),
                         payload.get("directory_version") if isinstance(payload.get("directory_version"), int) else None,
-                        [s for s in services if isinstance(s, str)] if isinstance(services, list) else [])
+                        attested_services(payload.get("services"), member.cc))
         except requests.RequestException:
             node.error = "unreachable"
         except GccLinkError as exc:
