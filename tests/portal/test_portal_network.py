@@ -122,3 +122,11 @@ def test_home_network_map_reflects_verified_status(federation, tmp_path):
     assert 'stroke-dasharray="4 3"><title>Saudi Arabia</title>' in svg  # not verified: drawn hollow
     assert 'fill="#047857" stroke="#047857" stroke-width="3"><title>Kuwait</title>' in svg
     assert "<line" not in svg  # only one node is up: no links to draw
+
+
+def test_only_well_formed_services_of_the_member_are_attested():
+    from knowledge_portal.network import attested_services
+
+    listed = ["KW/MOI/civil-id", "SA/MOI/vehicle-record", "KW/moi/x", "KW/MOI", 42, "KW/MOI/Bad_Code", "KW/MOH/booking"]
+    assert attested_services(listed, "KW") == ["KW/MOI/civil-id", "KW/MOH/booking"]
+    assert attested_services("KW/MOI/civil-id", "KW") == []
