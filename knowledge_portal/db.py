@@ -100,6 +100,7 @@ def migrate(url: str) -> MigrationResult:
     (the message never shows the URL's password).
     """
     from alembic import command
+    from alembic.util import CommandError
 
     engine = make_engine(url)
     try:
@@ -112,6 +113,8 @@ def migrate(url: str) -> MigrationResult:
     except SQLAlchemyError as exc:
         raise ConfigError(f"cannot migrate the portal database {redacted_url(url)}: "
                           f"{type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    except CommandError as exc:  # e.g. a database at a revision this code does not know (newer code ran on it)
+        raise ConfigError(f"cannot migrate the portal database {redacted_url(url)}: {exc}") from None
     finally:
         engine.dispose()
 
@@ -130,7 +133,7 @@ def check_schema(engine: Engine, instance: str | Path | None = None) -> None:
     if current != head:
         where = f" --instance {instance}" if instance is not None else ""
         raise ConfigError(f"the portal database {url} is at schema revision {', '.join(current) or 'none'}, "
-                          f"not the newest ({', '.join(head)}): run gcc-link portal migrate{where}")
+                          f"this code expects {', '.join(head)}: run gcc-link portal migrate{where}")
 
 
 class Database:

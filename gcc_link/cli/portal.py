@@ -18,6 +18,7 @@ import json
 import os
 import re
 import secrets
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from werkzeug.serving import WSGIRequestHandler
 
     from knowledge_portal.config import PortalConfig
+    from knowledge_portal.db import MigrationResult
 
 __all__ = ["portal"]
 
@@ -51,7 +53,7 @@ instance_option = click.option(
     help="Instance folder (portal.toml, database, search index, uploads, secret key).")
 
 
-def _config(instance: Path) -> "PortalConfig":
+def _config(instance: Path) -> PortalConfig:
     """The instance's typed configuration; a bad setting ends the command with one line."""
     from knowledge_portal.config import load_config
 
@@ -61,7 +63,8 @@ def _config(instance: Path) -> "PortalConfig":
         fail_on(exc)
 
 
-def _migrate(config: "PortalConfig") -> Any:
+def _migrate(config: PortalConfig) -> MigrationResult:
+    """Bring the instance's schema to the newest revision; a failure ends the command with one line."""
     from knowledge_portal.db import migrate
 
     try:
@@ -70,7 +73,7 @@ def _migrate(config: "PortalConfig") -> Any:
         fail_on(exc)
 
 
-def _app(config: "PortalConfig") -> "Flask":
+def _app(config: PortalConfig) -> Flask:
     """The portal app; an instance whose schema is not current ends the command ("run … migrate")."""
     from knowledge_portal import create_app
 
@@ -127,8 +130,13 @@ def run(instance: Path, port: int, host: str, workers: int, reindex: bool) -> No
         return
     from werkzeug.serving import make_server
 
-    server = make_server(host, port, app, threaded=True, request_handler=_redacting_handler())
-    click.echo(f"portal listening on http://{host}:{server.server_port}/", err=True)
+    listener = _listen(host, port)
+    try:
+        server = make_server(host, port, app, threaded=True, request_handler=_redacting_handler(),
+                             fd=listener.fileno())
+    finally:
+        listener.close()  # the server holds its own duplicate of the socket
+    click.echo(f"portal listening on http://{host}:{server.port}/", err=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -137,7 +145,23 @@ def run(instance: Path, port: int, host: str, workers: int, reindex: bool) -> No
         server.server_close()
 
 
-def _serve_gunicorn(app: "Flask", host: str, port: int, workers: int) -> None:
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``, or one ``error:`` line (werkzeug would print several and exit)."""
+    from werkzeug.serving import get_sockaddr, select_address_family
+
+    family = select_address_family(host, port)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(get_sockaddr(host, port, family))
+        sock.listen(128)
+    except OSError as exc:  # port in use, address not available, unknown host
+        sock.close()
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    return sock
+
+
+def _serve_gunicorn(app: Flask, host: str, port: int, workers: int) -> None:
     from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 
     def _post_fork(_server: Any, _worker: Any) -> None:
@@ -151,13 +175,13 @@ def _serve_gunicorn(app: "Flask", host: str, port: int, workers: int) -> None:
             self.cfg.set("workers", workers)
             self.cfg.set("post_fork", _post_fork)
 
-        def load(self) -> "Flask":
+        def load(self) -> Flask:
             return app
 
     _Gunicorn().run()
 
 
-def _redacting_handler() -> "type[WSGIRequestHandler]":
+def _redacting_handler() -> type[WSGIRequestHandler]:
     """A request handler whose access log never shows query values that may be secrets (OIDC codes)."""
     from werkzeug.serving import WSGIRequestHandler
 

@@ -145,6 +145,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def test_portal_run_on_a_busy_port_fails_in_one_line(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(main, ["portal", "run", "--instance", str(tmp_path / "inst"), "--port", str(port),
+                                           "--no-reindex"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}") and result.stderr.count("\n") == 1
+    assert (tmp_path / "inst" / "portal.sqlite").exists()  # run migrated the fresh instance before serving
+
+
 def test_portal_run_serves_demo_in_both_languages(tmp_path):
     """Done-when check: a fresh instance, ``init --demo`` then ``run``, shows the demo content in both languages."""
     inst = tmp_path / "inst"

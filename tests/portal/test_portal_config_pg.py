@@ -162,6 +162,19 @@ def test_commands_on_an_unmigrated_instance_fail_in_one_line(tmp_path):
     assert _tables(inst / "portal.sqlite") == set()
 
 
+def test_a_database_from_newer_code_is_refused_clearly(tmp_path):
+    inst = tmp_path / "inst"
+    runner = CliRunner()
+    assert runner.invoke(main, ["portal", "migrate", "--instance", str(inst)]).exit_code == 0
+    with sqlite3.connect(inst / "portal.sqlite") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = 'f00dface0099'")
+    result = runner.invoke(main, ["portal", "migrate", "--instance", str(inst)])
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: config_error: cannot migrate") and "f00dface0099" in result.stderr
+    with pytest.raises(ConfigError, match="at schema revision f00dface0099, this code expects"):
+        create_app({"INSTANCE_DIR": str(inst)})
+
+
 def test_bad_setting_fails_a_command_in_one_line(tmp_path):
     inst = tmp_path / "inst"
     inst.mkdir()
