@@ -28,7 +28,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from knowledge_portal import create_app  # noqa: E402
-from knowledge_portal.db import get_session  # noqa: E402
+from knowledge_portal.config import load_config  # noqa: E402
+from knowledge_portal.db import get_session, migrate  # noqa: E402
 from knowledge_portal.demo import load_demo  # noqa: E402
 from knowledge_portal.indexing import reindex_all  # noqa: E402
 
@@ -49,7 +50,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"INSTANCE_DIR": tmp})
+        config = load_config({"INSTANCE_DIR": tmp})
+        migrate(config.database_url)  # create_app never changes the schema
+        app = create_app(config)
         with app.app_context():
             load_demo(get_session())
             reindex_all(get_session())

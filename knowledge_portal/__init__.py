@@ -5,14 +5,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:  # pragma: no cover
     from flask import Flask
 
+    from .config import PortalConfig
 
-def create_app(config: "dict[str, Any] | None" = None) -> "Flask":
-    """Build the portal app (see :func:`knowledge_portal.app.create_app`)."""
+
+def create_app(config: "PortalConfig | Mapping[str, Any] | None" = None) -> "Flask":
+    """Build the portal app (see :func:`knowledge_portal.app.create_app`); the schema must be migrated first."""
     from .app import create_app as _create_app
 
     return _create_app(config)

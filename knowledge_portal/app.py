@@ -1,17 +1,26 @@
-"""The application factory: ``create_app(config)`` wires config, database, i18n and blueprints."""
+"""The application factory: ``create_app(config)`` wires config, database, i18n and blueprints.
+
+The factory has no side effect on the database: it checks the schema is at
+the newest revision and raises ``ConfigError`` ("run gcc-link portal
+migrate") otherwise; schema changes happen in :func:`knowledge_portal.db.migrate`.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Mapping
 from urllib.parse import urlencode
 
 from flask import Flask, g, jsonify, make_response, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
-from .config import build_config
+from gcc_link.http_errors import HttpError, code_for_status, error_body
+
+from .config import PortalConfig, load_config
 from .db import Database
 from .i18n import DIRECTION, LANG_COOKIE, LANGS, current_lang, init_i18n, preferred_lang
 from .indexing import init_search
@@ -19,22 +28,28 @@ from .network import NetworkMonitor
 from .security import init_security_headers
 from .templating import init_templating
 
+__all__ = ["create_app", "csrf"]
+
 csrf = CSRFProtect()
 
-ERROR_CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-               409: "conflict", 413: "too_large", 429: "rate_limited", 500: "internal_error"}
 
+def create_app(config: PortalConfig | Mapping[str, Any] | None = None) -> Flask:
+    """Build a portal app.
 
-def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build a portal app. ``config`` overrides the instance file and the environment."""
-    settings = build_config(config)
-    app = Flask(__name__, instance_path=settings["INSTANCE_DIR"], instance_relative_config=False)
-    app.config.update(settings)
-    if int(app.config.get("PROXY_COUNT") or 0) > 0:
+    ``config`` is either a ready :class:`PortalConfig` (used as is) or a
+    mapping of overrides applied over the instance file and the environment
+    (see :func:`knowledge_portal.config.load_config`). Raises ``ConfigError``
+    on a bad setting or when the database schema is not current.
+    """
+    settings = config if isinstance(config, PortalConfig) else load_config(config)
+    app = Flask(__name__, instance_path=str(settings.instance_dir), instance_relative_config=False)
+    app.config.update(settings.flask_config())
+    app.extensions["portal_config"] = settings
+    if settings.proxy_count > 0:
         # behind N reverse proxies: trust their X-Forwarded-* headers (scheme decides HSTS and secure cookies)
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        n = int(app.config["PROXY_COUNT"])
+        n = settings.proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.logger.setLevel(logging.INFO)
 
@@ -62,18 +77,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _init_errors(app)
 
     @app.get("/")
-    def root():
+    def root() -> Response:
         """Send visitors to their language: cookie, then Accept-Language, then Arabic."""
         response = redirect(url_for("public.home", lang=preferred_lang()))
         response.headers["Vary"] = "Cookie, Accept-Language"
         return response
 
     @app.get("/favicon.ico")
-    def favicon():
+    def favicon() -> Response:
         return redirect(url_for("static", filename="favicon.svg"), code=301)
 
     @app.get("/healthz")
-    def healthz():
+    def healthz() -> Response:
         return jsonify({"status": "ok"})
 
     return app
@@ -91,11 +106,11 @@ def _init_language_routing(app: Flask) -> None:
             values["lang"] = current_lang()
 
     @app.after_request
-    def _remember_lang(response):
+    def _remember_lang(response: Response) -> Response:
         lang = getattr(g, "lang", None)
         if lang and request.cookies.get(LANG_COOKIE) != lang:
             response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="Lax",
-                                secure=app.config.get("SESSION_COOKIE_SECURE", False))
+                                secure=bool(app.config.get("SESSION_COOKIE_SECURE", False)))
         return response
 
     @app.context_processor
@@ -132,9 +147,10 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/openapi.json"
 
 
-def _error_response(status: int, code: str, message: str):
+def _error_response(status: int, code: str, message: str) -> ResponseReturnValue:
+    """JSON (``{"error": {"code", "message"}}``, the shared vocabulary) for the API, an HTML page otherwise."""
     if _wants_json():
-        return jsonify({"error": {"code": code, "message": message}}), status
+        return jsonify(error_body(code, message)), status
     if not getattr(g, "lang", None):
         g.lang = preferred_lang() if request else "ar"
     return make_response(render_template("error.html", status=status, code=code, message=message), status)
@@ -142,13 +158,16 @@ def _error_response(status: int, code: str, message: str):
 
 def _init_errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
-    def _csrf(exc: CSRFError):
+    def _csrf(exc: CSRFError) -> ResponseReturnValue:
         return _error_response(400, "csrf_failed", _("The form expired or was not sent from this site. Please try again."))
 
+    @app.errorhandler(HttpError)
+    def _refusal(exc: HttpError) -> ResponseReturnValue:
+        return _error_response(exc.status, exc.code, exc.message)
+
     @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException):
+    def _http(exc: HTTPException) -> ResponseReturnValue:
         status = exc.code or 500
-        code = ERROR_CODES.get(status, "error")
         message = {
             404: _("The page you asked for does not exist."),
             403: _("You are not allowed to do this."),
@@ -157,9 +176,9 @@ def _init_errors(app: Flask) -> None:
             413: _("The upload is too large."),
             429: _("Too many attempts. Please wait and try again."),
         }.get(status, exc.description or "")
-        return _error_response(status, code, str(message))
+        return _error_response(status, code_for_status(status), str(message))
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):
+    def _unexpected(exc: Exception) -> ResponseReturnValue:
         app.logger.exception("unexpected error on %s", request.path)
-        return _error_response(500, "internal_error", _("Something went wrong on our side."))
+        return _error_response(500, code_for_status(500), _("Something went wrong on our side."))

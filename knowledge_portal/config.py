@@ -1,84 +1,263 @@
-"""Portal configuration: defaults, then the instance's ``portal.toml``, then environment.
+"""Portal configuration: one typed, frozen :class:`PortalConfig`, built by :func:`load_config`.
 
-Why layered: operators keep site settings in the instance folder, while
-containers override single values with ``GCC_PORTAL_*`` variables. The secret
-key is generated once into the instance folder (mode 0600) and never logged.
+Layers, each overriding the one before:
+
+1. the defaults of :class:`PortalConfig`;
+2. the instance folder's ``portal.toml`` (flat ``key = value`` lines; relative
+   paths are relative to the instance folder);
+3. the environment, by the rule of :mod:`gcc_link.settings` shared with the
+   node: ``GCC_PORTAL__<KEY>`` (``GCC_PORTAL__DATABASE_URL``,
+   ``GCC_PORTAL__PER_PAGE=20``), values parsed as TOML scalars;
+4. the explicit overrides given to ``create_app(config)`` (keys in any case:
+   ``{"INSTANCE_DIR": ..., "PER_PAGE": 5}`` or ``{"per_page": 5}``).
+
+Why typed: every value is checked once, when the app is built, so a typo or a
+wrong type stops start-up with a :class:`~gcc_link.protocol.errors.ConfigError`
+naming the key instead of failing inside a request. Why no executable
+instance file: configuration is data; nothing in the instance folder is run.
+The secret key is generated once into the instance folder (mode 0600) and is
+never logged nor shown in ``repr``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import tomllib
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
 
-ENV_PREFIX = "GCC_PORTAL_"
+from gcc_link.protocol.errors import ConfigError
+from gcc_link.protocol.identifiers import GCC_STATES
+from gcc_link.settings import env_key, env_overrides
 
-DEFAULTS: dict[str, Any] = {
-    "INSTANCE_DIR": "instance",
-    "DATABASE_URL": None,  # None: sqlite file portal.sqlite in the instance folder
-    "SEARCH_INDEX_DIR": None,  # None: DIR/search-index
-    "UPLOAD_DIR": None,  # None: DIR/uploads
-    "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
-    "DEFAULT_LANGUAGE": "ar",
-    "LANGUAGES": ("ar", "en"),
-    # Digits in Arabic pages: "arab" (Arabic-Indic, ٠١٢) or "latn" (0-9); per-state override.
-    "ARABIC_DIGITS": "arab",
-    "STATE_DIGITS": {},
-    "PER_PAGE": 10,
-    "LOGIN_MAX_ATTEMPTS": 5,
-    "LOGIN_WINDOW_SECONDS": 300,
-    "SESSION_COOKIE_HTTPONLY": True,
-    "SESSION_COOKIE_SAMESITE": "Lax",
-    "SESSION_COOKIE_SECURE": False,  # set True behind TLS (the portal does when PREFERRED_URL_SCHEME=https)
-    "PERMANENT_SESSION_LIFETIME": 8 * 3600,
-    "WTF_CSRF_TIME_LIMIT": 8 * 3600,
-    "OIDC_ISSUER": None,
-    "OIDC_CLIENT_ID": None,
-    "OIDC_CLIENT_SECRET": None,
-    "OIDC_SCOPE": "openid email profile",
-    "SEARCH_BACKEND_FACTORY": None,  # callable(index_dir) -> SearchBackend; None: whoosh
-    "SITE_URL": None,
-    "PROXY_COUNT": 0,
-    # The signed member directory and the GCC root it must chain to: the home page and /api/v1/network
-    # then show each node's verified live status. Unset: the statuses typed into the portal are shown.
-    "DIRECTORY_FILE": None,
-    "ROOT_CERT": None,
-    "NETWORK_CACHE_SECONDS": 30,
-    "NETWORK_TIMEOUT_SECONDS": 1.5,  # reverse proxies in front of the portal whose X-Forwarded-* headers are trusted
+__all__ = ["CONFIG_FILE", "ENV_SECTION", "SECRET_FILE", "PortalConfig", "ensure_secret_key", "load_config"]
+
+#: The section of ``GCC_<SECTION>__<KEY>`` environment overrides (``GCC_PORTAL__PER_PAGE``).
+ENV_SECTION = "portal"
+#: The instance file read between the defaults and the environment.
+CONFIG_FILE = "portal.toml"
+#: The instance file holding the generated secret key (mode 0600).
+SECRET_FILE = "secret_key"
+
+LANGUAGE_CHOICES = ("ar", "en")
+DIGIT_CHOICES = ("arab", "latn")
+SAMESITE_CHOICES = ("Lax", "Strict", "None")
+SCHEME_CHOICES = ("http", "https")
+
+
+@dataclass(frozen=True)
+class PortalConfig:
+    """Everything the portal app reads, checked and complete (paths resolved, secret key present)."""
+
+    instance_dir: Path
+    #: SQLAlchemy URL; default ``sqlite:///INSTANCE/portal.sqlite``. ``postgresql://`` uses psycopg 3.
+    database_url: str
+    search_index_dir: Path
+    upload_dir: Path
+    secret_key: str = field(repr=False)
+    max_content_length: int = 8 * 1024 * 1024
+    default_language: str = "ar"
+    languages: tuple[str, ...] = LANGUAGE_CHOICES
+    #: Digits on Arabic pages: ``arab`` (Arabic-Indic, ٠١٢) or ``latn`` (0-9); ``state_digits`` overrides per state.
+    arabic_digits: str = "arab"
+    state_digits: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    per_page: int = 10
+    login_max_attempts: int = 5
+    login_window_seconds: int = 300
+    session_cookie_httponly: bool = True
+    session_cookie_samesite: str = "Lax"
+    #: Forced on when ``preferred_url_scheme`` is ``https``.
+    session_cookie_secure: bool = False
+    permanent_session_lifetime: int = 8 * 3600
+    wtf_csrf_time_limit: int = 8 * 3600
+    preferred_url_scheme: str = "http"
+    #: Reverse proxies in front of the portal whose ``X-Forwarded-*`` headers are trusted.
+    proxy_count: int = 0
+    site_url: str | None = None
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = field(default=None, repr=False)
+    oidc_scope: str = "openid email profile"
+    #: The signed member directory and the GCC root it must chain to: the home page and ``/api/v1/network``
+    #: then show each node's verified live status. Unset: the statuses typed into the portal are shown.
+    directory_file: Path | None = None
+    root_cert: Path | None = None
+    network_cache_seconds: float = 30.0
+    network_timeout_seconds: float = 1.5
+    #: ``callable(index_dir) -> SearchBackend``; None: whoosh. Only settable from code (overrides).
+    search_backend_factory: Callable[[Path], Any] | None = None
+    testing: bool = False
+
+    def flask_config(self) -> dict[str, Any]:
+        """The values as Flask ``app.config`` keys (upper case; paths as strings, the mapping as a dict)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, Mapping):
+                value = dict(value)
+            out[f.name.upper()] = value
+        return out
+
+
+# --- checking one value --------------------------------------------------------------------------------------
+
+Checker = Callable[[Any, Path], Any]
+
+
+def _str(value: Any, _base: Path) -> str:
+    if not isinstance(value, str):
+        raise TypeError("a string")
+    return value
+
+
+def _optional_str(value: Any, base: Path) -> str | None:
+    return None if value is None or value == "" else _str(value, base)
+
+
+def _int(minimum: int) -> Checker:
+    def check(value: Any, _base: Path) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError("an integer")
+        if value < minimum:
+            raise TypeError(f"an integer >= {minimum}")
+        return value
+    return check
+
+
+def _float(value: Any, _base: Path) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise TypeError("a positive number")
+    return float(value)
+
+
+def _bool(value: Any, _base: Path) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("true or false")
+    return value
+
+
+def _choice(options: tuple[str, ...]) -> Checker:
+    def check(value: Any, _base: Path) -> str:
+        if value not in options:
+            raise TypeError("one of " + ", ".join(options))
+        return str(value)
+    return check
+
+
+def _path(value: Any, base: Path) -> Path:
+    if not isinstance(value, (str, os.PathLike)) or str(value) == "":
+        raise TypeError("a path")
+    return (base / Path(value)).resolve()
+
+
+def _optional_path(value: Any, base: Path) -> Path | None:
+    return None if value is None or value == "" else _path(value, base)
+
+
+def _languages(value: Any, _base: Path) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)) or not value or any(v not in LANGUAGE_CHOICES for v in value):
+        raise TypeError("a non-empty list of " + ", ".join(LANGUAGE_CHOICES))
+    return tuple(value)
+
+
+def _state_digits(value: Any, _base: Path) -> Mapping[str, str]:
+    if not isinstance(value, Mapping) or any(k not in GCC_STATES or v not in DIGIT_CHOICES for k, v in value.items()):
+        raise TypeError(f"a table of member state ({', '.join(GCC_STATES)}) to {' or '.join(DIGIT_CHOICES)}")
+    return MappingProxyType(dict(value))
+
+
+def _callable(value: Any, _base: Path) -> Callable[[Path], Any] | None:
+    if value is None:
+        return None
+    if not callable(value):
+        raise TypeError("a callable (settable from code only)")
+    factory: Callable[[Path], Any] = value
+    return factory
+
+
+_CHECKS: dict[str, Checker] = {
+    "instance_dir": _path,
+    "database_url": _optional_str,  # empty: the SQLite file in the instance folder
+    "search_index_dir": _optional_path,
+    "upload_dir": _optional_path,
+    "secret_key": _optional_str,  # empty: generated into the instance folder
+    "max_content_length": _int(1),
+    "default_language": _choice(LANGUAGE_CHOICES),
+    "languages": _languages,
+    "arabic_digits": _choice(DIGIT_CHOICES),
+    "state_digits": _state_digits,
+    "per_page": _int(1),
+    "login_max_attempts": _int(1),
+    "login_window_seconds": _int(1),
+    "session_cookie_httponly": _bool,
+    "session_cookie_samesite": _choice(SAMESITE_CHOICES),
+    "session_cookie_secure": _bool,
+    "permanent_session_lifetime": _int(1),
+    "wtf_csrf_time_limit": _int(1),
+    "preferred_url_scheme": _choice(SCHEME_CHOICES),
+    "proxy_count": _int(0),
+    "site_url": _optional_str,
+    "oidc_issuer": _optional_str,
+    "oidc_client_id": _optional_str,
+    "oidc_client_secret": _optional_str,
+    "oidc_scope": _str,
+    "directory_file": _optional_path,
+    "root_cert": _optional_path,
+    "network_cache_seconds": _float,
+    "network_timeout_seconds": _float,
+    "search_backend_factory": _callable,
+    "testing": _bool,
 }
+#: Settings whose environment value is kept as the plain text when it parses as another TOML type
+#: (a numeric client id or secret is still a string).
+_TEXT_SETTINGS = frozenset(name for name, check in _CHECKS.items()
+                           if check in (_str, _optional_str, _path, _optional_path))
 
-_SECRET_FILE = "secret_key"
 
-
-def _coerce(raw: str) -> Any:
-    """Environment values are strings; accept JSON literals (true, 5, {...}) too."""
+def _checked(key: str, value: Any, base: Path, where: str) -> Any:
+    check = _CHECKS.get(key)
+    if check is None:
+        raise ConfigError(f"{where}: unknown portal setting {key!r}")
     try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
+        return check(value, base)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {key} must be {exc}, not {value!r}"
+                          if key not in ("secret_key", "oidc_client_secret") else
+                          f"{where}: {key} must be {exc}") from None
 
 
-def read_instance_file(instance: Path) -> dict[str, Any]:
-    """Settings from ``portal.toml`` (upper-cased keys) or ``portal.py`` in the instance folder."""
+# --- the layers ------------------------------------------------------------------------------------------------
+
+def _read_instance_file(instance: Path) -> dict[str, Any]:
+    path = instance / CONFIG_FILE
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return {key.lower(): _checked(key.lower(), value, instance, str(path)) for key, value in data.items()}
+
+
+def _read_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    toml_path = instance / "portal.toml"
-    py_path = instance / "portal.py"
-    if toml_path.exists():
-        with toml_path.open("rb") as fh:
-            values.update({k.upper(): v for k, v in tomllib.load(fh).items()})
-    elif py_path.exists():
-        namespace: dict[str, Any] = {}
-        exec(compile(py_path.read_text(encoding="utf-8"), str(py_path), "exec"), namespace)
-        values.update({k: v for k, v in namespace.items() if k.isupper()})
+    for key, value in env_overrides(ENV_SECTION, environ).items():
+        name = env_key(ENV_SECTION, key)
+        if key in _TEXT_SETTINGS and not isinstance(value, str):
+            value = environ[name]
+        values[key] = _checked(key, value, Path.cwd(), name)
     return values
 
 
 def ensure_secret_key(instance: Path) -> str:
-    """Read DIR/secret_key, creating it (0600) with 64 random hex characters if missing."""
-    path = instance / _SECRET_FILE
+    """Read ``INSTANCE/secret_key``, creating it (0600) with 64 random hex characters if missing."""
+    path = instance / SECRET_FILE
     if path.exists():
         return path.read_text(encoding="ascii").strip()
     instance.mkdir(parents=True, exist_ok=True)
@@ -89,28 +268,34 @@ def ensure_secret_key(instance: Path) -> str:
     return key
 
 
-def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Merge defaults, the instance file, environment, then explicit ``overrides``.
+def load_config(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> PortalConfig:
+    """Build the :class:`PortalConfig`: defaults, ``INSTANCE/portal.toml``, ``GCC_PORTAL__*`` from ``env``
+    (default ``os.environ``), then ``overrides``.
 
-    ``INSTANCE_DIR`` may come from overrides or the environment, and decides
-    where the instance file is read from.
+    ``instance_dir`` (default ``./instance``) comes from the overrides or the
+    environment, since it decides where ``portal.toml`` is read from. The
+    instance folder and its secret key file are created when missing; the
+    database is not touched (see :func:`knowledge_portal.db.migrate`).
+    Raises ``ConfigError`` naming the key on an unknown setting or a wrong value.
     """
-    overrides = dict(overrides or {})
-    env = {k[len(ENV_PREFIX):]: _coerce(v) for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
-    instance = Path(overrides.get("INSTANCE_DIR") or env.get("INSTANCE_DIR") or DEFAULTS["INSTANCE_DIR"])
-    instance = instance.resolve()
-    config: dict[str, Any] = dict(DEFAULTS)
-    config.update(read_instance_file(instance))
-    config.update(env)
-    config.update(overrides)
-    config["INSTANCE_DIR"] = str(instance)
+    environ = os.environ if env is None else env
+    explicit = {str(k).lower(): _checked(str(k).lower(), v, Path.cwd(), "create_app config")
+                for k, v in (overrides or {}).items()}
+    from_env = _read_environment(environ)
+    instance: Path = explicit.get("instance_dir") or from_env.get("instance_dir") or _path("instance", Path.cwd())
+    values: dict[str, Any] = {}
+    values.update(_read_instance_file(instance))
+    values.update(from_env)
+    values.update(explicit)
+    values["instance_dir"] = instance
     instance.mkdir(parents=True, exist_ok=True)
-    if not config.get("DATABASE_URL"):
-        config["DATABASE_URL"] = f"sqlite:///{instance / 'portal.sqlite'}"
-    config["SEARCH_INDEX_DIR"] = str(config.get("SEARCH_INDEX_DIR") or instance / "search-index")
-    config["UPLOAD_DIR"] = str(config.get("UPLOAD_DIR") or instance / "uploads")
-    if not config.get("SECRET_KEY"):
-        config["SECRET_KEY"] = ensure_secret_key(instance)
-    if config.get("PREFERRED_URL_SCHEME") == "https":
-        config["SESSION_COOKIE_SECURE"] = True
+    values["database_url"] = values.get("database_url") or f"sqlite:///{instance / 'portal.sqlite'}"
+    values["search_index_dir"] = values.get("search_index_dir") or instance / "search-index"
+    values["upload_dir"] = values.get("upload_dir") or instance / "uploads"
+    values["secret_key"] = values.get("secret_key") or ensure_secret_key(instance)
+    if values.get("preferred_url_scheme") == "https":
+        values["session_cookie_secure"] = True
+    config = PortalConfig(**values)
+    if config.default_language not in config.languages:
+        raise ConfigError(f"default_language {config.default_language!r} is not one of languages {config.languages}")
     return config

@@ -1,54 +1,147 @@
-"""Database access: one SQLAlchemy engine per app, one session per request.
+"""Database access: one SQLAlchemy engine per app, one session per request; schema changes only by ``migrate``.
 
 Plain SQLAlchemy 2 (no Flask-SQLAlchemy) so the same models serve the CLI,
 the importer and the web app. SQLite by default, PostgreSQL by URL. The
 schema is managed by alembic (``knowledge_portal/migrations``).
+
+Why migrations are explicit: building an app (``create_app``) must not change
+a database, so several workers or machines starting at once never race on a
+schema upgrade, and an operator decides when the schema moves. ``migrate(url)``
+is run by ``gcc-link portal migrate``, ``portal init`` and ``portal run``
+(before serving); ``create_app`` only checks the schema is at the newest
+revision and otherwise refuses to start with a ``ConfigError`` that says to
+run ``gcc-link portal migrate``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from flask import Flask, current_app, g
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+from gcc_link.protocol.errors import ConfigError
+
+__all__ = ["MIGRATIONS_DIR", "Database", "MigrationResult", "check_schema", "get_session", "head_revisions",
+           "make_engine", "migrate", "redacted_url"]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 def make_engine(url: str) -> Engine:
     """An engine; SQLite gets foreign keys and WAL for concurrent readers."""
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.close()
+            @event.listens_for(engine, "connect")
+            def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:  # pragma: no cover - trivial
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.close()
 
-        return engine
-    if url.startswith(("postgresql://", "postgres://")):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3 is the installed driver
-    return create_engine(url, pool_pre_ping=True)
+            return engine
+        if url.startswith(("postgresql://", "postgres://")):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3 is the installed driver
+        return create_engine(url, pool_pre_ping=True)
+    except (ArgumentError, ImportError) as exc:
+        raise ConfigError(f"database_url: not a usable database URL ({redacted_url(url)}): {exc}") from None
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest alembic revision."""
-    from alembic import command
-    from alembic.config import Config
+def redacted_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for messages and logs)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable URL>"
 
+
+def _alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    return cfg
+
+
+def head_revisions() -> tuple[str, ...]:
+    """The newest alembic revision(s) this code knows."""
+    return tuple(sorted(ScriptDirectory.from_config(_alembic_config()).get_heads()))
+
+
+def _current_revisions(engine: Engine) -> tuple[str, ...]:
+    with engine.connect() as conn:
+        return tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    """The schema revision(s) before and after :func:`migrate` (empty: no schema yet)."""
+
+    before: tuple[str, ...]
+    after: tuple[str, ...]
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def migrate(url: str) -> MigrationResult:
+    """Bring the schema at ``url`` to the newest alembic revision (idempotent).
+
+    Raises ``ConfigError`` when the database cannot be reached or upgraded
+    (the message never shows the URL's password).
+    """
+    from alembic import command
+    from alembic.util import CommandError
+
+    engine = make_engine(url)
+    try:
+        before = _current_revisions(engine)
+        cfg = _alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        return MigrationResult(before, _current_revisions(engine))
+    except SQLAlchemyError as exc:
+        raise ConfigError(f"cannot migrate the portal database {redacted_url(url)}: "
+                          f"{type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    except CommandError as exc:  # e.g. a database at a revision this code does not know (newer code ran on it)
+        raise ConfigError(f"cannot migrate the portal database {redacted_url(url)}: {exc}") from None
+    finally:
+        engine.dispose()
+
+
+def check_schema(engine: Engine, instance: str | Path | None = None) -> None:
+    """Raise ``ConfigError`` unless the database behind ``engine`` is at the newest revision.
+
+    Reads only (the alembic version table); never changes the database.
+    """
+    url = engine.url.render_as_string(hide_password=True)
+    try:
+        current = _current_revisions(engine)
+    except SQLAlchemyError as exc:
+        raise ConfigError(f"cannot read the portal database {url}: {type(exc).__name__}") from None
+    head = head_revisions()
+    if current != head:
+        where = f" --instance {instance}" if instance is not None else ""
+        raise ConfigError(f"the portal database {url} is at schema revision {', '.join(current) or 'none'}, "
+                          f"this code expects {', '.join(head)}: run gcc-link portal migrate{where}")
 
 
 class Database:
-    """The app's engine and session factory (``app.extensions['portal_db']``)."""
+    """The app's engine and session factory (``app.extensions['portal_db']``).
+
+    ``init_app`` opens the engine and checks the schema is current; it does
+    not create or upgrade tables (see :func:`migrate`).
+    """
 
     def __init__(self, app: Flask | None = None) -> None:
         self.engine: Engine | None = None
@@ -58,8 +151,12 @@ class Database:
 
     def init_app(self, app: Flask) -> None:
         self.engine = make_engine(app.config["DATABASE_URL"])
+        try:
+            check_schema(self.engine, app.config.get("INSTANCE_DIR"))
+        except ConfigError:
+            self.engine.dispose()
+            raise
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
-        upgrade(self.engine)
         app.extensions["portal_db"] = self
         app.teardown_appcontext(self._teardown)
 
@@ -74,4 +171,5 @@ def get_session() -> Session:
     """The request's (or app context's) session, created on first use."""
     if "db_session" not in g:
         g.db_session = current_app.extensions["portal_db"].sessionmaker()
-    return g.db_session
+    session: Session = g.db_session
+    return session

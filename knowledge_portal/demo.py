@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gcc_link.protocol.identifiers import STATE_NAMES
+
 from .models import Achievement, AwardEdition, AwardWinner, EgdiRank, Practice, Service, Standard, State, TagLabel
 from .tags import tag_key
 
@@ -22,37 +24,37 @@ ALGHAD = "Reported by Al-Ghad, Jordan"
 PRESS_YE = "Reported in Arabic-language press coverage of Yemen's e-government programme"
 
 STATES: list[dict[str, Any]] = [
-    dict(code="KW", name_ar="الكويت", name_en="Kuwait", network_status="active", sort_order=1,
+    dict(code="KW", name_ar=STATE_NAMES["KW"][0], name_en=STATE_NAMES["KW"][1], network_status="active", sort_order=1,
          agency_ar="الجهاز المركزي لتكنولوجيا المعلومات", agency_en="Central Agency for Information Technology (CAIT)",
          programme_ar="برنامج الحكومة الإلكترونية في الكويت يقدّم عبر البوابة الرسمية للدولة أكثر من ألف خدمة من جهات حكومية عديدة، وتضاف إليها خدمات وزارات الصحة والتجارة والصناعة والداخلية والعدل والمؤسسة العامة للرعاية السكنية.",
          programme_en="Kuwait's e-government programme offers more than 1,000 services from many agencies on the official state portal; services of the ministries of health, commerce and industry, interior and justice and of the Public Authority for Housing Welfare are being added.",
          readiness_ar="أول خدمة متكاملة بين الجهات هي القرض الاجتماعي عبر بنك الائتمان الكويتي، وتصدر تراخيص الإطفاء عبر أجهزة الخدمة الذاتية.",
          readiness_en="The first integrated cross-agency service is the social loan of the Kuwait Credit Bank; fire-service licences are issued through self-service devices."),
-    dict(code="SA", name_ar="المملكة العربية السعودية", name_en="Saudi Arabia", network_status="active", sort_order=2,
+    dict(code="SA", name_ar=STATE_NAMES["SA"][0], name_en=STATE_NAMES["SA"][1], network_status="active", sort_order=2,
          agency_ar="برنامج التعاملات الإلكترونية الحكومية (يسّر)", agency_en="E-government transactions programme (Yesser)",
          programme_ar="خطة خمسية للتعاملات الإلكترونية الحكومية: اكتملت خمسة مشاريع للبنية التحتية، وثلاثة مشاريع تطبيقات وطنية مع ثلاث جهات، وسُلّمت المجموعتان الأولى والثانية من أول ١٥٠ خدمة.",
          programme_en="A five-year e-government plan: five infrastructure projects done and one remaining, three national application projects with three agencies, and the first and second groups of the first 150 services delivered.",
          readiness_ar="التدريب في ثلاثة مسارات: المستخدمون، ومتخصصو تقنية المعلومات، والقادة ومديرو المشاريع.",
          readiness_en="Training runs in three tracks: users, IT specialists, and leaders and project managers."),
-    dict(code="QA", name_ar="قطر", name_en="Qatar", network_status="active", sort_order=3,
+    dict(code="QA", name_ar=STATE_NAMES["QA"][0], name_en=STATE_NAMES["QA"][1], network_status="active", sort_order=3,
          agency_ar="وزارة المواصلات والاتصالات", agency_en="Ministry of Information and Communications Technology",
          programme_ar="استضافت قطر الاجتماع الخامس عشر للجنة التنفيذية للحكومة الإلكترونية الخليجية، وتطوّر بوابة إدارة المعرفة المشتركة بين دول المجلس.",
          programme_en="Qatar hosted the 15th meeting of the GCC e-government executive committee and is developing the knowledge-management portal shared between the GCC states.",
          readiness_ar="بيانات جاهزية الخدمات في هذه الصفحة بيانات توضيحية.",
          readiness_en="The service-readiness figures on this page are demonstration data."),
-    dict(code="AE", name_ar="الإمارات العربية المتحدة", name_en="United Arab Emirates", network_status="trial", sort_order=4,
+    dict(code="AE", name_ar=STATE_NAMES["AE"][0], name_en=STATE_NAMES["AE"][1], network_status="trial", sort_order=4,
          agency_ar="هيئة تنظيم الاتصالات – الحكومة الإلكترونية", agency_en="Telecommunications Regulatory Authority – e-government",
          programme_ar="انضمت الإمارات إلى الشبكة الخليجية بعد أسابيع من الربط التجريبي الأول.",
          programme_en="The UAE joined the GCC network weeks after the first trial interconnection.",
          readiness_ar="بيانات جاهزية الخدمات في هذه الصفحة بيانات توضيحية.",
          readiness_en="The service-readiness figures on this page are demonstration data."),
-    dict(code="BH", name_ar="البحرين", name_en="Bahrain", network_status="trial", sort_order=5,
+    dict(code="BH", name_ar=STATE_NAMES["BH"][0], name_en=STATE_NAMES["BH"][1], network_status="trial", sort_order=5,
          agency_ar="هيئة الحكومة الإلكترونية", agency_en="eGovernment Authority",
          programme_ar="استضافت البحرين جائزة الحكومة الإلكترونية لدول مجلس التعاون ومعرضها ومؤتمرها الدولي.",
          programme_en="Bahrain hosted the GCC e-government award with its exhibition and international conference.",
          readiness_ar="بيانات جاهزية الخدمات في هذه الصفحة بيانات توضيحية.",
          readiness_en="The service-readiness figures on this page are demonstration data."),
-    dict(code="OM", name_ar="عُمان", name_en="Oman", network_status="trial", sort_order=6,
+    dict(code="OM", name_ar=STATE_NAMES["OM"][0], name_en=STATE_NAMES["OM"][1], network_status="trial", sort_order=6,
          agency_ar="هيئة تقنية المعلومات", agency_en="Information Technology Authority",
          programme_ar="برنامج عُمان الرقمية؛ استضافت عُمان إحدى دورات جائزة الحكومة الإلكترونية الخليجية.",
          programme_en="Digital Oman programme; Oman hosted one of the editions of the GCC e-government award.",
@@ -377,8 +379,8 @@ def load_demo(session: Session) -> dict[str, int]:
 
 
 def _name_ar(code: str) -> str:
-    return str(next(s["name_ar"] for s in STATES if s["code"] == code))
+    return STATE_NAMES[code][0]
 
 
 def _name_en(code: str) -> str:
-    return str(next(s["name_en"] for s in STATES if s["code"] == code))
+    return STATE_NAMES[code][1]

@@ -8,6 +8,7 @@ returned).
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -15,6 +16,21 @@ from sqlalchemy import (
     JSON, Boolean, Column, Date, DateTime, ForeignKey, Integer, String, Table, Text, UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
+
+
+_TAG_SEPARATORS = re.compile(r"[\s_]+")
+_TAG_DASHES = re.compile(r"-{2,}")
+
+
+def tag_key(tag: str | None) -> str:
+    """The normalised form tag labels are stored and looked up by: lower case, spaces and underscores as single dashes.
+
+    Lives here, below :mod:`knowledge_portal.tags` (which re-exports it), because
+    :class:`TagLabel` normalises its slug with it and ``tags`` reads ``TagLabel``:
+    models never import tags.
+    """
+    text = _TAG_SEPARATORS.sub("-", (tag or "").strip().lower())
+    return _TAG_DASHES.sub("-", text).strip("-")
 
 
 def utcnow() -> datetime:
@@ -192,7 +208,7 @@ class Practice(Base, Bilingual):
 class TagLabel(Base, Bilingual):
     """The Arabic and English label of a practice tag (tags themselves stay English slugs in URLs and the API).
 
-    ``slug`` is kept in the normalised form of :func:`knowledge_portal.tags.tag_key`, so a label found for
+    ``slug`` is kept in the normalised form of :func:`tag_key`, so a label found for
     ``digital-identity`` also serves a practice tagged ``Digital identity``.
     """
 
@@ -204,8 +220,6 @@ class TagLabel(Base, Bilingual):
 
     @validates("slug")
     def _normalise_slug(self, _key: str, value: str) -> str:
-        from .tags import tag_key
-
         return tag_key(value)
 
 

@@ -18,13 +18,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from flask import Flask
 
+from gcc_link.protocol.errors import GccLinkError
+from gcc_link.protocol.status import NodeStatus as SignedStatus
 from gcc_link.protocol.timefmt import format_time
 
+if TYPE_CHECKING:  # pragma: no cover
+    from gcc_link.protocol.directory import Directory
 
 
 @dataclass
@@ -70,7 +74,7 @@ class NetworkMonitor:
     def configured(self) -> bool:
         return bool(self.directory_file)
 
-    def _load_directory(self, now: datetime):
+    def _load_directory(self, now: datetime) -> "Directory":
         from gcc_link.protocol.directory import load_directory
         from gcc_link.protocol.pki import cert_fingerprint, load_certificate
 
@@ -82,8 +86,6 @@ class NetworkMonitor:
         return directory
 
     def _check(self, directory: Any, member: Any, now: datetime) -> NodeStatus:
-        from gcc_link.protocol.errors import GccLinkError
-        from gcc_link.protocol.status import NodeStatus as SignedStatus
 
         node = NodeStatus(cc=member.cc, name={"ar": member.name_ar, "en": member.name_en}, status=member.status,
                           online=False)
@@ -93,7 +95,8 @@ class NetworkMonitor:
             if response.status_code != 200:
                 node.error = "http_error"
             else:
-                # the core's checks: signature, listed certificate, state allowed, time window, no replay
+                # the core's checks: signature, listed certificate, state allowed, own services only,
+                # time window, no replay of an older status
                 status = SignedStatus.from_jws(response.content, directory=directory, now=now,
                                                expected_node=member.cc, not_before=last[0] if last else None)
                 node.online = True

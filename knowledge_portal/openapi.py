@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gcc_link.protocol.identifiers import GCC_STATES
 
 
 def _list_response(item_ref: str, description: str) -> dict[str, Any]:
@@ -22,7 +23,7 @@ def _param(name: str, description: str, schema: dict[str, Any], required: bool =
 
 
 _ERROR = {"description": "invalid request", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-_STATE = _param("state", "member state code (KW, SA, QA, AE, BH, OM) or REGIONAL", {"type": "string"})
+_STATE = _param("state", f"member state code ({', '.join(GCC_STATES)}) or REGIONAL", {"type": "string"})
 _SECTOR = _param("sector", "sector code", {"type": "string"})
 _YEAR = _param("year", "year", {"type": "integer"})
 _PAGE = _param("page", "page number, from 1", {"type": "integer", "minimum": 1})

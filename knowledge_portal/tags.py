@@ -14,15 +14,12 @@ from typing import Iterable
 from flask import g, has_app_context
 from sqlalchemy import select
 
-_SEPARATORS = re.compile(r"[\s_]+")
-_DASHES = re.compile(r"-{2,}")
+from .db import get_session
+from .models import TagLabel, tag_key
+
+__all__ = ["label_table", "readable", "tag_key", "tag_label", "tag_labels"]
+
 _SLUG_PARTS = re.compile(r"[-_]+")
-
-
-def tag_key(tag: str | None) -> str:
-    """The normalised form labels are looked up by: lower case, spaces and underscores as single dashes."""
-    text = _SEPARATORS.sub("-", (tag or "").strip().lower())
-    return _DASHES.sub("-", text).strip("-")
 
 
 def readable(tag: str | None) -> str:
@@ -35,12 +32,9 @@ def readable(tag: str | None) -> str:
 
 def label_table() -> dict[str, tuple[str, str]]:
     """``{tag_key: (label_ar, label_en)}`` from the database, read once per request (or app context)."""
-    cached = g.get("_tag_labels") if has_app_context() else None
+    cached: dict[str, tuple[str, str]] | None = g.get("_tag_labels") if has_app_context() else None
     if cached is not None:
         return cached
-    from .db import get_session
-    from .models import TagLabel
-
     table = {row.slug: (row.label_ar or "", row.label_en or "") for row in get_session().scalars(select(TagLabel))}
     if has_app_context():
         g._tag_labels = table

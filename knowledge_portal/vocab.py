@@ -2,13 +2,18 @@
 
 Codes are stored in the database and used in URLs and the API; labels are
 translated through the Babel catalogs (``lazy_gettext`` so they are extracted).
+Member-state codes are not declared here: they are the protocol core's
+(:mod:`gcc_link.protocol.identifiers`), so portal and network agree.
 """
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-STATE_CODES: tuple[str, ...] = ("KW", "SA", "QA", "AE", "BH", "OM")
+from gcc_link.protocol.identifiers import GCC_STATES
+
+#: The member states, in the protocol core's order (an alias of ``GCC_STATES``).
+STATE_CODES: tuple[str, ...] = GCC_STATES
 
 SECTORS = {
     "interior": _l("Interior and residency"),

@@ -25,7 +25,7 @@ _GROUPS: tuple[tuple[str, str], ...] = (
     ("gcc_link.cli.node", "evidence"),
     ("gcc_link.cli.node", "client"),
     ("gcc_link.cli.demo", "demo"),
-    ("knowledge_portal.cli", "portal"),
+    ("gcc_link.cli.portal", "portal"),
 )
 
 

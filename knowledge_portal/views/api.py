@@ -13,6 +13,8 @@ from typing import Any, Callable
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 
+from gcc_link.http_errors import error_body
+
 from ..db import get_session
 from ..models import Achievement, AwardEdition, Practice, Service, State
 from ..serialize import (
@@ -30,7 +32,8 @@ MAX_PER_PAGE = 100
 
 
 def api_error(status: int, code: str, message: str) -> tuple[Response, int]:
-    return jsonify({"error": {"code": code, "message": message}}), status
+    """A JSON refusal in the project's one error vocabulary (:mod:`gcc_link.http_errors`)."""
+    return jsonify(error_body(code, message)), status
 
 
 @bp.errorhandler(FilterError)

@@ -41,8 +41,12 @@ class PortalEnv:
 
 
 def build_instance(instance: Path, demo: bool = True, **config: Any) -> PortalEnv:
-    """A fresh portal on a real instance folder: demo data, four users, a built search index."""
-    from knowledge_portal.db import get_session
+    """A fresh portal on a real instance folder: migrated schema, demo data, four users, a built search index.
+
+    Migrates explicitly, as ``gcc-link portal init``/``run`` do: ``create_app`` never changes the schema.
+    """
+    from knowledge_portal.config import load_config
+    from knowledge_portal.db import get_session, migrate
     from knowledge_portal.demo import load_demo
     from knowledge_portal.indexing import reindex_all
     from knowledge_portal.models import User
@@ -50,7 +54,9 @@ def build_instance(instance: Path, demo: bool = True, **config: Any) -> PortalEn
 
     settings = {"INSTANCE_DIR": str(instance), "TESTING": False}
     settings.update(config)
-    app = create_app(settings)
+    portal_config = load_config(settings)
+    migrate(portal_config.database_url)
+    app = create_app(portal_config)
     with app.app_context():
         db = get_session()
         if demo:

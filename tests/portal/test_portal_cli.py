@@ -87,9 +87,36 @@ def test_import_practices_reports_bad_lines_and_updates_by_id(tmp_path):
 
 def test_import_with_only_bad_lines_fails(tmp_path):
     inst = tmp_path / "inst"
+    assert _run("portal", "init", "--instance", str(inst)).exit_code == 0
     src = _jsonl(tmp_path / "bad.jsonl", ["[1, 2]"])
     result = _run("portal", "import-practices", str(src), "--instance", str(inst), "--json")
-    assert result.exit_code == 1 and json.loads(result.output)["errors"][0]["line"] == 1
+    assert result.exit_code == 1 and json.loads(result.stdout)["errors"][0]["line"] == 1
+    assert result.stderr == "error: nothing imported: all 1 lines were rejected\n"
+
+
+def test_every_portal_command_has_help_and_init_migrates(tmp_path):
+    for command in ("migrate", "init", "run", "create-user", "import-practices", "reindex"):
+        result = _run("portal", command, "--help")
+        assert result.exit_code == 0 and "--instance" in result.output, command
+    inst = tmp_path / "inst"
+    first = json.loads(_run("portal", "init", "--instance", str(inst), "--json").stdout)
+    assert first["indexed"] == 0 and first["demo"] == {}
+    migrated = json.loads(_run("portal", "migrate", "--instance", str(inst), "--json").stdout)
+    assert migrated["changed"] is False and migrated["before"] == migrated["after"] != []
+
+
+def test_portal_package_does_not_import_click():
+    """The portal is a library (Flask imports click itself); its command line lives in gcc_link.cli.portal."""
+    import ast
+
+    offenders = []
+    for path in (ROOT / "knowledge_portal").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name}: {n}" for n in names if n == "click" or n.startswith("click.")]
+    assert offenders == []
+    assert not (ROOT / "knowledge_portal" / "cli.py").exists()
 
 
 def test_reindex_rebuilds_from_published_practices(tmp_path):
@@ -116,6 +143,18 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_portal_run_on_a_busy_port_fails_in_one_line(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(main, ["portal", "run", "--instance", str(tmp_path / "inst"), "--port", str(port),
+                                           "--no-reindex"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}") and result.stderr.count("\n") == 1
+    assert (tmp_path / "inst" / "portal.sqlite").exists()  # run migrated the fresh instance before serving
 
 
 def test_portal_run_serves_demo_in_both_languages(tmp_path):

@@ -122,3 +122,17 @@ def test_home_network_map_reflects_verified_status(federation, tmp_path):
     assert 'stroke-dasharray="4 3"><title>Saudi Arabia</title>' in svg  # not verified: drawn hollow
     assert 'fill="#047857" stroke="#047857" stroke-width="3"><title>Kuwait</title>' in svg
     assert "<line" not in svg  # only one node is up: no links to draw
+
+
+def test_a_status_listing_services_that_are_not_the_members_own_is_refused(federation):
+    """The portal shows only what a node may attest: its own well-formed services (the core refuses the rest)."""
+    from gcc_link.protocol.errors import MalformedError
+    from gcc_link.protocol.status import _fields
+
+    base = {"gcc_link": 1, "node": "KW", "software_version": "t", "directory_version": 1, "queue_depth": 0,
+            "agencies": ["KW/MOI"], "at": "2026-11-22T10:00:00.000Z"}
+    assert _fields({**base, "services": ["KW/MOI/civil-id", "KW/MOH/booking"]}).services == \
+        ("KW/MOI/civil-id", "KW/MOH/booking")
+    for bad in (["SA/MOI/vehicle-record"], ["KW/moi/x"], ["KW/MOI"], [42], ["KW/MOI/Bad_Code"], "KW/MOI/civil-id"):
+        with pytest.raises(MalformedError):
+            _fields({**base, "services": bad})
