@@ -201,7 +201,7 @@ def _start_portal(data_dir: Path, port_base: int, fed: Any, procs: list[subproce
         click.echo("warning: the portal is not installed; starting the nodes only", err=True)
         return None
     instance = data_dir / "portal"
-    env = {**os.environ, "GCC_PORTAL_DIRECTORY_FILE": str(fed.directory), "GCC_PORTAL_ROOT_CERT": str(fed.root_cert)}
+    env = {**os.environ, "GCC_PORTAL__DIRECTORY_FILE": str(fed.directory), "GCC_PORTAL__ROOT_CERT": str(fed.root_cert)}
     init = subprocess.run([*CLI, "portal", "init", "--instance", str(instance), "--demo", "--json"],
                           capture_output=True, text=True, env=env, timeout=300)
     if init.returncode != 0:

@@ -71,6 +71,10 @@ def test_demo_with_portal_stops_on_sigint(tmp_path):
         assert portal and portal["url"] == f"http://127.0.0.1:{base}"
         assert portal["admin"]["username"] and portal["admin"]["password"]
         assert requests.get(portal["url"] + "/", timeout=10).status_code < 500
+        # the demo portal shows what the nodes attest: both signed statuses verified against the directory
+        network = requests.get(portal["url"] + "/api/v1/network", timeout=20).json()
+        assert network["directory_version"] == 1
+        assert {s["cc"]: s["online"] for s in network["states"]} == {"KW": True, "SA": True}
     finally:
         proc.send_signal(signal.SIGINT)
         try:
