@@ -26,6 +26,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "untrusted_certificate": 403,
     "sender_not_authorised": 403,
     "access_denied": 403,
+    "id_conflict": 409,
     "unknown_state": 422,
     "not_found": 404,
     "config_error": 400,

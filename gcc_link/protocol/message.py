@@ -139,6 +139,7 @@ class Message:
             raise MalformedError(f"a {identity.state} node cannot sign for {sender}")
         if not isinstance(ttl_seconds, int) or isinstance(ttl_seconds, bool) or not 1 <= ttl_seconds <= MAX_TTL_SECONDS:
             raise MalformedError(f"ttl_seconds must be an integer from 1 to {MAX_TTL_SECONDS}")
+        check_json_limits(body)
         created = now.replace(microsecond=now.microsecond // 1000 * 1000)
         expires = created + timedelta(seconds=ttl_seconds)
         payload: dict[str, Any] = {

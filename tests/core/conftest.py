@@ -10,8 +10,8 @@ import pytest
 from gcc_link.protocol import pki
 from gcc_link.protocol.directory import DirectoryContent, DirectoryKey, Member, load_directory
 from gcc_link.protocol.message import Message
+from tests.core.corekit import NOW, World, make_identity
 
-from corekit import NOW, World, make_identity
 
 @pytest.fixture(scope="session")
 def world() -> World:

@@ -6,7 +6,7 @@ import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from gcc_link.protocol import jose, pki
 from gcc_link.protocol.canonical import canonical_json
 from gcc_link.protocol.directory import Directory, DirectoryContent, DirectoryKey, Member, load_directory  # noqa: F401
-from gcc_link.protocol.message import MESSAGE_TYP, Message
+from gcc_link.protocol.message import MESSAGE_TYP
 
 NOW = datetime(2026, 11, 22, 10, 0, 0, tzinfo=timezone.utc)
 

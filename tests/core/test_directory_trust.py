@@ -23,8 +23,7 @@ from gcc_link.protocol.errors import (
     DirectoryRollbackError,
     DirectoryThresholdError,
 )
-
-from corekit import NOW
+from tests.core.corekit import NOW
 
 
 def next_version(world, version=2, **changes):

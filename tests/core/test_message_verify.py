@@ -11,8 +11,7 @@ import pytest
 
 from gcc_link.protocol.errors import GccLinkError, MalformedError
 from gcc_link.protocol.message import MAX_MESSAGE_BYTES, Message, MessageTooLargeError, body_digest, peek_message_id
-
-from corekit import NOW, b64url, raw_jws, resign
+from tests.core.corekit import NOW, b64url, raw_jws, resign
 
 
 def code_of(data: bytes, world: Any, **kw: Any) -> str | None:

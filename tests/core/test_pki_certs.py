@@ -12,8 +12,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from gcc_link.protocol import pki
 from gcc_link.protocol.directory import load_directory
 from gcc_link.protocol.errors import PkiError, UntrustedCertificateError
-
-from corekit import NOW
+from tests.core.corekit import NOW
 
 
 def test_node_certificate_carries_state_and_tls_usages(world):

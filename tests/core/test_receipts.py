@@ -9,8 +9,7 @@ import pytest
 from gcc_link.protocol.canonical import sha256_hex
 from gcc_link.protocol.errors import GccLinkError, MalformedError
 from gcc_link.protocol.receipt import Receipt
-
-from corekit import NOW, resign
+from tests.core.corekit import NOW, resign
 
 
 def test_accepted_and_rejected_receipts_round_trip(world, make_message):

@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from corekit import NOW, resign
 from gcc_link.protocol import pki, signed
 from gcc_link.protocol.errors import GccLinkError
 from gcc_link.protocol.evidence import CHECKPOINT_TYP, sign_checkpoint, verify_signed_at
 from gcc_link.protocol.push import PUSH_TYP, Push
 from gcc_link.protocol.status import STATUS_TYP, NodeStatus
+from tests.core.corekit import NOW, resign
 
 
 def _status(cc: str = "KW", at=NOW) -> NodeStatus:

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from nodeharness import Cluster  # noqa: E402
+from tests.node.nodeharness import Cluster  # noqa: E402
 
 
 def assert_no_internal_errors(cluster: Cluster) -> None:

@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from nodeharness import wait_until
+from tests.node.nodeharness import wait_until
 
 pytestmark = pytest.mark.slow
 

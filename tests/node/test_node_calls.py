@@ -12,7 +12,7 @@ import pytest
 
 from gcc_link.protocol.canonical import sha256_hex
 from gcc_link.protocol.message import Message
-from nodeharness import free_port_base
+from tests.node.nodeharness import free_port_base
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +40,7 @@ class Backend(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def calls_pair(tmp_path_factory):
-    from nodeharness import Cluster
+    from tests.node.nodeharness import Cluster
 
     port = free_port_base(1)
     server = ThreadingHTTPServer(("127.0.0.1", port), Backend)

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from nodeharness import Cluster, wait_until
+from tests.node.nodeharness import Cluster, wait_until
 
 pytestmark = pytest.mark.slow
 N = 500

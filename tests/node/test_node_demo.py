@@ -10,7 +10,7 @@ import sys
 import pytest
 import requests
 
-from nodeharness import free_port_base, port_free, wait_until
+from tests.node.nodeharness import free_port_base, port_free, wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from gcc_link.protocol.timefmt import format_time
-from nodeharness import gcc_link, wait_until
+from tests.node.nodeharness import gcc_link, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +21,7 @@ def directory_server(tmp_path):
     import threading
     from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
-    from nodeharness import free_port_base
+    from tests.node.nodeharness import free_port_base
 
     folder = tmp_path / "fed0" / "pki"
     handler = functools.partial(SimpleHTTPRequestHandler, directory=str(folder))

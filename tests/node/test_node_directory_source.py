@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from gcc_link.cli import main
 from gcc_link.node.directory_source import DirectoryHolder, version_source
-from nodeharness import free_port_base
+from tests.node.nodeharness import free_port_base
 
 
 def run(*args: str) -> dict:

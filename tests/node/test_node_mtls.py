@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from gcc_link.protocol import pki
-from nodeharness import wait_until
+from tests.node.nodeharness import wait_until
 
 pytestmark = pytest.mark.slow
 

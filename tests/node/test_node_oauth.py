@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
-from nodeharness import gcc_link
+from tests.node.nodeharness import gcc_link
 
 pytestmark = pytest.mark.slow
 

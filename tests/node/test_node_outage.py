@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from nodeharness import wait_until
+from tests.node.nodeharness import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +48,7 @@ def test_long_outage_retry_is_resigned_not_stale(make_cluster, tmp_path):
     from datetime import datetime, timezone
 
     from gcc_link.protocol.receipt import Receipt
-    from nodeharness import gcc_link
+    from tests.node.nodeharness import gcc_link
 
     cluster = make_cluster(["KW", "SA"], overrides={"delivery.resign_after_seconds": 1.0})
     kw, sa = cluster.agency("KW/MOI"), cluster.agency("SA/MOI")

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from nodeharness import Cluster, NodeProc, gcc_link, wait_until
+from tests.node.nodeharness import Cluster, NodeProc, gcc_link, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 N = 300

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gcc_link.protocol.identifiers import GCC_STATES
-from nodeharness import wait_until
+from tests.node.nodeharness import wait_until
 
 pytestmark = pytest.mark.slow
 HEALTH = {"KW": "KW/MOH", "SA": "SA/MOH", "QA": "QA/MOPH", "AE": "AE/MOHAP", "BH": "BH/MOH", "OM": "OM/MOH"}

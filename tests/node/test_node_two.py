@@ -10,7 +10,7 @@ import requests
 
 from gcc_link.protocol.message import Message
 from gcc_link.protocol.receipt import Receipt
-from nodeharness import gcc_link, wait_until
+from tests.node.nodeharness import gcc_link, wait_until
 
 pytestmark = pytest.mark.slow
 

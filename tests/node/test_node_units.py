@@ -8,12 +8,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from gcc_link.protocol import pki
-from gcc_link.protocol.errors import ConfigError
-from gcc_link.protocol.message import Message
 from gcc_link.node.config import load_config
 from gcc_link.node.delivery import backoff
+from gcc_link.protocol import pki
+from gcc_link.protocol.errors import ConfigError
 from gcc_link.protocol.evidence import build_bundle, sign_checkpoint, verify_bundle
+from gcc_link.protocol.message import Message
 from gcc_link.protocol.msglog import GENESIS, next_entry, verify_chain
 from gcc_link.protocol.receipt import Receipt
 
@@ -132,11 +132,11 @@ def test_concurrent_duplicate_falls_back_to_original_receipt(tmp_path, monkeypat
     """Two workers racing on one id: the loser hits the unique index and answers the winner's receipt."""
     from datetime import datetime, timezone
 
+    from gcc_link.cli.provision import build
     from gcc_link.node import receiving
     from gcc_link.node.config import load_config
     from gcc_link.node.context import NodeContext
     from gcc_link.node.db import migrate
-    from gcc_link.cli.provision import build
 
     fed = build(tmp_path / "fed", ["KW", "SA"], 1, create_clients=False)
     cfg = load_config(fed.configs["SA"])
@@ -173,7 +173,7 @@ def test_concurrent_duplicate_falls_back_to_original_receipt(tmp_path, monkeypat
 
 def test_cli_failures_are_one_line(tmp_path):
     """Operators get one reason, not a traceback, and nothing is started."""
-    from nodeharness import gcc_link
+    from tests.node.nodeharness import gcc_link
 
     path = tmp_path / "node.toml"
     path.write_text('[node]\nstate = "KW"\ndata_dir = "d"\ncertificate = "missing.pem"\nprivate_key = "missing.key"\n'

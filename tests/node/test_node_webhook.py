@@ -9,10 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from gcc_link.cli.provision import dump_toml
 from gcc_link.protocol import jose
 from gcc_link.protocol.message import Message
-from gcc_link.cli.provision import dump_toml
-from nodeharness import free_port_base, wait_until
+from tests.node.nodeharness import free_port_base, wait_until
 
 pytestmark = pytest.mark.slow
 
