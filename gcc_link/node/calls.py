@@ -6,6 +6,11 @@ backend URL, and signs the backend's JSON answer as a response message with
 ``in_reply_to`` = the request id and ``request_sha256`` = SHA-256 of the
 request JWS, binding the answer to the question. Backend and peer trouble
 become clear 502/504 errors, never a hang.
+
+A call is idempotent by request: the same signed request arriving again
+while it is valid (a retry, or a replay) gets the stored signed response
+back and the backend does not run twice; the same request id with other
+bytes is rejected ``id_conflict``.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 
 import requests
 
-from ..protocol.errors import GccLinkError, MalformedError, RejectionError
+from ..protocol.errors import GccLinkError, IdConflictError, MalformedError, RejectionError
 from ..protocol.identifiers import ServiceId
 from ..protocol.message import Message
 from ..protocol.receipt import Receipt
@@ -54,6 +59,16 @@ def serve(ctx: NodeContext, data: bytes, peer_state: str | None) -> tuple[int, b
     with ctx.db.read() as s:
         svc = s.get(Service, request_msg.service)
         backend = svc.backend_url if svc else None
+        earlier_requests = logstore.find(s, "call_request", request_msg.id)
+        earlier_responses = logstore.find(s, "call_response", request_msg.id)
+    if earlier_requests:
+        if any(e.item_sha256 != request_msg.sha256 for e in earlier_requests):
+            exc = IdConflictError(f"request id {request_msg.id} was already used for another request")
+            receipt = Receipt.create(ctx.identity, message_jws=data, message_id=request_msg.id, status="rejected",
+                                     code=exc.code, now=now)
+            return STATUS_BY_CODE.get(exc.code, 409), receipt.jws, JOSE
+        if earlier_responses:
+            return 200, earlier_responses[-1].data, JOSE  # the answer already signed: the backend is not asked again
     ctx.db.retrying(lambda s: logstore.append(s, "call_request", request_msg.id, data, now))
     if not backend:
         return _error(502, "backend_unavailable", f"{request_msg.service} has no registered backend")

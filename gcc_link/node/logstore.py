@@ -69,6 +69,12 @@ def iter_entries(session: Session, start: int = 1, stop: int | None = None, batc
         seq = rows[-1].seq + 1
 
 
+def find(session: Session, kind: str, ref: str) -> list[LogEntry]:
+    """The entries of ``kind`` about ``ref`` (a message id), oldest first (indexed by ref)."""
+    return list(session.execute(select(LogEntry).where(LogEntry.ref == ref, LogEntry.kind == kind)
+                                .order_by(LogEntry.seq)).scalars())
+
+
 def head(session: Session) -> tuple[int, str]:
     row = session.execute(select(LogHead).where(LogHead.id == 1)).scalar_one()
     return row.seq, row.entry_hash

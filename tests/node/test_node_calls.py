@@ -18,7 +18,10 @@ pytestmark = pytest.mark.slow
 
 
 class Backend(BaseHTTPRequestHandler):
+    calls = 0  # how many requests reached the backend
+
     def do_POST(self):  # noqa: N802
+        Backend.calls += 1
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         if self.path.endswith("slow"):
             time.sleep(4)
@@ -122,3 +125,30 @@ def test_peer_down_is_502(calls_pair):
         assert r.status_code == 502 and r.json()["error"]["code"] == "peer_unavailable"
     finally:
         cluster.nodes["SA"].start()
+
+
+def test_a_replayed_call_request_does_not_run_the_backend_twice(calls_pair):
+    """The provider answers a repeated signed request with the response it already signed."""
+    import requests
+
+    from gcc_link.protocol import pki
+    from gcc_link.protocol.receipt import Receipt
+
+    cluster, _ = calls_pair
+    d = cluster.fed.pki_dir / "nodes" / "KW"
+    kw = pki.NodeIdentity.from_pem((d / "node.pem").read_bytes(), (d / "node.key").read_bytes())
+    url = cluster.nodes["SA"].url + "/peer/v1/calls"
+    t = datetime.now(timezone.utc)
+    request = Message.create(kw, sender="KW/MOI", recipient="SA/MUROOR", body={"plate": "R-1"}, now=t,
+                             service="SA/MUROOR/vehicle-record")
+    before = Backend.calls
+    first = requests.post(url, data=request.jws, headers={"Content-Type": "application/jose"}, timeout=10)
+    assert first.status_code == 200 and Backend.calls == before + 1
+    replay = requests.post(url, data=request.jws, headers={"Content-Type": "application/jose"}, timeout=10)
+    assert replay.status_code == 200 and replay.content == first.content
+    assert Backend.calls == before + 1  # the backend ran once
+    other = Message.create(kw, sender="KW/MOI", recipient="SA/MUROOR", body={"plate": "R-2"}, now=t,
+                           service="SA/MUROOR/vehicle-record", message_id=request.id)
+    clash = requests.post(url, data=other.jws, headers={"Content-Type": "application/jose"}, timeout=10)
+    receipt = Receipt.from_jws(clash.content, directory=cluster.directory(), now=datetime.now(timezone.utc))
+    assert clash.status_code == 409 and receipt.code == "id_conflict" and Backend.calls == before + 1
