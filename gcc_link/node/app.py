@@ -22,7 +22,7 @@ from . import agency_api, ops, peer_api
 from .apierrors import status_for
 from .config import NodeConfig, load_config
 from .context import NodeContext, seed_services
-from .oauth import init_oauth
+from .oauth import init_oauth, token_response
 
 __all__ = [
     "app_from_env",
@@ -39,7 +39,7 @@ oauth_bp = Blueprint("oauth", __name__)
 @oauth_bp.post("/oauth/token")
 def token() -> Response:
     """RFC 6749 token endpoint (errors in RFC 6749 form, as OAuth clients expect)."""
-    return current_app.extensions["gcc_link.oauth"].create_token_response()
+    return token_response(current_app.extensions["gcc_link.oauth"])
 
 
 def _error(status: int, code: str, message: str) -> tuple[Response, int]:

@@ -19,7 +19,8 @@ from typing import Any, Callable
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
-from flask import Flask, current_app, g, request
+from authlib.oauth2.rfc6749.errors import InsecureTransportError
+from flask import Flask, current_app, g, jsonify, request
 from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +29,8 @@ from ..protocol.errors import ConfigError
 from ..protocol.identifiers import AgencyId
 from .apierrors import ApiError
 from .clock import utcnow
-from .config import SCOPES
+from .config import SCOPES, NodeConfig
+from .ratelimit import WindowLimiter
 from .models import OAuthClient, OAuthToken, UsedJti
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
@@ -39,6 +41,12 @@ def hash_secret(secret: str) -> str:
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(secret.encode(), salt=salt, **_SCRYPT)
     return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
+
+
+#: Checked for unknown client ids, so a wrong id costs the same scrypt as a wrong secret (no timing oracle).
+_DUMMY_HASH = hash_secret(secrets.token_urlsafe(16))
+#: The longest a private_key_jwt client assertion may live (exp - now), as RFC 7523 clients issue them per request.
+MAX_ASSERTION_SECONDS = 300
 
 
 def check_secret(secret: str, stored: str | None) -> bool:
@@ -99,13 +107,15 @@ class PrivateKeyJwtAuth(JWTBearerClientAssertion):
     CLIENT_AUTH_METHOD = "private_key_jwt"
 
     def get_audiences(self) -> list[str]:
-        ctx = current_app.extensions["gcc_link"]
-        base = ctx.config.public_url.rstrip("/")
-        return [f"{base}/oauth/token", base, request.base_url, request.url_root.rstrip("/")]
+        """This node's token endpoint as configured (``node.public_url``), never as the request's Host says."""
+        base = public_base(current_app.extensions["gcc_link"].config)
+        return [f"{base}/oauth/token", base]
 
     def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
         ctx = current_app.extensions["gcc_link"]
         exp = float(claims.get("exp", ctx.time() + 3600))
+        if exp - ctx.time() > MAX_ASSERTION_SECONDS:
+            return False  # a long-lived assertion is a bearer credential in disguise: refused
         try:
             with ctx.db.write() as session:
                 session.execute(delete(UsedJti).where(UsedJti.expires_at < ctx.time() - 3600))
@@ -123,10 +133,81 @@ class PrivateKeyJwtAuth(JWTBearerClientAssertion):
 
 
 def _query_client(client_id: str) -> Client | None:
+    """The client, or a stand-in that fails like a wrong secret (same answer, same scrypt cost)."""
     ctx = current_app.extensions["gcc_link"]
     with ctx.db.read() as session:
         row = session.get(OAuthClient, client_id)
-        return Client(row) if row else None
+    if row is None:
+        row = OAuthClient(client_id=str(client_id)[:64], agency="", secret_hash=_DUMMY_HASH, public_key_pem=None,
+                          auth_method="client_secret_basic", scopes="", created_at=0.0)
+        return _UnknownClient(row)
+    return Client(row)
+
+
+class _UnknownClient(Client):
+    """An unknown client id: checks a secret against a dummy hash, then fails like a wrong secret."""
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        check_secret(client_secret, _DUMMY_HASH)
+        return False
+
+
+def public_base(config: NodeConfig) -> str:
+    """The node's own base URL as configured (what private_key_jwt audiences must name)."""
+    if config.public_url:
+        return config.public_url.rstrip("/")
+    return f"{'https' if config.tls else 'http'}://{config.host}:{config.port}"
+
+
+def _failures() -> tuple[WindowLimiter, WindowLimiter]:
+    """This app's failure counters: (per client id, per address; an address may fail three times as often)."""
+    limiters = current_app.extensions.get("gcc_link.token_failures")
+    if limiters is None:
+        limit = current_app.extensions["gcc_link"].config.max_token_failures_per_minute
+        limiters = current_app.extensions["gcc_link.token_failures"] = (WindowLimiter(limit),
+                                                                         WindowLimiter(3 * limit))
+    return limiters
+
+
+def token_response(server: AuthorizationServer) -> Any:
+    """The token endpoint: authlib's answer, throttled per client id and per address after failures.
+
+    Unknown and known client ids fail alike (``invalid_client``, same
+    work). After ``oauth.max_failures_per_minute`` failures for one
+    client id, or three times that from one address, further attempts get
+    429 ``rate_limited`` without being checked. A request whose URL is
+    not acceptable to OAuth (plain HTTP under a foreign Host) is a 400,
+    not a 500.
+    """
+    ctx = current_app.extensions["gcc_link"]
+    by_client, by_address = _failures()
+    now = ctx.time()
+    client_key, addr_key = _client_id_of_request(), request.remote_addr or "?"
+    if by_client.blocked(client_key, now) or by_address.blocked(addr_key, now):
+        return _oauth_error(429, "rate_limited", "too many failed token requests; wait a minute")
+    try:
+        response = server.create_token_response()
+    except InsecureTransportError:
+        return _oauth_error(400, "invalid_request", "OAuth requires HTTPS (or this node's own address)")
+    if response.status_code in (400, 401):
+        by_client.hit(client_key, now)
+        by_address.hit(addr_key, now)
+    return response
+
+
+def _client_id_of_request() -> str:
+    """The client id a token request claims (Basic auth, form field, or assertion subject), for throttling."""
+    auth = request.authorization
+    if auth is not None and auth.username:
+        return str(auth.username)[:64]
+    return str(request.form.get("client_id", ""))[:64]
+
+
+def _oauth_error(status: int, error: str, description: str) -> Any:
+    response = jsonify({"error": error, "error_description": description})
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _save_token(token: dict[str, Any], req: Any) -> None:
