@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from ..protocol.timefmt import format_time
+from ..params import ascii_int
 from .apierrors import ApiError
 from .context import NodeContext
 from .models import InboxMessage
@@ -33,17 +34,19 @@ def item(row: InboxMessage) -> dict[str, Any]:
 def parse_cursor(after: str | None) -> int:
     if after in (None, ""):
         return 0
-    if not after.isdigit() or len(after) > 18:
+    cursor = ascii_int(after, 0, 10**18 - 1)
+    if cursor is None:
         raise ApiError(400, "invalid_cursor", "after must be a cursor returned as 'next'")
-    return int(after)
+    return cursor
 
 
 def parse_limit(limit: str | None) -> int:
     if limit in (None, ""):
         return 100
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
+    n = ascii_int(limit, 1, MAX_LIMIT)
+    if n is None:
         raise ApiError(400, "invalid_request", f"limit must be an integer from 1 to {MAX_LIMIT}")
-    return int(limit)
+    return n
 
 
 def page(ctx: NodeContext, agency: str, after: str | None, limit: str | None) -> dict[str, Any]:

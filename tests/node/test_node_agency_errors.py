@@ -120,7 +120,8 @@ def test_read_only_own_messages(pair, kw):
 
 def test_inbox_params(pair, kw):
     url = pair.nodes["KW"].url + "/api/v1/inbox"
-    for params in ({"after": "abc"}, {"after": "-1"}, {"limit": "0"}, {"limit": "9999"}, {"limit": "x"}):
+    for params in ({"after": "abc"}, {"after": "-1"}, {"limit": "0"}, {"limit": "9999"}, {"limit": "x"},
+                   {"limit": "²"}, {"after": "₉"}, {"after": "١٢"}, {"limit": " 5"}):
         r = requests.get(url, params=params, headers=kw.headers, timeout=5)
         assert r.status_code == 400, params
         assert code_of(r) in ("invalid_cursor", "invalid_request")
