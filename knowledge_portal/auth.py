@@ -9,8 +9,10 @@ who someone is, the portal decides what they may do.
 
 from __future__ import annotations
 
+import unicodedata
 from functools import wraps
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -89,10 +91,27 @@ def _start_session(user: User) -> None:
     session["user_id"] = user.id
 
 
+def is_safe_next(target: str | None) -> bool:
+    """True when ``target`` is a path on this site, safe to redirect to after a login.
+
+    Browsers are lenient with ``Location``: they drop tabs and newlines
+    (``/\t/evil.example`` becomes ``//evil.example``, another site), read ``\\``
+    as ``/``, and a newline would split the header (a 500 in werkzeug). So only
+    a path starting with exactly one ``/`` is accepted, with no control, format
+    (bidi) or space characters and no backslash anywhere, and which still has
+    no scheme or host once parsed.
+    """
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return False
+    if any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc and parts.path.startswith("/")
+
+
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("admin.dashboard")
+    """``target`` when :func:`is_safe_next` accepts it, else the admin dashboard."""
+    return target if target is not None and is_safe_next(target) else url_for("admin.dashboard")
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .inputs import parse_int
 from .models import Practice, Service, utcnow
 from .sanitize import clean_html
 from .vocab import CHANNELS, MATURITY, SECTORS, STATE_CODES
@@ -157,8 +158,8 @@ def validate_service_row(row: dict[str, str], state: str) -> dict[str, Any]:
     bad = [c for c in channels if c not in CHANNELS]
     if bad:
         raise ValueError(f"unknown channel {bad[0]!r}")
-    phase = (row.get("launch_phase") or "1").strip()
-    if not phase.isdigit() or not 1 <= int(phase) <= 20:
+    phase = parse_int((row.get("launch_phase") or "1").strip())
+    if phase is None or not 1 <= phase <= 20:
         raise ValueError("launch_phase must be a number from 1 to 20")
     as_of_raw = (row.get("as_of") or "").strip()
     try:
@@ -168,7 +169,7 @@ def validate_service_row(row: dict[str, str], state: str) -> dict[str, Any]:
     url = (row.get("evidence_url") or "").strip()
     if url and not re.match(r"https?://", url):
         raise ValueError("evidence_url must start with http:// or https://")
-    out.update(sector=sector, maturity=maturity, channels=",".join(channels), launch_phase=int(phase), as_of=as_of,
+    out.update(sector=sector, maturity=maturity, channels=",".join(channels), launch_phase=phase, as_of=as_of,
                evidence_url=url, e_payment=_bool(row, "e_payment"), end_to_end=_bool(row, "end_to_end"),
                ministry_priority=_bool(row, "ministry_priority"), cross_border=_bool(row, "cross_border"))
     return out

@@ -20,6 +20,7 @@ from wtforms import (
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from .forms import select_choices
+from .inputs import parse_int
 from .models import Achievement, AwardEdition, Practice, Service, Standard, State, TagLabel
 from .vocab import ACHIEVEMENT_CATEGORIES, CHANNELS, MATURITY, SECTORS, STANDARD_CATEGORIES, STATE_CODES
 
@@ -188,9 +189,10 @@ def parse_ranks(text: str) -> list[tuple[int, int]]:
         if not line.strip():
             continue
         year, _, rank = line.partition(":")
-        if not (year.strip().isdigit() and rank.strip().isdigit()):
+        year_no, rank_no = parse_int(year), parse_int(rank)
+        if year_no is None or rank_no is None:
             raise ValueError(line)
-        out.append((int(year), int(rank)))
+        out.append((year_no, rank_no))
     return out
 
 

@@ -22,6 +22,7 @@ from ..auth import login_required, roles_required
 from ..db import get_session
 from ..forms import ActionForm, AttachmentForm, CsvImportForm, ModerationForm, UserForm, select_choices
 from ..importer import import_services_csv
+from ..inputs import parse_int
 from ..indexing import reindex_tag, sync_practice
 from ..models import (
     Attachment, AuditEntry, AwardWinner, EgdiRank, Practice, Revision, TagLabel, User, utcnow,
@@ -112,8 +113,7 @@ def dashboard():
 @bp.get("/audit")
 @roles_required("admin")
 def audit_log():
-    page = request.args.get("page", "1")
-    page_no = int(page) if page.isdigit() and int(page) >= 1 else 1
+    page_no = parse_int(request.args.get("page", "1")) or 1  # a bad page number shows the first page
     entries = get_session().scalars(select(AuditEntry).order_by(AuditEntry.id.desc())
                                     .offset((page_no - 1) * 50).limit(50)).all()
     return render_template("admin/audit.html", entries=entries, page=page_no)
@@ -240,9 +240,10 @@ def edit(slug: str, record_id: str):
 def _key(resource: Resource, record_id: str) -> Any:
     if resource.slug == "states":
         return record_id.upper()
-    if not record_id.isdigit():
+    number = parse_int(record_id)
+    if number is None or record_id != record_id.strip():
         abort(404)
-    return int(record_id)
+    return number
 
 
 @bp.post("/<slug>/<record_id>/delete")
