@@ -32,12 +32,20 @@ def init_auth(app: Flask) -> None:
 
     @app.before_request
     def _load_user() -> None:
+        """The session's user, if active and the cookie's session version is still current.
+
+        The signed cookie alone is not enough: logging out or a password change
+        bumps ``User.session_version`` on the server, and any copy of an older
+        cookie then counts as anonymous.
+        """
         g.user = None
         user_id = session.get("user_id")
         if user_id is not None:
             user = get_session().get(User, user_id)
-            if user is not None and user.active:
+            if user is not None and user.active and session.get("session_version") == user.session_version:
                 g.user = user
+            else:
+                session.clear()
 
     @app.context_processor
     def _user_context() -> dict[str, Any]:
@@ -89,6 +97,12 @@ def _start_session(user: User) -> None:
     session.clear()  # new session id on login (fixation)
     session.permanent = True
     session["user_id"] = user.id
+    session["session_version"] = user.session_version or 0
+
+
+def revoke_sessions(user: User) -> None:
+    """End every session of ``user`` (cookies issued before now stop working); the caller commits."""
+    user.session_version = (user.session_version or 0) + 1
 
 
 def is_safe_next(target: str | None) -> bool:
@@ -128,7 +142,11 @@ def login():
             flash(_("Too many attempts. Please wait and try again."), "error")
         else:
             user = db.scalar(select(User).where(User.username == username))
-            if user is not None and user.active and verify_password(user.password_hash, form.password.data):
+            usable = user if user is not None and user.active else None
+            # always one scrypt check, also for unknown or inactive accounts: the time must not tell them apart
+            password_ok = verify_password(usable.password_hash if usable else None, form.password.data)
+            if usable is not None and password_ok:
+                user = usable
                 clear_failures(db, username)
                 audit(db, user.username, "login")
                 db.commit()
@@ -151,6 +169,7 @@ def logout():
         abort(400)
     if g.get("user") is not None:
         db = get_session()
+        revoke_sessions(g.user)  # a copied cookie must not outlive the logout
         audit(db, g.user.username, "logout")
         db.commit()
     session.clear()

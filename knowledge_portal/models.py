@@ -249,6 +249,8 @@ class User(Base):
     oidc_subject: Mapped[str | None] = mapped_column(String(300), nullable=True, unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # bumped on logout and password change: session cookies carrying an older value are refused
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Revision(Base):

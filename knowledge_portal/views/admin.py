@@ -12,13 +12,13 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.utils import secure_filename
 
-from ..auth import login_required, roles_required
+from ..auth import login_required, revoke_sessions, roles_required
 from ..db import get_session
 from ..forms import ActionForm, AttachmentForm, CsvImportForm, ModerationForm, UserForm, select_choices
 from ..importer import import_services_csv
@@ -434,6 +434,10 @@ def user_form(user_id: int | None):
             password = generated = secrets.token_urlsafe(18)
         if password:
             user.password_hash = hash_password(password)
+            if user_id is not None:
+                revoke_sessions(user)  # a new password ends the account's open sessions...
+                if user.id == g.user.id:
+                    session["session_version"] = user.session_version  # ...except the one that changed it
         db.flush()
         audit(db, g.user.username, "user_create" if user_id is None else "user_update", "users", user.id,
               role=user.role, state=user.state_code, active=user.active, password_changed=bool(password))

@@ -158,3 +158,107 @@ def test_csv_cell_neutraliser(lead):
     assert csv_cell(lead + "1+1") == "'" + lead + "1+1"
     assert csv_cell("a" + lead) == "a" + lead
     assert csv_cell(3) == 3 and csv_cell(True) is True and csv_cell("") == ""
+
+
+# --- 15: login throttling per (user, address), and no timing oracle for user names ---------------------
+
+def _try_login(client, username: str, password: str) -> int:
+    token = csrf_from(client, "/en/login")
+    return client.post("/en/login", data={"username": username, "password": password,
+                                          "csrf_token": token}).status_code
+
+
+def test_attacker_address_is_locked_but_the_victim_still_logs_in(env):
+    attacker = env.client(ip="10.66.0.1")
+    for _ in range(5):
+        assert _try_login(attacker, "reviewer", "wrong-guess") == 401
+    assert _try_login(attacker, "reviewer", PASSWORDS["reviewer"]) == 429  # the attacker's address waits
+    victim = env.client(ip="10.66.0.2")
+    assert _try_login(victim, "reviewer", PASSWORDS["reviewer"]) == 302  # the real user is not locked out
+    # and the attacker may still try other accounts (the per-address limit is looser)
+    assert _try_login(attacker, "admin", "wrong-guess") == 401
+
+
+def test_one_address_guessing_many_names_hits_the_address_limit(tmp_path):
+    env = build_instance(tmp_path / "addr", demo=False, LOGIN_MAX_ATTEMPTS_PER_ADDRESS=6)
+    client = env.client(ip="10.67.0.1")
+    for n in range(6):
+        assert _try_login(client, f"nobody-{n}", "wrong-guess") == 401
+    assert _try_login(client, "admin", PASSWORDS["admin"]) == 429
+    assert _try_login(env.client(ip="10.67.0.2"), "admin", PASSWORDS["admin"]) == 302
+
+
+def test_lockout_grows_with_further_failures():
+    from datetime import datetime, timedelta
+
+    from knowledge_portal.security import lockout_until
+
+    t0 = datetime(2020, 1, 1, 12, 0, 0)
+    times = [t0 + timedelta(seconds=10 * i) for i in range(8)]  # oldest first
+    assert lockout_until(list(reversed(times[:4])), limit=5, base=60, cap=3600) is None
+    assert lockout_until(list(reversed(times[:5])), limit=5, base=60, cap=3600) == times[4] + timedelta(seconds=60)
+    assert lockout_until(list(reversed(times[:6])), limit=5, base=60, cap=3600) == times[5] + timedelta(seconds=120)
+    assert lockout_until(list(reversed(times[:8])), limit=5, base=60, cap=3600) == times[7] + timedelta(seconds=480)
+    many = [t0 - timedelta(seconds=i) for i in range(40)]
+    assert lockout_until(many, limit=5, base=60, cap=3600) == many[0] + timedelta(seconds=3600)
+
+
+def test_unknown_and_known_user_names_answer_in_similar_time(env):
+    import statistics
+    import time
+
+    def timed(username: str, ip: str) -> float:
+        client = env.client(ip=ip)
+        token = csrf_from(client, "/en/login")
+        start = time.perf_counter()
+        status = client.post("/en/login", data={"username": username, "password": "wrong-guess",
+                                                "csrf_token": token}).status_code
+        elapsed = time.perf_counter() - start
+        assert status == 401
+        return elapsed
+
+    known, unknown = [], []
+    for i in range(5):  # bounded; a fresh address each time so no limit is reached
+        known.append(timed("reviewer", f"10.68.1.{i}"))
+        unknown.append(timed(f"no-such-user-{i}", f"10.68.2.{i}"))
+    assert statistics.median(unknown) >= 0.5 * statistics.median(known), (known, unknown)
+
+
+# --- 16: sessions end on the server at logout -------------------------------------------------------------
+
+def _session_cookie(client) -> str:
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    return cookie.value
+
+
+def test_a_copied_session_cookie_is_dead_after_logout(env):
+    client = env.client()
+    login(client, "admin")
+    stolen = _session_cookie(client)
+    token = csrf_from(client, "/en/admin/")
+    assert client.post("/en/logout", data={"csrf_token": token}).status_code == 302
+    replay = env.client()
+    replay.set_cookie("session", stolen)
+    response = replay.get("/en/admin/")
+    assert response.status_code == 302 and "/en/login" in response.headers["Location"]
+
+
+def test_a_password_change_ends_the_users_other_sessions(env):
+    editor = env.client(ip="10.69.0.1")
+    login(editor, "kw-editor")
+    assert editor.get("/en/admin/").status_code == 200
+    admin = env.client()
+    login(admin, "admin")
+    with env.app.app_context():
+        from knowledge_portal.models import User
+
+        user_id = _db().scalar(select(User.id).where(User.username == "kw-editor"))
+    token = csrf_from(admin, f"/en/admin/users/{user_id}")
+    changed = admin.post(f"/en/admin/users/{user_id}", data={
+        "csrf_token": token, "username": "kw-editor", "role": "editor", "state_code": "KW",
+        "email": "kw-editor@example.org", "active": "y", "password": "a-brand-new-password-42"})
+    assert changed.status_code == 302
+    assert editor.get("/en/admin/").status_code == 302
+    # the admin's own session is untouched by a change to another account
+    assert admin.get("/en/admin/").status_code == 200
