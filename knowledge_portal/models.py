@@ -112,6 +112,7 @@ class Achievement(Base, Bilingual):
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
     review_comment: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # first publication; kept
     state: Mapped[State] = relationship()
 
     @property

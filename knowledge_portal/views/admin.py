@@ -3,7 +3,9 @@
 Access rules (tested): admins do everything; editors only touch their own
 state's records of state-scoped resources (other states' records answer 404,
 as if they did not exist) and cannot publish; reviewers moderate submitted
-records of any state but do not edit them.
+records of any state but do not edit them. An editor's change to published
+content (an edit or a new attachment) sends the record back to review, and
+only the secretariat deletes a moderated record that is or was published.
 """
 
 from __future__ import annotations
@@ -74,6 +76,11 @@ def get_record(resource: Resource, record_id: Any):
             and getattr(obj, resource.state_field) != g.user.state_code:
         abort(404)  # never reveal another state's records to an editor
     return obj
+
+
+def has_been_public(obj: Any) -> bool:
+    """True when a moderated record is published now or was published once (``published_at`` is kept)."""
+    return obj.status == "published" or getattr(obj, "published_at", None) is not None
 
 
 def state_choices() -> list[tuple[str, str]]:
@@ -256,6 +263,8 @@ def delete(slug: str, record_id: str):
     if not form.validate_on_submit():
         abort(400)
     obj = get_record(resource, _key(resource, record_id))
+    if g.user.role != "admin" and resource.workflow and has_been_public(obj):
+        abort(403)  # a published (or once published) record leaves the site only by the secretariat's hand
     db = get_session()
     _revision(resource, obj, "deleted")
     audit(db, g.user.username, "delete", resource.slug, record_id_of(obj))
@@ -326,7 +335,7 @@ def moderate(slug: str, record_id: str, action: str):
     previous = obj.status
     obj.status = target
     obj.review_comment = (form.comment.data or "").strip() if action == "return" else ""
-    if isinstance(obj, Practice) and target == "published" and obj.published_at is None:
+    if target == "published" and hasattr(obj, "published_at") and obj.published_at is None:
         obj.published_at = utcnow()
     _revision(resource, obj, action + (": " + obj.review_comment if obj.review_comment else ""))
     audit(db, g.user.username, action, resource.slug, record_id_of(obj), previous=previous, status=target)
@@ -364,7 +373,14 @@ def upload_attachment(record_id: int):
                      size=(upload_dir / stored).stat().st_size)
     db.add(att)
     audit(db, g.user.username, "attach", "practices", record_id, filename=name)
+    back_to_review = g.user.role != "admin" and practice.status == "published"
+    if back_to_review:
+        # like an edit: an editor's file on published content is not public until a reviewer publishes again
+        practice.status = "submitted"
+        _revision(resource, practice, "attachment added: " + name)
     db.commit()
+    if back_to_review:
+        sync_practice(practice)
     flash(_("Saved."), "ok")
     return redirect(url_for("admin.edit", slug="practices", record_id=record_id))
 

@@ -262,3 +262,77 @@ def test_a_password_change_ends_the_users_other_sessions(env):
     assert editor.get("/en/admin/").status_code == 302
     # the admin's own session is untouched by a change to another account
     assert admin.get("/en/admin/").status_code == 200
+
+
+# --- 17: editors cannot bypass moderation ------------------------------------------------------------------
+
+def _published(env, model_name: str, state: str = "KW") -> int:
+    from knowledge_portal import models
+
+    model = getattr(models, model_name)
+    with env.app.app_context():
+        return _db().scalar(select(model.id).where(model.status == "published", model.state_code == state)
+                            .order_by(model.id))
+
+
+def test_editor_cannot_delete_a_published_achievement(env):
+    record_id = _published(env, "Achievement")
+    editor = env.client()
+    login(editor, "kw-editor")
+    token = csrf_from(editor, f"/en/admin/achievements/{record_id}")
+    public_before = env.client().get("/api/v1/achievements?state=KW&per_page=100").get_json()["total"]
+    assert editor.post(f"/en/admin/achievements/{record_id}/delete", data={"csrf_token": token}).status_code == 403
+    assert env.client().get("/api/v1/achievements?state=KW&per_page=100").get_json()["total"] == public_before
+    # nor after sending it back to review with an edit (it was published once: the secretariat decides)
+    with env.app.app_context():
+        from knowledge_portal.models import Achievement
+
+        _db().get(Achievement, record_id).status = "submitted"
+        _db().commit()
+    assert editor.post(f"/en/admin/achievements/{record_id}/delete", data={"csrf_token": token}).status_code == 403
+    # the secretariat may
+    admin = env.client()
+    login(admin, "admin")
+    atoken = csrf_from(admin, f"/en/admin/achievements/{record_id}")
+    assert admin.post(f"/en/admin/achievements/{record_id}/delete", data={"csrf_token": atoken}).status_code == 302
+
+
+def test_editor_may_delete_their_own_never_published_draft(env):
+    editor = env.client()
+    login(editor, "kw-editor")
+    token = csrf_from(editor, "/en/admin/achievements/new")
+    response = editor.post("/en/admin/achievements/new", data={
+        "csrf_token": token, "state_code": "KW", "date": "2016-02-01", "category": "services",
+        "title_ar": "مسودة", "title_en": "A draft", "body_ar": "", "body_en": "", "source": ""})
+    record_id = response.headers["Location"].rstrip("/").split("/")[-1]
+    assert editor.post(f"/en/admin/achievements/{record_id}/delete", data={"csrf_token": token}).status_code == 302
+
+
+def test_editor_attachment_on_a_published_practice_is_not_public_until_reviewed(env):
+    with env.app.app_context():
+        from knowledge_portal.models import Practice
+
+        record_id = _db().scalar(select(Practice.id).where(Practice.public_id == "kw-social-loan"))
+    editor = env.client()
+    login(editor, "kw-editor")
+    token = csrf_from(editor, f"/en/admin/practices/{record_id}")
+    response = editor.post(f"/en/admin/practices/{record_id}/attachments", data={
+        "csrf_token": token, "file": (io.BytesIO(b"%PDF-1.4 unreviewed"), "unreviewed.pdf")},
+        content_type="multipart/form-data")
+    assert response.status_code in (302, 403)
+    public = env.client()
+    with env.app.app_context():
+        from knowledge_portal.models import Attachment
+
+        attachments = _db().scalars(select(Attachment).where(Attachment.filename == "unreviewed.pdf")).all()
+    for att in attachments:  # whatever was stored is not downloadable
+        assert public.get(f"/en/practices/kw-social-loan/attachments/{att.id}").status_code == 404
+    page = public.get("/en/practices/kw-social-loan")
+    assert "unreviewed.pdf" not in page.get_data(as_text=True)
+    assert "unreviewed" not in str(public.get("/api/v1/practices/kw-social-loan").get_json())
+    if attachments:  # accepted for review: a reviewer's publication makes it public
+        reviewer = env.client()
+        login(reviewer, "reviewer")
+        rtoken = csrf_from(reviewer, "/en/admin/")
+        assert reviewer.post(f"/en/admin/practices/{record_id}/publish", data={"csrf_token": rtoken}).status_code == 302
+        assert public.get(f"/en/practices/kw-social-loan/attachments/{attachments[0].id}").data == b"%PDF-1.4 unreviewed"
