@@ -1,10 +1,11 @@
 """Admin authentication: local accounts (scrypt, rate-limited) and optional OpenID Connect SSO.
 
 The current user is loaded into ``g.user`` on each request from the signed
-session cookie. Roles: ``admin`` (secretariat, everything), ``editor`` (their
-own state's records only), ``reviewer`` (moderation). SSO accounts must exist
-locally (matched by subject, user name or e-mail): the identity provider says
-who someone is, the portal decides what they may do.
+session cookie, checked against the account's server-side session version.
+Roles: ``admin`` (secretariat, everything), ``editor`` (their own state's
+records only), ``reviewer`` (moderation). SSO accounts must exist locally and
+are matched by the provider's subject only (see :func:`sso_account`): the
+identity provider says who someone is, the portal decides what they may do.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .db import get_session
 from .forms import ActionForm, LoginForm
@@ -186,6 +187,36 @@ def sso_login():
     return oauth.sso.authorize_redirect(url_for("oidc_callback", _external=True))
 
 
+def sso_account(db: Any, claims: dict[str, Any]) -> User | None:
+    """The active local account the identity provider's ``claims`` stand for, binding it on first use.
+
+    Only the provider's subject (``sub``) identifies a person: user names
+    (``preferred_username``) and e-mail addresses can be chosen or changed at
+    many providers, so they never select an account on their own. A subject
+    is bound to an account once, either by the secretariat (the user form's
+    "SSO subject") or by a first login whose e-mail is explicitly verified
+    (``email_verified`` is JSON ``true``; missing or a string does not count)
+    and matches exactly one account that has no subject yet. A bound account
+    never changes subject here. ``None``: refuse the login. The caller commits.
+    """
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub.strip() or len(sub) > 300:
+        return None
+    user = db.scalar(select(User).where(User.oidc_subject == sub))
+    if user is None:
+        email = claims.get("email")
+        if claims.get("email_verified") is not True or not isinstance(email, str) or "@" not in email:
+            return None
+        matches = db.scalars(select(User).where(func.lower(User.email) == email.strip().lower())).all()
+        if len(matches) != 1 or matches[0].oidc_subject:
+            return None  # unknown, ambiguous, or already bound to another subject
+        user = matches[0]
+        if not user.active:
+            return None
+        user.oidc_subject = sub
+    return user if user.active else None
+
+
 def _oidc_callback():
     """Finish the OIDC code flow and log in the matching local account."""
     oauth = current_app.extensions["portal_oauth"]
@@ -196,28 +227,20 @@ def _oidc_callback():
         current_app.logger.warning("OIDC login failed: %s", type(exc).__name__)
         abort(400)
     claims = dict(token.get("userinfo") or {})
-    if not {"preferred_username", "email"} & set(claims):
+    if "email" not in claims:
         try:  # providers may keep profile claims out of the ID token: ask the userinfo endpoint
-            claims.update(oauth.sso.userinfo(token=token))
+            extra = dict(oauth.sso.userinfo(token=token))
+            if extra.get("sub") == claims.get("sub"):  # OIDC Core 5.3.2: else the answer must not be used
+                claims.update({k: v for k, v in extra.items() if k != "sub"})
         except Exception:  # noqa: BLE001 - the ID token alone still identifies the user
             current_app.logger.warning("OIDC userinfo request failed")
     sub = str(claims.get("sub", ""))
     db = get_session()
-    user = db.scalar(select(User).where(User.oidc_subject == sub)) if sub else None
+    user = sso_account(db, claims)
     if user is None:
-        candidates = [c for c in (claims.get("preferred_username"), sub) if c]
-        for name in candidates:
-            user = db.scalar(select(User).where(User.username == name))
-            if user is not None:
-                break
-    if user is None and claims.get("email") and claims.get("email_verified", True):
-        user = db.scalar(select(User).where(User.email == claims["email"]))
-    if user is None or not user.active:
         audit(db, sub or "?", "sso_login_refused")
         db.commit()
         abort(403)
-    if not user.oidc_subject:
-        user.oidc_subject = sub
     audit(db, user.username, "login_sso")
     db.commit()
     target = session.get("sso_next") or url_for("admin.dashboard", lang=g.lang)

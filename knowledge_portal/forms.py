@@ -53,6 +53,9 @@ class UserForm(FlaskForm):
     state_code = SelectField(_l("Member state"))
     email = StringField(_l("E-mail"), validators=[Optional(), Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Not an e-mail address.")), Length(max=300)])
     active = BooleanField(_l("Active"), default=True)
+    oidc_subject = StringField(_l("Single sign-on subject (sub), bound by hand; empty: bound at the first "
+                                  "login with a verified e-mail"),
+                               validators=[Optional(), Length(max=300)])
     password = PasswordField(_l("New password (at least 12 characters; empty: keep or generate)"),
                              validators=[Optional(), Length(min=12, max=500)])
 

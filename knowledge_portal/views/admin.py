@@ -445,16 +445,26 @@ def user_form(user_id: int | None):
         user.state_code = (form.state_code.data or None) if form.role.data == "editor" else None
         user.email = form.email.data or None
         user.active = form.active.data
+        subject = (form.oidc_subject.data or "").strip() or None
+        if subject != user.oidc_subject:
+            if subject is not None and db.scalar(select(User).where(User.oidc_subject == subject,
+                                                                    User.id != user.id)) is not None:
+                flash(_("A record with this identifier already exists."), "error")
+                db.rollback()
+                return render_template("admin/user_form.html", form=form, user=user), 409
+            user.oidc_subject = subject
+            if user_id is not None:
+                revoke_sessions(user)  # a changed binding ends sessions opened through the old one
         password = form.password.data
         if not password and not user.password_hash:
             password = generated = secrets.token_urlsafe(18)
         if password:
             user.password_hash = hash_password(password)
             if user_id is not None:
-                revoke_sessions(user)  # a new password ends the account's open sessions...
-                if user.id == g.user.id:
-                    session["session_version"] = user.session_version  # ...except the one that changed it
+                revoke_sessions(user)  # a new password ends the account's open sessions
         db.flush()
+        if user.id == g.user.id:
+            session["session_version"] = user.session_version  # changing one's own account keeps this session
         audit(db, g.user.username, "user_create" if user_id is None else "user_update", "users", user.id,
               role=user.role, state=user.state_code, active=user.active, password_changed=bool(password))
         db.commit()

@@ -336,3 +336,79 @@ def test_editor_attachment_on_a_published_practice_is_not_public_until_reviewed(
         rtoken = csrf_from(reviewer, "/en/admin/")
         assert reviewer.post(f"/en/admin/practices/{record_id}/publish", data={"csrf_token": rtoken}).status_code == 302
         assert public.get(f"/en/practices/kw-social-loan/attachments/{attachments[0].id}").data == b"%PDF-1.4 unreviewed"
+
+
+# --- 20: OpenID Connect accounts are linked by the provider's subject only -----------------------------------
+
+def _users(env) -> dict[str, int]:
+    from knowledge_portal.models import User
+
+    with env.app.app_context():
+        return {u.username: u.id for u in _db().scalars(select(User))}
+
+
+def _sso(env, claims: dict):
+    """Run the linking rule on ``claims``; return the linked user name (or None) and every user's subject."""
+    from knowledge_portal.auth import sso_account
+    from knowledge_portal.models import User
+
+    with env.app.test_request_context("/auth/oidc/callback"):
+        db = _db()
+        user = sso_account(db, claims)
+        db.commit()
+        subjects = {u.username: u.oidc_subject for u in db.scalars(select(User))}
+        return (user.username if user else None), subjects
+
+
+def test_sso_never_links_by_user_name(env):
+    name, subjects = _sso(env, {"sub": "attacker-1", "preferred_username": "admin"})
+    assert name is None and subjects["admin"] is None
+    name, _ = _sso(env, {"sub": "admin"})  # a sub that equals a user name is not a binding either
+    assert name is None
+
+
+@pytest.mark.parametrize("verified", [None, False, "true", 1, "yes"])
+def test_sso_needs_an_explicitly_verified_email_for_the_first_binding(env, verified):
+    claims = {"sub": "idp-42", "email": "reviewer@example.org"}
+    if verified is not None:
+        claims["email_verified"] = verified
+    name, subjects = _sso(env, claims)
+    assert name is None and subjects["reviewer"] is None
+
+
+def test_sso_first_verified_login_binds_the_subject_once(env):
+    name, subjects = _sso(env, {"sub": "idp-42", "email": "Reviewer@Example.org", "email_verified": True})
+    assert name == "reviewer" and subjects["reviewer"] == "idp-42"
+    # afterwards the subject alone decides, whatever the e-mail says now
+    assert _sso(env, {"sub": "idp-42", "email": "changed@elsewhere.example"})[0] == "reviewer"
+    # another subject with the same verified e-mail cannot take the account over
+    name, subjects = _sso(env, {"sub": "idp-99", "email": "reviewer@example.org", "email_verified": True})
+    assert name is None and subjects["reviewer"] == "idp-42"
+    # no subject, no login
+    assert _sso(env, {"email": "admin@example.org", "email_verified": True})[0] is None
+    assert _sso(env, {"sub": "", "email": "admin@example.org", "email_verified": True})[0] is None
+
+
+def test_sso_refuses_inactive_or_ambiguous_accounts(env):
+    from knowledge_portal.models import User
+
+    with env.app.app_context():
+        db = _db()
+        db.scalar(select(User).where(User.username == "sa-editor")).active = False
+        db.scalar(select(User).where(User.username == "kw-editor")).email = "shared@example.org"
+        db.scalar(select(User).where(User.username == "admin")).email = "shared@example.org"
+        db.commit()
+    assert _sso(env, {"sub": "s-1", "email": "sa-editor@example.org", "email_verified": True})[0] is None
+    assert _sso(env, {"sub": "s-2", "email": "shared@example.org", "email_verified": True})[0] is None
+
+
+def test_secretariat_binds_a_subject_by_hand(env):
+    admin = env.client()
+    login(admin, "admin")
+    user_id = _users(env)["sa-editor"]
+    token = csrf_from(admin, f"/en/admin/users/{user_id}")
+    response = admin.post(f"/en/admin/users/{user_id}", data={
+        "csrf_token": token, "username": "sa-editor", "role": "editor", "state_code": "SA",
+        "email": "sa-editor@example.org", "active": "y", "oidc_subject": "corp-sa-7"})
+    assert response.status_code == 302
+    assert _sso(env, {"sub": "corp-sa-7"})[0] == "sa-editor"
