@@ -23,7 +23,7 @@ from .db import get_session
 from .forms import ActionForm, LoginForm
 from .i18n import current_lang
 from .models import User
-from .security import audit, clear_failures, login_blocked, record_failure, verify_password
+from .security import audit, clear_failures, login_blocked, record_failure, site_url, verify_password
 
 bp = Blueprint("auth", __name__)
 
@@ -184,7 +184,11 @@ def sso_login():
         abort(404)
     session["sso_lang"] = current_lang()
     session["sso_next"] = _safe_next(request.args.get("next"))
-    return oauth.sso.authorize_redirect(url_for("oidc_callback", _external=True))
+    # the redirect URI from SITE_URL when configured (not from the Host header); the provider checks it too
+    callback = site_url(url_for("oidc_callback"))
+    if not callback.startswith(("http://", "https://")):
+        callback = url_for("oidc_callback", _external=True)
+    return oauth.sso.authorize_redirect(callback)
 
 
 def sso_account(db: Any, claims: dict[str, Any]) -> User | None:

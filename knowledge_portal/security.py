@@ -21,6 +21,7 @@ import secrets
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Sequence
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request
 from sqlalchemy import delete, func, select
@@ -51,6 +52,25 @@ def init_security_headers(app: Flask) -> None:
         if request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response
+
+
+def site_url(path: str) -> str:
+    """An absolute URL for ``path`` (``/en/...``) on the configured ``SITE_URL``, else ``path`` unchanged.
+
+    Never built from the request's ``Host`` header: a forged Host must not
+    put another site's address into feeds (which caches and readers keep) or
+    into the OIDC redirect URI. Only the scheme and host (and port) of
+    ``SITE_URL`` are used; ``path`` already carries any script root. Without
+    ``SITE_URL`` the root-relative ``path`` is returned, which feed readers
+    resolve against the address they fetched the feed from.
+    """
+    configured = current_app.config.get("SITE_URL")
+    if not configured:
+        return path
+    parts = urlsplit(str(configured))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("SITE_URL must be an absolute http(s) URL")
+    return f"{parts.scheme}://{parts.netloc}{path}"
 
 
 def hash_password(password: str) -> str:

@@ -412,3 +412,51 @@ def test_secretariat_binds_a_subject_by_hand(env):
         "email": "sa-editor@example.org", "active": "y", "oidc_subject": "corp-sa-7"})
     assert response.status_code == 302
     assert _sso(env, {"sub": "corp-sa-7"})[0] == "sa-editor"
+
+
+# --- 19: feeds never build links from the Host header ----------------------------------------------------------
+
+def _feed_urls(body: bytes) -> list[str]:
+    from xml.etree import ElementTree as ET
+
+    atom = "{http://www.w3.org/2005/Atom}"
+    root = ET.fromstring(body)
+    urls = [link.get("href") for link in root.iter(f"{atom}link")]
+    urls += [el.text for el in root.iter(f"{atom}id")]
+    urls += [c.get("scheme") for c in root.iter(f"{atom}category") if c.get("scheme")]
+    return urls
+
+
+FEEDS = ("/en/feeds/practices.atom", "/ar/feeds/achievements.atom?state=KW", "/en/feeds/services.atom?state=KW")
+
+
+def test_feeds_use_the_configured_site_url_not_a_forged_host(tmp_path):
+    env = build_instance(tmp_path / "site", SITE_URL="https://portal.gcc.example/")
+    client = env.client()
+    for path in FEEDS:
+        response = client.get(path, headers={"Host": "evil.example"})
+        assert response.status_code == 200, path
+        assert b"evil.example" not in response.data, path
+        urls = _feed_urls(response.data)
+        assert len(urls) > 3 and all(u.startswith("https://portal.gcc.example/") for u in urls), (path, urls[:5])
+        assert "https://portal.gcc.example" + path in urls, path  # the self link
+
+
+def test_feeds_without_a_site_url_still_ignore_the_host_header(portal_env):
+    client = portal_env.client()
+    for path in FEEDS:
+        response = client.get(path, headers={"Host": "evil.example"})
+        assert response.status_code == 200, path
+        assert b"evil.example" not in response.data, path
+        assert all(u.startswith("/") and not u.startswith("//") for u in _feed_urls(response.data)), path
+
+
+def test_sso_redirect_uri_uses_the_site_url(tmp_path):
+    from unittest import mock
+
+    env = build_instance(tmp_path / "sso-site", demo=False, SITE_URL="https://portal.gcc.example",
+                         OIDC_ISSUER="http://127.0.0.1:9", OIDC_CLIENT_ID="x", OIDC_CLIENT_SECRET="y")
+    oauth = env.app.extensions["portal_oauth"]
+    with mock.patch.object(oauth.sso, "authorize_redirect", return_value="ok") as redirect:
+        env.client().get("/en/login/sso", headers={"Host": "evil.example"})
+    assert redirect.call_args.args[0] == "https://portal.gcc.example/auth/oidc/callback"
