@@ -18,13 +18,12 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from werkzeug.utils import secure_filename
 
 from ..auth import login_required, revoke_sessions, roles_required
 from ..db import get_session
 from ..forms import ActionForm, AttachmentForm, CsvImportForm, ModerationForm, UserForm, select_choices
 from ..importer import import_services_csv
-from ..inputs import parse_int
+from ..inputs import clean_filename, parse_int
 from ..indexing import reindex_tag, sync_practice
 from ..models import (
     Attachment, AuditEntry, AwardWinner, EgdiRank, Practice, Revision, TagLabel, User, utcnow,
@@ -359,7 +358,8 @@ def upload_attachment(record_id: int):
     if not form.validate_on_submit():
         abort(400)
     upload = form.file.data
-    name = secure_filename(upload.filename or "") or "file"
+    # the shown name keeps Arabic (secure_filename dropped it); the file is stored under a random name
+    name = clean_filename(upload.filename) or "file"
     suffix = Path(name).suffix.lower()
     if suffix not in ALLOWED_UPLOADS:
         flash(_("This file type is not accepted."), "error")

@@ -21,6 +21,7 @@ from ..db import get_session
 from ..i18n import current_lang
 from ..models import Achievement, Practice
 from ..sanitize import html_to_text
+from ..inputs import strip_bidi
 from ..security import site_url
 from ..tags import tag_label
 from .filters import parse_filters
@@ -50,15 +51,15 @@ def _feed(title: str, self_url: str, alt_url: str, entries: list[dict]) -> Respo
     ET.SubElement(feed, f"{{{ATOM}}}updated").text = _iso(updated)
     for e in entries:
         entry = ET.SubElement(feed, f"{{{ATOM}}}entry")
-        ET.SubElement(entry, f"{{{ATOM}}}title").text = e["title"]
+        ET.SubElement(entry, f"{{{ATOM}}}title").text = strip_bidi(e["title"])  # rows stored before the fix
         ET.SubElement(entry, f"{{{ATOM}}}id").text = e["id"]
         ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", type="text/html", href=e["link"])
         ET.SubElement(entry, f"{{{ATOM}}}updated").text = _iso(e["updated"])
-        ET.SubElement(entry, f"{{{ATOM}}}summary").text = e["summary"]
+        ET.SubElement(entry, f"{{{ATOM}}}summary").text = strip_bidi(e["summary"])
         if e.get("category"):
             ET.SubElement(entry, f"{{{ATOM}}}category", term=e["category"])
         for term, label, scheme in e.get("tags", ()):
-            ET.SubElement(entry, f"{{{ATOM}}}category", term=term, label=label, scheme=scheme)
+            ET.SubElement(entry, f"{{{ATOM}}}category", term=strip_bidi(term), label=strip_bidi(label), scheme=scheme)
     body = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     return Response(body, mimetype="application/atom+xml")
 

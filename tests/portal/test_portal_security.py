@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 
 import pytest
@@ -460,3 +461,108 @@ def test_sso_redirect_uri_uses_the_site_url(tmp_path):
     with mock.patch.object(oauth.sso, "authorize_redirect", return_value="ok") as redirect:
         env.client().get("/en/login/sso", headers={"Host": "evil.example"})
     assert redirect.call_args.args[0] == "https://portal.gcc.example/auth/oidc/callback"
+
+
+# --- 18: bidi controls are stripped from user text; user text is isolated; Arabic file names are kept ----------
+
+RLO, LRI, PDI = "\u202e", "\u2066", "\u2069"
+ALL_BIDI = "".join(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+
+
+def test_strip_bidi_removes_every_embedding_override_and_isolate():
+    from knowledge_portal.inputs import strip_bidi
+
+    assert strip_bidi("a" + ALL_BIDI + "b") == "ab"
+    assert strip_bidi("مرحبا\u200fworld\u200e") == "مرحبا\u200fworld\u200e"  # marks (RLM/LRM) stay
+    assert strip_bidi(None) is None and strip_bidi(5) == 5
+
+
+def test_admin_form_strips_bidi_controls_everywhere_they_show(env):
+    admin = env.client()
+    login(admin, "admin")
+    token = csrf_from(admin, "/en/admin/practices/new")
+    response = admin.post("/en/admin/practices/new", data={
+        "csrf_token": token, "public_id": "bidi-test", "state_code": "KW", "sector": "health", "year": "2016",
+        "tags": f"{LRI}gpj.exe{PDI}, safe", "title_ar": f"عنوان{RLO}", "title_en": f"Invoice {RLO}fdp.exe",
+        "summary_ar": "ملخص", "summary_en": f"Summary {RLO}x", "body_ar": "", "body_en": f"<p>{RLO}body</p>",
+        "outcomes_ar": "", "outcomes_en": "", "source": "", "related": ""})
+    assert response.status_code == 302
+    record_id = response.headers["Location"].rstrip("/").split("/")[-1]
+    with env.app.app_context():
+        from knowledge_portal.models import Practice
+
+        p = _db().get(Practice, int(record_id))
+        stored = " ".join([p.title_ar, p.title_en, p.summary_en, p.body_en, *p.tags])
+    assert not any(ch in stored for ch in ALL_BIDI), stored
+    assert "Invoice fdp.exe" in stored
+    rtoken = csrf_from(admin, f"/en/admin/practices/{record_id}")
+    admin.post(f"/en/admin/practices/{record_id}/publish", data={"csrf_token": rtoken})
+    client = env.client()
+    for path in ("/en/practices/bidi-test", "/en/practices/", "/en/feeds/practices.atom", "/api/v1/practices.csv",
+                 "/api/v1/practices/bidi-test"):
+        text = client.get(path).get_data(as_text=True)
+        assert "fdp.exe" in text and not any(ch in text for ch in ALL_BIDI), path
+
+
+def test_imports_strip_bidi_controls():
+    from knowledge_portal.importer import validate_practice, validate_service_row
+
+    values = validate_practice({"id": "imp-1", "state": "KW", "sector": "health", "year": 2016,
+                                "tags": [f"{RLO}tag"], "title_ar": f"{RLO}عنوان", "title_en": f"T{LRI}itle{PDI}",
+                                "summary_en": f"{RLO}s", "body_en": f"<p>{RLO}b</p>"})
+    assert not any(ch in json.dumps(values, ensure_ascii=False) for ch in ALL_BIDI), values
+    row = validate_service_row({"name_ar": f"{RLO}خدمة", "name_en": f"Ser{RLO}vice", "agency_ar": "جهة",
+                                "agency_en": f"{LRI}Agency", "sector": "health", "maturity": "emerging"}, "KW")
+    assert not any(ch in json.dumps(row, ensure_ascii=False, default=str) for ch in ALL_BIDI), row
+
+
+def test_user_text_is_isolated_in_pages(portal_env):
+    client = portal_env.client()
+    page = client.get("/en/practices/").get_data(as_text=True)
+    # every practice title link is a direction-isolated island
+    titles = re.findall(r'<h3><a ([^>]*)href="/en/practices/[^"]+">', page)
+    assert titles and all('dir="auto"' in attrs for attrs in titles), titles[:3]
+    detail = client.get("/en/practices/kw-social-loan").get_data(as_text=True)
+    assert re.search(r'<h1 dir="auto">', detail)
+    tags = re.findall(r'<a class="tag"([^>]*)>', detail)
+    assert tags and all('dir="auto"' in attrs for attrs in tags)
+    home = client.get("/en/").get_data(as_text=True)
+    links = re.findall(r'<a ([^>]*)href="/en/practices/[a-z0-9-]+">', home)
+    assert links and all('dir="auto"' in attrs for attrs in links)
+    achievements = client.get("/en/achievements/").get_data(as_text=True)
+    assert re.search(r'<h3 dir="auto">', achievements)
+
+
+def test_arabic_upload_names_are_kept_and_dangerous_parts_dropped(env):
+    from knowledge_portal.inputs import clean_filename
+
+    assert clean_filename("تقرير الأداء ٢٠٢٤.pdf") == "تقرير الأداء ٢٠٢٤.pdf"
+    assert clean_filename(f"../../x{RLO}fdp.exe") == "xfdp.exe"
+    assert clean_filename("C:\\dir\\..\\.hidden.pdf") == "hidden.pdf"
+    assert clean_filename("a\x00b\nc.pdf") == "abc.pdf"
+    assert clean_filename("<script>.pdf") == "script.pdf"
+    long = clean_filename("ا" * 400 + ".pdf")
+    assert long.endswith(".pdf") and len(long) <= 200
+
+    with env.app.app_context():
+        from knowledge_portal.models import Practice
+
+        record_id = _db().scalar(select(Practice.id).where(Practice.public_id == "kw-social-loan"))
+    admin = env.client()
+    login(admin, "admin")
+    token = csrf_from(admin, f"/en/admin/practices/{record_id}")
+    response = admin.post(f"/en/admin/practices/{record_id}/attachments", data={
+        "csrf_token": token, "file": (io.BytesIO(b"%PDF-1.4 ar"), "تقرير ٢٠٢٤.pdf")},
+        content_type="multipart/form-data")
+    assert response.status_code == 302
+    with env.app.app_context():
+        from knowledge_portal.models import Attachment
+
+        att = _db().scalar(select(Attachment).where(Attachment.practice_id == record_id))
+        assert att.filename == "تقرير ٢٠٢٤.pdf"
+        assert re.fullmatch(r"[0-9a-f]{32}\.pdf", att.stored_name)  # on disk under a random name
+    page = env.client().get("/en/practices/kw-social-loan").get_data(as_text=True)
+    assert "تقرير ٢٠٢٤.pdf" in page
+    download = env.client().get(f"/en/practices/kw-social-loan/attachments/{att.id}")
+    assert download.data == b"%PDF-1.4 ar"
+    assert "filename*=UTF-8''" in download.headers["Content-Disposition"]
