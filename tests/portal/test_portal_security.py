@@ -566,3 +566,167 @@ def test_arabic_upload_names_are_kept_and_dangerous_parts_dropped(env):
     download = env.client().get(f"/en/practices/kw-social-loan/attachments/{att.id}")
     assert download.data == b"%PDF-1.4 ar"
     assert "filename*=UTF-8''" in download.headers["Content-Disposition"]
+
+
+# --- permission matrix over every admin route --------------------------------------------------------------------
+
+ROLES = ("anonymous", "reviewer", "other-editor", "editor", "admin")
+ROLE_USER = {"reviewer": "reviewer", "other-editor": "sa-editor", "editor": "kw-editor", "admin": "admin"}
+OK, LOGIN, DENY, HIDDEN = "ok", "login", "deny", "hidden"
+
+
+def _expected(role: str, endpoint: str, method: str, slug: str | None, scope: str | None,
+              action: str | None) -> str:
+    """What ``role`` gets on one admin route (KeyError for a route nobody thought about: add it here).
+
+    ``scope`` is whose record the URL names: ``"KW"`` (the editor's state) or ``"SA"`` (another state);
+    the "other-editor" role is an SA editor, for whom the KW records are another state's.
+    The moderated records used are published ones, so deletes by editors are refused.
+    """
+    from knowledge_portal.resources import RESOURCES
+    from knowledge_portal.views.admin import TRANSITIONS
+
+    if role == "anonymous":
+        return LOGIN
+    is_admin = role == "admin"
+    is_editor = role in ("editor", "other-editor")
+    own = scope is None or (role == "editor" and scope == "KW") or (role == "other-editor" and scope == "SA")
+    resource = RESOURCES.get(slug) if slug else None
+    state_scoped = resource is not None and resource.is_state_scoped()
+    if endpoint == "admin.dashboard":
+        return OK
+    if endpoint in ("admin.audit_log", "admin.users", "admin.user_form"):
+        return OK if is_admin else DENY
+    if endpoint == "admin.import_services":
+        return OK if is_admin or is_editor else DENY
+    if resource is not None and resource.admin_only and not is_admin:
+        return DENY
+    hidden = is_editor and state_scoped and not own  # another state's record does not exist for an editor
+    if endpoint == "admin.list_records":
+        return OK
+    if endpoint == "admin.create":
+        return OK if is_admin or (is_editor and state_scoped) else DENY
+    if endpoint in ("admin.edit", "admin.history"):
+        if hidden:
+            return HIDDEN
+        if method == "POST" and endpoint == "admin.edit":
+            return OK if is_admin or is_editor else DENY
+        return OK
+    if endpoint == "admin.delete":
+        if not (is_admin or is_editor):
+            return DENY
+        if hidden:
+            return HIDDEN
+        if is_editor and resource is not None and resource.workflow:
+            return DENY  # the demo records are published: only the secretariat deletes them
+        return OK
+    if endpoint == "admin.moderate":
+        if resource is None or not resource.workflow:
+            return HIDDEN
+        roles = TRANSITIONS[action][0]
+        if role.replace("other-", "") not in roles:
+            return DENY
+        return HIDDEN if hidden else OK
+    if endpoint == "admin.upload_attachment":
+        if not (is_admin or is_editor):
+            return DENY
+        return HIDDEN if hidden else OK
+    raise KeyError(endpoint)
+
+
+def _record_ids(env) -> dict[tuple[str, str | None], str]:
+    """(slug, scope) -> a record id in the URL: KW's and SA's record for state-scoped resources."""
+    from knowledge_portal.models import User
+    from knowledge_portal.resources import RESOURCES
+
+    out: dict[tuple[str, str | None], str] = {}
+    with env.app.app_context():
+        db = _db()
+        for slug, resource in RESOURCES.items():
+            model = resource.model
+            if slug == "states":
+                out[(slug, None)] = "KW"
+            elif resource.state_field:
+                for cc in ("KW", "SA"):
+                    query = select(model.id).where(getattr(model, resource.state_field) == cc)
+                    if resource.workflow:
+                        query = query.where(model.status == "published")  # what _expected assumes
+                    rid = db.scalar(query.order_by(model.id))
+                    assert rid is not None, (slug, cc)
+                    out[(slug, cc)] = str(rid)
+            else:
+                rid = db.scalar(select(model.id).order_by(model.id))
+                if rid is None:  # e.g. no tag labels in the demo: make one
+                    obj = model(slug="matrix-tag", label_ar="وسم", label_en="tag")
+                    db.add(obj)
+                    db.commit()
+                    rid = obj.id
+                out[(slug, None)] = str(rid)
+        out[("user", None)] = str(db.scalar(select(User.id).where(User.username == "sa-editor")))
+    return out
+
+
+def _admin_requests(env) -> list[tuple[str, str, str, str | None, str | None, str | None]]:
+    """Every (url, method, endpoint, slug, scope, action) for every admin rule; deletes last."""
+    from knowledge_portal.resources import RESOURCES
+    from knowledge_portal.views.admin import TRANSITIONS
+
+    ids = _record_ids(env)
+    out = []
+    rules = [r for r in env.app.url_map.iter_rules() if r.endpoint.startswith("admin.")]
+    assert len(rules) >= 12
+    for rule in rules:
+        args = rule.arguments - {"lang"}
+        methods = sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+        variants: list[dict] = [{}]
+        if "slug" in args:
+            variants = [{"slug": s} for s in RESOURCES]
+        if "record_id" in args:
+            expanded = []
+            for v in variants:
+                slug = v.get("slug", "practices")
+                scopes = ("KW", "SA") if RESOURCES[slug].state_field else (None,)
+                expanded += [{**v, "record_id": ids[(slug, sc)], "_scope": sc, "_slug": slug} for sc in scopes]
+            variants = expanded
+        if "action" in args:
+            variants = [{**v, "action": a} for v in variants for a in TRANSITIONS]
+        if "user_id" in args:
+            variants = [{**v, "user_id": ids[("user", None)]} for v in variants]
+        unknown = args - {"slug", "record_id", "action", "user_id"}
+        assert not unknown, f"{rule.rule}: teach the matrix about {unknown}"
+        for v in variants:
+            values = {k: val for k, val in v.items() if not k.startswith("_")}
+            url = rule.build({"lang": "en", **values}, append_unknown=False)[1]
+            for method in methods:
+                out.append((url, method, rule.endpoint, v.get("_slug", v.get("slug")), v.get("_scope"),
+                            v.get("action")))
+    out.sort(key=lambda r: r[2] == "admin.delete")
+    return out
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_permission_matrix_over_every_admin_route(tmp_path, role):
+    env = build_instance(tmp_path / role)
+    client = env.client(ip=f"10.70.0.{ROLES.index(role)}")
+    if role == "anonymous":
+        token = csrf_from(client, "/en/login")
+    else:
+        login(client, ROLE_USER[role])
+        token = csrf_from(client, "/en/admin/")
+    wrong = []
+    requests_made = 0
+    for url, method, endpoint, slug, scope, action in _admin_requests(env):
+        want = _expected(role, endpoint, method, slug, scope, action)
+        if method == "GET":
+            response = client.get(url)
+        else:
+            response = client.post(url, data={"csrf_token": token})
+        requests_made += 1
+        status = response.status_code
+        location = response.headers.get("Location", "")
+        got = (LOGIN if status == 302 and "/login" in location else DENY if status == 403
+               else HIDDEN if status == 404 else OK if status in (200, 302, 400, 409, 422) else f"status {status}")
+        if got != want:
+            wrong.append(f"{role} {method} {url} ({endpoint}): expected {want}, got {got} ({status})")
+    assert requests_made > 100
+    assert not wrong, "\n".join(wrong[:30])
