@@ -129,6 +129,21 @@ RESOURCES: dict[str, Resource] = {r.slug: r for r in (
 _PUBLIC_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
 
 
+class AsciiIntegerField(IntegerField):
+    """An integer field that reads ASCII digits only (:func:`parse_int`): ``int()`` would take ``٢٠١٦`` or ``2_016``."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if not valuelist:
+            return
+        raw = valuelist[0]
+        if isinstance(raw, str) and not raw.strip():
+            self.data = None  # empty: left to the Optional/DataRequired validators
+            return
+        self.data = parse_int(raw)
+        if self.data is None:
+            raise ValueError(self.gettext("Not a valid integer value."))
+
+
 class _MultiCheckbox(SelectMultipleField):
     widget = widgets.ListWidget(prefix_label=False)
     option_widget = widgets.CheckboxInput()
@@ -156,7 +171,7 @@ def build_form(resource: Resource, state_choices: list[tuple[str, str]], data: d
             fld = TextAreaField(spec.label, validators=required + [Length(max=100_000)], filters=[strip_bidi],
                                 render_kw={"rows": 8 if spec.kind == "richtext" else 4})
         elif spec.kind == "int":
-            fld = IntegerField(spec.label, validators=required + [NumberRange(min=0, max=100_000)])
+            fld = AsciiIntegerField(spec.label, validators=required + [NumberRange(min=0, max=100_000)])
         elif spec.kind == "bool":
             fld = BooleanField(spec.label)
         elif spec.kind == "date":

@@ -730,3 +730,15 @@ def test_permission_matrix_over_every_admin_route(tmp_path, role):
             wrong.append(f"{role} {method} {url} ({endpoint}): expected {want}, got {got} ({status})")
     assert requests_made > 100
     assert not wrong, "\n".join(wrong[:30])
+
+
+@pytest.mark.parametrize("year", ["٢٠١٦", "²", "2016²", "9" * 5000, "2_016", " 2016x"])
+def test_admin_integer_fields_take_ascii_digits_only(env, year):
+    admin = env.client()
+    login(admin, "admin")
+    token = csrf_from(admin, "/en/admin/standards/new")
+    data = {"csrf_token": token, "code": "STD-X", "category": "portals", "title_ar": "معيار",
+            "title_en": "Standard", "body_ar": "", "body_en": ""}
+    response = admin.post("/en/admin/standards/new", data={**data, "year": year})
+    assert response.status_code == 400, year[:10]
+    assert admin.post("/en/admin/standards/new", data={**data, "year": "2016"}).status_code == 302
