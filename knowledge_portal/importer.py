@@ -167,7 +167,7 @@ def validate_service_row(row: dict[str, str], state: str) -> dict[str, Any]:
         as_of = date.fromisoformat(as_of_raw) if as_of_raw else None
     except ValueError:
         raise ValueError("as_of must be a date YYYY-MM-DD") from None
-    url = (row.get("evidence_url") or "").strip()
+    url = strip_bidi(row.get("evidence_url") or "").strip()
     if url and not re.match(r"https?://", url):
         raise ValueError("evidence_url must start with http:// or https://")
     out.update(sector=sector, maturity=maturity, channels=",".join(channels), launch_phase=phase, as_of=as_of,

@@ -139,9 +139,12 @@ def login_blocked(session: Session, username: str) -> bool:
 
 
 def record_failure(session: Session, username: str) -> None:
-    """Count one failed login against the (user, address) pair and the address."""
+    """Count one failed login against the (user, address) pair and the address; forget expired counts."""
     for key in (_pair_key(username), _address_key()):
         session.add(LoginAttempt(key=key))
+    cap = float(current_app.config.get("LOGIN_LOCKOUT_MAX_SECONDS", 86400))
+    horizon = max(cap, float(current_app.config.get("LOGIN_WINDOW_SECONDS", 300)))
+    session.execute(delete(LoginAttempt).where(LoginAttempt.at < utcnow() - timedelta(seconds=horizon)))
     session.commit()
 
 
