@@ -531,6 +531,10 @@ def test_user_text_is_isolated_in_pages(portal_env):
     assert links and all('dir="auto"' in attrs for attrs in links)
     achievements = client.get("/en/achievements/").get_data(as_text=True)
     assert re.search(r'<h3 dir="auto">', achievements)
+    services = client.get("/en/services/?state=KW").get_data(as_text=True)
+    names = re.findall(r'<tr><td>(<a dir="auto" |<bdi>)', services)
+    rows = re.findall(r"<tr><td>", services)
+    assert names and len(names) == len(rows), (len(names), len(rows))  # every service name (editors import them)
 
 
 def test_arabic_upload_names_are_kept_and_dangerous_parts_dropped(env):
