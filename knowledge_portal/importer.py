@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .inputs import parse_int, strip_bidi
+from .inputs import parse_int, strip_bidi, unquote_formula
 from .models import Practice, Service, utcnow
 from .sanitize import clean_html
 from .vocab import CHANNELS, MATURITY, SECTORS, STATE_CODES
@@ -143,7 +143,7 @@ def validate_service_row(row: dict[str, str], state: str) -> dict[str, Any]:
         raise ValueError(f"state {row_state!r} is not {state!r}: a catalogue is imported for one state")
     out: dict[str, Any] = {"state_code": state}
     for key in ("name_ar", "name_en", "agency_ar", "agency_en"):
-        value = strip_bidi(row.get(key) or "").strip()
+        value = unquote_formula(strip_bidi(row.get(key) or "")).strip()
         if not value:
             raise ValueError(f"{key} is required")
         if len(value) > 300:

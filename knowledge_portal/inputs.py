@@ -52,6 +52,18 @@ def has_bidi(value: str) -> bool:
     return bool(_BIDI_RE.search(value))
 
 
+# A spreadsheet reads a cell that starts with one of these as a formula (or, for tab and CR, may
+# shift it so the next character starts one): OWASP "CSV injection". See serialize.csv_cell.
+CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def unquote_formula(value: str) -> str:
+    """Undo the CSV download's formula guard (``'=x`` back to ``=x``), so an exported file imports unchanged."""
+    if value.startswith("'") and value[1:].startswith(CSV_FORMULA_STARTS):
+        return value[1:]
+    return value
+
+
 _NAME_PUNCT = set(" ._-()[]+,")
 
 

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from .inputs import strip_bidi
+from .inputs import CSV_FORMULA_STARTS, strip_bidi
 from .models import Achievement, AwardEdition, Practice, Service, Standard, State
 from .tags import tag_labels
-
-# A spreadsheet reads a cell that starts with one of these as a formula (or, for tab and CR, may
-# shift it so the next character starts one): OWASP "CSV injection".
-CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value: Any) -> Any:
     """A value safe to put in a CSV cell opened by spreadsheet programs.
 
     Strings that begin with a formula character get a leading ``'`` (OWASP's
-    advice: the spreadsheet shows the text, the quote is not displayed in
-    Excel and LibreOffice); bidi controls are dropped too, in case older rows
-    stored them. Numbers and booleans are left as they are.
+    advice: the spreadsheet then shows text, quote included, instead of
+    evaluating a formula; the service import removes the quote again, see
+    :func:`knowledge_portal.inputs.unquote_formula`). Bidi controls are dropped
+    too, in case older rows stored them. Numbers and booleans are unchanged.
     """
     if not isinstance(value, str):
         return value

@@ -746,3 +746,15 @@ def test_admin_integer_fields_take_ascii_digits_only(env, year):
     response = admin.post("/en/admin/standards/new", data={**data, "year": year})
     assert response.status_code == 400, year[:10]
     assert admin.post("/en/admin/standards/new", data={**data, "year": "2016"}).status_code == 302
+
+
+def test_neutralised_service_csv_round_trips_through_the_import():
+    from knowledge_portal.importer import validate_service_row
+    from knowledge_portal.serialize import csv_cell
+
+    row = {"name_ar": csv_cell("-خدمة"), "name_en": csv_cell("=Service"), "agency_ar": "جهة",
+           "agency_en": csv_cell("@Agency"), "sector": "health", "maturity": "emerging"}
+    values = validate_service_row(row, "KW")
+    assert (values["name_ar"], values["name_en"], values["agency_en"]) == ("-خدمة", "=Service", "@Agency")
+    # a quote the author meant stays
+    assert validate_service_row({**row, "name_en": "'quoted'"}, "KW")["name_en"] == "'quoted'"
