@@ -242,7 +242,7 @@ def _oidc_callback():
     db = get_session()
     user = sso_account(db, claims)
     if user is None:
-        audit(db, sub or "?", "sso_login_refused")
+        audit(db, (sub or "?")[:120], "sso_login_refused")  # the provider's value: fit the column
         db.commit()
         abort(403)
     audit(db, user.username, "login_sso")

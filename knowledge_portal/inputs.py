@@ -47,11 +47,6 @@ def strip_bidi(value: Any) -> Any:
     return value
 
 
-def has_bidi(value: str) -> bool:
-    """True when ``value`` holds a bidi control that :func:`strip_bidi` removes."""
-    return bool(_BIDI_RE.search(value))
-
-
 # A spreadsheet reads a cell that starts with one of these as a formula (or, for tab and CR, may
 # shift it so the next character starts one): OWASP "CSV injection". See serialize.csv_cell.
 CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
