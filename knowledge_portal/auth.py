@@ -1,26 +1,29 @@
 """Admin authentication: local accounts (scrypt, rate-limited) and optional OpenID Connect SSO.
 
 The current user is loaded into ``g.user`` on each request from the signed
-session cookie. Roles: ``admin`` (secretariat, everything), ``editor`` (their
-own state's records only), ``reviewer`` (moderation). SSO accounts must exist
-locally (matched by subject, user name or e-mail): the identity provider says
-who someone is, the portal decides what they may do.
+session cookie, checked against the account's server-side session version.
+Roles: ``admin`` (secretariat, everything), ``editor`` (their own state's
+records only), ``reviewer`` (moderation). SSO accounts must exist locally and
+are matched by the provider's subject only (see :func:`sso_account`): the
+identity provider says who someone is, the portal decides what they may do.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from functools import wraps
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .db import get_session
 from .forms import ActionForm, LoginForm
 from .i18n import current_lang
 from .models import User
-from .security import audit, clear_failures, login_blocked, record_failure, verify_password
+from .security import audit, clear_failures, login_blocked, record_failure, site_url, verify_password
 
 bp = Blueprint("auth", __name__)
 
@@ -30,12 +33,20 @@ def init_auth(app: Flask) -> None:
 
     @app.before_request
     def _load_user() -> None:
+        """The session's user, if active and the cookie's session version is still current.
+
+        The signed cookie alone is not enough: logging out or a password change
+        bumps ``User.session_version`` on the server, and any copy of an older
+        cookie then counts as anonymous.
+        """
         g.user = None
         user_id = session.get("user_id")
         if user_id is not None:
             user = get_session().get(User, user_id)
-            if user is not None and user.active:
+            if user is not None and user.active and session.get("session_version") == user.session_version:
                 g.user = user
+            else:
+                session.clear()
 
     @app.context_processor
     def _user_context() -> dict[str, Any]:
@@ -87,12 +98,35 @@ def _start_session(user: User) -> None:
     session.clear()  # new session id on login (fixation)
     session.permanent = True
     session["user_id"] = user.id
+    session["session_version"] = user.session_version or 0
+
+
+def revoke_sessions(user: User) -> None:
+    """End every session of ``user`` (cookies issued before now stop working); the caller commits."""
+    user.session_version = (user.session_version or 0) + 1
+
+
+def is_safe_next(target: str | None) -> bool:
+    """True when ``target`` is a path on this site, safe to redirect to after a login.
+
+    Browsers are lenient with ``Location``: they drop tabs and newlines
+    (``/\t/evil.example`` becomes ``//evil.example``, another site), read ``\\``
+    as ``/``, and a newline would split the header (a 500 in werkzeug). So only
+    a path starting with exactly one ``/`` is accepted, with no control, format
+    (bidi) or space characters and no backslash anywhere, and which still has
+    no scheme or host once parsed.
+    """
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return False
+    if any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc and parts.path.startswith("/")
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("admin.dashboard")
+    """``target`` when :func:`is_safe_next` accepts it, else the admin dashboard."""
+    return target if target is not None and is_safe_next(target) else url_for("admin.dashboard")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -109,7 +143,11 @@ def login():
             flash(_("Too many attempts. Please wait and try again."), "error")
         else:
             user = db.scalar(select(User).where(User.username == username))
-            if user is not None and user.active and verify_password(user.password_hash, form.password.data):
+            usable = user if user is not None and user.active else None
+            # always one scrypt check, also for unknown or inactive accounts: the time must not tell them apart
+            password_ok = verify_password(usable.password_hash if usable else None, form.password.data)
+            if usable is not None and password_ok:
+                user = usable
                 clear_failures(db, username)
                 audit(db, user.username, "login")
                 db.commit()
@@ -132,6 +170,7 @@ def logout():
         abort(400)
     if g.get("user") is not None:
         db = get_session()
+        revoke_sessions(g.user)  # a copied cookie must not outlive the logout
         audit(db, g.user.username, "logout")
         db.commit()
     session.clear()
@@ -145,7 +184,41 @@ def sso_login():
         abort(404)
     session["sso_lang"] = current_lang()
     session["sso_next"] = _safe_next(request.args.get("next"))
-    return oauth.sso.authorize_redirect(url_for("oidc_callback", _external=True))
+    # the redirect URI from SITE_URL when configured (not from the Host header); the provider checks it too
+    callback = site_url(url_for("oidc_callback"))
+    if not callback.startswith(("http://", "https://")):
+        callback = url_for("oidc_callback", _external=True)
+    return oauth.sso.authorize_redirect(callback)
+
+
+def sso_account(db: Any, claims: dict[str, Any]) -> User | None:
+    """The active local account the identity provider's ``claims`` stand for, binding it on first use.
+
+    Only the provider's subject (``sub``) identifies a person: user names
+    (``preferred_username``) and e-mail addresses can be chosen or changed at
+    many providers, so they never select an account on their own. A subject
+    is bound to an account once, either by the secretariat (the user form's
+    "SSO subject") or by a first login whose e-mail is explicitly verified
+    (``email_verified`` is JSON ``true``; missing or a string does not count)
+    and matches exactly one account that has no subject yet. A bound account
+    never changes subject here. ``None``: refuse the login. The caller commits.
+    """
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub.strip() or len(sub) > 300:
+        return None
+    user = db.scalar(select(User).where(User.oidc_subject == sub))
+    if user is None:
+        email = claims.get("email")
+        if claims.get("email_verified") is not True or not isinstance(email, str) or "@" not in email:
+            return None
+        matches = db.scalars(select(User).where(func.lower(User.email) == email.strip().lower())).all()
+        if len(matches) != 1 or matches[0].oidc_subject:
+            return None  # unknown, ambiguous, or already bound to another subject
+        user = matches[0]
+        if not user.active:
+            return None
+        user.oidc_subject = sub
+    return user if user.active else None
 
 
 def _oidc_callback():
@@ -158,28 +231,20 @@ def _oidc_callback():
         current_app.logger.warning("OIDC login failed: %s", type(exc).__name__)
         abort(400)
     claims = dict(token.get("userinfo") or {})
-    if not {"preferred_username", "email"} & set(claims):
+    if "email" not in claims:
         try:  # providers may keep profile claims out of the ID token: ask the userinfo endpoint
-            claims.update(oauth.sso.userinfo(token=token))
+            extra = dict(oauth.sso.userinfo(token=token))
+            if extra.get("sub") == claims.get("sub"):  # OIDC Core 5.3.2: else the answer must not be used
+                claims.update({k: v for k, v in extra.items() if k != "sub"})
         except Exception:  # noqa: BLE001 - the ID token alone still identifies the user
             current_app.logger.warning("OIDC userinfo request failed")
     sub = str(claims.get("sub", ""))
     db = get_session()
-    user = db.scalar(select(User).where(User.oidc_subject == sub)) if sub else None
+    user = sso_account(db, claims)
     if user is None:
-        candidates = [c for c in (claims.get("preferred_username"), sub) if c]
-        for name in candidates:
-            user = db.scalar(select(User).where(User.username == name))
-            if user is not None:
-                break
-    if user is None and claims.get("email") and claims.get("email_verified", True):
-        user = db.scalar(select(User).where(User.email == claims["email"]))
-    if user is None or not user.active:
-        audit(db, sub or "?", "sso_login_refused")
+        audit(db, (sub or "?")[:120], "sso_login_refused")  # the provider's value: fit the column
         db.commit()
         abort(403)
-    if not user.oidc_subject:
-        user.oidc_subject = sub
     audit(db, user.username, "login_sso")
     db.commit()
     target = session.get("sso_next") or url_for("admin.dashboard", lang=g.lang)

@@ -323,7 +323,8 @@ def load_demo(session: Session) -> dict[str, int]:
         if session.scalar(select(Achievement).where(Achievement.title_en == t_en)):
             continue
         session.add(Achievement(state_code=code, date=d, category=cat, title_ar=t_ar, title_en=t_en, body_ar=b_ar,
-                                body_en=b_en, source=source, is_demo=not source, status="published"))
+                                body_en=b_en, source=source, is_demo=not source, status="published",
+                                published_at=datetime(d.year, d.month, d.day, 9, 0)))
         added["achievements"] += 1
     for year, host, winners in AWARDS:
         if session.scalar(select(AwardEdition).where(AwardEdition.year == year)):

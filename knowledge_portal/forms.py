@@ -8,6 +8,8 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
+from .inputs import strip_bidi
+
 
 try:  # wtforms >= 3.3 wants SelectChoice objects; older versions take (value, label) pairs
     from wtforms.fields.choices import SelectChoice
@@ -23,12 +25,12 @@ def select_choices(pairs: list[tuple[str, str]]) -> list:
 
 
 class LoginForm(FlaskForm):
-    username = StringField(_l("User name"), validators=[DataRequired(), Length(max=120)])
+    username = StringField(_l("User name"), validators=[DataRequired(), Length(max=120)], filters=[strip_bidi])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=500)])
 
 
 class ModerationForm(FlaskForm):
-    comment = TextAreaField(_l("Comment"), validators=[Length(max=4000)])
+    comment = TextAreaField(_l("Comment"), validators=[Length(max=4000)], filters=[strip_bidi])
 
 
 class ActionForm(FlaskForm):
@@ -46,13 +48,16 @@ class AttachmentForm(FlaskForm):
 class UserForm(FlaskForm):
     """Secretariat form for accounts; an empty password keeps (or, for a new account, generates) one."""
 
-    username = StringField(_l("User name"), validators=[DataRequired(), Length(max=120)])
+    username = StringField(_l("User name"), validators=[DataRequired(), Length(max=120)], filters=[strip_bidi])
     role = SelectField(_l("Role"), choices=select_choices([("admin", "admin"), ("editor", "editor"),
                                                           ("reviewer", "reviewer")]),
                        validators=[DataRequired()])
     state_code = SelectField(_l("Member state"))
-    email = StringField(_l("E-mail"), validators=[Optional(), Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Not an e-mail address.")), Length(max=300)])
+    email = StringField(_l("E-mail"), validators=[Optional(), Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Not an e-mail address.")), Length(max=300)], filters=[strip_bidi])
     active = BooleanField(_l("Active"), default=True)
+    oidc_subject = StringField(_l("Single sign-on subject (sub), bound by hand; empty: bound at the first "
+                                  "login with a verified e-mail"),
+                               validators=[Optional(), Length(max=300)])
     password = PasswordField(_l("New password (at least 12 characters; empty: keep or generate)"),
                              validators=[Optional(), Length(min=12, max=500)])
 

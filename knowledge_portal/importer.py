@@ -1,6 +1,7 @@
 """Imports: best practices from JSON Lines, a state's service catalogue from CSV.
 
-Both report invalid input line by line and import the valid rest; re-importing
+Both report invalid input line by line and import the valid rest (free text
+loses bidi override/isolate controls, as in the admin forms); re-importing
 updates records by their identifier (practice ``id``; service state and
 English name), so imports can be repeated safely.
 """
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .inputs import parse_int, strip_bidi, unquote_formula
 from .models import Practice, Service, utcnow
 from .sanitize import clean_html
 from .vocab import CHANNELS, MATURITY, SECTORS, STATE_CODES
@@ -43,7 +45,7 @@ def _text(obj: dict[str, Any], key: str, required: bool, max_len: int) -> str:
         value = ""
     if not isinstance(value, str):
         raise ValueError(f"{key} must be a string")
-    value = value.strip()
+    value = strip_bidi(value).strip()
     if required and not value:
         raise ValueError(f"{key} is required")
     if len(value) > max_len:
@@ -71,7 +73,7 @@ def validate_practice(obj: Any) -> dict[str, Any]:
     if not isinstance(tags, list) or not all(isinstance(t, str) and 0 < len(t) <= 60 for t in tags):
         raise ValueError("tags must be a list of short strings")
     values = {"public_id": pid, "state_code": state, "sector": sector, "year": year,
-              "tags": [t.strip() for t in tags][:30]}
+              "tags": [t for t in (strip_bidi(t).strip() for t in tags) if t][:30]}
     for lang in ("ar", "en"):
         values[f"title_{lang}"] = _text(obj, f"title_{lang}", True, 500)
         values[f"summary_{lang}"] = _text(obj, f"summary_{lang}", False, 5000)
@@ -141,7 +143,7 @@ def validate_service_row(row: dict[str, str], state: str) -> dict[str, Any]:
         raise ValueError(f"state {row_state!r} is not {state!r}: a catalogue is imported for one state")
     out: dict[str, Any] = {"state_code": state}
     for key in ("name_ar", "name_en", "agency_ar", "agency_en"):
-        value = (row.get(key) or "").strip()
+        value = unquote_formula(strip_bidi(row.get(key) or "")).strip()
         if not value:
             raise ValueError(f"{key} is required")
         if len(value) > 300:
@@ -157,18 +159,18 @@ def validate_service_row(row: dict[str, str], state: str) -> dict[str, Any]:
     bad = [c for c in channels if c not in CHANNELS]
     if bad:
         raise ValueError(f"unknown channel {bad[0]!r}")
-    phase = (row.get("launch_phase") or "1").strip()
-    if not phase.isdigit() or not 1 <= int(phase) <= 20:
+    phase = parse_int((row.get("launch_phase") or "1").strip())
+    if phase is None or not 1 <= phase <= 20:
         raise ValueError("launch_phase must be a number from 1 to 20")
     as_of_raw = (row.get("as_of") or "").strip()
     try:
         as_of = date.fromisoformat(as_of_raw) if as_of_raw else None
     except ValueError:
         raise ValueError("as_of must be a date YYYY-MM-DD") from None
-    url = (row.get("evidence_url") or "").strip()
+    url = strip_bidi(row.get("evidence_url") or "").strip()
     if url and not re.match(r"https?://", url):
         raise ValueError("evidence_url must start with http:// or https://")
-    out.update(sector=sector, maturity=maturity, channels=",".join(channels), launch_phase=int(phase), as_of=as_of,
+    out.update(sector=sector, maturity=maturity, channels=",".join(channels), launch_phase=phase, as_of=as_of,
                evidence_url=url, e_payment=_bool(row, "e_payment"), end_to_end=_bool(row, "end_to_end"),
                ministry_priority=_bool(row, "ministry_priority"), cross_border=_bool(row, "cross_border"))
     return out

@@ -128,6 +128,7 @@ class Achievement(Base, Bilingual):
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
     review_comment: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # first publication; kept
     state: Mapped[State] = relationship()
 
     @property
@@ -263,6 +264,8 @@ class User(Base):
     oidc_subject: Mapped[str | None] = mapped_column(String(300), nullable=True, unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # bumped on logout and password change: session cookies carrying an older value are refused
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Revision(Base):

@@ -20,6 +20,7 @@ from wtforms import (
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from .forms import select_choices
+from .inputs import parse_int, strip_bidi
 from .models import Achievement, AwardEdition, Practice, Service, Standard, State, TagLabel
 from .vocab import ACHIEVEMENT_CATEGORIES, CHANNELS, MATURITY, SECTORS, STANDARD_CATEGORIES, STATE_CODES
 
@@ -128,6 +129,21 @@ RESOURCES: dict[str, Resource] = {r.slug: r for r in (
 _PUBLIC_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
 
 
+class AsciiIntegerField(IntegerField):
+    """An integer field that reads ASCII digits only (:func:`parse_int`): ``int()`` would take ``٢٠١٦`` or ``2_016``."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if not valuelist:
+            return
+        raw = valuelist[0]
+        if isinstance(raw, str) and not raw.strip():
+            self.data = None  # empty: left to the Optional/DataRequired validators
+            return
+        self.data = parse_int(raw)
+        if self.data is None:
+            raise ValueError(self.gettext("Not a valid integer value."))
+
+
 class _MultiCheckbox(SelectMultipleField):
     widget = widgets.ListWidget(prefix_label=False)
     option_widget = widgets.CheckboxInput()
@@ -135,7 +151,11 @@ class _MultiCheckbox(SelectMultipleField):
 
 def build_form(resource: Resource, state_choices: list[tuple[str, str]], data: dict[str, Any] | None = None,
                formdata: Any = None) -> FlaskForm:
-    """A FlaskForm class for ``resource``, instantiated on ``formdata`` (or ``data`` for editing)."""
+    """A FlaskForm class for ``resource``, instantiated on ``formdata`` (or ``data`` for editing).
+
+    Every free-text field filters its input through :func:`strip_bidi`, so no
+    bidi override or isolate control is ever stored from the admin.
+    """
 
     class ResourceForm(FlaskForm):
         pass
@@ -146,18 +166,19 @@ def build_form(resource: Resource, state_choices: list[tuple[str, str]], data: d
             validators = required + [Length(max=spec.max_length)]
             if spec.name == "public_id":
                 validators.append(Regexp(_PUBLIC_ID, message=str(_l("Letters, digits, dot, dash and underscore only."))))
-            fld = StringField(spec.label, validators=validators)
+            fld = StringField(spec.label, validators=validators, filters=[strip_bidi])
         elif spec.kind in ("textarea", "richtext"):
-            fld = TextAreaField(spec.label, validators=required + [Length(max=100_000)],
+            fld = TextAreaField(spec.label, validators=required + [Length(max=100_000)], filters=[strip_bidi],
                                 render_kw={"rows": 8 if spec.kind == "richtext" else 4})
         elif spec.kind == "int":
-            fld = IntegerField(spec.label, validators=required + [NumberRange(min=0, max=100_000)])
+            fld = AsciiIntegerField(spec.label, validators=required + [NumberRange(min=0, max=100_000)])
         elif spec.kind == "bool":
             fld = BooleanField(spec.label)
         elif spec.kind == "date":
             fld = DateField(spec.label, validators=required)
         elif spec.kind == "url":
-            fld = StringField(spec.label, validators=[Optional(), URL(require_tld=False), Length(max=500)])
+            fld = StringField(spec.label, validators=[Optional(), URL(require_tld=False), Length(max=500)],
+                              filters=[strip_bidi])
         elif spec.kind == "select":
             fld = SelectField(spec.label, choices=select_choices(spec.choices() if spec.choices else []),
                               validators=required)
@@ -171,14 +192,15 @@ def build_form(resource: Resource, state_choices: list[tuple[str, str]], data: d
             raise ValueError(spec.kind)
         setattr(ResourceForm, spec.name, fld)
     if "ranks" in resource.extra:
-        ResourceForm.ranks = TextAreaField(_l("UN EGDI ranks, one \"year: rank\" a line"), validators=[_check_ranks])
+        ResourceForm.ranks = TextAreaField(_l("UN EGDI ranks, one \"year: rank\" a line"), validators=[_check_ranks],
+                                           filters=[strip_bidi])
     if "winners" in resource.extra:
         ResourceForm.winners = TextAreaField(
             _l("Winners, one a line: category (Arabic) | category (English) | winner (Arabic) | winner (English) | state"),
-            validators=[_check_winners], render_kw={"rows": 6})
+            validators=[_check_winners], filters=[strip_bidi], render_kw={"rows": 6})
     if "related" in resource.extra:
         ResourceForm.related = StringField(_l("Related practices (public identifiers, comma-separated)"),
-                                           validators=[Length(max=2000)])
+                                           validators=[Length(max=2000)], filters=[strip_bidi])
     return ResourceForm(formdata=formdata, data=data)
 
 
@@ -188,9 +210,10 @@ def parse_ranks(text: str) -> list[tuple[int, int]]:
         if not line.strip():
             continue
         year, _, rank = line.partition(":")
-        if not (year.strip().isdigit() and rank.strip().isdigit()):
+        year_no, rank_no = parse_int(year), parse_int(rank)
+        if year_no is None or rank_no is None:
             raise ValueError(line)
-        out.append((int(year), int(rank)))
+        out.append((year_no, rank_no))
     return out
 
 

@@ -4,8 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from .inputs import CSV_FORMULA_STARTS, strip_bidi
 from .models import Achievement, AwardEdition, Practice, Service, Standard, State
 from .tags import tag_labels
+
+
+def csv_cell(value: Any) -> Any:
+    """A value safe to put in a CSV cell opened by spreadsheet programs.
+
+    Strings that begin with a formula character get a leading ``'`` (OWASP's
+    advice: the spreadsheet then shows text, quote included, instead of
+    evaluating a formula; the service import removes the quote again, see
+    :func:`knowledge_portal.inputs.unquote_formula`). Bidi controls are dropped
+    too, in case older rows stored them. Numbers and booleans are unchanged.
+    """
+    if not isinstance(value, str):
+        return value
+    value = strip_bidi(value)
+    if value.startswith(CSV_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def state_dict(s: State) -> dict[str, Any]:

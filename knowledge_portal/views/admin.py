@@ -3,7 +3,9 @@
 Access rules (tested): admins do everything; editors only touch their own
 state's records of state-scoped resources (other states' records answer 404,
 as if they did not exist) and cannot publish; reviewers moderate submitted
-records of any state but do not edit them.
+records of any state but do not edit them. An editor's change to published
+content (an edit or a new attachment) sends the record back to review, and
+only the secretariat deletes a moderated record that is or was published.
 """
 
 from __future__ import annotations
@@ -12,16 +14,16 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from werkzeug.utils import secure_filename
 
-from ..auth import login_required, roles_required
+from ..auth import login_required, revoke_sessions, roles_required
 from ..db import get_session
 from ..forms import ActionForm, AttachmentForm, CsvImportForm, ModerationForm, UserForm, select_choices
 from ..importer import import_services_csv
+from ..inputs import clean_filename, parse_int
 from ..indexing import reindex_tag, sync_practice
 from ..models import (
     Attachment, AuditEntry, AwardWinner, EgdiRank, Practice, Revision, TagLabel, User, utcnow,
@@ -75,6 +77,11 @@ def get_record(resource: Resource, record_id: Any):
     return obj
 
 
+def has_been_public(obj: Any) -> bool:
+    """True when a moderated record is published now or was published once (``published_at`` is kept)."""
+    return obj.status == "published" or getattr(obj, "published_at", None) is not None
+
+
 def state_choices() -> list[tuple[str, str]]:
     if g.user.role == "editor":
         return [(g.user.state_code, g.user.state_code)]
@@ -112,8 +119,7 @@ def dashboard():
 @bp.get("/audit")
 @roles_required("admin")
 def audit_log():
-    page = request.args.get("page", "1")
-    page_no = int(page) if page.isdigit() and int(page) >= 1 else 1
+    page_no = parse_int(request.args.get("page", "1")) or 1  # a bad page number shows the first page
     entries = get_session().scalars(select(AuditEntry).order_by(AuditEntry.id.desc())
                                     .offset((page_no - 1) * 50).limit(50)).all()
     return render_template("admin/audit.html", entries=entries, page=page_no)
@@ -240,9 +246,10 @@ def edit(slug: str, record_id: str):
 def _key(resource: Resource, record_id: str) -> Any:
     if resource.slug == "states":
         return record_id.upper()
-    if not record_id.isdigit():
+    number = parse_int(record_id)
+    if number is None or record_id != record_id.strip():
         abort(404)
-    return int(record_id)
+    return number
 
 
 @bp.post("/<slug>/<record_id>/delete")
@@ -255,6 +262,8 @@ def delete(slug: str, record_id: str):
     if not form.validate_on_submit():
         abort(400)
     obj = get_record(resource, _key(resource, record_id))
+    if g.user.role != "admin" and resource.workflow and has_been_public(obj):
+        abort(403)  # a published (or once published) record leaves the site only by the secretariat's hand
     db = get_session()
     _revision(resource, obj, "deleted")
     audit(db, g.user.username, "delete", resource.slug, record_id_of(obj))
@@ -325,7 +334,7 @@ def moderate(slug: str, record_id: str, action: str):
     previous = obj.status
     obj.status = target
     obj.review_comment = (form.comment.data or "").strip() if action == "return" else ""
-    if isinstance(obj, Practice) and target == "published" and obj.published_at is None:
+    if target == "published" and hasattr(obj, "published_at") and obj.published_at is None:
         obj.published_at = utcnow()
     _revision(resource, obj, action + (": " + obj.review_comment if obj.review_comment else ""))
     audit(db, g.user.username, action, resource.slug, record_id_of(obj), previous=previous, status=target)
@@ -349,7 +358,8 @@ def upload_attachment(record_id: int):
     if not form.validate_on_submit():
         abort(400)
     upload = form.file.data
-    name = secure_filename(upload.filename or "") or "file"
+    # the shown name keeps Arabic (secure_filename dropped it); the file is stored under a random name
+    name = clean_filename(upload.filename) or "file"
     suffix = Path(name).suffix.lower()
     if suffix not in ALLOWED_UPLOADS:
         flash(_("This file type is not accepted."), "error")
@@ -363,7 +373,14 @@ def upload_attachment(record_id: int):
                      size=(upload_dir / stored).stat().st_size)
     db.add(att)
     audit(db, g.user.username, "attach", "practices", record_id, filename=name)
+    back_to_review = g.user.role != "admin" and practice.status == "published"
+    if back_to_review:
+        # like an edit: an editor's file on published content is not public until a reviewer publishes again
+        practice.status = "submitted"
+        _revision(resource, practice, "attachment added: " + name)
     db.commit()
+    if back_to_review:
+        sync_practice(practice)
     flash(_("Saved."), "ok")
     return redirect(url_for("admin.edit", slug="practices", record_id=record_id))
 
@@ -428,12 +445,26 @@ def user_form(user_id: int | None):
         user.state_code = (form.state_code.data or None) if form.role.data == "editor" else None
         user.email = form.email.data or None
         user.active = form.active.data
+        subject = (form.oidc_subject.data or "").strip() or None
+        if subject != user.oidc_subject:
+            if subject is not None and db.scalar(select(User).where(User.oidc_subject == subject,
+                                                                    User.id != user.id)) is not None:
+                flash(_("A record with this identifier already exists."), "error")
+                db.rollback()
+                return render_template("admin/user_form.html", form=form, user=user), 409
+            user.oidc_subject = subject
+            if user_id is not None:
+                revoke_sessions(user)  # a changed binding ends sessions opened through the old one
         password = form.password.data
         if not password and not user.password_hash:
             password = generated = secrets.token_urlsafe(18)
         if password:
             user.password_hash = hash_password(password)
+            if user_id is not None:
+                revoke_sessions(user)  # a new password ends the account's open sessions
         db.flush()
+        if user.id == g.user.id:
+            session["session_version"] = user.session_version  # changing one's own account keeps this session
         audit(db, g.user.username, "user_create" if user_id is None else "user_update", "users", user.id,
               role=user.role, state=user.state_code, active=user.active, password_changed=bool(password))
         db.commit()

@@ -16,9 +16,10 @@ from sqlalchemy import select
 from gcc_link.http_errors import error_body
 
 from ..db import get_session
+from ..inputs import parse_int
 from ..models import Achievement, AwardEdition, Practice, Service, State
 from ..serialize import (
-    SERVICE_CSV_FIELDS, achievement_dict, award_dict, practice_dict, service_dict, service_row, state_dict,
+    SERVICE_CSV_FIELDS, achievement_dict, csv_cell, award_dict, practice_dict, service_dict, service_row, state_dict,
 )
 from ..search import Lang, Sort
 from ..vocab import MATURITY
@@ -42,10 +43,10 @@ def _filter_error(exc: FilterError):
 
 
 def _per_page() -> int:
-    raw = request.args.get("per_page", "20")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PER_PAGE:
+    number = parse_int(request.args.get("per_page", "20"))
+    if number is None or not 1 <= number <= MAX_PER_PAGE:
         raise FilterError("invalid_per_page", f"per_page must be 1..{MAX_PER_PAGE}")
-    return int(raw)
+    return number
 
 
 def _page(items: list, page: int, per_page: int, to_dict: Callable[[Any], dict]) -> Response:
@@ -165,11 +166,12 @@ def search():
 
 
 def _csv(rows: list[dict[str, Any]], fields: tuple[str, ...], name: str) -> Response:
+    """A CSV download; every cell goes through :func:`csv_cell` (no formula injection)."""
     buf = io.StringIO()
     buf.write("\ufeff")  # so spreadsheet programs read the Arabic as UTF-8
     writer = csv.DictWriter(buf, fieldnames=list(fields), extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)
     return Response(buf.getvalue(), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 

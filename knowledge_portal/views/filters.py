@@ -1,6 +1,7 @@
 """Parsing of list filters from query strings, shared by pages, feeds and the API.
 
-Bad values never raise: an unknown state or a non-numeric year is reported as
+Bad values never raise: an unknown state or a non-numeric year (numbers are
+ASCII digits only, see :func:`knowledge_portal.inputs.parse_int`) is reported as
 a :class:`FilterError` with a stable code, which pages show as a message and
 the API returns as a 400.
 """
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 
 from flask import Request
 
+from ..inputs import parse_int
 from ..vocab import ACHIEVEMENT_CATEGORIES, SECTORS, STATE_CODES
 
 MYVIEW_COOKIE = "myview"
@@ -71,16 +73,18 @@ def parse_filters(request: Request, strict: bool = False) -> Filters:
             bad("invalid_category", f"unknown category: {category[:30]!r}")
     year = (args.get("year") or "").strip()
     if year:
-        if year.isdigit() and 1900 <= int(year) <= 2200:
-            f.year = int(year)
+        number = parse_int(year)
+        if number is not None and 1900 <= number <= 2200:
+            f.year = number
         else:
             bad("invalid_year", f"not a year: {year[:10]!r}")
     tag = (args.get("tag") or "").strip()
     if tag:
         f.tag = tag[:60]
     page = (args.get("page") or "1").strip()
-    if page.isdigit() and 1 <= int(page) <= 10000:
-        f.page = int(page)
+    page_no = parse_int(page)
+    if page_no is not None and 1 <= page_no <= 10000:
+        f.page = page_no
     else:
         bad("invalid_page", f"not a page number: {page[:10]!r}")
     return f

@@ -23,7 +23,7 @@ const provider = new Provider(issuer, {
     return {
       accountId: id,
       async claims() {
-        return { sub: id, email: `${id}@sso.example.org`, email_verified: true, preferred_username: id };
+        return { sub: id, email: `${id}@example.org`, email_verified: true, preferred_username: id };
       },
     };
   },

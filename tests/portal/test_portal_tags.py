@@ -43,7 +43,7 @@ def _without_urls(html: str) -> str:
 
 
 def _tag_links(html: str) -> list[tuple[str, str]]:
-    return re.findall(r'<a class="tag" href="([^"]*)">([^<]*)</a>', html)
+    return re.findall(r'<a class="tag"[^>]* href="([^"]*)"[^>]*>([^<]*)</a>', html)
 
 
 def test_arabic_practice_page_shows_arabic_labels_and_links_by_slug(env):
@@ -90,7 +90,7 @@ def test_search_facets_and_tag_filter_show_labels(env):
     en = client.get("/en/practices/?q=passport").get_data(as_text=True)
     assert '<a href="/en/practices/?q=passport&amp;tag=digital-identity">Digital identity</a>' in en
     filtered = client.get("/ar/practices/?tag=digital-identity").get_data(as_text=True)
-    assert "<strong>الهوية الرقمية</strong>" in filtered and "القرض الاجتماعي" not in filtered
+    assert "<strong><bdi>الهوية الرقمية</bdi></strong>" in filtered and "القرض الاجتماعي" not in filtered
     assert "تجديد الجواز عبر الإنترنت" in filtered  # the filter still works by slug
 
 
@@ -103,7 +103,7 @@ def test_api_keeps_slugs_with_labels_alongside_and_feed_categories(env):
     facets = client.get("/api/v1/search?q=passport&lang=ar").get_json()["facets"]["tag"]
     assert {"value": "digital-identity", "count": 1} in facets
     feed = client.get("/ar/feeds/practices.atom?tag=digital-identity").get_data(as_text=True)
-    assert re.search(r'<category term="digital-identity" label="الهوية الرقمية" scheme="[^"]+/en/practices/" />', feed)
+    assert re.search(r'<category term="digital-identity" label="الهوية الرقمية" scheme="[^"]*/en/practices/" />', feed)
 
 
 def test_secretariat_edits_tag_labels_and_editors_cannot(env):
