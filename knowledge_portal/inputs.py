@@ -21,20 +21,22 @@ import re
 import unicodedata
 from typing import Any
 
-_ASCII_INT = re.compile(r"[0-9]{1,9}")  # at most 9 digits: fits every column, and int() never sees huge strings
+from gcc_link.params import ascii_int
+
+
 
 BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 _BIDI_RE = re.compile(f"[{BIDI_CONTROLS}]")
 
 
 def parse_int(raw: Any) -> int | None:
-    """The integer written in ASCII digits in ``raw`` (surrounding spaces allowed), else ``None``."""
+    """The integer written in ASCII digits in ``raw`` (surrounding spaces allowed, at most 9 digits), else ``None``.
+
+    The digit rule is the project's one (``gcc_link.params.ascii_int``), shared with the node.
+    """
     if not isinstance(raw, str):
         return None
-    raw = raw.strip()
-    if not _ASCII_INT.fullmatch(raw):
-        return None
-    return int(raw)
+    return ascii_int(raw.strip(), 0, 999_999_999)
 
 
 def strip_bidi(value: Any) -> Any:

@@ -86,7 +86,8 @@ def client() -> None:
 @config_option
 @click.option("--agency", "agencies", multiple=True, help="Agency address CC/AGENCY (repeatable).")
 @click.option("--all", "all_agencies", is_flag=True, help="One client for every agency in the config.")
-@click.option("--scope", "scopes", multiple=True, help="Scopes (default: all four).")
+@click.option("--scope", "scopes", multiple=True,
+              help="Scopes (repeatable; default: messages:send, messages:read, calls — services:admin only when named).")
 @click.option("--public-key", "public_key", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="PEM public key: the client authenticates by private_key_jwt instead of a secret.")
 @json_option
@@ -94,7 +95,7 @@ def client() -> None:
 def client_create(config_path: Path, agencies: tuple[str, ...], all_agencies: bool, scopes: tuple[str, ...],
                   public_key: Path | None, as_json: bool) -> None:
     """Register client(s); the secret is printed once and stored only as a hash."""
-    from ..node.config import SCOPES
+    from ..node.config import DEFAULT_AGENCY_SCOPES
     from ..node.oauth import create_client
 
     config = _config(config_path)
@@ -107,7 +108,7 @@ def client_create(config_path: Path, agencies: tuple[str, ...], all_agencies: bo
     db = _db(config)
     pem = public_key.read_text() if public_key else None
     try:
-        results = [create_client(db, a, scopes=scopes or SCOPES, public_key_pem=pem) for a in targets]
+        results = [create_client(db, a, scopes=scopes or DEFAULT_AGENCY_SCOPES, public_key_pem=pem) for a in targets]
     except GccLinkError as exc:
         fail(f"{exc.code}: {exc.message}")
     result: Any = results[0] if len(results) == 1 and not all_agencies else results

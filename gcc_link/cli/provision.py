@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..node.clock import utcnow
-from ..node.config import SCOPES, load_config
+from ..node.config import DEFAULT_AGENCY_SCOPES, load_config
 from ..node.db import Database, migrate
 from ..node.oauth import create_client
 from ..protocol.errors import ConfigError
@@ -168,4 +168,4 @@ def _create_clients(config_path: Path) -> list[dict[str, str]]:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(config.db_url)
     db = Database(config.db_url)
-    return [create_client(db, agency.id, scopes=SCOPES) for agency in config.agencies]
+    return [create_client(db, agency.id, scopes=DEFAULT_AGENCY_SCOPES) for agency in config.agencies]

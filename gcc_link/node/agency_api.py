@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy import delete, select
@@ -92,6 +93,23 @@ def list_services() -> Response:
         return jsonify({"services": [_service_dict(s, r) for r in rows]})
 
 
+def backend_allowed(url: str, allowlist: tuple[str, ...]) -> bool:
+    """Whether ``url`` lies under one of the operator's allowed prefixes (same scheme and host:port, path below).
+
+    Agencies cannot aim the node at arbitrary addresses (server-side request forgery); the operator
+    lists where backends live. Services configured in node.toml are the operator's own and not checked.
+    """
+    target = urlsplit(url)
+    if target.username or target.password:
+        return False
+    for prefix in allowlist:
+        allowed = urlsplit(prefix)
+        if (target.scheme, target.netloc.lower()) == (allowed.scheme, allowed.netloc.lower()) and \
+                target.path.startswith(allowed.path or "/"):
+            return True
+    return False
+
+
 @bp.put("/services/<code>")
 @require("services:admin")
 def put_service(code: str) -> Response:
@@ -109,6 +127,9 @@ def put_service(code: str) -> Response:
         raise ApiError(400, "invalid_request", "description and backend_url are strings")
     if backend is not None and not backend.startswith(("http://", "https://")):
         raise ApiError(400, "invalid_request", "backend_url must be an http(s) URL")
+    if backend is not None and not backend_allowed(backend, c.config.backend_allowlist):
+        raise ApiError(403, "backend_not_allowed", "this node's operator has not allowed that backend address "
+                                                   "(node.backend_allowlist)")
     if not isinstance(grants, list):
         raise ApiError(400, "invalid_request", "grants is a list of agency addresses")
     for grantee in grants:

@@ -23,12 +23,15 @@ from ..settings import env_key, parse_env_value
 __all__ = [
     "AgencyConfig",
     "NodeConfig",
+    "DEFAULT_AGENCY_SCOPES",
     "SCOPES",
     "ServiceConfig",
     "load_config",
 ]
 
 SCOPES = ("messages:send", "messages:read", "calls", "services:admin")
+#: What a new agency client gets unless the operator grants more: managing services is asked for explicitly.
+DEFAULT_AGENCY_SCOPES = ("messages:send", "messages:read", "calls")
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,7 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "oauth.token_ttl_seconds": ("token_ttl_seconds", "int"),
     "oauth.max_failures_per_minute": ("max_token_failures_per_minute", "int"),
     "node.max_peer_rejections_per_minute": ("max_peer_rejections_per_minute", "int"),
-    "services.backend_allowlist": ("backend_allowlist", "strlist"),
+    "node.backend_allowlist": ("backend_allowlist", "strlist"),
     "delivery.batch_size": ("batch_size", "int"),
     "delivery.batch_max_bytes": ("batch_max_bytes", "int"),
     "delivery.poll_seconds": ("poll_seconds", "float"),

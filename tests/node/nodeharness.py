@@ -236,6 +236,15 @@ class Cluster:
         creds = self.fed.clients[cc][address]
         return Agency(self.nodes[cc], address, creds["client_id"], creds["client_secret"])
 
+    def service_admin(self, address: str) -> Agency:
+        """A client of ``address`` that also holds ``services:admin`` (agencies' default clients do not)."""
+        cc = address.split("/")[0]
+        out = gcc_link("client", "create", "--config", str(self.fed.configs[cc]), "--agency", address,
+                       *[a for s in ("messages:send", "messages:read", "calls", "services:admin") for a in ("--scope", s)],
+                       "--json")
+        created = json.loads(out.stdout)
+        return Agency(self.nodes[cc], address, created["client_id"], created["client_secret"])
+
     def stop(self) -> None:
         for node in self.nodes.values():
             node.stop()

@@ -143,18 +143,25 @@ def test_unknown_routes_and_methods_are_json(pair, kw):
 
 
 def test_services_admin(pair):
-    sa = pair.agency("SA/NIC")
     url = pair.nodes["SA"].url + "/api/v1/services"
+    plain = pair.agency("SA/NIC")  # an agency's default client: no services:admin (least privilege)
+    r = requests.put(url + "/identity-verify", headers=plain.headers, json={"grants": []}, timeout=5)
+    assert r.status_code == 403 and code_of(r) == "insufficient_scope"
+    sa = pair.service_admin("SA/NIC")
     listed = requests.get(url, headers=sa.headers, timeout=5).json()["services"]
     assert [s["id"] for s in listed] == ["SA/NIC/identity-verify"]
     r = requests.put(url + "/identity-verify", headers=sa.headers, timeout=5,
-                     json={"description": "d", "backend_url": "http://127.0.0.1:9/x", "grants": ["KW/MOI", "KW/MOCI"]})
+                     json={"description": "d", "grants": ["KW/MOI", "KW/MOCI"]})
     assert r.status_code == 200 and r.json()["grants"] == ["KW/MOCI", "KW/MOI"]
     for bad in ({"grants": ["nope"]}, {"grants": "KW/MOI"}, {"backend_url": "ftp://x"}, {"x": 1}, []):
         r = requests.put(url + "/identity-verify", headers=sa.headers, json=bad, timeout=5)
         assert r.status_code == 400 and code_of(r) == "invalid_request"
+    # this node's operator allowed no backend addresses: an agency cannot aim the node anywhere
+    r = requests.put(url + "/identity-verify", headers=sa.headers, timeout=5,
+                     json={"backend_url": "http://127.0.0.1:9/x", "grants": []})
+    assert r.status_code == 403 and code_of(r) == "backend_not_allowed"
     r = requests.put(url + "/BAD_CODE", headers=sa.headers, json={}, timeout=5)
     assert r.status_code == 400
     # restore the original grants for other tests
     requests.put(url + "/identity-verify", headers=sa.headers, timeout=5,
-                 json={"description": "d", "backend_url": "http://127.0.0.1:9/x", "grants": ["KW/MOI", "KW/PACI"]})
+                 json={"description": "d", "grants": ["KW/MOI", "KW/PACI"]})

@@ -49,7 +49,8 @@ def calls_pair(tmp_path_factory):
     server = ThreadingHTTPServer(("127.0.0.1", port), Backend)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     cluster = Cluster(tmp_path_factory.mktemp("calls"), ["KW", "SA"], backend_base=f"http://127.0.0.1:{port}",
-                      overrides={"calls.timeout_seconds": 2.0})
+                      overrides={"calls.timeout_seconds": 2.0,
+                                 "node.backend_allowlist": [f"http://127.0.0.1:{port}/", "http://127.0.0.1:9/"]})
     try:
         cluster.start()
         yield cluster, port
@@ -91,7 +92,7 @@ def test_call_unknown_service_and_state(calls_pair):
 
 def test_backend_down_slow_or_broken(calls_pair):
     cluster, port = calls_pair
-    sa_admin = cluster.agency("SA/MUROOR")
+    sa_admin = cluster.service_admin("SA/MUROOR")
     url = cluster.nodes["SA"].url + "/api/v1/services/vehicle-record"
     kw = cluster.agency("KW/MOI")
 

@@ -175,3 +175,26 @@ def test_an_address_sending_mostly_garbage_is_throttled(make_cluster):
     assert statuses[-1] == 429
     r = post(cluster, b"junk")
     assert r.status_code == 429 and error_code(r) == "rate_limited"
+
+
+# --- 11. backends from the operator's allow-list only ---------------------------------------------
+
+BACKENDS = [
+    ("http://127.0.0.1:9/backend/x", 200),
+    ("http://127.0.0.1:9/other", 403),                     # outside the allowed path
+    ("http://127.0.0.1:90/backend/x", 403),                # another port
+    ("http://127.0.0.1:9@169.254.169.254/backend/", 403),  # userinfo trick
+    ("http://169.254.169.254/latest/meta-data", 403),
+    ("https://127.0.0.1:9/backend/x", 403),                # another scheme
+]
+
+
+def test_service_backends_come_from_the_operator_allowlist(make_cluster):
+    cluster = make_cluster(["KW", "SA"], overrides={"node.backend_allowlist": ["http://127.0.0.1:9/backend/"]})
+    admin = cluster.service_admin("SA/NIC")
+    for backend, status in BACKENDS:
+        r = requests.put(cluster.nodes["SA"].url + "/api/v1/services/identity-verify", headers=admin.headers,
+                         timeout=5, json={"backend_url": backend, "grants": ["KW/MOI"]})
+        assert r.status_code == status, (backend, r.text)
+        if status == 403:
+            assert error_code(r) == "backend_not_allowed"
