@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from ..node.config import NodeConfig, load_config
-from ..node.db import Database, migrate
+from ..node.db import Database, prepare_store
 from ..protocol.errors import GccLinkError
 from .files import json_option
 from .output import emit, fail, fail_on, guarded
@@ -30,13 +30,17 @@ def _config(path: Path) -> NodeConfig:
         fail_on(exc)
 
 
-def _db(config: NodeConfig) -> Database:
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    migrate(config.db_url)
+def _db(config: NodeConfig, initialise: bool = False) -> Database:
+    prepare_store(config.data_dir, config.db_url, initialise=initialise)
     return Database(config.db_url)
 
 
 # --- node --------------------------------------------------------------------
+
+initialise_option = click.option(
+    "--initialise", is_flag=True,
+    help="Start with an empty store even though this data directory held a node (its messages are then lost).")
+
 
 @click.group("node")
 def node() -> None:
@@ -46,12 +50,13 @@ def node() -> None:
 @node.command("run")
 @config_option
 @click.option("--mode", type=click.Choice(["development", "production"]), help="Override node.mode.")
+@initialise_option
 @guarded
-def node_run(config_path: Path, mode: str | None) -> None:
-    """Serve the node (migrates the store first); stops on SIGINT/SIGTERM."""
+def node_run(config_path: Path, mode: str | None, initialise: bool) -> None:
+    """Serve the node (migrates the store first, refusing a vanished one); stops on SIGINT/SIGTERM."""
     from ..node.server import run
 
-    run(_config(config_path), mode)
+    run(_config(config_path), mode, initialise=initialise)
 
 
 @node.command("deliver")
@@ -68,10 +73,11 @@ def node_deliver(config_path: Path, name: str) -> None:
 
 @node.command("migrate")
 @config_option
+@initialise_option
 @guarded
-def node_migrate(config_path: Path) -> None:
+def node_migrate(config_path: Path, initialise: bool) -> None:
     """Create or upgrade the node's database schema (alembic)."""
-    _db(_config(config_path))
+    _db(_config(config_path), initialise)
     click.echo("database schema is up to date")
 
 

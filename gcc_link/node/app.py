@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from ..http_errors import HttpError, code_for_status, error_body
@@ -21,6 +22,7 @@ from ..protocol.errors import GccLinkError
 from . import agency_api, ops, peer_api
 from .apierrors import status_for
 from .config import NodeConfig, load_config
+from .db import describe_db_error
 from .context import NodeContext, seed_services
 from .oauth import init_oauth, token_response
 
@@ -73,6 +75,12 @@ def create_app(config: NodeConfig | str | Path | None = None, *, context: NodeCo
     def on_http_error(exc: HTTPException) -> tuple[Response, int]:
         status = exc.code or 500
         return _error(status, code_for_status(status), exc.description or exc.name)
+
+    @app.errorhandler(SQLAlchemyError)
+    def on_store_error(exc: SQLAlchemyError) -> tuple[Response, int]:
+        # the store failed (gone, read-only, unreachable): nothing was accepted, the caller may retry
+        log.error("database error: %s", describe_db_error(exc))
+        return _error(503, code_for_status(503), "the node's store is unavailable; nothing was accepted, retry")
 
     @app.errorhandler(Exception)
     def on_unexpected(exc: Exception) -> tuple[Response, int]:

@@ -13,16 +13,18 @@ import fcntl
 import os
 import threading
 import time
+import json
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..dburl import is_sqlite, sqlalchemy_url
+from ..protocol.errors import ConfigError
 
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -84,6 +86,11 @@ class WriteLock:
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+def _file_identity(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_dev, st.st_ino
+
+
 def _sqlite_path(url: str) -> Path | None:
     path = url.split(":///", 1)[1] if ":///" in url else ""
     return Path(path) if path and path != ":memory:" else None
@@ -101,6 +108,8 @@ class Database:
         self.read_engine = make_engine(self.url, immediate=False) if self.sqlite else self.engine
         self._write = sessionmaker(self.engine, expire_on_commit=False)
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
+        self._path = path
+        self._file_identity = _file_identity(path) if path is not None and path.exists() else None
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -135,6 +144,22 @@ class Database:
         with self.read_engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
+    def probe_write(self) -> None:
+        """Raise unless the store takes a write now: the SQLite file still the one opened at start and
+        writable, or a PostgreSQL primary (not a read-only standby)."""
+        if self._path is not None:
+            if not self._path.exists():
+                raise OSError(f"the database file {self._path} was deleted while the node ran")
+            if self._file_identity is not None and _file_identity(self._path) != self._file_identity:
+                raise OSError(f"the database file {self._path} was replaced while the node ran")
+        with self.write() as session:
+            if self.sqlite:
+                version = int(session.execute(text("PRAGMA user_version")).scalar_one())
+                session.execute(text(f"PRAGMA user_version = {version}"))  # rewrites the header: needs write access
+            elif session.execute(text("SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'")
+                                 ).scalar_one():
+                raise OSError("the PostgreSQL server is read-only (a standby, or read-only transactions)")
+
     def dispose(self) -> None:
         self.engine.dispose()
         if self.read_engine is not self.engine:
@@ -150,3 +175,52 @@ def migrate(url: str) -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
     command.upgrade(cfg, "head")
+
+
+#: Written into the data directory once its store holds a schema: from then on an empty store means loss.
+STORE_MARKER = "store.json"
+#: Files whose presence shows the data directory belonged to a running node.
+_STATE_FILES = (STORE_MARKER, "directory.trusted.jws")
+
+
+class StoreMissingError(ConfigError):
+    """The data directory held a node, but its database is empty or gone: starting would forget everything."""
+
+    code = "store_missing"
+
+
+def has_schema(url: str) -> bool:
+    """Whether the database at ``url`` holds the node's schema (alembic has stamped it)."""
+    engine = make_engine(url, immediate=False)
+    try:
+        with engine.connect() as conn:
+            return "alembic_version" in inspect(conn).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def prepare_store(data_dir: Path, url: str, *, initialise: bool = False) -> None:
+    """Migrate the store, but never silently start over an empty one in a data directory that held a node.
+
+    A deleted SQLite file (or an emptied database) next to a data
+    directory with state would otherwise come back as a fresh, empty node
+    that has forgotten its acknowledged messages and clients. That is
+    refused with ``store_missing`` unless ``initialise`` says starting empty
+    is intended (after a disaster, once a backup has been ruled out).
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    had_state = any((data_dir / name).exists() for name in _STATE_FILES)
+    if had_state and not initialise and not has_schema(url):
+        raise StoreMissingError(
+            f"the database of this node is empty or missing, but {data_dir} shows the node ran before; restore "
+            "it from a backup, or start empty on purpose with --initialise")
+    migrate(url)
+    marker = data_dir / STORE_MARKER
+    if not marker.exists():
+        marker.write_text(json.dumps({"schema": "gcc-link-node"}) + "\n", encoding="utf-8")
+
+
+def describe_db_error(exc: BaseException) -> str:
+    """One line naming a database failure's cause (the driver's message, not SQLAlchemy's help link)."""
+    orig = getattr(exc, "orig", None)
+    return f"{type(exc).__name__}: {orig if orig is not None else exc}".splitlines()[0][:500]

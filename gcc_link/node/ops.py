@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, Response, current_app, jsonify
 
 from .context import NodeContext
+from .db import describe_db_error
 from .metrics import render
 from .openapi import openapi_document
 
 bp = Blueprint("ops", __name__)
+log = logging.getLogger("gcc_link.node.ops")
 
 
 def ctx() -> NodeContext:
@@ -28,9 +32,10 @@ def readyz() -> tuple[Response, int]:
     checks: dict[str, str] = {}
     checks["key"] = "ok" if c.identity.private_key is not None else "missing"
     try:
-        c.db.ping()
+        c.db.probe_write()  # a store that answers reads but takes no writes cannot accept messages
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - report, never raise
+        log.error("readiness: the store cannot take writes: %s", describe_db_error(exc))
         checks["database"] = f"error: {type(exc).__name__}"
     directory = c.directory()
     checks["directory"] = "expired" if directory.is_expired(c.now()) else "ok"

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import NodeConfig
-from .db import migrate
+from .db import describe_db_error, prepare_store
 
 log = logging.getLogger("gcc_link.node")
 
@@ -36,8 +36,9 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data = {"ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "level": record.levelname,
                 "logger": record.name, "pid": record.process, "msg": record.getMessage()}
-        if record.exc_info:
-            data["exc"] = self.formatException(record.exc_info).splitlines()[-1]
+        if record.exc_info and record.exc_info[1] is not None:
+            # the cause in one line: the driver's own message for database errors, not SQLAlchemy's help link
+            data["exc"] = describe_db_error(record.exc_info[1])
         return json.dumps(data, ensure_ascii=False)
 
 
@@ -177,12 +178,11 @@ def preflight(config: NodeConfig) -> None:
             raise ConfigError(f"directory {config.directory}: {exc.code}: {exc.message}") from None
 
 
-def run(config: NodeConfig, mode: str | None = None) -> None:
-    """Migrate the store, then serve in the configured (or given) mode."""
+def run(config: NodeConfig, mode: str | None = None, *, initialise: bool = False) -> None:
+    """Migrate the store (refusing a vanished one), then serve in the configured (or given) mode."""
     setup_logging()
     preflight(config)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    migrate(config.db_url)
+    prepare_store(config.data_dir, config.db_url, initialise=initialise)
     if (mode or config.mode) == "production":
         run_production(config, config.source)
     else:
