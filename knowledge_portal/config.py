@@ -67,6 +67,8 @@ class PortalConfig:
     per_page: int = 10
     login_max_attempts: int = 5
     login_window_seconds: int = 300
+    login_max_attempts_per_address: int = 50  # failures from one address, any user names, per window
+    login_lockout_max_seconds: int = 86400  # the longest a (user, address) pair stays locked after failures
     session_cookie_httponly: bool = True
     session_cookie_samesite: str = "Lax"
     #: Forced on when ``preferred_url_scheme`` is ``https``.
@@ -194,6 +196,8 @@ _CHECKS: dict[str, Checker] = {
     "per_page": _int(1),
     "login_max_attempts": _int(1),
     "login_window_seconds": _int(1),
+    "login_max_attempts_per_address": _int(1),
+    "login_lockout_max_seconds": _int(1),
     "session_cookie_httponly": _bool,
     "session_cookie_samesite": _choice(SAMESITE_CHOICES),
     "session_cookie_secure": _bool,

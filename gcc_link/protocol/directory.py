@@ -303,7 +303,7 @@ def _b64url_decode(value: object) -> bytes:
 def _protected(signature: Mapping[str, Any]) -> dict[str, Any]:
     try:
         header = json.loads(_b64url_decode(signature.get("protected")))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise DirectoryFormatError("bad protected header") from exc
     if not isinstance(header, dict):
         raise DirectoryFormatError("bad protected header")
@@ -315,7 +315,7 @@ def _load_document(data: bytes) -> dict[str, Any]:
         raise DirectoryFormatError("directory file is too large")
     try:
         doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise DirectoryFormatError(f"directory is not JSON: {exc}") from exc
     if (
         not isinstance(doc, dict)
@@ -389,7 +389,7 @@ def _parse_content(payload: bytes) -> DirectoryContent:
         )
     except DirectoryFormatError:
         raise
-    except (KeyError, TypeError, ValueError, binascii.Error, GccLinkError) as exc:
+    except (KeyError, TypeError, ValueError, RecursionError, binascii.Error, GccLinkError) as exc:
         raise DirectoryFormatError(f"bad directory content: {exc}") from exc
 
 
