@@ -41,6 +41,10 @@ class CsvImportForm(FlaskForm):
     file = FileField(_l("CSV file"), validators=[FileRequired()])
 
 
+class DirectoryUploadForm(FlaskForm):
+    file = FileField(_l("Signed directory file (directory.vN.jws)"), validators=[FileRequired()])
+
+
 class AttachmentForm(FlaskForm):
     file = FileField(_l("Attachment"), validators=[FileRequired()])
 

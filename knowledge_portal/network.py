@@ -72,13 +72,26 @@ class NetworkMonitor:
 
     @property
     def configured(self) -> bool:
-        return bool(self.directory_file)
+        return bool(self.directory_file) or self._hosted() is not None
+
+    def _hosted(self) -> bytes | None:
+        """The newest directory version the portal hosts (uploaded by the secretariat), if any."""
+        from .db import get_session
+        from .hosted_directory import latest
+
+        try:
+            row = latest(get_session())
+        except Exception:  # noqa: BLE001 - outside a request, or before the table exists: no hosted directory
+            return None
+        return row.raw if row is not None else None
 
     def _load_directory(self, now: datetime) -> "Directory":
         from gcc_link.protocol.directory import load_directory
         from gcc_link.protocol.pki import cert_fingerprint, load_certificate
 
-        directory = load_directory(Path(str(self.directory_file)).read_bytes(), now)
+        hosted = self._hosted()
+        raw = hosted if hosted is not None else Path(str(self.directory_file)).read_bytes()
+        directory = load_directory(raw, now)
         if self.root_cert_file:
             pinned = load_certificate(Path(self.root_cert_file).read_bytes())
             if cert_fingerprint(pinned) != cert_fingerprint(directory.root_certificate):

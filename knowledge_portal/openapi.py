@@ -54,6 +54,26 @@ def build_openapi() -> dict[str, Any]:
                                 "directory_version": {"type": ["integer", "null"]},
                                 "services": {"type": "array", "items": {"type": "string"}},
                                 "error": {"type": ["string", "null"]}}}}}}}}}}}},
+            "/api/v1/network/directory": {"get": {
+                "summary": "Every member directory version the portal hosts: dates, members and statuses, signers",
+                "operationId": "directoryVersions",
+                "responses": {"200": {"description": "versions, newest first", "content": {"application/json": {
+                    "schema": {"type": "object", "required": ["versions"], "properties": {"versions": {
+                        "type": "array", "items": {"type": "object", "required": [
+                            "version", "issued_at", "expires_at", "threshold", "signers", "members", "url"],
+                            "properties": {
+                                "version": {"type": "integer"}, "issued_at": {"type": "string"},
+                                "expires_at": {"type": "string"}, "uploaded_at": {"type": "string"},
+                                "threshold": {"type": "integer"},
+                                "signers": {"type": "array", "items": {"type": "string"}},
+                                "members": {"type": "array", "items": {"type": "object"}},
+                                "url": {"type": "string"}}}}}}}}}}}},
+            "/directory.jws": {"get": {
+                "summary": "The latest signed member directory (JWS JSON serialization), for nodes to refresh from",
+                "operationId": "directoryLatest",
+                "responses": {"200": {"description": "the signed directory, byte for byte",
+                                      "content": {"application/jose+json": {"schema": {"type": "object"}}}},
+                              "404": _ERROR}}},
             "/api/v1/states/{code}": {"get": {
                 "summary": "One member state", "operationId": "getState",
                 "parameters": [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],

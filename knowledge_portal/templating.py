@@ -12,7 +12,7 @@ from markupsafe import Markup
 from .resources import RESOURCES
 from .sanitize import clean_html
 from .tags import tag_label
-from .vocab import CHANNELS, MATURITY, ROLE_LABELS, SECTORS, STATUS_LABELS, label
+from .vocab import CHANNELS, MATURITY, MEMBERSHIP_LABELS, ROLE_LABELS, SECTORS, STATUS_LABELS, label
 
 
 def init_templating(app: Flask) -> None:
@@ -23,6 +23,7 @@ def init_templating(app: Flask) -> None:
         channel_label=lambda c: label(CHANNELS, c),
         status_label=lambda c: label(STATUS_LABELS, c),
         role_label=lambda c: label(ROLE_LABELS, c),
+        network_status_label=lambda c: label(MEMBERSHIP_LABELS, c),
         tag_label=tag_label,
         zip_names=_zip_names,
         zip_self=lambda values: [(v, v) for v in values],

@@ -69,6 +69,13 @@ STATUS_LABELS = {
     "returned": _l("Returned"),
 }
 
+#: A member state's status in the signed member directory, in plain words.
+MEMBERSHIP_LABELS = {
+    "active": _l("Connected to the network"),
+    "trial": _l("Trial connection"),
+    "suspended": _l("Suspended"),
+}
+
 ROLE_LABELS = {
     "admin": _l("Secretariat administrator"),
     "editor": _l("State editor"),

@@ -599,7 +599,7 @@ def _expected(role: str, endpoint: str, method: str, slug: str | None, scope: st
     state_scoped = resource is not None and resource.is_state_scoped()
     if endpoint == "admin.dashboard":
         return OK
-    if endpoint in ("admin.audit_log", "admin.users", "admin.user_form"):
+    if endpoint in ("admin.audit_log", "admin.users", "admin.user_form", "admin.directory_upload"):
         return OK if is_admin else DENY
     if endpoint == "admin.import_services":
         return OK if is_admin or is_editor else DENY
