@@ -87,8 +87,9 @@ class PortalConfig:
     #: then show each node's verified live status. Unset: the statuses typed into the portal are shown.
     directory_file: Path | None = None
     root_cert: Path | None = None
-    network_cache_seconds: float = 30.0
-    network_timeout_seconds: float = 1.5
+    network_cache_seconds: float = 30.0  # the collector's poll interval (gcc-link portal collect-network)
+    network_timeout_seconds: float = 1.5  # how long the collector waits for one node's status
+    network_offline_after_seconds: float = 90.0  # a node that missed polls this long is shown offline
     #: ``callable(index_dir) -> SearchBackend``; None: whoosh. Only settable from code (overrides).
     search_backend_factory: Callable[[Path], Any] | None = None
     testing: bool = False
@@ -214,6 +215,7 @@ _CHECKS: dict[str, Checker] = {
     "root_cert": _optional_path,
     "network_cache_seconds": _float,
     "network_timeout_seconds": _float,
+    "network_offline_after_seconds": _float,
     "search_backend_factory": _callable,
     "testing": _bool,
 }

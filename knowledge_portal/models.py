@@ -314,3 +314,19 @@ class DirectoryVersion(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     uploaded_at: Mapped[datetime] = mapped_column(DateTime)
     uploaded_by: Mapped[str] = mapped_column(String(120), default="")
+
+
+class NodeSample(Base):
+    """One poll of one member node by the network collector: what its signed status attested, or why not."""
+
+    __tablename__ = "node_samples"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cc: Mapped[str] = mapped_column(String(2), index=True)
+    polled_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    online: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    status_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # the status's own signed time
+    directory_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    queue_depth: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    services: Mapped[list[str]] = mapped_column(JSON, default=list)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # uptime, traffic, catalogue (newer nodes)

@@ -125,8 +125,12 @@ def run(instance: Path, port: int, host: str, workers: int, reindex: bool) -> No
                 reindex_all(get_session())
     except Exception as exc:  # one line, no traceback, no secrets
         fail(f"cannot start the portal: {exc}")
+    stop = _start_collector(app)
     if workers > 0:
-        _serve_gunicorn(app, host, port, workers)
+        try:
+            _serve_gunicorn(app, host, port, workers)
+        finally:
+            stop.set()
         return
     from werkzeug.serving import make_server
 
@@ -142,7 +146,64 @@ def run(instance: Path, port: int, host: str, workers: int, reindex: bool) -> No
     except KeyboardInterrupt:
         pass
     finally:
+        stop.set()
         server.server_close()
+
+
+def _collector_loop(app: Flask, stop: Any) -> None:
+    from knowledge_portal.collector import run_forever
+
+    with app.app_context():
+        db = app.extensions["portal_db"]
+        run_forever(db.sessionmaker, app.extensions["portal_network"].config,
+                    float(app.config.get("NETWORK_CACHE_SECONDS", 30)), stop)
+
+
+def _start_collector(app: Flask) -> Any:
+    """Poll the member nodes beside the web server (only when a member directory is configured or hosted)."""
+    import threading
+
+    stop = threading.Event()
+    with app.app_context():
+        wanted = app.extensions["portal_network"].configured
+    if wanted:
+        threading.Thread(target=_collector_loop, args=(app, stop), name="network-collector", daemon=True).start()
+    return stop
+
+
+@portal.command("collect-network")
+@instance_option
+@click.option("--interval", default=30.0, show_default=True, type=click.FloatRange(min=1),
+              help="Seconds between rounds.")
+@click.option("--once", is_flag=True, help="One round, print it, exit.")
+@json_option
+def collect_network(instance: Path, interval: float, once: bool, as_json: bool) -> None:
+    """Poll every member node's signed status, verify it and store the history (what the network pages show)."""
+    import threading
+    from datetime import datetime, timezone
+
+    from knowledge_portal.collector import collect_once, run_forever
+
+    config = _config(instance)
+    app = _app(config)
+    with app.app_context():
+        db = app.extensions["portal_db"]
+        network = app.extensions["portal_network"]
+        if not network.configured:
+            fail("no member directory: set directory_file (and root_cert) or upload a version in the admin")
+        if once:
+            session = db.sessionmaker()
+            try:
+                polls = collect_once(session, network.config, datetime.now(timezone.utc),
+                                     timeout=float(app.config.get("NETWORK_TIMEOUT_SECONDS", 1.5)))
+            except (GccLinkError, OSError) as exc:
+                fail(f"cannot read the member directory: {exc}")
+            finally:
+                session.close()
+            result = [{"cc": p.cc, "online": p.status is not None, "error": p.error} for p in polls]
+            emit(result, as_json, "\n".join(f"{p.cc}: {'verified' if p.status else p.error}" for p in polls))
+            return
+        run_forever(db.sessionmaker, network.config, interval, threading.Event())
 
 
 def _listen(host: str, port: int) -> socket.socket:

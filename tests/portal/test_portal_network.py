@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+import requests
 from click.testing import CliRunner
 from flask import Flask, Response
 from werkzeug.serving import make_server
@@ -21,12 +23,26 @@ from gcc_link.protocol import jose
 from gcc_link.protocol.canonical import canonical_json
 from gcc_link.cli import main
 from gcc_link.protocol.pki import NodeIdentity
+from gcc_link.protocol.timefmt import format_time
 from portalkit import build_instance
 
 
 def _cli(*args: str) -> None:
     result = CliRunner().invoke(main, list(args), catch_exceptions=False)
     assert result.exit_code == 0, result.output
+
+
+def collect(env, now: datetime | None = None) -> list:
+    """One collector round, as ``gcc-link portal collect-network`` runs it."""
+    from knowledge_portal.collector import collect_once
+
+    with env.app.app_context():
+        session = env.app.extensions["portal_db"].sessionmaker()
+        try:
+            return collect_once(session, env.app.extensions["portal_network"].config,
+                                now or datetime.now(timezone.utc))
+        finally:
+            session.close()
 
 
 def _free_port() -> int:
@@ -58,7 +74,7 @@ def federation(tmp_path_factory):
         calls["n"] += 1
         payload = {"gcc_link": 1, "node": node, "software_version": "test", "directory_version": 1,
                    "queue_depth": 0, "services": [f"{node}/MOI/civil-id"], "agencies": [f"{node}/MOI"],
-                   "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+                   "at": format_time(datetime.now(timezone.utc))}
         body = jose.sign(canonical_json(payload), "gcc-link-status+jws", kw.private_key, kw.der, kw.fingerprint)
         return Response(body, mimetype="application/jose")
 
@@ -78,6 +94,9 @@ def federation(tmp_path_factory):
 def test_network_api_shows_only_verified_statuses(federation, tmp_path):
     env = build_instance(tmp_path / "inst", DIRECTORY_FILE=str(federation["dir"] / "directory.jws"),
                          ROOT_CERT=str(federation["dir"] / "gcc-root.pem"))
+    before_collecting = env.client().get("/api/v1/network").get_json()
+    assert all(s["online"] is None for s in before_collecting["states"])  # nothing collected yet: not claimed
+    collect(env)
     data = env.client().get("/api/v1/network").get_json()
     assert data["directory_version"] == 1
     states = {s["cc"]: s for s in data["states"]}
@@ -89,10 +108,52 @@ def test_network_api_shows_only_verified_statuses(federation, tmp_path):
     assert html.count("Node online (signed status verified)") == 1
     assert html.count("Node not reachable") == 2
     assert "member directory version 1" in html
-    # cached: a second page view does not ask the nodes again
+    # pages read the collected history: rendering never asks a node
     before = federation["calls"]["n"]
     env.client().get("/ar/")
+    env.client().get("/api/v1/network")
     assert federation["calls"]["n"] == before
+
+
+def test_a_node_that_misses_polls_goes_offline_and_a_replayed_status_is_refused(federation, tmp_path):
+    from datetime import timedelta
+
+    env = build_instance(tmp_path / "inst", DIRECTORY_FILE=str(federation["dir"] / "directory.jws"))
+    t0 = datetime.now(timezone.utc)
+    collect(env, t0)
+    with env.app.test_request_context():
+        view = env.app.extensions["portal_network"].view([], now=t0 + timedelta(seconds=60))
+        assert {s.cc: s.online for s in view.states}["KW"] is True
+        view = env.app.extensions["portal_network"].view([], now=t0 + timedelta(seconds=91))
+        kw = {s.cc: s for s in view.states}["KW"]
+        assert kw.online is False and kw.error == "missed_polls" and kw.last_seen  # last verified time kept
+    # a status older than the last one accepted is a replay: refused as stale, never shown as fresh
+    from knowledge_portal.collector import collect_once, http_fetch
+
+    recorded: dict[str, bytes] = {}
+
+    def recording(url: str, timeout: float):
+        status, body = http_fetch(url, timeout)
+        recorded.setdefault(url, body)
+        return status, body
+
+    def replaying(url: str, timeout: float):
+        if url not in recorded:
+            raise requests.ConnectionError(url)
+        return 200, recorded[url]
+
+    with env.app.app_context():
+        session = env.app.extensions["portal_db"].sessionmaker()
+        config = env.app.extensions["portal_network"].config
+        first = collect_once(session, config, datetime.now(timezone.utc), fetch=recording)
+        time.sleep(0.01)  # statuses carry milliseconds: the next one is strictly later
+        second = collect_once(session, config, datetime.now(timezone.utc))
+        kw_first = {p.cc: p for p in first}["KW"].status
+        kw_second = {p.cc: p for p in second}["KW"].status
+        assert kw_first and kw_second and kw_second.at > kw_first.at
+        replayed = collect_once(session, config, datetime.now(timezone.utc), fetch=replaying)
+        session.close()
+    assert {p.cc: p.error for p in replayed}["KW"] == "stale"
 
 
 def test_directory_from_another_root_is_not_trusted(federation, tmp_path):
@@ -100,6 +161,8 @@ def test_directory_from_another_root_is_not_trusted(federation, tmp_path):
     _cli("pki", "init-root", "--dir", str(other))
     env = build_instance(tmp_path / "inst", DIRECTORY_FILE=str(federation["dir"] / "directory.jws"),
                          ROOT_CERT=str(other / "gcc-root.pem"))
+    with pytest.raises(Exception, match="root certificate"):
+        collect(env)
     data = env.client().get("/api/v1/network").get_json()
     assert data["directory_version"] is None
     assert all(s["online"] is None and s["error"] == "directory_unavailable" for s in data["states"])
@@ -115,6 +178,7 @@ def test_without_a_directory_the_typed_statuses_are_shown(portal_env):
 
 def test_home_network_map_reflects_verified_status(federation, tmp_path):
     env = build_instance(tmp_path / "inst", DIRECTORY_FILE=str(federation["dir"] / "directory.jws"))
+    collect(env)
     html = env.client().get("/en/").get_data(as_text=True)
     svg = html[html.index('<svg xmlns="http://www.w3.org/2000/svg" class="chart network-map"'):]
     svg = svg[:svg.index("</svg>")]
