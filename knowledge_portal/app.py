@@ -66,15 +66,17 @@ def create_app(config: PortalConfig | Mapping[str, Any] | None = None) -> Flask:
     from .views.admin import bp as admin_bp
     from .views.api import bp as api_bp
     from .views.directory import bp as directory_bp, files_bp as directory_files_bp
+    from .views.network import api_bp as network_api_bp, bp as network_bp
     from .views.feeds import bp as feeds_bp
     from .views.practices import bp as practices_bp
     from .views.public import bp as public_bp
 
     init_auth(app)
-    for bp in (public_bp, practices_bp, feeds_bp, auth_bp, admin_bp, directory_bp):
+    for bp in (public_bp, practices_bp, feeds_bp, auth_bp, admin_bp, directory_bp, network_bp):
         app.register_blueprint(bp, url_prefix="/<any(ar,en):lang>" + (bp.url_prefix or ""))
     app.register_blueprint(api_bp)
     app.register_blueprint(directory_files_bp)
+    app.register_blueprint(network_api_bp)
     csrf.exempt(api_bp)
     _init_errors(app)
 

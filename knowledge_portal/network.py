@@ -121,15 +121,17 @@ def _aware(moment: datetime) -> datetime:
 
 
 def _latest_samples(session: Any) -> tuple[dict[str, NodeSample], dict[str, NodeSample]]:
-    """The newest sample of each node, and the newest one with a verified status."""
-    from sqlalchemy import func, select
+    """The newest sample of each node (by poll time), and the newest one with a verified status."""
+    from sqlalchemy import and_, func, select
 
     def newest(online_only: bool) -> dict[str, NodeSample]:
-        newest_id = select(func.max(NodeSample.id).label("id"))
+        latest_at = select(NodeSample.cc, func.max(NodeSample.polled_at).label("at"))
         if online_only:
-            newest_id = newest_id.where(NodeSample.online.is_(True))
-        ids = newest_id.group_by(NodeSample.cc).subquery()
-        rows = session.scalars(select(NodeSample).where(NodeSample.id.in_(select(ids.c.id)))).all()
-        return {r.cc: r for r in rows}
+            latest_at = latest_at.where(NodeSample.online.is_(True))
+        sub = latest_at.group_by(NodeSample.cc).subquery()
+        query = select(NodeSample).join(sub, and_(NodeSample.cc == sub.c.cc, NodeSample.polled_at == sub.c.at))
+        if online_only:
+            query = query.where(NodeSample.online.is_(True))
+        return {r.cc: r for r in session.scalars(query.order_by(NodeSample.id)).all()}
 
     return newest(False), newest(True)

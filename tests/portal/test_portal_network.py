@@ -200,3 +200,39 @@ def test_a_status_listing_services_that_are_not_the_members_own_is_refused(feder
     for bad in (["SA/MOI/vehicle-record"], ["KW/moi/x"], ["KW/MOI"], [42], ["KW/MOI/Bad_Code"], "KW/MOI/civil-id"):
         with pytest.raises(MalformedError):
             _fields({**base, "services": bad})
+
+
+def test_network_page_and_history_show_what_was_verified(federation, tmp_path):
+    """Availability per hour and the traffic matrix come from collected, verified statuses only."""
+    from datetime import timedelta
+
+    from knowledge_portal.models import NodeSample
+
+    env = build_instance(tmp_path / "inst", DIRECTORY_FILE=str(federation["dir"] / "directory.jws"))
+    collect(env)
+    with env.app.app_context():
+        session = env.app.extensions["portal_db"].sessionmaker()
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        # an earlier verified KW sample that carried a traffic block (as newer nodes sign it)
+        session.add(NodeSample(cc="KW", polled_at=now - timedelta(minutes=5), online=True, error=None,
+                               status_at=now - timedelta(minutes=5), directory_version=1, queue_depth=0,
+                               services=[], extra={"traffic": {"window_hours": 24, "peers": {
+                                   "SA": {"sent": 7, "received": 3}, "QA": {"sent": 2, "received": "x"}}}}))
+        session.commit()
+        session.close()
+    data = env.client().get("/api/v1/network/history?days=3").get_json()
+    assert data["directory_version"] == 1 and len(data["hours"]) == 24
+    kw_hours = data["availability"]["KW"]
+    assert sum(h["polls"] for h in kw_hours) == 2 and sum(h["online"] for h in kw_hours) == 2
+    qa_hours = data["availability"]["QA"]
+    assert sum(h["polls"] for h in qa_hours) == 1 and sum(h["online"] for h in qa_hours) == 0  # QA is down
+    assert data["matrix_24h"]["KW"] == {"SA": 7, "QA": 2}
+    assert data["matrix_24h"]["SA"] == {"KW": 0, "QA": 0}  # SA's status never verified: no figures
+    assert [d["messages"] for d in data["daily_sent"]["KW"]][-1] == 9 and len(data["daily_sent"]["KW"]) == 3
+    for bad in ("0", "31", "²", "x"):
+        r = env.client().get(f"/api/v1/network/history?days={bad}")
+        assert r.status_code == 400 and r.get_json()["error"]["code"] == "bad_request"
+    for lang, online, offline in (("en", "Online", "Offline"), ("ar", "متصلة", "غير متصلة")):
+        html = env.client().get(f"/{lang}/network").get_data(as_text=True)
+        assert html.count(f'badge-online">{online}<') == 1 and html.count(f'badge-offline">{offline}<') == 2
+        assert "hour-up" in html and "hour-down" in html
