@@ -25,7 +25,7 @@ from ..protocol.errors import GccLinkError, IdConflictError, MalformedError, Rej
 from ..protocol.identifiers import ServiceId
 from ..protocol.message import Message
 from ..protocol.receipt import Receipt
-from . import logstore
+from . import logstore, traffic
 from .apierrors import STATUS_BY_CODE, ApiError
 from .context import NodeContext
 from .models import Service
@@ -95,7 +95,11 @@ def serve(ctx: NodeContext, data: bytes, peer_state: str | None) -> tuple[int, b
                                   request_sha256=request_msg.sha256, max_bytes=ctx.config.max_body_bytes)
     except GccLinkError as exc:
         return _error(502, "backend_error", f"the backend answer cannot be signed: {exc.message}")
-    ctx.db.retrying(lambda s: logstore.append(s, "call_response", request_msg.id, response.jws, now))
+    def store_response(s) -> None:
+        logstore.append(s, "call_response", request_msg.id, response.jws, now)
+        traffic.record(s, request_msg.sender_state, "calls_received", None, now)
+
+    ctx.db.retrying(store_response)
     return 200, response.jws, JOSE
 
 
@@ -138,6 +142,7 @@ def call(ctx: NodeContext, agency: str, service: str, body: Any) -> dict[str, An
         except GccLinkError:
             raise ApiError(502, "peer_error", f"the {sid.state} node answered HTTP {answer.status_code}") from None
         code = receipt.code or "rejected"
+        ctx.db.retrying(lambda s: traffic.record(s, sid.state, "calls_sent", code, now))
         raise ApiError(STATUS_BY_CODE.get(code, 400), code, f"{sid.state} rejected the call: {code}")
     try:
         response = Message.from_jws(answer.content, directory=directory, now=now, local_state=ctx.state,
@@ -147,7 +152,11 @@ def call(ctx: NodeContext, agency: str, service: str, body: Any) -> dict[str, An
     if (response.in_reply_to != request_msg.id or response.request_sha256 != request_msg.sha256
             or response.sender != str(sid.provider) or response.recipient != agency):
         raise ApiError(502, "bad_response", "the response is not bound to this request")
-    ctx.db.retrying(lambda s: logstore.append(s, "call_response", response.id, response.jws, now))
+    def store_response(s) -> None:
+        logstore.append(s, "call_response", response.id, response.jws, now)
+        traffic.record(s, sid.state, "calls_sent", None, now)
+
+    ctx.db.retrying(store_response)
     return {"id": response.id, "in_reply_to": response.in_reply_to, "request_sha256": response.request_sha256,
             "sender": response.sender, "body": response.body, "jws": response.jws.decode("ascii"),
             "request_jws": request_msg.jws.decode("ascii")}

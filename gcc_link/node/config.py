@@ -30,6 +30,8 @@ __all__ = [
 ]
 
 SCOPES = ("messages:send", "messages:read", "calls", "services:admin")
+#: The UN e-government survey's maturity stages, in order.
+STAGES = ("emerging", "enhanced", "transactional", "connected")
 #: What a new agency client gets unless the operator grants more: managing services is asked for explicitly.
 DEFAULT_AGENCY_SCOPES = ("messages:send", "messages:read", "calls")
 
@@ -52,6 +54,10 @@ class ServiceConfig:
     description: str = ""
     backend_url: str | None = None
     grants: tuple[str, ...] = ()
+    # readiness, as the UN e-government survey grades it; published in the node's signed status
+    stage: str | None = None  # emerging | enhanced | transactional | connected
+    channels: tuple[str, ...] = ()  # web, mobile, kiosk, service-centre, ...
+    e_payment: bool = False
 
 
 @dataclass(frozen=True)
@@ -233,7 +239,17 @@ def _service(item: Mapping[str, Any]) -> ServiceConfig:
     grants = tuple(item.get("grants", ()))
     for g in grants:
         AgencyId.parse(g)
-    return ServiceConfig(item["id"], str(item.get("description", "")), item.get("backend_url") or None, grants)
+    stage = item.get("stage")
+    if stage is not None and stage not in STAGES:
+        raise ConfigError(f"service {item['id']}: stage must be one of {', '.join(STAGES)}")
+    channels = item.get("channels", [])
+    if not isinstance(channels, list) or not all(isinstance(c, str) and c for c in channels):
+        raise ConfigError(f"service {item['id']}: channels is a list of names")
+    e_payment = item.get("e_payment", False)
+    if not isinstance(e_payment, bool):
+        raise ConfigError(f"service {item['id']}: e_payment is true or false")
+    return ServiceConfig(item["id"], str(item.get("description", "")), item.get("backend_url") or None, grants,
+                         stage, tuple(channels), e_payment)
 
 
 def _check(config: NodeConfig) -> None:

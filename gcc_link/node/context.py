@@ -51,6 +51,7 @@ class NodeContext:
     db: Database
     #: The node's only clock: every time the node records or checks comes from here, so tests can move it.
     clock: Callable[[], datetime] = field(default=utcnow)
+    started_at: datetime = field(default_factory=utcnow)
 
     @classmethod
     def create(cls, config: NodeConfig) -> "NodeContext":

@@ -28,7 +28,7 @@ from sqlalchemy import select, update
 from ..protocol.errors import BadReceiptError, GccLinkError
 from ..protocol.message import Message
 from ..protocol.receipt import Receipt
-from . import logstore
+from . import logstore, traffic
 from .context import NodeContext
 from .models import OutboxMessage
 from .retry import backoff
@@ -188,6 +188,7 @@ class DeliveryWorker:
                 changed = result.rowcount
                 if changed:
                     logstore.append(s, "receipt_received", item.id, receipt.jws, now)
+                    traffic.record(s, peer, "sent", code, now)
 
         self.ctx.db.retrying(store)
         accepted = sum(1 for _i, r, _e in results if r is not None and r.accepted)

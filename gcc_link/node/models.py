@@ -170,3 +170,20 @@ class Grant(Base):
     grantee: Mapped[str] = mapped_column(String(40), primary_key=True)
 
     __table_args__ = (UniqueConstraint("service", "grantee", name="uq_grant"),)
+
+
+class TrafficHour(Base):
+    """Messages and calls exchanged with one peer state in one hour, by direction and outcome.
+
+    Kept in the same transaction as the message it counts, so the signed
+    status reports the last 24 hours from at most 24 rows per peer and kind
+    instead of scanning the outbox and inbox.
+    """
+
+    __tablename__ = "traffic_hourly"
+
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True)  # POSIX seconds // 3600
+    peer: Mapped[str] = mapped_column(String(2), primary_key=True)
+    direction: Mapped[str] = mapped_column(String(16), primary_key=True)  # sent received calls_sent calls_received
+    outcome: Mapped[str] = mapped_column(String(40), primary_key=True)  # ok, or the rejection/failure code
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import func, select
@@ -15,7 +16,8 @@ from ..protocol.status import NodeStatus
 from . import calls
 from .apierrors import ApiError
 from .context import NodeContext
-from .models import OutboxMessage, Service
+from .models import Grant, OutboxMessage, Service
+from . import traffic
 from .mtls import peer_state
 from .ratelimit import WindowLimiter
 from .receiving import INTERNAL, parse_batch, receipt_status, receive_many
@@ -111,7 +113,26 @@ def status() -> Response:
         depth = s.execute(select(func.count()).select_from(OutboxMessage)
                           .where(OutboxMessage.status == "queued")).scalar_one()
         services = sorted(s.execute(select(Service.id)).scalars())
+        now = c.now()
+        extra = {"uptime_seconds": max(0, int((now - c.started_at).total_seconds())),
+                 "traffic": traffic.last_24h(s, now),
+                 "catalogue": catalogue(c, s)}
     status = NodeStatus(node=c.state, software_version=__version__, directory_version=c.directory().version,
                         queue_depth=depth, services=tuple(services), agencies=tuple(sorted(c.config.agency_ids)),
-                        at=c.now())
+                        at=now, extra=extra)
     return Response(status.sign(c.identity).jws, status=200, mimetype=JOSE)
+
+
+def catalogue(c: NodeContext, session: Any) -> list[dict[str, Any]]:
+    """The services this node publishes with their readiness: what the portal shows as attested by the node."""
+    configured = {svc.id: svc for svc in c.config.services}
+    grants: dict[str, int] = {}
+    for service, count in session.execute(select(Grant.service, func.count()).group_by(Grant.service)).all():
+        grants[service] = int(count)
+    items = []
+    for row in session.execute(select(Service).order_by(Service.id)).scalars():
+        svc = configured.get(row.id)
+        items.append({"id": row.id, "description": row.description[:200], "stage": svc.stage if svc else None,
+                      "channels": list(svc.channels) if svc else [], "e_payment": bool(svc.e_payment) if svc else False,
+                      "cross_border": True, "grants": grants.get(row.id, 0), "backend": bool(row.backend_url)})
+    return items

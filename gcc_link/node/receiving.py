@@ -32,10 +32,11 @@ from ..protocol.errors import (
     SenderNotAuthorisedError,
     WrongRecipientError,
 )
+from ..protocol.identifiers import state_of
 from ..protocol.limits import MAX_JSON_DEPTH
 from ..protocol.message import Message, peek_claims
 from ..protocol.receipt import Receipt
-from . import logstore
+from . import logstore, traffic
 from .apierrors import STATUS_BY_CODE
 from .context import NodeContext
 from .models import Grant, InboxMessage, Rejection, Service
@@ -172,10 +173,14 @@ def _store(ctx: NodeContext, session: Session, pending, now: datetime, push: boo
             ))
             logstore.append(session, "message_received", message.id, data, now)
             logstore.append(session, "receipt_signed", message.id, receipt.jws, now)
+            traffic.record(session, message.sender_state, "received", None, now)
         elif receipt is not None:
             session.connection().execute(_INSERT_REJECTION, dict(
                 message_id=receipt.receipt_for, code=receipt.code or "", at=ts, peer=None))
             logstore.append(session, "receipt_signed", receipt.receipt_for, receipt.jws, now)
+            sender = peek_claims(data)[1]
+            if sender is not None:
+                traffic.record(session, state_of(sender), "received", receipt.code, now)
 
 
 def receipt_status(code: str | None) -> int:

@@ -129,8 +129,36 @@ def test_signed_status(pair):
     from gcc_link.protocol import jose
 
     r = requests.get(pair.nodes["SA"].url + "/peer/v1/status", timeout=5)
-    env = jose.parse(r.content, "gcc-link-status+jws", 65536)
+    env = jose.parse(r.content, "gcc-link-status+jws", 256 * 1024)
     env.verify_signature()
     assert env.payload["node"] == "SA" and env.payload["directory_version"] == pair.directory().version
     member = pair.directory().member("SA")
     assert env.fingerprint in member.cert_fingerprints
+
+
+def test_signed_status_reports_24h_traffic_uptime_and_the_catalogue(make_cluster):
+    """What the node attests about its traffic comes from what it really settled, per peer and outcome."""
+    from gcc_link.protocol.status import NodeStatus
+
+    cluster = make_cluster(["KW", "SA"])
+    kw, sa = cluster.agency("KW/MOI"), cluster.agency("SA/MOI")
+    ids = [kw.send("SA/MOI", {"n": n}).json()["id"] for n in range(3)]
+    back = sa.send("KW/MOI", {"reply": True}).json()["id"]
+    refused = kw.send("SA/NOSUCH", {}).json()["id"]  # SA rejects: wrong_recipient
+    wait_until(lambda: all(kw.status(i)["status"] == "delivered" for i in ids)
+               and sa.status(back)["status"] == "delivered" and kw.status(refused)["status"] == "failed", 30,
+               what="settled")
+    def status(cc: str) -> NodeStatus:
+        r = requests.get(cluster.nodes[cc].url + "/peer/v1/status", timeout=5)
+        return NodeStatus.from_jws(r.content, directory=cluster.directory(), now=datetime.now(timezone.utc),
+                                   expected_node=cc)
+    kw_status, sa_status = status("KW"), status("SA")
+    kw_sa = kw_status.extra["traffic"]["peers"]["SA"]
+    assert (kw_sa["sent"], kw_sa["received"], kw_sa["failed"]) == (4, 1, {"wrong_recipient": 1})
+    sa_kw = sa_status.extra["traffic"]["peers"]["KW"]
+    assert (sa_kw["received"], sa_kw["sent"], sa_kw["failed"]) == (4, 1, {"wrong_recipient": 1})
+    assert kw_status.extra["traffic"]["window_hours"] == 24 and kw_status.extra["uptime_seconds"] >= 0
+    catalogue = {item["id"]: item for item in kw_status.extra["catalogue"]}
+    assert catalogue["KW/PACI/civil-id-verify"]["stage"] == "connected"
+    assert catalogue["KW/PACI/civil-id-verify"]["grants"] == 8 and catalogue["KW/PACI/civil-id-verify"]["cross_border"]
+    assert set(catalogue) == set(kw_status.services)
