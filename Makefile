@@ -19,8 +19,9 @@ install: $(STAMP)
 translations: $(STAMP)
 	$(PY) -m babel.messages.frontend compile -d translations -f -q || $(VENV)/bin/pybabel compile -d translations -f
 
+# make demo PORT_BASE=9100 moves the portal to 9100 and the nodes to 9101..
 demo: $(STAMP)
-	$(VENV)/bin/gcc-link demo --data-dir demo-data
+	$(VENV)/bin/gcc-link demo --data-dir demo-data $(if $(PORT_BASE),--port-base $(PORT_BASE))
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,6 +15,14 @@ import requests
 from tests.node.nodeharness import free_port_base, port_free, wait_until
 
 pytestmark = pytest.mark.slow
+
+
+def _pid_listening(port: int) -> int:
+    """The PID of the process listening on 127.0.0.1:``port`` (the test kills exactly that node)."""
+    out = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, timeout=10).stdout
+    match = re.search(r"pid=(\d+)", out)
+    assert match, out
+    return int(match.group(1))
 
 
 def test_demo_no_portal(tmp_path):
@@ -41,6 +51,20 @@ def test_demo_no_portal(tmp_path):
                    .json()["status"] == "delivered", 20, what="delivery")
         # the sample traffic included a service call answered through the demo backend
         assert any(line.startswith("call") and line.endswith("200") for line in info["sample_traffic"])
+        # a newcomer's screen: progress lines, then a table with every node and a curl pair to paste
+        out = (tmp_path / "demo.log").read_text()
+        assert "[1/5]" in out and "[5/5] ready in" in out and "TOKEN=$(curl" in out and kw["url"] in out
+        # one node killed: the demo says so and restarts it, the other keeps running
+        sa_port = int(info["nodes"]["SA"]["url"].rsplit(":", 1)[1])
+        pid = _pid_listening(sa_port)
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: "node SA is back" in (tmp_path / "demo.log").read_text(), 60, 0.3, what="SA restarted")
+        assert proc.poll() is None and _pid_listening(sa_port) != pid
+        r = requests.post(kw["url"] + "/api/v1/messages", json={"recipient": "SA/MOI", "body": {"after": "restart"}},
+                          headers=headers, timeout=10)
+        mid = r.json()["id"]
+        wait_until(lambda: requests.get(kw["url"] + f"/api/v1/messages/{mid}", headers=headers, timeout=5)
+                   .json()["status"] == "delivered", 30, what="delivery after the restart")
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
