@@ -180,7 +180,11 @@ def _init_errors(app: Flask) -> None:
             413: _("The upload is too large."),
             429: _("Too many attempts. Please wait and try again."),
         }.get(status, exc.description or "")
-        return _error_response(status, code_for_status(status), str(message))
+        response = make_response(_error_response(status, code_for_status(status), str(message)))
+        allowed = getattr(exc, "valid_methods", None)
+        if status == 405 and allowed:
+            response.headers["Allow"] = ", ".join(sorted(allowed))  # RFC 9110: a 405 names what is allowed
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> ResponseReturnValue:

@@ -74,7 +74,11 @@ def create_app(config: NodeConfig | str | Path | None = None, *, context: NodeCo
     @app.errorhandler(HTTPException)
     def on_http_error(exc: HTTPException) -> tuple[Response, int]:
         status = exc.code or 500
-        return _error(status, code_for_status(status), exc.description or exc.name)
+        response, code = _error(status, code_for_status(status), exc.description or exc.name)
+        allowed = getattr(exc, "valid_methods", None)
+        if status == 405 and allowed:
+            response.headers["Allow"] = ", ".join(sorted(allowed))  # RFC 9110: a 405 names what is allowed
+        return response, code
 
     @app.errorhandler(SQLAlchemyError)
     def on_store_error(exc: SQLAlchemyError) -> tuple[Response, int]:

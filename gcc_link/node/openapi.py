@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__
-from ..protocol.identifiers import AGENCY_PATTERN
+from ..protocol.identifiers import AGENCY_NAME_PATTERN, AGENCY_PATTERN, SERVICE_CODE_PATTERN, STATE_PATTERN
 
 _ERR = {"$ref": "#/components/schemas/Error"}
 _JOSE = {"application/jose": {"schema": {"type": "string", "description": "compact JWS"}}}
@@ -31,8 +31,11 @@ def _op(summary: str, responses: dict[str, Any], *, scope: str | None = None, bo
     return op
 
 
-def _path_param(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+def _path_param(name: str, pattern: str | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    if pattern:
+        schema["pattern"] = f"^{pattern}$"
+    return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
 def openapi_document(server_url: str = "") -> dict[str, Any]:
@@ -79,7 +82,8 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
             "responses": {"200": ok("access token", {"type": "object", "properties": {
                 "access_token": {"type": "string"}, "token_type": {"type": "string"},
                 "expires_in": {"type": "integer"}, "scope": {"type": "string"}}}),
-                "400": {"description": "RFC 6749 error"}, "401": {"description": "RFC 6749 invalid_client"}}}},
+                "400": {"description": "RFC 6749 error"}, "401": {"description": "RFC 6749 invalid_client"},
+                "429": {"description": "too many failed attempts for this client id or address (rate_limited)"}}}},
         "/api/v1/messages": {"post": _op(
             "Send a message (committed to the outbox before 202)",
             {"202": ok("queued", {"type": "object", "properties": {"id": uuid, "status": {"const": "queued"},
@@ -104,14 +108,15 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                 "id": uuid, "in_reply_to": uuid, "request_sha256": {"type": "string"}, "sender": {"type": "string"},
                 "body": {}, "jws": {"type": "string"}, "request_jws": {"type": "string"}}}),
              **_errors(400, 401, 403, 404, 413, 422, 502, 504)}, scope="calls", body=_json({}),
-            params=[_path_param("cc"), _path_param("agency"), _path_param("code")])},
+            params=[_path_param("cc", STATE_PATTERN), _path_param("agency", AGENCY_NAME_PATTERN),
+                    _path_param("code", SERVICE_CODE_PATTERN)])},
         "/api/v1/services": {"get": _op("The caller agency's services and grants",
                                         {"200": ok("services", {"type": "object", "properties": {
                                             "services": {"type": "array", "items": service}}}),
                                          **_errors(401, 403)}, scope="services:admin")},
         "/api/v1/services/{code}": {"put": _op(
             "Create or replace a service and its grants", {"200": ok("service", service), **_errors(400, 401, 403)},
-            scope="services:admin", params=[_path_param("code")],
+            scope="services:admin", params=[_path_param("code", SERVICE_CODE_PATTERN)],
             body=_json({"type": "object", "properties": {"description": {"type": "string"},
                                                          "backend_url": {"type": "string"},
                                                          "grants": {"type": "array", "items": {"type": "string"}}}}))},
@@ -120,17 +125,22 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
             "202": {"description": "accepted receipt", "content": _JOSE},
             "400": {"description": "rejected receipt", "content": _JOSE},
             "403": {"description": "rejected receipt", "content": _JOSE},
-            "413": {"description": "rejected receipt (too large)", "content": _JOSE}}}},
+            "409": {"description": "rejected receipt (id_conflict: the id was used by another sender)",
+                    "content": _JOSE},
+            "413": {"description": "rejected receipt (too large)", "content": _JOSE},
+            **_errors(429, 503)}}},
         "/peer/v1/messages:batch": {"post": {"summary": "Deliver several messages (mTLS)", "requestBody": {
             "required": True, "content": _json({"type": "array", "items": {"type": "string"}})},
             "responses": {"200": ok("receipts, in order", {"type": "array", "items": {"type": "string"}}),
-                          **_errors(400, 401, 403, 413)}}},
+                          **_errors(400, 401, 403, 413, 429, 503)}}},
         "/peer/v1/calls": {"post": {"summary": "Service call: request message in, signed response out",
                                     "requestBody": {"required": True, "content": _JOSE},
                                     "responses": {"200": {"description": "response message", "content": _JOSE},
                                                   "400": {"description": "rejected receipt", "content": _JOSE},
                                                   "403": {"description": "rejected receipt", "content": _JOSE},
-                                                  **_errors(502, 504)}}},
+                                                  "409": {"description": "rejected receipt (id_conflict)",
+                                                          "content": _JOSE},
+                                                  **_errors(413, 429, 502, 503, 504)}}},
         "/peer/v1/status": {"get": {"summary": "Signed node status (gcc-link-status+jws)",
                                     "responses": {"200": {"description": "status JWS", "content": _JOSE}}}},
         "/healthz": {"get": {"summary": "Liveness", "responses": {"200": ok("ok", {"type": "object"})}}},

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from .errors import InvalidIdentifierError, MalformedError
 
 __all__ = [
-    "AGENCY_PATTERN", "GCC_STATES", "HEX64_PATTERN", "SERVICE_PATTERN", "STATE_NAMES", "STATE_PATTERN",
+    "AGENCY_NAME_PATTERN", "AGENCY_PATTERN", "GCC_STATES", "SERVICE_CODE_PATTERN", "HEX64_PATTERN", "SERVICE_PATTERN", "STATE_NAMES", "STATE_PATTERN",
     "UUID4_PATTERN", "AgencyId", "ServiceId", "parse_hex64", "parse_state", "parse_uuid4", "state_of",
 ]
 
