@@ -9,14 +9,30 @@ from flask import Flask, g
 from flask_babel import gettext as _
 from markupsafe import Markup
 
+from .inputs import strip_bidi
 from .resources import RESOURCES
 from .sanitize import clean_html
 from .tags import tag_label
 from .vocab import CHANNELS, MATURITY, MEMBERSHIP_LABELS, ROLE_LABELS, SECTORS, STATUS_LABELS, label
 
 
+def _no_bidi_controls(value: Any) -> Any:
+    """Every value a template prints loses bidi embedding/override/isolate controls (Markup stays Markup).
+
+    Input is stripped already (``inputs.strip_bidi``); this also covers text
+    stored before that, or written by a path that forgot, so a right-to-left
+    override can never reorder what a reader sees.
+    """
+    if isinstance(value, Markup):
+        return Markup(strip_bidi(str(value)))
+    if isinstance(value, str):
+        return strip_bidi(value)
+    return value
+
+
 def init_templating(app: Flask) -> None:
     env = app.jinja_env
+    env.finalize = _no_bidi_controls
     env.filters.update(
         sector_label=lambda c: label(SECTORS, c),
         maturity_label=lambda c: label(MATURITY, c),
