@@ -1,0 +1,69 @@
+"""Property test: any JSON an agency sends gets a clear 2xx/4xx answer with a stable code, never a 500."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gcc_link.cli.provision import build
+from gcc_link.node.app import create_app
+from gcc_link.node.config import load_config
+from gcc_link.node.db import prepare_store
+from tests.node.nodeharness import free_port_base
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=6), kids, max_size=3), max_leaves=12)
+fields = st.fixed_dictionaries({}, optional={
+    "recipient": st.one_of(st.sampled_from(["SA/MOI", "KW/MOH", "XX/MOI", "SA/NOSUCH", "sa/moi"]), json_values),
+    "body": json_values,
+    "service": st.one_of(st.none(), st.sampled_from(["SA/MOI/vehicle-record", "SA/NIC/identity-verify"]), json_values),
+    "conversation_id": st.one_of(st.none(), st.uuids().map(str), json_values),
+    "in_reply_to": st.one_of(st.none(), st.uuids().map(str), json_values),
+    "ttl_seconds": st.one_of(st.integers(-5, 3_000_000), json_values),
+    "content_type": st.one_of(st.just("application/json"), json_values),
+    "sender": st.one_of(st.just("KW/MOI"), json_values),
+})
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory):
+    fed = build(Path(tmp_path_factory.mktemp("prop")), ["KW", "SA"], free_port_base(2))
+    config = load_config(fed.configs["KW"])
+    prepare_store(config.data_dir, config.db_url)
+    app = create_app(config)
+    creds = fed.clients["KW"]["KW/MOI"]
+    client = app.test_client()
+    token = client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                        auth=(creds["client_id"], creds["client_secret"])).get_json()["access_token"]
+    return client, {"Authorization": f"Bearer {token}"}
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(request=st.one_of(fields, json_values))
+def test_any_send_request_is_answered_with_a_stable_code(node, request):
+    client, headers = node
+    r = client.post("/api/v1/messages", data=json.dumps(request), headers={**headers, "Content-Type": "application/json"})
+    assert r.status_code in (202, 400, 403, 404, 413, 422), r.get_data(as_text=True)
+    data = r.get_json()
+    if r.status_code == 202:
+        assert data["status"] == "queued" and len(data["id"]) == 36
+    else:
+        assert set(data) == {"error"} and data["error"]["code"] and data["error"]["message"]
+
+
+@settings(max_examples=100, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(after=st.text(max_size=12), limit=st.text(max_size=6))
+def test_any_inbox_parameters_are_answered_with_a_stable_code(node, after, limit):
+    client, headers = node
+    r = client.get("/api/v1/inbox", query_string={"after": after, "limit": limit}, headers=headers)
+    assert r.status_code in (200, 400), r.get_data(as_text=True)
+    if r.status_code == 400:
+        assert r.get_json()["error"]["code"] in ("invalid_cursor", "invalid_request")
