@@ -47,3 +47,22 @@ def pair(tmp_path_factory):
     finally:
         cluster.stop()
     assert_no_internal_errors(cluster)
+
+
+@pytest.fixture(scope="module")
+def inprocess_node(tmp_path_factory):
+    """KW's node app in-process (WSGI) on a real provisioned federation and SQLite store, and an agency token."""
+    from gcc_link.cli.provision import build
+    from gcc_link.node.app import create_app
+    from gcc_link.node.config import load_config
+    from gcc_link.node.db import prepare_store
+    from tests.node.nodeharness import free_port_base
+
+    fed = build(tmp_path_factory.mktemp("inprocess"), ["KW", "SA"], free_port_base(2))
+    config = load_config(fed.configs["KW"])
+    prepare_store(config.data_dir, config.db_url)
+    app = create_app(config)
+    creds = fed.clients["KW"]["KW/MOI"]
+    token = app.test_client().post("/oauth/token", data={"grant_type": "client_credentials"},
+                                   auth=(creds["client_id"], creds["client_secret"])).get_json()["access_token"]
+    return app, {"Authorization": f"Bearer {token}"}

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from gcc_link.cli.provision import build
-from gcc_link.node.app import create_app
-from gcc_link.node.config import load_config
-from gcc_link.node.db import prepare_store
-from tests.node.nodeharness import free_port_base
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
@@ -32,16 +25,9 @@ fields = st.fixed_dictionaries({}, optional={
 
 
 @pytest.fixture(scope="module")
-def node(tmp_path_factory):
-    fed = build(Path(tmp_path_factory.mktemp("prop")), ["KW", "SA"], free_port_base(2))
-    config = load_config(fed.configs["KW"])
-    prepare_store(config.data_dir, config.db_url)
-    app = create_app(config)
-    creds = fed.clients["KW"]["KW/MOI"]
-    client = app.test_client()
-    token = client.post("/oauth/token", data={"grant_type": "client_credentials"},
-                        auth=(creds["client_id"], creds["client_secret"])).get_json()["access_token"]
-    return client, {"Authorization": f"Bearer {token}"}
+def node(inprocess_node):
+    app, headers = inprocess_node
+    return app.test_client(), headers
 
 
 @settings(max_examples=200, deadline=None, derandomize=True, database=None,
