@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..protocol.errors import GccLinkError
 from ..protocol.timefmt import parse_time
 
 __all__ = [
@@ -46,8 +47,8 @@ def now_or(at: str | None) -> datetime:
         return datetime.now(timezone.utc)
     try:
         return parse_time(at)
-    except Exception:
-        pass
+    except GccLinkError:
+        pass  # not the protocol's own form: try ISO 8601 in general
     try:
         moment = datetime.fromisoformat(at)
     except ValueError as exc:

@@ -123,7 +123,7 @@ def run(instance: Path, port: int, host: str, workers: int, reindex: bool) -> No
 
             with app.app_context():
                 reindex_all(get_session())
-    except Exception as exc:  # one line, no traceback, no secrets
+    except Exception as exc:  # noqa: BLE001 - whatever stops start-up ends in one line, no traceback, no secrets
         fail(f"cannot start the portal: {exc}")
     stop = _start_collector(app)
     if workers > 0:

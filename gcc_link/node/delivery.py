@@ -161,7 +161,7 @@ class DeliveryWorker:
         now = self.ctx.now()
         directory = self.ctx.directory()
         results: list[tuple[Claimed, Receipt | None, str | None]] = []
-        for item, data in zip(items, receipts):
+        for item, data in zip(items, receipts, strict=True):
             try:
                 if not isinstance(data, str) or not data:
                     raise BadReceiptError("empty receipt")

@@ -21,6 +21,7 @@ from authlib.oauth2.rfc6749 import ClientMixin, grants
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from flask import Flask, current_app, g, jsonify, request
+from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -128,7 +129,7 @@ class PrivateKeyJwtAuth(JWTBearerClientAssertion):
         pem = client.row.public_key_pem or ""
         try:
             return ECKey.import_key(pem)
-        except Exception:
+        except (JoseError, ValueError, TypeError):
             return RSAKey.import_key(pem)
 
 
@@ -299,10 +300,10 @@ def create_client(db: Any, agency: str, *, scopes: tuple[str, ...] = SCOPES, pub
     if public_key_pem:
         try:
             ECKey.import_key(public_key_pem)
-        except Exception:
+        except (JoseError, ValueError, TypeError):
             try:
                 RSAKey.import_key(public_key_pem)
-            except Exception as exc:
+            except (JoseError, ValueError, TypeError) as exc:
                 raise ConfigError(f"not a public key PEM: {exc}") from None
         row = OAuthClient(client_id=client_id, agency=agency, secret_hash=None, public_key_pem=public_key_pem,
                           auth_method="private_key_jwt", scopes=" ".join(scopes), created_at=utcnow().timestamp())
