@@ -69,6 +69,9 @@ def test_a_read_only_store_is_not_ready_and_requests_get_503_not_500(tmp_path, p
         log = node.log_path.read_text()
         assert "read-only" in log and "Background on this error" not in log
     finally:
-        with psycopg.connect(postgres_url, autocommit=True, options="-c default_transaction_read_only=off") as conn:
-            conn.execute("ALTER DATABASE postgres SET default_transaction_read_only = off")
-        cluster.stop()
+        try:
+            cluster.stop()  # first: whatever happens to the database, no node outlives the test
+        finally:
+            with psycopg.connect(postgres_url, autocommit=True,
+                                 options="-c default_transaction_read_only=off") as conn:
+                conn.execute("ALTER DATABASE postgres SET default_transaction_read_only = off")
