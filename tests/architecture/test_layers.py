@@ -123,3 +123,13 @@ def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
 
 def test_no_import_cycles(graph):
     assert _cycles(graph) == []
+
+
+def test_layer_edges_point_down_only():
+    from tests.architecture.import_graph import edges
+
+    allowed = {("cli", "core"), ("cli", "node"), ("cli", "portal"), ("cli", "shared"), ("node", "core"),
+               ("node", "shared"), ("portal", "core"), ("portal", "shared"), ("shared", "core")}
+    found = set(edges())
+    assert found <= allowed, found - allowed
+    assert ("node", "core") in found and ("portal", "core") in found and ("cli", "node") in found
