@@ -7,7 +7,6 @@ crash at any later point.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -15,14 +14,13 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ..protocol.errors import GccLinkError
-from ..protocol.identifiers import AgencyId, ServiceId
+from ..protocol.identifiers import AgencyId, ServiceId, parse_uuid4
 from ..protocol.message import MAX_TTL_SECONDS, Message, MessageTooLargeError
 from . import logstore
 from .apierrors import ApiError
 from .context import NodeContext
 from .models import OutboxMessage, Service
 
-_UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 _INSERT_OUTBOX = insert(OutboxMessage)
 _ALLOWED = {"recipient", "body", "service", "conversation_id", "in_reply_to", "ttl_seconds", "content_type", "sender"}
 
@@ -79,8 +77,10 @@ def parse_send_request(ctx: NodeContext, agency: str, data: Any) -> dict[str, An
     for key in ("conversation_id", "in_reply_to"):
         value = data.get(key)
         if value is not None:
-            if not isinstance(value, str) or not _UUID4.fullmatch(value):
-                raise _bad(f"{key} must be a lower-case UUID4")
+            try:
+                parse_uuid4(value, key)
+            except GccLinkError:
+                raise _bad(f"{key} must be a lower-case UUID4") from None
             kwargs[key] = value
     ttl = data.get("ttl_seconds")
     if ttl is not None:
