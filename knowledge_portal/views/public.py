@@ -14,7 +14,8 @@ from ..charts import network_map, rank_history, stacked_bars
 from ..db import get_session
 from ..i18n import current_lang, digits
 from ..models import Achievement, AwardEdition, Practice, Service, Standard, State
-from ..vocab import ACHIEVEMENT_CATEGORIES, MATURITY, MATURITY_ORDER, SECTORS, STANDARD_CATEGORIES, STATE_CODES
+from ..sectors import is_sector, sector_choices, sector_label, sectors as sector_records
+from ..vocab import ACHIEVEMENT_CATEGORIES, MATURITY, MATURITY_ORDER, STANDARD_CATEGORIES, STATE_CODES
 from .filters import MYVIEW_COOKIE, Filters, parse_filters, read_myview
 
 bp = Blueprint("public", __name__)
@@ -129,7 +130,7 @@ def achievements():
 @bp.get("/award/")
 def award():
     editions = get_session().scalars(select(AwardEdition).order_by(AwardEdition.year.desc())).all()
-    return render_template("award.html", editions=editions)
+    return render_template("award.html", editions=editions, states_by_code={s.code: s for s in states_in_order()})
 
 
 def _readiness_rows(services: Sequence[Service], key: Callable[[Service], str]) -> dict[str, Counter]:
@@ -148,7 +149,8 @@ def dashboard():
     matrix: dict[tuple[str, str], list[Service]] = defaultdict(list)
     for s in services:
         matrix[(s.state_code, s.sector)].append(s)
-    sectors = [code for code in SECTORS if any(s.sector == code for s in services)]
+    used = {s.sector for s in services}
+    sectors = [code for code in sector_records() if code in used] + sorted(used - set(sector_records()))
     rows = _readiness_rows(services, lambda s: s.state_code)
     chart = stacked_bars([(st.t("name", lang), dict(rows.get(st.code, {}))) for st in sts], maturity_stages(),
                          _("Services by maturity stage in each member state"),
@@ -182,7 +184,7 @@ def dashboard_state(code: str):
     lang = current_lang()
     services = db.scalars(select(Service).where(Service.state_code == st.code).order_by(Service.sector)).all()
     rows = _readiness_rows(services, lambda s: s.sector)
-    chart = stacked_bars([(str(SECTORS.get(k, k)), dict(v)) for k, v in sorted(rows.items())], maturity_stages(),
+    chart = stacked_bars([(sector_label(k), dict(v)) for k, v in sorted(rows.items())], maturity_stages(),
                          _("Services of %(state)s by sector and maturity stage", state=st.t("name", lang)),
                          _("Stacked bars: number of services at each UN maturity stage."), rtl=lang == "ar", fmt=digits)
     return render_template("dashboard_list.html", heading=st.t("name", lang), services=services, chart=chart,
@@ -191,7 +193,7 @@ def dashboard_state(code: str):
 
 @bp.get("/readiness/sector/<sector>")
 def dashboard_sector(sector: str):
-    if sector not in SECTORS:
+    if not is_sector(sector):
         abort(404)
     db = get_session()
     lang = current_lang()
@@ -199,9 +201,9 @@ def dashboard_sector(sector: str):
     names = {st.code: st.t("name", lang) for st in states_in_order()}
     rows = _readiness_rows(services, lambda s: s.state_code)
     chart = stacked_bars([(names.get(k, k), dict(v)) for k, v in rows.items()], maturity_stages(),
-                         _("Services of the %(sector)s sector by state and maturity stage", sector=SECTORS[sector]),
+                         _("Services of the %(sector)s sector by state and maturity stage", sector=sector_label(sector)),
                          _("Stacked bars: number of services at each UN maturity stage."), rtl=lang == "ar", fmt=digits)
-    return render_template("dashboard_list.html", heading=str(SECTORS[sector]), services=services, chart=chart,
+    return render_template("dashboard_list.html", heading=sector_label(sector), services=services, chart=chart,
                            show_state=True, feed_args={"sector": sector})
 
 
@@ -220,7 +222,7 @@ def services():
     items = db.scalars(query.order_by(Service.state_code, Service.sector, Service.id)).all()
     feed_args = {**f.as_args(), **({"maturity": maturity} if maturity in MATURITY else {})}
     return render_template("services.html", services=items, filters=f, states=states_in_order(),
-                           sectors=SECTORS, maturity=maturity if maturity in MATURITY else None, feed_args=feed_args)
+                           sectors=sector_choices(), maturity=maturity if maturity in MATURITY else None, feed_args=feed_args)
 
 
 @bp.get("/standards/")
@@ -245,7 +247,7 @@ def my_view():
             abort(400)
         pins = {
             "states": [s for s in request.form.getlist("states") if s in STATE_CODES],
-            "sectors": [s for s in request.form.getlist("sectors") if s in SECTORS],
+            "sectors": [s for s in request.form.getlist("sectors") if is_sector(s)],
         }
         response = make_response(redirect(url_for("public.my_view")))
         response.set_cookie(MYVIEW_COOKIE, json.dumps(pins), max_age=365 * 86400, samesite="Lax", httponly=True)
@@ -267,5 +269,5 @@ def my_view():
         achievements = db.scalars(aq.order_by(Achievement.date.desc()).limit(10)).all()
         practices = db.scalars(pq.order_by(Practice.year.desc()).limit(10)).all()
         services = db.scalars(sq.order_by(Service.state_code).limit(50)).all()
-    return render_template("my_view.html", form=form, pins=pins, states=states_in_order(), sectors=SECTORS,
+    return render_template("my_view.html", form=form, pins=pins, states=states_in_order(), sectors=sector_choices(),
                            achievements=achievements, practices=practices, services=services)
