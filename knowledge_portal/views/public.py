@@ -8,7 +8,7 @@ from typing import Callable, Sequence
 
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from ..charts import network_map, rank_history, stacked_bars
 from ..db import get_session
@@ -207,8 +207,22 @@ def dashboard_sector(sector: str):
                            show_state=True, feed_args={"sector": sector})
 
 
+#: Orders of the service catalogue (``?sort=``): key → columns (state and id break ties, so pages are stable).
+SERVICE_SORTS: dict[str, tuple] = {
+    "state": (Service.state_code, Service.sector, Service.id),
+    "sector": (Service.sector, Service.state_code, Service.id),
+    "maturity": (Service.maturity, Service.state_code, Service.id),
+    "name": (Service.name_en, Service.id),
+}
+SERVICES_PER_PAGE = 20
+
+
 @bp.get("/services/")
 def services():
+    """The service catalogue: filtered, sorted (``sort``) and paged, so a phone never gets 51 rows at once.
+
+    Maturity sorts from the most mature stage down; names sort by the page's language.
+    """
     db = get_session()
     f = parse_filters(request)
     query = select(Service)
@@ -219,10 +233,45 @@ def services():
     maturity = request.args.get("maturity")
     if maturity in MATURITY:
         query = query.where(Service.maturity == maturity)
-    items = db.scalars(query.order_by(Service.state_code, Service.sector, Service.id)).all()
+    sort = request.args.get("sort") if request.args.get("sort") in SERVICE_SORTS else "state"
+    items = list(db.scalars(query.order_by(*SERVICE_SORTS[sort])))
+    lang = current_lang()
+    if sort == "name":
+        items.sort(key=lambda s: s.t("name", lang))
+    elif sort == "maturity":
+        items.sort(key=lambda s: -MATURITY_ORDER.index(s.maturity) if s.maturity in MATURITY_ORDER else 1)
+    total = len(items)
+    pages = max(1, -(-total // SERVICES_PER_PAGE))
+    page = min(f.page, pages)
+    shown = items[(page - 1) * SERVICES_PER_PAGE: page * SERVICES_PER_PAGE]
     feed_args = {**f.as_args(), **({"maturity": maturity} if maturity in MATURITY else {})}
-    return render_template("services.html", services=items, filters=f, states=states_in_order(),
-                           sectors=sector_choices(), maturity=maturity if maturity in MATURITY else None, feed_args=feed_args)
+    return render_template("services.html", services=shown, total=total, page=page, pages=pages, sort=sort,
+                           filters=f, states=states_in_order(), sectors=sector_choices(),
+                           maturity=maturity if maturity in MATURITY else None, feed_args=feed_args)
+
+
+@bp.get("/services/<int:service_id>")
+def service(service_id: int):
+    """One e-service: every field the catalogue has, its source and when it was last updated."""
+    svc = get_session().get(Service, service_id)
+    if svc is None:
+        abort(404)
+    return render_template("service.html", s=svc, digits_state=svc.state_code)
+
+
+@bp.get("/contact")
+def contact():
+    return render_template("contact.html")
+
+
+@bp.get("/privacy")
+def privacy():
+    return render_template("privacy.html")
+
+
+@bp.get("/accessibility")
+def accessibility():
+    return render_template("accessibility.html")
 
 
 @bp.get("/standards/")
@@ -238,7 +287,12 @@ def about_data():
 
 @bp.route("/my-view", methods=["GET", "POST"])
 def my_view():
-    """Pinned states and sectors, kept in a cookie (no account)."""
+    """Pinned states and sectors, kept in a cookie (no account).
+
+    What is shown is what concerns any pin: records of a pinned state OR of a
+    pinned sector (pinning Kuwait and Health shows every Kuwaiti practice and
+    every health practice, not only Kuwaiti health practices).
+    """
     from ..forms import ActionForm
 
     form = ActionForm()
@@ -259,13 +313,11 @@ def my_view():
         aq = published_achievements()
         pq = published_practices()
         sq = select(Service)
+        states, sectors = pins["states"] or ["-"], pins["sectors"] or ["-"]  # "-" matches nothing
         if pins["states"]:
-            aq = aq.where(Achievement.state_code.in_(pins["states"]))
-            pq = pq.where(Practice.state_code.in_(pins["states"]))
-            sq = sq.where(Service.state_code.in_(pins["states"]))
-        if pins["sectors"]:
-            pq = pq.where(Practice.sector.in_(pins["sectors"]))
-            sq = sq.where(Service.sector.in_(pins["sectors"]))
+            aq = aq.where(Achievement.state_code.in_(states))
+        pq = pq.where(or_(Practice.state_code.in_(states), Practice.sector.in_(sectors)))
+        sq = sq.where(or_(Service.state_code.in_(states), Service.sector.in_(sectors)))
         achievements = db.scalars(aq.order_by(Achievement.date.desc()).limit(10)).all()
         practices = db.scalars(pq.order_by(Practice.year.desc()).limit(10)).all()
         services = db.scalars(sq.order_by(Service.state_code).limit(50)).all()
