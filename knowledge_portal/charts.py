@@ -144,7 +144,7 @@ def network_map(nodes: list[tuple[str, str, str]], title: str, desc: str) -> Mar
         dash = ' stroke-dasharray="4 3"' if hollow else ""
         parts.append(f'<circle cx="{x}" cy="{y}" r="16" fill="{fill}" stroke="{colour}" stroke-width="3"{dash}>'
                      f'<title>{escape(label)}</title></circle>')
-        parts.append(f'<text x="{x}" y="{y + 5}" text-anchor="middle" font-size="12" font-weight="700" '
+        parts.append(f'<text x="{x}" y="{y + 5}" text-anchor="middle" font-size="13" font-weight="700" '
                      f'fill="{colour if hollow else "#ffffff"}">{code}</text>')
         label_y = y - 24 if code in _LABEL_ABOVE else y + 34
         parts.append(f'<text x="{x}" y="{label_y}" text-anchor="middle" font-size="13" fill="#1f2937">'
