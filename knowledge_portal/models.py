@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON, Boolean, Column, Date, DateTime, ForeignKey, Integer, String, Table, Text, UniqueConstraint,
@@ -56,6 +56,10 @@ class Sourced:
     ``source`` stays as a read/write alias of the English line for callers that
     predate the split (CSV export, admin forms); pages use ``t('source', lang)``.
     """
+
+    if TYPE_CHECKING:  # the mapped columns are declared on each model (their lengths differ)
+        source_ar: str
+        source_en: str
 
     @property
     def source(self) -> str:

@@ -233,7 +233,8 @@ def services():
     maturity = request.args.get("maturity")
     if maturity in MATURITY:
         query = query.where(Service.maturity == maturity)
-    sort = request.args.get("sort") if request.args.get("sort") in SERVICE_SORTS else "state"
+    requested = request.args.get("sort") or ""
+    sort = requested if requested in SERVICE_SORTS else "state"
     items = list(db.scalars(query.order_by(*SERVICE_SORTS[sort])))
     lang = current_lang()
     if sort == "name":
@@ -308,7 +309,9 @@ def my_view():
         return response
     pins = read_myview(request)
     db = get_session()
-    achievements, practices, services = [], [], []
+    achievements: Sequence[Achievement] = []
+    practices: Sequence[Practice] = []
+    services: Sequence[Service] = []
     if pins["states"] or pins["sectors"]:
         aq = published_achievements()
         pq = published_practices()

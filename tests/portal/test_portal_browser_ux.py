@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from test_portal_browser import ARTIFACTS, browser, server  # noqa: F401  (module-scoped fixtures)
 
 pytestmark = pytest.mark.browser

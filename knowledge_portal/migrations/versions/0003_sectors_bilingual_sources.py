@@ -10,9 +10,8 @@ Revises: 0002
   practices and UN ranks.
 * ``services.updated_at`` (shown as "last updated").
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0003'
 down_revision = '0002'

@@ -3,7 +3,7 @@ they contain (and flagged), and broken plurals of government vocabulary meeting 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 
