@@ -147,3 +147,16 @@ def test_axe_core_finds_no_violations(server, browser, lang, size):  # noqa: F81
         assert found == {}, json.dumps(found, ensure_ascii=False, indent=1)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("lang", ["ar", "en"])
+def test_wide_tables_scroll_in_their_frame_without_breaking_words(server, phone, lang):  # noqa: F811
+    """The readiness matrix is wider than a phone: it scrolls inside its own frame, and its state names keep
+    whole words (a column is never squeezed to one letter a line)."""
+    phone.goto(f"{server}/{lang}/readiness/")
+    frame = phone.evaluate("""() => { const f = document.querySelector('.table-scroll');
+        return [f.scrollWidth > f.clientWidth, getComputedStyle(f).overflowX]; }""")
+    assert frame == [True, "auto"]
+    heights = phone.evaluate("""() => [...document.querySelectorAll('.matrix th[scope=row]')].map(th =>
+        th.getBoundingClientRect().height / parseFloat(getComputedStyle(th).lineHeight))""")
+    assert heights and max(heights) < 3.5, heights
