@@ -7,6 +7,7 @@ per app, through the engine-neutral interface in :mod:`knowledge_portal.search`.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -53,12 +54,21 @@ def to_doc(p: Practice) -> PracticeDoc:
     return PracticeDoc(
         id=p.public_id, state=p.state_code, sector=p.sector, year=p.year, tags=tuple(p.tags or ()),
         title_ar=p.title_ar, title_en=p.title_en, summary_ar=p.summary_ar, summary_en=p.summary_en,
-        body_ar=" ".join([html_to_text(p.body_ar), html_to_text(p.outcomes_ar)]),
-        body_en=" ".join([html_to_text(p.body_en), html_to_text(p.outcomes_en)]),
+        body_ar=" ".join([html_to_text(p.body_ar), _list_text(p.outcomes_ar, "؛")]),
+        body_en=" ".join([html_to_text(p.body_en), _list_text(p.outcomes_en, ";")]),
         labels_ar=" \n".join([*(lb["ar"] for lb in labels), sector[0]]),
         labels_en=" \n".join([*(lb["en"] for lb in labels), sector[1]]),
         published=p.published_at.date() if p.published_at else None,
     )
+
+
+_ITEM_END = re.compile(r"\s*</li>", re.IGNORECASE)
+
+
+def _list_text(value: str | None, separator: str) -> str:
+    """Plain text of HTML whose list items end with ``separator``, so a snippet across two items
+    ("one connection to the banks; one way to pay") does not read as one run-on sentence."""
+    return html_to_text(_ITEM_END.sub(separator + "</li>", value or "")).rstrip(separator + " ")
 
 
 def _sector_labels(code: str, load: Any) -> tuple[str, str]:

@@ -131,3 +131,12 @@ def test_partial_search_says_so(portal_env):
 def test_json_api_keeps_arabic_readable(portal_env):
     raw = portal_env.client().get("/api/v1/states").get_data(as_text=True)
     assert "الكويت" in raw and "\\u0627" not in raw
+
+
+def test_list_items_stay_apart_in_indexed_text():
+    from knowledge_portal.indexing import _list_text
+
+    assert _list_text("<ul><li>ربط واحد بالبنوك</li><li>طريقة دفع واحدة</li></ul>", "؛") == \
+        "ربط واحد بالبنوك؛ طريقة دفع واحدة"
+    assert _list_text("<ul><li>One</li>\n<li>Two</li></ul>", ";") == "One; Two"
+    assert _list_text("", ";") == ""
