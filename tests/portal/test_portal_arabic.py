@@ -128,6 +128,14 @@ def test_partial_search_says_so(portal_env):
     assert "bh-unified-payment" in text and "No practice contains all of your words" in text
 
 
+def test_search_api_says_when_results_are_partial(portal_env):
+    client = portal_env.client()
+    partial = client.get("/api/v1/search", query_string={"q": "payment gateway xylophone", "lang": "en"}).get_json()
+    assert partial["partial"] is True and partial["results"][0]["id"] == "bh-unified-payment"
+    full = client.get("/api/v1/search", query_string={"q": "payment gateway", "lang": "en"}).get_json()
+    assert full["partial"] is False
+
+
 def test_json_api_keeps_arabic_readable(portal_env):
     raw = portal_env.client().get("/api/v1/states").get_data(as_text=True)
     assert "الكويت" in raw and "\\u0627" not in raw
