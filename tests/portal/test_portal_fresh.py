@@ -102,3 +102,35 @@ def test_service_csv_with_unknown_state_or_sector_is_line_numbered(tmp_path):
         assert [n for n, _ in report.errors] == [3] and "astrology" in report.errors[0][1]
         bad = import_services_csv(db, (header + rows).encode(), "ZZ")
         assert bad.imported == 0 and bad.errors and "ZZ" in bad.errors[0][1]
+
+
+def test_migration_0003_keeps_existing_sources_and_seeds_sectors(tmp_path):
+    """A database at revision 0002 with content: after the upgrade its English sources are in source_en,
+    source_ar is empty, and the default sectors exist (so existing services keep their labels)."""
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from knowledge_portal.db import _alembic_config, migrate
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+        conn.execute(text("INSERT INTO states (code, name_ar, name_en, programme_ar, programme_en, agency_ar, "
+                          "agency_en, agency_url, readiness_ar, readiness_en, network_status, sort_order) VALUES "
+                          "('KW', 'الكويت', 'Kuwait', '', '', '', '', '', '', '', 'active', 1)"))
+        conn.execute(text("INSERT INTO achievements (state_code, date, category, title_ar, title_en, body_ar, "
+                          "body_en, source, is_demo, status, review_comment, updated_at) VALUES ('KW', '2014-01-01', "
+                          "'network', 'ع', 'E', '', '', 'Reported by KUNA', 0, 'published', '', '2014-01-01')"))
+    engine.dispose()
+    result = migrate(url)
+    assert result.before == ("0002",) and result.after == ("0003",)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT source_ar, source_en FROM achievements")).one()
+        assert tuple(row) == ("", "Reported by KUNA")
+        sectors = dict(conn.execute(text("SELECT code, label_ar FROM sectors")).all())
+        assert sectors["health"] == "الصحة" and sectors["customs"] == "الجمارك والمنافذ"
+    engine.dispose()
