@@ -368,13 +368,11 @@ def load_demo(session: Session) -> dict[str, int]:
             continue
         edition = AwardEdition(
             year=year, host_code=host, is_demo=True, source_ar=KUNA[0], source_en=KUNA[1],
-            notes_ar=(f"استضافت {_name_ar(host)} الجائزة مع معرض تعرض فيه الجهات الحكومية خدماتها وإنجازاتها، ومؤتمر دولي "
-                      "تقدم فيه كل دولة ورقتين. تعاقبُ الدول المستضيفة (عُمان ثم الكويت ثم الإمارات ثم البحرين) واردٌ "
-                      "في التقارير، أما سنة الدورة والفئات والدول الفائزة فبيانات توضيحية."),
-            notes_en=(f"{_name_en(host)} hosted the award, with an exhibition where government bodies show their services "
-                      "and achievements and an international conference where each state presents two papers. The order "
-                      "of host states (Oman, Kuwait, the UAE, then Bahrain) is as reported; the edition year, categories "
-                      "and winning states are demonstration data."))
+            notes_ar=(f"دورة استضافتها {_name_ar(host)}. تعاقبُ الدول المستضيفة (عُمان ثم الكويت ثم الإمارات ثم "
+                      "البحرين) واردٌ في التقارير، أما سنة الدورة وفئاتها والدول الفائزة فبيانات توضيحية."),
+            notes_en=(f"An edition hosted by {_name_en(host)}. The order of host states (Oman, Kuwait, the UAE, then "
+                      "Bahrain) is as reported; the edition year, its categories and the winning states are "
+                      "demonstration data."))
         # The winning bodies' names are not known: the winner is left out and the page names the state.
         edition.winners = [AwardWinner(category_ar=c_ar, category_en=c_en, state_code=w, winner_ar="", winner_en="")
                            for c_ar, c_en, w in winners]
