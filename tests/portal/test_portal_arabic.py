@@ -148,3 +148,18 @@ def test_list_items_stay_apart_in_indexed_text():
         "ربط واحد بالبنوك؛ طريقة دفع واحدة"
     assert _list_text("<ul><li>One</li>\n<li>Two</li></ul>", ";") == "One; Two"
     assert _list_text("", ";") == ""
+
+
+def test_catalogue_paging_sorting_and_bad_input(portal_env):
+    client = portal_env.client()
+    first = client.get("/en/services/?sort=name").get_data(as_text=True)
+    names = re.findall(r'<td class="service-name"><a href="/en/services/(\d+)">([^<]+)</a>', first)
+    assert len(names) == 20 and [n for _, n in names] == sorted(n for _, n in names)
+    assert 'rel="next"' in first and "51 services" in first
+    for url in ("/en/services/?sort=%00", "/en/services/?page=999", "/ar/services/?sort=maturity&page=3",
+                "/en/services/?page=-1", "/ar/services/abc", "/en/services/999999"):
+        assert client.get(url).status_code in (200, 404), url
+    last = client.get("/en/services/?page=999").get_data(as_text=True)
+    assert "Page 3 of 3" in last
+    detail = client.get(f"/ar/services/{names[0][0]}").get_data(as_text=True)
+    assert 'class="facts"' in detail
