@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test test-clock lint install bench clean translations
+.PHONY: demo test test-clock lint install bench clean translations vendor
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,17 @@ install: $(STAMP)
 
 translations: $(STAMP)
 	$(PY) -m babel.messages.frontend compile -d translations -f -q || $(VENV)/bin/pybabel compile -d translations -f
+
+# Refresh the committed third-party assets from npm (versions pinned in package.json): the Arabic webfont
+# (Arabic-script subset, WOFF2, with its licence) and axe-core for the accessibility tests. Not needed to
+# build or test: the files are committed, so a clean clone works offline.
+vendor:
+	npm install --no-save --no-audit --no-fund
+	cp node_modules/@fontsource/noto-naskh-arabic/files/noto-naskh-arabic-arabic-400-normal.woff2 \
+	   node_modules/@fontsource/noto-naskh-arabic/files/noto-naskh-arabic-arabic-700-normal.woff2 knowledge_portal/static/fonts/
+	cp node_modules/@fontsource/noto-naskh-arabic/LICENSE knowledge_portal/static/fonts/OFL.txt
+	cp node_modules/axe-core/axe.min.js tests/portal/vendor/axe.min.js
+	cp node_modules/axe-core/LICENSE tests/portal/vendor/axe-core.LICENSE
 
 # make demo PORT_BASE=9100 moves the portal to 9100 and the nodes to 9101..
 demo: $(STAMP)

@@ -44,6 +44,7 @@ def create_app(config: PortalConfig | Mapping[str, Any] | None = None) -> Flask:
     settings = config if isinstance(config, PortalConfig) else load_config(config)
     app = Flask(__name__, instance_path=str(settings.instance_dir), instance_relative_config=False)
     app.config.update(settings.flask_config())
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # the API's Arabic stays readable (UTF-8, not \uXXXX)
     app.extensions["portal_config"] = settings
     if settings.proxy_count > 0:
         # behind N reverse proxies: trust their X-Forwarded-* headers (scheme decides HSTS and secure cookies)

@@ -77,7 +77,11 @@ def stacked_bars(rows: list[tuple[str, dict[str, int]]], stages: list[tuple[str,
 
 def rank_history(points: list[tuple[int, int]], title: str, desc: str,
                  fmt: Callable[[int], str] = str) -> Markup:
-    """A line of UN EGDI ranks by survey year (rank 1 at the top)."""
+    """A line of UN EGDI ranks by survey year (rank 1 at the top).
+
+    Its few labels are set large (17 units) so that the chart can shrink to a phone's width
+    (``.rank-chart``, down to 22rem) and its text still reads at 11 px or more.
+    """
     if not points:
         return Markup("")
     width, height, pad = 520, 220, 40
@@ -91,12 +95,12 @@ def rank_history(points: list[tuple[int, int]], title: str, desc: str,
         return pad + (year - y_min) / span_y * (width - 2 * pad)
 
     def py(rank: int) -> float:
-        return pad / 2 + (rank - r_min) / (r_max - r_min) * (height - 1.5 * pad)
+        return pad + (rank - r_min) / (r_max - r_min) * (height - 2.2 * pad)
 
     coords = " ".join(f"{px(y):.1f},{py(r):.1f}" for y, r in points)
     n_id = next(_ids)
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width} {height}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart rank-chart" role="img" viewBox="0 0 {width} {height}" '
         f'aria-labelledby="rank-title-{n_id} rank-desc-{n_id}">',
         f'<title id="rank-title-{n_id}">{escape(title)}</title><desc id="rank-desc-{n_id}">{escape(desc)}</desc>',
         f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#6b7280"/>',
@@ -104,9 +108,9 @@ def rank_history(points: list[tuple[int, int]], title: str, desc: str,
     ]
     for y, r in points:
         parts.append(f'<circle cx="{px(y):.1f}" cy="{py(r):.1f}" r="5" fill="#047857"><title>{y}: {r}</title></circle>')
-        parts.append(f'<text x="{px(y):.1f}" y="{py(r) - 10:.1f}" text-anchor="middle" font-size="13" '
+        parts.append(f'<text x="{px(y):.1f}" y="{py(r) - 10:.1f}" text-anchor="middle" font-size="17" '
                      f'fill="#1f2937">{fmt(r)}</text>')
-        parts.append(f'<text x="{px(y):.1f}" y="{height - pad + 18}" text-anchor="middle" font-size="12" '
+        parts.append(f'<text x="{px(y):.1f}" y="{height - pad + 22}" text-anchor="middle" font-size="17" '
                      f'fill="#1f2937">{fmt(y)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
@@ -144,7 +148,7 @@ def network_map(nodes: list[tuple[str, str, str]], title: str, desc: str) -> Mar
         dash = ' stroke-dasharray="4 3"' if hollow else ""
         parts.append(f'<circle cx="{x}" cy="{y}" r="16" fill="{fill}" stroke="{colour}" stroke-width="3"{dash}>'
                      f'<title>{escape(label)}</title></circle>')
-        parts.append(f'<text x="{x}" y="{y + 5}" text-anchor="middle" font-size="12" font-weight="700" '
+        parts.append(f'<text x="{x}" y="{y + 5}" text-anchor="middle" font-size="13" font-weight="700" '
                      f'fill="{colour if hollow else "#ffffff"}">{code}</text>')
         label_y = y - 24 if code in _LABEL_ABOVE else y + 34
         parts.append(f'<text x="{x}" y="{label_y}" text-anchor="middle" font-size="13" fill="#1f2937">'

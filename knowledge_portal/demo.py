@@ -1,8 +1,12 @@
 """Demonstration content for all six member states (idempotent).
 
-Facts taken from public reporting name their source kind (e.g. "reported by
-the Kuwait News Agency (KUNA)"); everything else is flagged ``is_demo`` and
-shown with a "demonstration data" badge.
+Facts taken from public reporting (``/work/shared/context/gcc-facts.md``: Arabic
+press coverage of the GCC e-government programmes) carry a bilingual source
+line naming the kind of source ("reported by the Kuwait News Agency (KUNA)");
+the sentences are the portal's own. Everything invented is flagged ``is_demo``
+and shown with a "demonstration data" badge, and has no source line. Where a
+fact is not known (an award winner's name), the field is left out and the page
+reads without it.
 """
 
 from __future__ import annotations
@@ -16,12 +20,18 @@ from sqlalchemy.orm import Session
 from gcc_link.protocol.identifiers import STATE_NAMES
 
 from .models import Achievement, AwardEdition, AwardWinner, EgdiRank, Practice, Service, Standard, State, TagLabel
+from .reference import STATE_AGENCIES
 from .tags import tag_key
 
-KUNA = "Reported by the Kuwait News Agency (KUNA)"
-PRESS_SA = "Reported in Arabic-language press coverage of Saudi Arabia's Yesser programme"
-ALGHAD = "Reported by Al-Ghad, Jordan"
-PRESS_YE = "Reported in Arabic-language press coverage of Yemen's e-government programme"
+#: Sources as (Arabic, English) pairs.
+KUNA = ("ذكرته وكالة الأنباء الكويتية (كونا)", "Reported by the Kuwait News Agency (KUNA)")
+PRESS_SA = ("ورد في تغطية الصحافة العربية لبرنامج يسّر في المملكة العربية السعودية",
+            "Reported in Arabic-language press coverage of Saudi Arabia's Yesser programme")
+ALGHAD = ("ذكرته صحيفة الغد الأردنية", "Reported by Al-Ghad, Jordan")
+PRESS_YE = ("ورد في تغطية الصحافة العربية لبرنامج الحكومة الإلكترونية في اليمن",
+            "Reported in Arabic-language press coverage of Yemen's e-government programme")
+NONE = ("", "")
+DEMO_RANK = ("بيانات توضيحية", "Demonstration data")
 
 STATES: list[dict[str, Any]] = [
     dict(code="KW", name_ar=STATE_NAMES["KW"][0], name_en=STATE_NAMES["KW"][1], network_status="active", sort_order=1,
@@ -37,39 +47,39 @@ STATES: list[dict[str, Any]] = [
          readiness_ar="التدريب في ثلاثة مسارات: المستخدمون، ومتخصصو تقنية المعلومات، والقادة ومديرو المشاريع.",
          readiness_en="Training runs in three tracks: users, IT specialists, and leaders and project managers."),
     dict(code="QA", name_ar=STATE_NAMES["QA"][0], name_en=STATE_NAMES["QA"][1], network_status="active", sort_order=3,
-         agency_ar="وزارة المواصلات والاتصالات", agency_en="Ministry of Information and Communications Technology",
+         agency_ar=STATE_AGENCIES["QA"][0], agency_en=STATE_AGENCIES["QA"][1],
          programme_ar="استضافت قطر الاجتماع الخامس عشر للجنة التنفيذية للحكومة الإلكترونية الخليجية، وتطوّر بوابة إدارة المعرفة المشتركة بين دول المجلس.",
          programme_en="Qatar hosted the 15th meeting of the GCC e-government executive committee and is developing the knowledge-management portal shared between the GCC states.",
-         readiness_ar="بيانات جاهزية الخدمات في هذه الصفحة بيانات توضيحية.",
-         readiness_en="The service-readiness figures on this page are demonstration data."),
+         readiness_ar="قدّمت قطر في الاجتماع نفسه تقريراً عن بوابة إدارة المعرفة. أما أرقام جاهزية الخدمات أدناه فبيانات توضيحية تُستبدل بالدليل الذي تنشره عقدة قطر على الشبكة.",
+         readiness_en="Qatar reported on the knowledge-management portal at the same meeting. The service-readiness figures below are demonstration data, to be replaced by the catalogue Qatar's node publishes on the network."),
     dict(code="AE", name_ar=STATE_NAMES["AE"][0], name_en=STATE_NAMES["AE"][1], network_status="trial", sort_order=4,
          agency_ar="هيئة تنظيم الاتصالات – الحكومة الإلكترونية", agency_en="Telecommunications Regulatory Authority – e-government",
          programme_ar="انضمت الإمارات إلى الشبكة الخليجية بعد أسابيع من الربط التجريبي الأول.",
          programme_en="The UAE joined the GCC network weeks after the first trial interconnection.",
-         readiness_ar="بيانات جاهزية الخدمات في هذه الصفحة بيانات توضيحية.",
-         readiness_en="The service-readiness figures on this page are demonstration data."),
+         readiness_ar="كانت الإمارات من الدول التي تقرر انضمامها خلال أسابيع من الربط الأول. أرقام جاهزية الخدمات أدناه بيانات توضيحية إلى أن تنشر عقدة الإمارات دليل خدماتها.",
+         readiness_en="The UAE was among the states due to join within weeks of the first interconnection. The service-readiness figures below are demonstration data until the UAE's node publishes its service catalogue."),
     dict(code="BH", name_ar=STATE_NAMES["BH"][0], name_en=STATE_NAMES["BH"][1], network_status="trial", sort_order=5,
          agency_ar="هيئة الحكومة الإلكترونية", agency_en="eGovernment Authority",
          programme_ar="استضافت البحرين جائزة الحكومة الإلكترونية لدول مجلس التعاون ومعرضها ومؤتمرها الدولي.",
          programme_en="Bahrain hosted the GCC e-government award with its exhibition and international conference.",
-         readiness_ar="بيانات جاهزية الخدمات في هذه الصفحة بيانات توضيحية.",
-         readiness_en="The service-readiness figures on this page are demonstration data."),
+         readiness_ar="استضافت البحرين الجائزة مع معرض تعرض فيه الجهات الحكومية خدماتها. أرقام جاهزية الخدمات أدناه بيانات توضيحية إلى أن تنشر عقدة البحرين دليل خدماتها.",
+         readiness_en="Bahrain hosted the award with an exhibition where government bodies show their services. The service-readiness figures below are demonstration data until Bahrain's node publishes its service catalogue."),
     dict(code="OM", name_ar=STATE_NAMES["OM"][0], name_en=STATE_NAMES["OM"][1], network_status="trial", sort_order=6,
          agency_ar="هيئة تقنية المعلومات", agency_en="Information Technology Authority",
          programme_ar="برنامج عُمان الرقمية؛ استضافت عُمان إحدى دورات جائزة الحكومة الإلكترونية الخليجية.",
          programme_en="Digital Oman programme; Oman hosted one of the editions of the GCC e-government award.",
-         readiness_ar="بيانات جاهزية الخدمات في هذه الصفحة بيانات توضيحية.",
-         readiness_en="The service-readiness figures on this page are demonstration data."),
+         readiness_ar="كانت عُمان من الدول التي تقرر انضمامها إلى الشبكة خلال أسابيع من الربط الأول. أرقام جاهزية الخدمات أدناه بيانات توضيحية إلى أن تنشر عقدة عُمان دليل خدماتها.",
+         readiness_en="Oman was among the states due to join the network within weeks of the first interconnection. The service-readiness figures below are demonstration data until Oman's node publishes its service catalogue."),
 ]
 
 # UN EGDI ranks. Kuwait's rise of 14 places to 49th is reported; the rest are demonstration values.
 RANKS = {
-    "KW": [(2010, 50, "demonstration data"), (2012, 63, KUNA), (2014, 49, KUNA)],
-    "SA": [(2010, 58, "demonstration data"), (2012, 41, "demonstration data"), (2014, 36, "demonstration data")],
-    "QA": [(2010, 62, "demonstration data"), (2012, 48, "demonstration data"), (2014, 44, "demonstration data")],
-    "AE": [(2010, 49, "demonstration data"), (2012, 28, "demonstration data"), (2014, 32, "demonstration data")],
-    "BH": [(2010, 13, "demonstration data"), (2012, 36, "demonstration data"), (2014, 18, "demonstration data")],
-    "OM": [(2010, 82, "demonstration data"), (2012, 64, "demonstration data"), (2014, 48, "demonstration data")],
+    "KW": [(2010, 50, DEMO_RANK), (2012, 63, KUNA), (2014, 49, KUNA)],
+    "SA": [(2010, 58, DEMO_RANK), (2012, 41, DEMO_RANK), (2014, 36, DEMO_RANK)],
+    "QA": [(2010, 62, DEMO_RANK), (2012, 48, DEMO_RANK), (2014, 44, DEMO_RANK)],
+    "AE": [(2010, 49, DEMO_RANK), (2012, 28, DEMO_RANK), (2014, 32, DEMO_RANK)],
+    "BH": [(2010, 13, DEMO_RANK), (2012, 36, DEMO_RANK), (2014, 18, DEMO_RANK)],
+    "OM": [(2010, 82, DEMO_RANK), (2012, 64, DEMO_RANK), (2014, 48, DEMO_RANK)],
 }
 
 # (sector, agency ar, agency en, name ar, name en)
@@ -96,7 +106,7 @@ REPORTED_SERVICES: list[dict[str, Any]] = [
          name_ar="القرض الاجتماعي (أول خدمة متكاملة بين الجهات)", name_en="Social loan (first integrated cross-agency service)",
          maturity="connected", channels="web", e_payment=False, end_to_end=True, ministry_priority=True,
          launch_phase=1, cross_border=False, source=KUNA),
-    dict(state_code="KW", sector="interior", agency_ar="الإدارة العامة للإطفاء", agency_en="Kuwait Fire Service Directorate",
+    dict(state_code="KW", sector="security", agency_ar="الإدارة العامة للإطفاء", agency_en="Kuwait Fire Service Directorate",
          name_ar="تراخيص الإطفاء عبر أجهزة الخدمة الذاتية", name_en="Fire-service licences from self-service devices",
          maturity="transactional", channels="kiosk", e_payment=True, end_to_end=True, ministry_priority=True,
          launch_phase=1, cross_border=False, source=KUNA),
@@ -109,45 +119,53 @@ REPORTED_SERVICES: list[dict[str, Any]] = [
 ACHIEVEMENTS = [
     ("KW", date(2014, 11, 18), "network", "الكويت تعلن الربط التجريبي للشبكة الخليجية للحكومة الإلكترونية مع قطر والسعودية",
      "Kuwait announces the trial interconnection of the GCC e-government network with Qatar and Saudi Arabia",
-     "أعلن الجهاز المركزي لتكنولوجيا المعلومات خلال الاجتماع الخامس عشر للجنة التنفيذية للحكومة الإلكترونية الخليجية بدء الربط التجريبي بين الكويت وقطر والسعودية، على أن تنضم الإمارات والبحرين وعُمان خلال أسابيع.",
-     "At the 15th meeting of the GCC e-government executive committee, CAIT announced the trial interconnection of Kuwait, Qatar and Saudi Arabia; the UAE, Bahrain and Oman were to join within weeks.", KUNA),
+     "أعلن الجهاز المركزي لتكنولوجيا المعلومات خلال الاجتماع الخامس عشر للجنة التنفيذية للحكومة الإلكترونية الخليجية بدء الربط التجريبي بين الكويت وقطر والسعودية، وهي الدول التي اكتملت شبكاتها أولاً، على أن تنضم الإمارات والبحرين وعُمان خلال أسابيع. والغاية أن تتبادل كل جهة حكومية المعلومات مع نظيراتها في الدول الأعضاء الأخرى.",
+     "At the 15th meeting of the GCC e-government executive committee, CAIT announced the trial interconnection of Kuwait, Qatar and Saudi Arabia, the states whose networks were ready first; the UAE, Bahrain and Oman were to join within weeks. The aim is for every government agency to exchange information with its peers in the other member states.", KUNA),
     ("KW", date(2014, 6, 25), "ranking", "الكويت تتقدم ١٤ مرتبة إلى المرتبة ٤٩ عالمياً في مؤشر الأمم المتحدة للحكومة الإلكترونية",
      "Kuwait rises 14 places to 49th in the UN e-government ranking",
-     "أصبحت دول مجلس التعاون جميعها ضمن أفضل خمسين دولة في العالم.",
-     "All GCC states were then within the world's top 50.", KUNA),
+     "تقدمت الكويت أربع عشرة مرتبة في مسح الأمم المتحدة للحكومة الإلكترونية لتحل في المرتبة التاسعة والأربعين، وأصبحت دول مجلس التعاون جميعها بذلك ضمن أفضل خمسين دولة في العالم.",
+     "Kuwait rose fourteen places in the UN e-government survey to 49th, which put every GCC state within the world's top 50.", KUNA),
     ("KW", date(2013, 9, 1), "services", "أول خدمة إلكترونية متكاملة: القرض الاجتماعي", "First integrated e-service: the social loan",
-     "خدمة القرض الاجتماعي من بنك الائتمان الكويتي متاحة عبر البوابة الرسمية للدولة.",
-     "The Kuwait Credit Bank's social loan is available on the official state portal.", KUNA),
+     "أتاح بنك الائتمان الكويتي خدمة القرض الاجتماعي عبر البوابة الرسمية للدولة، وهي أول خدمة تشترك فيها أكثر من جهة حكومية في إنجاز طلب واحد.",
+     "The Kuwait Credit Bank made its social loan available on the official state portal: the first service in which several government agencies complete one request together.", KUNA),
     ("KW", date(2014, 3, 1), "portal", "أكثر من ألف خدمة على البوابة الرسمية لدولة الكويت", "More than 1,000 services on Kuwait's official portal",
-     "تضاف خدمات وزارات الصحة والتجارة والصناعة والداخلية والعدل والمؤسسة العامة للرعاية السكنية.",
-     "Services of the ministries of health, commerce and industry, interior and justice and the Public Authority for Housing Welfare are being added.", KUNA),
+     "تقدم البوابة الرسمية لدولة الكويت أكثر من ألف خدمة من جهات حكومية عديدة، وتضاف إليها خدمات وزارات الصحة والتجارة والصناعة والداخلية والعدل والمؤسسة العامة للرعاية السكنية.",
+     "Kuwait's official portal offers more than 1,000 services from many agencies, and services of the ministries of health, commerce and industry, interior and justice and of the Public Authority for Housing Welfare are being added.", KUNA),
     ("SA", date(2004, 5, 24), "policy", "قرار مجلس الوزراء رقم ١١٠ بتاريخ ٥/٤/١٤٢٥هـ للشراكة مع القطاع الخاص",
      "Council of Ministers decision no. 110 of 5/4/1425 AH on private-sector partnership",
      "وضع القرار قواعد الشراكة مع القطاع الخاص في تقديم الخدمات الإلكترونية الحكومية على أساس تقاسم الإيرادات، وتلته ورشة عمل مع الإسكوا ومعهد IP3 في الرياض.",
      "The decision set rules for partnering with the private sector on government e-services on a revenue-sharing basis; a workshop with UN ESCWA and the IP3 institute in Riyadh followed.", PRESS_SA),
     ("SA", date(2012, 4, 1), "services", "تسليم المجموعتين الأولى والثانية من أول ١٥٠ خدمة", "First and second groups of the first 150 services delivered",
-     "والمجموعة الثالثة قيد الإعداد.", "The third group is in preparation.", PRESS_SA),
+     "سلّم برنامج يسّر المجموعتين الأولى والثانية من أول مئة وخمسين خدمة إلكترونية ضمن خطته الخمسية، والمجموعة الثالثة قيد الإعداد. وقد اكتمل في الخطة نفسها خمسة من مشاريع البنية التحتية الستة.",
+     "Yesser delivered the first and second groups of its first 150 e-services under the five-year plan, with the third group in preparation. Five of the plan's six infrastructure projects are complete.", PRESS_SA),
     ("SA", date(2012, 10, 1), "capacity", "التدريب في ثلاثة مسارات ومبادرة الحاسب المنزلي", "Training in three tracks and the home-computer initiative",
-     "تدريب المستخدمين ومتخصصي تقنية المعلومات والقادة، وحملات توعية مع إطلاق كل خدمة.",
-     "Training for users, IT specialists and leaders, and awareness campaigns at each service launch.", PRESS_SA),
+     "يدرّب البرنامج المستخدمين ومتخصصي تقنية المعلومات والقادة ومديري المشاريع في ثلاثة مسارات، ويرافق إطلاقَ كل خدمة حملةُ توعية، إلى جانب مبادرة الحاسب المنزلي.",
+     "The programme trains users, IT specialists, and leaders and project managers in three tracks; each service launch comes with an awareness campaign, alongside the home-computer initiative.", PRESS_SA),
     ("QA", date(2014, 11, 18), "network", "قطر تستضيف الاجتماع الخامس عشر للجنة التنفيذية للحكومة الإلكترونية الخليجية",
      "Qatar hosts the 15th meeting of the GCC e-government executive committee",
-     "عُرضت البوابة الخليجية الموحدة للحكومة الإلكترونية كاملة، وقدمت قطر تقريراً عن تطوير بوابة إدارة المعرفة المشتركة.",
-     "The unified GCC e-government portal was shown in full, and Qatar reported on developing the shared knowledge-management portal.", KUNA),
+     "استضافت وزارة الاتصالات وتكنولوجيا المعلومات الاجتماع بحضور رؤساء أجهزة الحكومة الإلكترونية في الدول الأعضاء والأمانة العامة لمجلس التعاون. وعُرضت فيه البوابة الخليجية الموحدة كاملة، وقدمت قطر تقريراً عن تطوير بوابة إدارة المعرفة المشتركة.",
+     "The Ministry of Information and Communications Technology hosted the meeting with the heads of the member states' e-government bodies and the GCC secretariat general. The unified GCC portal was shown in full, and Qatar reported on developing the shared knowledge-management portal.", KUNA),
     ("QA", date(2013, 5, 12), "portal", "إطلاق مرحلة جديدة من البوابة الحكومية", "New phase of the government portal launched",
-     "بيانات توضيحية.", "Demonstration data.", ""),
+     "مثال توضيحي: تجمع المرحلة الجديدة الخدمات حسب احتياجات المستخدم بدلاً من الجهة المقدمة لها، وتضيف البحث الموحد باللغتين العربية والإنجليزية.",
+     "An illustrative example: the new phase groups services by what the user needs rather than by the agency that provides them, and adds one search in Arabic and English.", NONE),
     ("AE", date(2014, 12, 10), "network", "الإمارات تنضم إلى الشبكة الخليجية للحكومة الإلكترونية", "The UAE joins the GCC e-government network",
-     "انضمت بعد أسابيع من الربط التجريبي بين الكويت وقطر والسعودية.", "Joined weeks after the trial interconnection of Kuwait, Qatar and Saudi Arabia.", ""),
+     "مثال توضيحي لتاريخ الانضمام: كان مقرراً أن تنضم الإمارات خلال أسابيع من الربط التجريبي بين الكويت وقطر والسعودية، وتتبادل جهاتها الرسائل الموقعة مع نظيراتها منذ انضمامها.",
+     "An illustrative joining date: the UAE was due to join within weeks of the trial interconnection of Kuwait, Qatar and Saudi Arabia, and its agencies exchange signed messages with their peers from then on.", NONE),
     ("AE", date(2013, 5, 22), "services", "إطلاق تطبيقات الخدمات الحكومية على الهواتف الذكية", "Government services launched as smartphone apps",
-     "بيانات توضيحية.", "Demonstration data.", ""),
+     "مثال توضيحي: تحويل الخدمات الأكثر طلباً إلى تطبيقات للهواتف الذكية، مع الدفع الإلكتروني وتتبع حالة الطلب من الهاتف.",
+     "An illustrative example: the most requested services become smartphone apps, with e-payment and tracking of each request from the phone.", NONE),
     ("BH", date(2014, 12, 15), "network", "البحرين تنضم إلى الشبكة الخليجية للحكومة الإلكترونية", "Bahrain joins the GCC e-government network",
-     "بيانات توضيحية عن تاريخ الانضمام.", "Demonstration data for the joining date.", ""),
+     "مثال توضيحي لتاريخ الانضمام: كانت البحرين من الدول الثلاث التي تقرر انضمامها بعد الربط التجريبي الأول، فصارت جهاتها قادرة على تبادل المعلومات مع نظيراتها الخليجية.",
+     "An illustrative joining date: Bahrain was one of the three states due to join after the first trial interconnection, after which its agencies can exchange information with their Gulf peers.", NONE),
     ("BH", date(2013, 3, 20), "services", "خدمات الدفع الإلكتروني الموحدة", "Unified e-payment services",
-     "بيانات توضيحية.", "Demonstration data.", ""),
+     "مثال توضيحي: بوابة دفع إلكتروني واحدة تستخدمها الجهات الحكومية كلها، فيدفع المستخدم الرسوم بالطريقة نفسها أياً كانت الخدمة.",
+     "An illustrative example: one e-payment gateway used by every government agency, so people pay fees the same way whatever the service.", NONE),
     ("OM", date(2014, 12, 20), "network", "عُمان تنضم إلى الشبكة الخليجية للحكومة الإلكترونية", "Oman joins the GCC e-government network",
-     "بيانات توضيحية عن تاريخ الانضمام.", "Demonstration data for the joining date.", ""),
+     "مثال توضيحي لتاريخ الانضمام: كانت عُمان من الدول التي تقرر انضمامها خلال أسابيع من الربط الأول، لتكتمل بها الشبكة بين الدول الست.",
+     "An illustrative joining date: Oman was among the states due to join within weeks of the first interconnection, completing the network between the six states.", NONE),
     ("OM", date(2012, 9, 3), "infrastructure", "تشغيل مركز البيانات الحكومي ومركز التعافي من الكوارث", "Government data centre and disaster-recovery site in operation",
-     "بيانات توضيحية.", "Demonstration data.", ""),
+     "مثال توضيحي: مركز بيانات مشترك تستضيف فيه الجهات الحكومية أنظمتها، مع موقع احتياطي يتولى الخدمة إذا تعطل المركز الرئيسي.",
+     "An illustrative example: a shared data centre where government agencies host their systems, with a standby site that takes over if the main centre fails.", NONE),
 ]
 
 AWARDS = [
@@ -185,8 +203,8 @@ PRACTICES: list[dict[str, Any]] = [
          title_ar="تراخيص الإطفاء عبر أجهزة الخدمة الذاتية", title_en="Fire-service licences from self-service kiosks",
          summary_ar="أجهزة خدمة ذاتية موزعة في أنحاء الكويت تصدر تراخيص الإطفاء.",
          summary_en="Self-service devices placed across Kuwait issue fire-service licences.",
-         body_ar="<p>توزيع الأجهزة في المناطق يختصر وقت المراجعين ويخفف الضغط على المكاتب.</p>",
-         body_en="<p>Spreading the devices across districts saves applicants' time and relieves the offices.</p>",
+         body_ar="<p>توزيع الأجهزة في المناطق يختصر وقت المراجعين ويخفف الضغط على المكاتب. وتقدم بلدية الكويت بالطريقة نفسها خدمات إلكترونية لتجديد الرخص والإعلانات.</p>",
+         body_en="<p>Spreading the devices across districts saves applicants' time and relieves the offices. Kuwait Municipality offers e-services in the same spirit to renew licences and advertisements.</p>",
          source=KUNA, demo=False),
     dict(id="sa-ppp-revenue-sharing", state="SA", sector="ict", year=2004, tags=["partnership", "private sector", "policy"],
          title_ar="الشراكة مع القطاع الخاص على أساس تقاسم الإيرادات", title_en="Private-sector partnership on a revenue-sharing basis",
@@ -206,32 +224,40 @@ PRACTICES: list[dict[str, Any]] = [
          title_ar="إطلاق الخدمات على مجموعات متتالية", title_en="Launching services in successive groups",
          summary_ar="تسليم أول ١٥٠ خدمة على ثلاث مجموعات ضمن خطة خمسية.",
          summary_en="The first 150 services delivered in three groups within a five-year plan.",
-         body_ar="<p>تتيح المجموعات المتتالية قياس الإقبال وتحسين الخدمات قبل المجموعة التالية.</p>",
-         body_en="<p>Successive groups let the programme measure take-up and improve services before the next group.</p>",
+         body_ar="<p>تتيح المجموعات المتتالية قياس الإقبال وتحسين الخدمات قبل المجموعة التالية، وقد سُلّمت المجموعتان الأولى والثانية والثالثة قيد الإعداد.</p>",
+         body_en="<p>Successive groups let the programme measure take-up and improve services before the next group; the first and second groups are delivered and the third is in preparation.</p>",
          source=PRESS_SA, demo=False),
     dict(id="qa-knowledge-portal", state="QA", sector="ict", year=2014, tags=["knowledge management", "portal", "GCC"],
          title_ar="بوابة إدارة المعرفة المشتركة بين دول المجلس", title_en="A knowledge-management portal shared by the GCC states",
          summary_ar="تطوير بوابة لتبادل التجارب الناجحة بين الدول الأعضاء.",
          summary_en="Developing a portal where the member states share their successful experiences.",
-         body_ar="<p>تجمع البوابة التجارب الناجحة بلغتين وتتيح البحث فيها حسب الدولة والقطاع.</p>",
-         body_en="<p>The portal gathers successful experiences in two languages, searchable by state and sector.</p>",
+         body_ar="<p>تجمع البوابة التجارب الناجحة باللغتين العربية والإنجليزية، وتتيح البحث فيها حسب الدولة والقطاع، ليستفيد كل جهاز حكومي من تجارب نظرائه في الدول الأعضاء.</p>",
+         body_en="<p>The portal gathers successful experiences in Arabic and English, searchable by state and sector, so each government body can learn from its peers in the other member states.</p>",
          source=KUNA, demo=False),
     dict(id="ae-mobile-first", state="AE", sector="transport", year=2013, tags=["mobile", "apps", "services"],
          title_ar="الخدمات الحكومية عبر الهاتف المحمول أولاً", title_en="Mobile-first government services",
          summary_ar="تحويل الخدمات الأكثر طلباً إلى تطبيقات للهواتف الذكية.",
          summary_en="Turning the most requested services into smartphone apps.",
-         body_ar="<p>بيانات توضيحية: تصميم الخدمات للهاتف المحمول أولاً ثم للويب.</p>",
-         body_en="<p>Demonstration data: services designed for mobile first, then for the web.</p>", demo=True),
+         body_ar="<p>مثال توضيحي: تُصمَّم الخدمة للهاتف المحمول أولاً ثم للويب، فتُختصر النماذج إلى ما لا يمكن معرفته من السجلات الحكومية، ويُرسل إشعار عند كل تغيير في حالة الطلب.</p><p>تبدأ الجهة بالخدمات الأكثر طلباً، وتقيس الإقبال عليها قبل تحويل غيرها.</p>",
+         body_en="<p>An illustrative example: each service is designed for the phone first and then for the web, forms are cut down to what government records cannot already tell, and a notification follows every change in a request's status.</p><p>The agency starts with the most requested services and measures take-up before converting others.</p>",
+         outcomes_ar="<ul><li>نماذج أقصر على الشاشة الصغيرة</li><li>متابعة حالة الطلب دون مراجعة</li></ul>",
+         outcomes_en="<ul><li>Shorter forms on a small screen</li><li>Request status followed without a visit</li></ul>", demo=True),
     dict(id="bh-unified-payment", state="BH", sector="finance", year=2013, tags=["e-payment", "payments"],
          title_ar="بوابة دفع إلكتروني موحدة للجهات الحكومية", title_en="One e-payment gateway for government agencies",
          summary_ar="بوابة دفع واحدة تخدم جميع الجهات وتقلل تكاليف الربط مع البنوك.",
          summary_en="One payment gateway for every agency, cutting the cost of connecting to banks.",
-         body_ar="<p>بيانات توضيحية.</p>", body_en="<p>Demonstration data.</p>", demo=True),
+         body_ar="<p>مثال توضيحي: بدلاً من أن تربط كل جهة حكومية أنظمتها بكل بنك على حدة، تربط بوابة دفع إلكتروني واحدة الجهات جميعها بالبنوك وشبكات البطاقات، ويدفع المستخدم رسوم أي خدمة بالطريقة نفسها.</p><p>تتولى البوابة التسوية اليومية مع كل جهة، فتعرف الجهة ما حُصّل لها دون مطابقة يدوية.</p>",
+         body_en="<p>An illustrative example: instead of each government agency connecting its systems to every bank, one e-payment gateway connects all agencies to the banks and card networks, and people pay the fees of any service the same way.</p><p>The gateway settles with each agency daily, so an agency knows what was collected for it without manual reconciliation.</p>",
+         outcomes_ar="<ul><li>ربط واحد بالبنوك بدلاً من ربط لكل جهة</li><li>طريقة دفع واحدة لكل الخدمات</li></ul>",
+         outcomes_en="<ul><li>One connection to the banks instead of one per agency</li><li>One way to pay for every service</li></ul>", demo=True),
     dict(id="om-disaster-recovery", state="OM", sector="ict", year=2012, tags=["disaster recovery", "data centre", "security"],
          title_ar="مركز بيانات حكومي مع موقع للتعافي من الكوارث", title_en="A government data centre with a disaster-recovery site",
          summary_ar="استضافة الأنظمة الحكومية في مركز مشترك مع موقع تعافٍ احتياطي.",
          summary_en="Hosting government systems in a shared centre with a standby recovery site.",
-         body_ar="<p>بيانات توضيحية.</p>", body_en="<p>Demonstration data.</p>", demo=True),
+         body_ar="<p>مثال توضيحي: تستضيف الجهات الحكومية أنظمتها في مركز بيانات مشترك تديره جهة واحدة، بمعايير موحدة للأمن والتشغيل، مع موقع احتياطي في مدينة أخرى يتولى الخدمة إذا تعطل المركز الرئيسي.</p><p>يُختبر الانتقال إلى الموقع الاحتياطي دورياً، وتُنشر نتائج الاختبار للجهات المستضيفة.</p>",
+         body_en="<p>An illustrative example: government agencies host their systems in a shared data centre run by one body, with common security and operating standards, and a standby site in another city takes over if the main centre fails.</p><p>Failover to the standby site is tested regularly and the results are shared with the hosted agencies.</p>",
+         outcomes_ar="<ul><li>استمرار الخدمات عند تعطل المركز الرئيسي</li><li>معايير أمن موحدة للجهات المستضيفة</li></ul>",
+         outcomes_en="<ul><li>Services continue when the main centre fails</li><li>Common security standards for hosted agencies</li></ul>", demo=True),
     dict(id="jo-single-sign-on", state=None, sector="ict", year=2015, tags=["single sign-on", "portal", "personalisation"],
          title_ar="بوابة تفاعلية بتسجيل دخول موحد", title_en="An interactive portal with single sign-on",
          summary_ar="تجربة الأردن: بوابة حكومة إلكترونية بتسجيل دخول موحد لجميع الخدمات وصفحة يرتبها كل مستخدم.",
@@ -296,11 +322,19 @@ def load_demo(session: Session) -> dict[str, int]:
     added = {"states": 0, "services": 0, "achievements": 0, "awards": 0, "practices": 0, "standards": 0,
              "tag_labels": 0}
     for data in STATES:
-        if session.get(State, data["code"]) is None:
+        st = session.get(State, data["code"])
+        if st is None:
             st = State(**data)
-            st.ranks = [EgdiRank(year=y, rank=r, source=s) for y, r, s in RANKS[data["code"]]]
+            st.ranks = [EgdiRank(year=y, rank=r, source_ar=s[0], source_en=s[1]) for y, r, s in RANKS[data["code"]]]
             session.add(st)
             added["states"] += 1
+        else:  # created by ``portal init`` (reference data): fill only what is still empty
+            for key in ("programme_ar", "programme_en", "readiness_ar", "readiness_en"):
+                if not getattr(st, key):
+                    setattr(st, key, data[key])
+            if not st.ranks:
+                st.ranks = [EgdiRank(year=y, rank=r, source_ar=s[0], source_en=s[1])
+                            for y, r, s in RANKS[data["code"]]]
     session.flush()
     for code, plan in STAGE_PLAN.items():
         for i, (sector, ag_ar, ag_en, n_ar, n_en) in enumerate(SERVICE_TEMPLATES):
@@ -317,25 +351,30 @@ def load_demo(session: Session) -> dict[str, int]:
     for data in REPORTED_SERVICES:
         if not session.scalar(select(Service).where(Service.state_code == data["state_code"],
                                                     Service.name_en == data["name_en"])):
-            session.add(Service(**data, as_of=date(2014, 11, 30), is_demo=False))
+            fields = {k: v for k, v in data.items() if k != "source"}
+            source = data.get("source", NONE)
+            session.add(Service(**fields, source_ar=source[0], source_en=source[1], as_of=date(2014, 11, 30),
+                                is_demo=False))
             added["services"] += 1
     for code, d, cat, t_ar, t_en, b_ar, b_en, source in ACHIEVEMENTS:
         if session.scalar(select(Achievement).where(Achievement.title_en == t_en)):
             continue
         session.add(Achievement(state_code=code, date=d, category=cat, title_ar=t_ar, title_en=t_en, body_ar=b_ar,
-                                body_en=b_en, source=source, is_demo=not source, status="published",
-                                published_at=datetime(d.year, d.month, d.day, 9, 0)))
+                                body_en=b_en, source_ar=source[0], source_en=source[1], is_demo=not source[1],
+                                status="published", published_at=datetime(d.year, d.month, d.day, 9, 0)))
         added["achievements"] += 1
     for year, host, winners in AWARDS:
         if session.scalar(select(AwardEdition).where(AwardEdition.year == year)):
             continue
         edition = AwardEdition(
-            year=year, host_code=host, is_demo=True,
-            notes_ar="سنة الدورة والفائزون بيانات توضيحية؛ تعاقب الدول المستضيفة (عُمان ثم الكويت ثم الإمارات ثم البحرين) وارد في تقارير وكالة الأنباء الكويتية.",
-            notes_en="The edition year and winners are demonstration data; the order of host states (Oman, Kuwait, the UAE, then Bahrain) is as reported by KUNA.")
-        edition.winners = [AwardWinner(category_ar=c_ar, category_en=c_en, state_code=w,
-                                       winner_ar=f"جهة حكومية من {_name_ar(w)} (بيانات توضيحية)",
-                                       winner_en=f"A government body of {_name_en(w)} (demonstration data)")
+            year=year, host_code=host, is_demo=True, source_ar=KUNA[0], source_en=KUNA[1],
+            notes_ar=(f"دورة استضافتها {_name_ar(host)}. تعاقبُ الدول المستضيفة (عُمان ثم الكويت ثم الإمارات ثم "
+                      "البحرين) واردٌ في التقارير، أما سنة الدورة وفئاتها والدول الفائزة فبيانات توضيحية."),
+            notes_en=(f"An edition hosted by {_name_en(host)}. The order of host states (Oman, Kuwait, the UAE, then "
+                      "Bahrain) is as reported; the edition year, its categories and the winning states are "
+                      "demonstration data."))
+        # The winning bodies' names are not known: the winner is left out and the page names the state.
+        edition.winners = [AwardWinner(category_ar=c_ar, category_en=c_en, state_code=w, winner_ar="", winner_en="")
                            for c_ar, c_en, w in winners]
         session.add(edition)
         added["awards"] += 1
@@ -362,7 +401,8 @@ def load_demo(session: Session) -> dict[str, int]:
                      tags=data["tags"], title_ar=data["title_ar"], title_en=data["title_en"],
                      summary_ar=data["summary_ar"], summary_en=data["summary_en"], body_ar=data["body_ar"],
                      body_en=data["body_en"], outcomes_ar=data.get("outcomes_ar", ""),
-                     outcomes_en=data.get("outcomes_en", ""), source=data.get("source", ""),
+                     outcomes_en=data.get("outcomes_en", ""), source_ar=data.get("source", NONE)[0],
+                     source_en=data.get("source", NONE)[1],
                      is_demo=data["demo"], status="published",
                      published_at=datetime(2015, 1, 1 + i, 9, 0))
         session.add(p)

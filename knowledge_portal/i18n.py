@@ -107,8 +107,17 @@ STATE_TIMEZONES: dict[str, str] = {
 }
 
 
+#: How each zone is named to a reader (Arabic, English): "بتوقيت الكويت" / "Kuwait time".
+TIMEZONE_LABELS: dict[str, tuple[str, str]] = {
+    "KW": ("بتوقيت الكويت", "Kuwait time"), "SA": ("بتوقيت الرياض", "Riyadh time"),
+    "QA": ("بتوقيت الدوحة", "Doha time"), "AE": ("بتوقيت الإمارات", "UAE time"),
+    "BH": ("بتوقيت البحرين", "Bahrain time"), "OM": ("بتوقيت مسقط", "Muscat time"),
+}
+
+
 def local_time(value: str | datetime | None, state: str | None = None) -> str:
-    """A moment (an aware datetime or an ISO 8601 string) in the state's own time zone and the page's language."""
+    """A moment (an aware datetime or an ISO 8601 string) in the state's own time zone and the page's language,
+    followed by the zone's name ("(Kuwait time)"), so a reader in another state is not misled."""
     if value is None or value == "":
         return ""
     if isinstance(value, str):
@@ -120,11 +129,13 @@ def local_time(value: str | datetime | None, state: str | None = None) -> str:
         moment = value
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    local = moment.astimezone(ZoneInfo(STATE_TIMEZONES.get(state or "", "Asia/Riyadh")))
+    zone_state = state if state in STATE_TIMEZONES else "SA"
+    local = moment.astimezone(ZoneInfo(STATE_TIMEZONES[zone_state]))
     lang = current_lang()
     separator = "، " if lang == "ar" else ", "
     text = format_date(local.date(), "long", locale=lang) + separator + format_time(local.timetz(), "short", locale=lang)
-    return digits(text, state)
+    zone = TIMEZONE_LABELS[zone_state][0 if lang == "ar" else 1]
+    return digits(f"{text} ({zone})", state)
 
 
 def hijri_date(value: date | datetime | None, state: str | None = None) -> str:

@@ -1,7 +1,9 @@
 """Imports: best practices from JSON Lines, a state's service catalogue from CSV.
 
 Both report invalid input line by line and import the valid rest (free text
-loses bidi override/isolate controls, as in the admin forms); re-importing
+loses bidi override/isolate controls, as in the admin forms; member states
+and sectors are checked against their records, so an unknown code is a
+line-numbered error, never a database traceback); re-importing
 updates records by their identifier (practice ``id``; service state and
 English name), so imports can be repeated safely.
 """
@@ -20,9 +22,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .inputs import parse_int, strip_bidi, unquote_formula
-from .models import Practice, Service, utcnow
+from .models import Practice, Service, State, utcnow
 from .sanitize import clean_html
-from .vocab import CHANNELS, MATURITY, SECTORS, STATE_CODES
+from .sectors import load_sectors, load_state_codes
+from .vocab import CHANNELS, MATURITY
 
 PUBLIC_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 
@@ -53,19 +56,27 @@ def _text(obj: dict[str, Any], key: str, required: bool, max_len: int) -> str:
     return value
 
 
-def validate_practice(obj: Any) -> dict[str, Any]:
-    """Check one JSONL object; return the clean field values or raise ValueError."""
+def _one_of(kind: str, value: Any, known: Any, allow_null: bool = False) -> None:
+    """Raise a readable ValueError unless ``value`` is one of ``known`` (or null when allowed)."""
+    if value is None and allow_null:
+        return
+    if not isinstance(value, str) or value not in known:
+        listed = ", ".join(known) or "none defined"
+        shown = repr(value)[:40]
+        raise ValueError(f"unknown {kind} {shown}: must be one of {listed}" + (" or null" if allow_null else ""))
+
+
+def validate_practice(obj: Any, states: Any, sectors: Any) -> dict[str, Any]:
+    """Check one JSONL object against the known state and sector codes; return clean values or raise ValueError."""
     if not isinstance(obj, dict):
         raise ValueError("not a JSON object")
     pid = obj.get("id")
     if not isinstance(pid, str) or not PUBLIC_ID_RE.fullmatch(pid):
         raise ValueError("id must be 1-80 letters, digits, '.', '-' or '_'")
     state = obj.get("state")
-    if state is not None and state not in STATE_CODES:
-        raise ValueError(f"state must be one of {', '.join(STATE_CODES)} or null")
+    _one_of("member state", state, states, allow_null=True)
     sector = obj.get("sector")
-    if sector not in SECTORS:
-        raise ValueError(f"sector must be one of {', '.join(SECTORS)}")
+    _one_of("sector", sector, sectors)
     year = obj.get("year")
     if not isinstance(year, int) or isinstance(year, bool) or not 1950 <= year <= 2100:
         raise ValueError("year must be an integer between 1950 and 2100")
@@ -79,7 +90,8 @@ def validate_practice(obj: Any) -> dict[str, Any]:
         values[f"summary_{lang}"] = _text(obj, f"summary_{lang}", False, 5000)
         values[f"body_{lang}"] = clean_html(_text(obj, f"body_{lang}", False, 200_000))
         values[f"outcomes_{lang}"] = clean_html(_text(obj, f"outcomes_{lang}", False, 50_000))
-    values["source"] = _text(obj, "source", False, 500)
+    values["source_ar"] = _text(obj, "source_ar", False, 500)
+    values["source_en"] = _text(obj, "source_en", False, 500) or _text(obj, "source", False, 500)
     if "demo" in obj:
         values["is_demo"] = bool(obj["demo"])
     else:
@@ -91,11 +103,12 @@ def import_practices(session: Session, lines: list[str], publish: bool) -> Impor
     """Import JSONL lines (1-based line numbers in the report); commit once at the end."""
     report = ImportReport()
     seen: set[str] = set()
+    states, sectors = load_state_codes(session), list(load_sectors(session))
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            values = validate_practice(json.loads(line))
+            values = validate_practice(json.loads(line), states, sectors)
         except json.JSONDecodeError as exc:
             report.errors.append((number, f"invalid JSON: {exc.msg}"))
             continue
@@ -136,8 +149,8 @@ def _bool(row: dict[str, str], key: str) -> bool:
     raise ValueError(f"{key} must be true or false")
 
 
-def validate_service_row(row: dict[str, str], state: str) -> dict[str, Any]:
-    """Check one CSV row of a state's catalogue; return field values or raise ValueError."""
+def validate_service_row(row: dict[str, str], state: str, sectors: Any) -> dict[str, Any]:
+    """Check one CSV row of a state's catalogue against the known sectors; return field values or raise ValueError."""
     row_state = (row.get("state") or state).strip().upper()
     if row_state != state:
         raise ValueError(f"state {row_state!r} is not {state!r}: a catalogue is imported for one state")
@@ -150,8 +163,7 @@ def validate_service_row(row: dict[str, str], state: str) -> dict[str, Any]:
             raise ValueError(f"{key} is longer than 300 characters")
         out[key] = value
     sector = (row.get("sector") or "").strip()
-    if sector not in SECTORS:
-        raise ValueError(f"sector must be one of {', '.join(SECTORS)}")
+    _one_of("sector", sector, sectors)
     maturity = (row.get("maturity") or "").strip()
     if maturity not in MATURITY:
         raise ValueError(f"maturity must be one of {', '.join(MATURITY)}")
@@ -170,6 +182,8 @@ def validate_service_row(row: dict[str, str], state: str) -> dict[str, Any]:
     url = strip_bidi(row.get("evidence_url") or "").strip()
     if url and not re.match(r"https?://", url):
         raise ValueError("evidence_url must start with http:// or https://")
+    out.update(source_ar=strip_bidi(row.get("source_ar") or "").strip()[:500],
+               source_en=strip_bidi(row.get("source_en") or "").strip()[:500])
     out.update(sector=sector, maturity=maturity, channels=",".join(channels), launch_phase=phase, as_of=as_of,
                evidence_url=url, e_payment=_bool(row, "e_payment"), end_to_end=_bool(row, "end_to_end"),
                ministry_priority=_bool(row, "ministry_priority"), cross_border=_bool(row, "cross_border"))
@@ -179,6 +193,11 @@ def validate_service_row(row: dict[str, str], state: str) -> dict[str, Any]:
 def import_services_csv(session: Session, raw: bytes, state: str) -> ImportReport:
     """Import a state's catalogue; row numbers count the header as line 1."""
     report = ImportReport()
+    if session.get(State, state) is None:
+        known = ", ".join(load_state_codes(session)) or "none defined: run gcc-link portal init"
+        report.errors.append((0, f"unknown member state {state[:10]!r}: must be one of {known}"))
+        return report
+    sectors = list(load_sectors(session))
     if len(raw) > 2 * 1024 * 1024:
         report.errors.append((0, "the file is larger than 2 MiB"))
         return report
@@ -196,7 +215,7 @@ def import_services_csv(session: Session, raw: bytes, state: str) -> ImportRepor
     for row in reader:
         line = reader.line_num
         try:
-            values = validate_service_row(row, state)
+            values = validate_service_row(row, state, sectors)
         except ValueError as exc:
             report.errors.append((line, str(exc)))
             continue

@@ -7,7 +7,9 @@ per app, through the engine-neutral interface in :mod:`knowledge_portal.search`.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import select
@@ -40,17 +42,44 @@ def get_backend(app: Flask | None = None) -> SearchBackend:
 def to_doc(p: Practice) -> PracticeDoc:
     """The index's view of a practice: plain text, public identifier.
 
-    The tags' labels join the body text of their language, so a reader who
-    searches for a tag as the pages show it (``الهوية الرقمية``) finds it.
+    The tags' and the sector's labels are indexed in each language's label
+    field, so a reader who searches for a tag as the pages show it
+    (``الهوية الرقمية``) finds it, but snippets (cut from title, summary and
+    body) never show a list of labels.
     """
-    labels = tag_labels(p.tags or ()).values()
+    from .sectors import load_sectors
+
+    labels = list(tag_labels(p.tags or ()).values())
+    sector = _sector_labels(p.sector, load_sectors)
     return PracticeDoc(
         id=p.public_id, state=p.state_code, sector=p.sector, year=p.year, tags=tuple(p.tags or ()),
         title_ar=p.title_ar, title_en=p.title_en, summary_ar=p.summary_ar, summary_en=p.summary_en,
-        body_ar=" ".join([html_to_text(p.body_ar), html_to_text(p.outcomes_ar), *(lb["ar"] for lb in labels)]),
-        body_en=" ".join([html_to_text(p.body_en), html_to_text(p.outcomes_en), *(lb["en"] for lb in labels)]),
+        body_ar=" ".join([html_to_text(p.body_ar), _list_text(p.outcomes_ar, "؛")]),
+        body_en=" ".join([html_to_text(p.body_en), _list_text(p.outcomes_en, ";")]),
+        labels_ar=" \n".join([*(lb["ar"] for lb in labels), sector[0]]),
+        labels_en=" \n".join([*(lb["en"] for lb in labels), sector[1]]),
         published=p.published_at.date() if p.published_at else None,
     )
+
+
+_ITEM_END = re.compile(r"\s*</li>", re.IGNORECASE)
+
+
+def _list_text(value: str | None, separator: str) -> str:
+    """Plain text of HTML whose list items end with ``separator``, so a snippet across two items
+    ("one connection to the banks; one way to pay") does not read as one run-on sentence."""
+    return html_to_text(_ITEM_END.sub(separator + "</li>", value or "")).rstrip(separator + " ")
+
+
+def _sector_labels(code: str, load: Any) -> tuple[str, str]:
+    """The (Arabic, English) label of sector ``code`` from its record, empty when there is none."""
+    from .db import get_session
+
+    try:
+        record = load(get_session()).get(code)
+    except RuntimeError:  # outside an app context: no labels
+        return "", ""
+    return (record.label_ar, record.label_en) if record is not None else ("", "")
 
 
 def sync_practice(practice: Practice, app: Flask | None = None) -> None:

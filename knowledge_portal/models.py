@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON, Boolean, Column, Date, DateTime, ForeignKey, Integer, LargeBinary, String, Table, Text, UniqueConstraint,
@@ -50,7 +50,41 @@ class Bilingual:
         return getattr(self, f"{field}_{lang}", None) or getattr(self, f"{field}_{other}", None) or ""
 
 
+class Sourced:
+    """Mixin: a bilingual source line (``source_ar``, ``source_en``).
+
+    ``source`` stays as a read/write alias of the English line for callers that
+    predate the split (CSV export, admin forms); pages use ``t('source', lang)``.
+    """
+
+    if TYPE_CHECKING:  # the mapped columns are declared on each model (their lengths differ)
+        source_ar: str
+        source_en: str
+
+    @property
+    def source(self) -> str:
+        return self.source_en or self.source_ar or ""
+
+    @source.setter
+    def source(self, value: str) -> None:
+        self.source_en = value or ""
+
+
 STATUSES = ("draft", "submitted", "published", "returned")
+
+
+class Sector(Base, Bilingual):
+    """A sector of government (health, customs...): a record the secretariat edits, with both labels.
+
+    Services and practices refer to a sector by ``code`` (stable, English, used in
+    URLs and the API); pages show ``label_ar`` / ``label_en``.
+    """
+
+    __tablename__ = "sectors"
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    label_ar: Mapped[str] = mapped_column(String(200))
+    label_en: Mapped[str] = mapped_column(String(200))
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class State(Base, Bilingual):
@@ -71,7 +105,7 @@ class State(Base, Bilingual):
         back_populates="state", order_by="EgdiRank.year", cascade="all, delete-orphan")
 
 
-class EgdiRank(Base):
+class EgdiRank(Base, Bilingual, Sourced):
     """One UN E-Government Development Index rank of a state in a survey year."""
 
     __tablename__ = "egdi_ranks"
@@ -80,11 +114,12 @@ class EgdiRank(Base):
     state_code: Mapped[str] = mapped_column(ForeignKey("states.code", ondelete="CASCADE"))
     year: Mapped[int] = mapped_column(Integer)
     rank: Mapped[int] = mapped_column(Integer)
-    source: Mapped[str] = mapped_column(String(300), default="")
+    source_ar: Mapped[str] = mapped_column(String(300), default="")
+    source_en: Mapped[str] = mapped_column(String(300), default="")
     state: Mapped[State] = relationship(back_populates="ranks")
 
 
-class Service(Base, Bilingual):
+class Service(Base, Bilingual, Sourced):
     """One e-service of a member state and its readiness."""
 
     __tablename__ = "services"
@@ -104,8 +139,10 @@ class Service(Base, Bilingual):
     cross_border: Mapped[bool] = mapped_column(Boolean, default=False)
     evidence_url: Mapped[str] = mapped_column(String(500), default="")
     as_of: Mapped[date | None] = mapped_column(Date, nullable=True)
-    source: Mapped[str] = mapped_column(String(500), default="")
+    source_ar: Mapped[str] = mapped_column(String(500), default="")
+    source_en: Mapped[str] = mapped_column(String(500), default="")
     is_demo: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, default=utcnow, onupdate=utcnow)
     state: Mapped[State] = relationship()
 
     @property
@@ -113,7 +150,7 @@ class Service(Base, Bilingual):
         return [c for c in (self.channels or "").split(",") if c]
 
 
-class Achievement(Base, Bilingual):
+class Achievement(Base, Bilingual, Sourced):
     __tablename__ = "achievements"
     id: Mapped[int] = mapped_column(primary_key=True)
     state_code: Mapped[str] = mapped_column(ForeignKey("states.code"), index=True)
@@ -123,7 +160,8 @@ class Achievement(Base, Bilingual):
     title_en: Mapped[str] = mapped_column(String(500))
     body_ar: Mapped[str] = mapped_column(Text, default="")
     body_en: Mapped[str] = mapped_column(Text, default="")
-    source: Mapped[str] = mapped_column(String(500), default="")
+    source_ar: Mapped[str] = mapped_column(String(500), default="")
+    source_en: Mapped[str] = mapped_column(String(500), default="")
     is_demo: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
     review_comment: Mapped[str] = mapped_column(Text, default="")
@@ -136,7 +174,7 @@ class Achievement(Base, Bilingual):
         return self.date.year
 
 
-class AwardEdition(Base, Bilingual):
+class AwardEdition(Base, Bilingual, Sourced):
     """One year of the GCC e-government award, hosted by a member state."""
 
     __tablename__ = "award_editions"
@@ -145,7 +183,8 @@ class AwardEdition(Base, Bilingual):
     host_code: Mapped[str] = mapped_column(ForeignKey("states.code"))
     notes_ar: Mapped[str] = mapped_column(Text, default="")
     notes_en: Mapped[str] = mapped_column(Text, default="")
-    source: Mapped[str] = mapped_column(String(500), default="")
+    source_ar: Mapped[str] = mapped_column(String(500), default="")
+    source_en: Mapped[str] = mapped_column(String(500), default="")
     is_demo: Mapped[bool] = mapped_column(Boolean, default=True)
     host: Mapped[State] = relationship()
     winners: Mapped[list["AwardWinner"]] = relationship(
@@ -172,7 +211,7 @@ practice_relations = Table(
 )
 
 
-class Practice(Base, Bilingual):
+class Practice(Base, Bilingual, Sourced):
     """A best practice (successful experience) in the knowledge base."""
 
     __tablename__ = "practices"
@@ -190,7 +229,8 @@ class Practice(Base, Bilingual):
     body_en: Mapped[str] = mapped_column(Text, default="")
     outcomes_ar: Mapped[str] = mapped_column(Text, default="")
     outcomes_en: Mapped[str] = mapped_column(Text, default="")
-    source: Mapped[str] = mapped_column(String(500), default="")
+    source_ar: Mapped[str] = mapped_column(String(500), default="")
+    source_en: Mapped[str] = mapped_column(String(500), default="")
     is_demo: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
     review_comment: Mapped[str] = mapped_column(Text, default="")

@@ -29,6 +29,10 @@ _YEAR = _param("year", "year", {"type": "integer"})
 _PAGE = _param("page", "page number, from 1", {"type": "integer", "minimum": 1})
 _PER_PAGE = _param("per_page", "results per page", {"type": "integer", "minimum": 1, "maximum": 100})
 _BI = {"type": "object", "properties": {"ar": {"type": "string"}, "en": {"type": "string"}}}
+#: A record's source: the English line (kept for older clients) and the line in each language; null when not recorded.
+_SRC = {"source": {"type": ["string", "null"]}, "source_ar": {"type": ["string", "null"]},
+        "source_en": {"type": ["string", "null"]}}
+_UPDATED = {"updated": {"type": ["string", "null"], "description": "date the record last changed (YYYY-MM-DD)"}}
 
 
 def build_openapi() -> dict[str, Any]:
@@ -129,7 +133,7 @@ def build_openapi() -> dict[str, Any]:
                 "code": {"type": "string"}, "name": _BI, "programme": _BI, "agency": {"type": "object"},
                 "readiness": _BI, "network_status": {"type": "string"},
                 "egdi_ranks": {"type": "array", "items": {"type": "object", "properties": {
-                    "year": {"type": "integer"}, "rank": {"type": "integer"}, "source": {"type": "string"}}}}}},
+                    "year": {"type": "integer"}, "rank": {"type": "integer"}, **_SRC}}}}},
             "Service": {"type": "object", "required": ["id", "state", "sector", "name", "maturity"], "properties": {
                 "id": {"type": "integer"}, "state": {"type": "string"}, "agency": _BI, "sector": {"type": "string"},
                 "name": _BI, "maturity": {"type": "string",
@@ -138,24 +142,25 @@ def build_openapi() -> dict[str, Any]:
                 "end_to_end": {"type": "boolean"}, "ministry_priority": {"type": "boolean"},
                 "launch_phase": {"type": "integer"}, "cross_border": {"type": "boolean"},
                 "evidence_url": {"type": ["string", "null"]}, "as_of": {"type": ["string", "null"]},
-                "source": {"type": ["string", "null"]}, "demo": {"type": "boolean"}}},
+                **_SRC, **_UPDATED, "demo": {"type": "boolean"}}},
             "Achievement": {"type": "object", "required": ["id", "state", "date", "title"], "properties": {
                 "id": {"type": "integer"}, "state": {"type": "string"}, "date": {"type": "string"},
                 "year": {"type": "integer"}, "category": {"type": "string"}, "title": _BI, "body": _BI,
-                "source": {"type": ["string", "null"]}, "demo": {"type": "boolean"}}},
+                **_SRC, **_UPDATED, "demo": {"type": "boolean"}}},
             "Award": {"type": "object", "required": ["year", "host"], "properties": {
                 "year": {"type": "integer"}, "host": {"type": "string"}, "notes": _BI,
-                "winners": {"type": "array", "items": {"type": "object"}}, "demo": {"type": "boolean"}}},
+                "winners": {"type": "array", "items": {"type": "object"}}, **_SRC, "demo": {"type": "boolean"}}},
             "Practice": {"type": "object", "required": ["id", "sector", "year", "title"], "properties": {
                 "id": {"type": "string"}, "state": {"type": ["string", "null"]}, "sector": {"type": "string"},
                 "year": {"type": "integer"}, "tags": {"type": "array", "items": {"type": "string"}},
                 "tag_labels": {"type": "object", "description": "each tag's label: {tag: {ar, en}}",
                                "additionalProperties": _BI},
                 "title": _BI, "summary": _BI, "body": _BI, "outcomes": _BI,
-                "published": {"type": ["string", "null"]}, "demo": {"type": "boolean"}}},
+                "published": {"type": ["string", "null"]}, **_SRC, **_UPDATED, "demo": {"type": "boolean"}}},
             "SearchResults": {"type": "object", "required": ["total", "results"], "properties": {
                 "total": {"type": "integer"}, "page": {"type": "integer"}, "per_page": {"type": "integer"},
                 "suggestion": {"type": ["string", "null"]}, "facets": {"type": "object"},
+                "partial": {"type": "boolean", "description": "no result has every word; these have most of them"},
                 "results": {"type": "array", "items": {"type": "object", "required": [
                     "id", "title", "snippet", "state", "sector", "year"], "properties": {
                     "id": {"type": "string"}, "title": {"type": "string"},

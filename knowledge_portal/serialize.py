@@ -24,6 +24,19 @@ def csv_cell(value: Any) -> Any:
     if value.startswith(CSV_FORMULA_STARTS):
         return "'" + value
     return value
+def _sources(r: Any) -> dict[str, Any]:
+    """The bilingual source of a record: ``source_ar``, ``source_en`` (null when not recorded).
+
+    ``source`` (the English line, or the Arabic one when there is no English) is
+    kept for clients written before sources became bilingual.
+    """
+    return {"source": r.source or None, "source_ar": r.source_ar or None, "source_en": r.source_en or None}
+
+
+def _updated(r: Any) -> str | None:
+    """When a record last changed (ISO 8601 date), when the record keeps it."""
+    moment = getattr(r, "updated_at", None)
+    return moment.date().isoformat() if moment else None
 
 
 def state_dict(s: State) -> dict[str, Any]:
@@ -33,7 +46,7 @@ def state_dict(s: State) -> dict[str, Any]:
         "agency": {"ar": s.agency_ar, "en": s.agency_en, "url": s.agency_url or None},
         "readiness": {"ar": s.readiness_ar, "en": s.readiness_en},
         "network_status": s.network_status,
-        "egdi_ranks": [{"year": r.year, "rank": r.rank, "source": r.source} for r in s.ranks],
+        "egdi_ranks": [{"year": r.year, "rank": r.rank, **_sources(r)} for r in s.ranks],
     }
 
 
@@ -44,7 +57,8 @@ def service_dict(s: Service) -> dict[str, Any]:
         "channels": s.channel_list, "e_payment": s.e_payment, "end_to_end": s.end_to_end,
         "ministry_priority": s.ministry_priority, "launch_phase": s.launch_phase,
         "cross_border": s.cross_border, "evidence_url": s.evidence_url or None,
-        "as_of": s.as_of.isoformat() if s.as_of else None, "source": s.source or None, "demo": s.is_demo,
+        "as_of": s.as_of.isoformat() if s.as_of else None, **_sources(s), "demo": s.is_demo,
+        "updated": _updated(s),
     }
 
 
@@ -69,14 +83,14 @@ def achievement_dict(a: Achievement) -> dict[str, Any]:
     return {
         "id": a.id, "state": a.state_code, "date": a.date.isoformat(), "year": a.date.year, "category": a.category,
         "title": {"ar": a.title_ar, "en": a.title_en}, "body": {"ar": a.body_ar, "en": a.body_en},
-        "source": a.source or None, "demo": a.is_demo,
+        **_sources(a), "demo": a.is_demo, "updated": _updated(a),
     }
 
 
 def award_dict(e: AwardEdition) -> dict[str, Any]:
     return {
         "year": e.year, "host": e.host_code, "notes": {"ar": e.notes_ar, "en": e.notes_en},
-        "source": e.source or None, "demo": e.is_demo,
+        **_sources(e), "demo": e.is_demo,
         "winners": [{"category": {"ar": w.category_ar, "en": w.category_en},
                      "winner": {"ar": w.winner_ar, "en": w.winner_en}, "state": w.state_code} for w in e.winners],
     }
@@ -88,7 +102,7 @@ def practice_dict(p: Practice, full: bool = False) -> dict[str, Any]:
         "tag_labels": tag_labels(p.tags or []),
         "title": {"ar": p.title_ar, "en": p.title_en}, "summary": {"ar": p.summary_ar, "en": p.summary_en},
         "published": p.published_at.date().isoformat() if p.published_at else None,
-        "source": p.source or None, "demo": p.is_demo,
+        **_sources(p), "demo": p.is_demo, "updated": _updated(p),
     }
     if full:
         out["body"] = {"ar": p.body_ar, "en": p.body_en}

@@ -12,8 +12,9 @@ from markupsafe import Markup
 from .inputs import strip_bidi
 from .resources import RESOURCES
 from .sanitize import clean_html
+from .sectors import sector_choices, sector_label
 from .tags import tag_label
-from .vocab import CHANNELS, MATURITY, MEMBERSHIP_LABELS, ROLE_LABELS, SECTORS, STATUS_LABELS, label
+from .vocab import CHANNELS, MATURITY, MEMBERSHIP_LABELS, ROLE_LABELS, STATUS_LABELS, label
 
 
 def _no_bidi_controls(value: Any) -> Any:
@@ -34,7 +35,7 @@ def init_templating(app: Flask) -> None:
     env = app.jinja_env
     env.finalize = _no_bidi_controls
     env.filters.update(
-        sector_label=lambda c: label(SECTORS, c),
+        sector_label=lambda c: sector_label(c),
         maturity_label=lambda c: label(MATURITY, c),
         channel_label=lambda c: label(CHANNELS, c),
         status_label=lambda c: label(STATUS_LABELS, c),
@@ -49,6 +50,7 @@ def init_templating(app: Flask) -> None:
     )
     env.globals.update(
         maturity_choices=lambda: [(k, str(v)) for k, v in MATURITY.items()],
+        sector_choices=sector_choices,
         state_choices=_state_choices,
         state_label=_state_label,
         facet_title=_facet_title,
@@ -93,7 +95,7 @@ def _facet_label(name: str, value: str, states: list[Any]) -> str:
     if name == "state":
         return _state_label(states, value if value not in ("", "none", "REGIONAL") else None)
     if name == "sector":
-        return label(SECTORS, value)
+        return sector_label(value)
     if name == "tag":
         return tag_label(value)
     from .i18n import digits

@@ -15,6 +15,9 @@ from gcc_link.protocol.identifiers import GCC_STATES
 #: The member states, in the protocol core's order (an alias of ``GCC_STATES``).
 STATE_CODES: tuple[str, ...] = GCC_STATES
 
+#: The default sector vocabulary (code: English label through the catalogs). Sectors are records
+#: (:class:`knowledge_portal.models.Sector`) that the secretariat edits; this list seeds them
+#: (migration 0003 and ``portal init``) with the Arabic and English labels of :data:`DEFAULT_SECTOR_LABELS`.
 SECTORS = {
     "interior": _l("Interior and residency"),
     "health": _l("Health"),
@@ -27,6 +30,29 @@ SECTORS = {
     "labour": _l("Labour and social affairs"),
     "transport": _l("Transport"),
     "ict": _l("ICT and digital government"),
+    "government": _l("Government administration"),
+    "security": _l("Security and civil defence"),
+    "social": _l("Social development"),
+    "customs": _l("Customs and borders"),
+}
+
+#: The seed labels of the default sectors: (Arabic, English), in display order.
+DEFAULT_SECTOR_LABELS: dict[str, tuple[str, str]] = {
+    "government": ("الإدارة الحكومية", "Government administration"),
+    "interior": ("الداخلية والإقامة", "Interior and residency"),
+    "security": ("الأمن والدفاع المدني", "Security and civil defence"),
+    "justice": ("العدل", "Justice"),
+    "health": ("الصحة", "Health"),
+    "education": ("التعليم", "Education"),
+    "social": ("التنمية الاجتماعية", "Social development"),
+    "labour": ("العمل والشؤون الاجتماعية", "Labour and social affairs"),
+    "housing": ("الإسكان", "Housing"),
+    "municipal": ("الخدمات البلدية", "Municipal services"),
+    "commerce": ("التجارة والصناعة", "Commerce and industry"),
+    "customs": ("الجمارك والمنافذ", "Customs and borders"),
+    "finance": ("المالية والمدفوعات", "Finance and payments"),
+    "transport": ("النقل", "Transport"),
+    "ict": ("الاتصالات والحكومة الرقمية", "ICT and digital government"),
 }
 
 # UN E-Government Survey online-service stages, from least to most mature.

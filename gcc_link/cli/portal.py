@@ -277,6 +277,7 @@ def init(instance: Path, demo: bool, admin_user: str, as_json: bool) -> None:
     from knowledge_portal.demo import load_demo
     from knowledge_portal.indexing import reindex_all
     from knowledge_portal.models import User
+    from knowledge_portal.reference import ensure_reference_data
     from knowledge_portal.security import hash_password
 
     config = _config(instance)
@@ -303,12 +304,13 @@ def init(instance: Path, demo: bool, admin_user: str, as_json: bool) -> None:
             write_private(admin_file, json.dumps(creds).encode("utf-8"))
         db.commit()
         added = load_demo(db) if demo else {}
+        reference = ensure_reference_data(db)  # six member states and the sector vocabulary, always
         try:
             indexed = reindex_all(db)
         except Exception as exc:  # noqa: BLE001 - one line, the index is rebuilt by the next run
             fail(f"search index: {exc}")
     result = {"instance": str(config.instance_dir), "admin": creds, "admin_file": str(admin_file),
-              "demo": added, "indexed": indexed}
+              "demo": added, "reference": reference, "indexed": indexed}
     emit(result, as_json, f"instance ready at {instance}; admin user {creds['username']!r}, "
                           f"password {creds['password']} (also in {admin_file}); {indexed} practices indexed")
 

@@ -12,7 +12,11 @@ tokens. Here instead:
   yeh, teh marbuta to heh, no diacritics or tatweel) and maps Arabic-Indic
   digits to ASCII;
 * :func:`light_stem` is Lucene's ``ArabicStemmer`` (Larkey's light10) with a
-  more careful conjunction-waw rule and a list of protected words.
+  more careful conjunction-waw rule and a list of protected words;
+* :data:`BROKEN_PLURALS` is a curated list of broken (internal) plurals of
+  common government vocabulary (مشاريع/مشروع, أنظمة/نظام, وثائق/وثيقة,
+  رسوم/رسم ...), which no light stemmer can reach: once its prefix is gone, a
+  listed plural is indexed and searched as its singular's stem.
 
 Everything in this module is picklable (whoosh stores the schema, analyzers
 included, in the index's table of contents).
@@ -171,11 +175,47 @@ def light_stem(word: str) -> str:
             stem = _strip_waw(stem)
     if stem in PROTECTED_WORDS:
         return stem
+    if stem in _BROKEN_KEYS:  # a listed broken plural: its singular's stem (no singular is itself listed)
+        return _broken_plural_stems()[stem]
     for suffix, keep in _SUFFIXES:
         if stem.endswith(suffix) and len(stem) >= len(suffix) + keep:
             stem = stem[: -len(suffix)]
     return stem
 
+
+#: Broken plurals of common government vocabulary and their singulars (plural: singular).
+#: Why a list: a broken plural changes the word's inside (مشروع → مشاريع), so only a
+#: root-based stemmer would conflate them, and root stemming merges far too much
+#: (كتاب "book", مكتب "office" and كاتب "clerk" share a root). The list is small,
+#: reviewed, and each pair is tested (tests/portal/search/test_search_partial_plurals.py).
+#: Add a pair here when a judged query shows one missing; the index must then be
+#: rebuilt (``gcc-link portal reindex``) for documents already indexed.
+BROKEN_PLURALS: dict[str, str] = {
+    "مشاريع": "مشروع", "أنظمة": "نظام", "وثائق": "وثيقة", "رسوم": "رسم", "أجهزة": "جهاز",
+    "مراكز": "مركز", "قوانين": "قانون", "معايير": "معيار", "تقارير": "تقرير", "برامج": "برنامج",
+    "مواقع": "موقع", "مكاتب": "مكتب", "وسائل": "وسيلة", "أعمال": "عمل", "موارد": "مورد",
+    "مصارف": "مصرف", "بنوك": "بنك", "رخص": "رخصة", "تراخيص": "ترخيص", "عقود": "عقد",
+    "مدارس": "مدرسة", "مشاكل": "مشكلة", "فرص": "فرصة", "أسواق": "سوق", "طرق": "طريق",
+    "مراحل": "مرحلة", "نماذج": "نموذج", "أنشطة": "نشاط", "منافذ": "منفذ", "مواعيد": "موعد",
+    "قروض": "قرض", "أسر": "أسرة", "عمال": "عامل", "لوائح": "لائحة", "مناطق": "منطقة",
+    "مدن": "مدينة", "شروط": "شرط", "مصادر": "مصدر", "مبان": "مبنى", "مباني": "مبنى",
+    "خطط": "خطة", "أدلة": "دليل", "حلول": "حل", "أهداف": "هدف", "أمور": "أمر",
+    "مؤشرات": "مؤشر", "مهام": "مهمة", "موظفو": "موظف", "شوارع": "شارع", "مستشفيات": "مستشفى",
+    "دوائر": "دائرة", "هيئات": "هيئة", "بطاقات": "بطاقة", "ضرائب": "ضريبة", "جوازات": "جواز",
+    "سجلات": "سجل", "أنماط": "نمط", "أقسام": "قسم", "أسماء": "اسم", "أرقام": "رقم",
+}
+
+
+_BROKEN_KEYS: frozenset[str] = frozenset()  # filled below, once normalize and the list exist
+
+
+@lru_cache(maxsize=None)
+def _broken_plural_stems() -> dict[str, str]:
+    """Normalised plural (without prefix) → the stem its singular gets (computed once)."""
+    return {normalize(plural): light_stem(normalize(singular)) for plural, singular in BROKEN_PLURALS.items()}
+
+
+_BROKEN_KEYS = frozenset(normalize(p) for p in BROKEN_PLURALS)
 
 _english = snowballstemmer.stemmer("english")
 

@@ -31,6 +31,9 @@ class PracticeDoc:
     body_ar: str
     body_en: str
     published: date | None = None
+    #: Labels (tags, sector) as pages show them, per language: searchable, never shown in snippets.
+    labels_ar: str = ""
+    labels_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ class SearchResults:
     hits: tuple[Hit, ...]
     facets: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
     suggestion: str | None = None  # "did you mean", None when the query looks right
+    #: True when no document has all the words: the hits are those with most of them, most first
+    partial: bool = False
 
 
 class SearchBackend(Protocol):

@@ -49,6 +49,8 @@ from .suggest import suggest
 
 LANGS: tuple[Lang, Lang] = ("ar", "en")
 TEXT_PARTS = ("title", "summary", "body")
+#: Searched like the text parts but not stored, so snippets never show them (tag and sector labels).
+LABEL_PART = "labels"
 FACETS = ("state", "sector", "year", "tag")
 #: Boost of the UI language's fields over the other language's.
 UI_LANG_BOOST = 2.0
@@ -70,6 +72,8 @@ class _Plan:
 
     strict: Query | None
     loose: Query | None
+    #: Per query word, the (field, term) pairs that match it: how many words a hit has.
+    words: tuple[frozenset[tuple[str, str]], ...] = ()
 
 
 class WhooshBackend:
@@ -109,6 +113,7 @@ class WhooshBackend:
             fields[f"title_{lang}"] = TEXT(analyzer=analyzers[lang], stored=True, field_boost=3.0)
             fields[f"summary_{lang}"] = TEXT(analyzer=analyzers[lang], stored=True, field_boost=1.5)
             fields[f"body_{lang}"] = TEXT(analyzer=analyzers[lang], stored=True)
+            fields[f"{LABEL_PART}_{lang}"] = TEXT(analyzer=analyzers[lang], stored=False)
         return Schema(**fields)
 
     # -- index lifecycle ------------------------------------------------------
@@ -212,6 +217,10 @@ class WhooshBackend:
                 value = getattr(doc, f"{part}_{lang}") or ""
                 fields[f"{part}_{lang}"] = value
                 texts.append(value)
+        for lang in LANGS:
+            labels = getattr(doc, f"{LABEL_PART}_{lang}", "") or ""
+            if labels:
+                fields[f"{LABEL_PART}_{lang}"] = labels
         joined = "\n".join(texts)
         fields["spell"] = joined
         fields["surface"] = joined
@@ -224,7 +233,7 @@ class WhooshBackend:
         return [
             (f"{part}_{other}", UI_LANG_BOOST if other == lang else 1.0)
             for other in LANGS
-            for part in TEXT_PARTS
+            for part in (*TEXT_PARTS, LABEL_PART)
         ]
 
     def _plan(self, schema: Schema, text: str, lang: Lang) -> _Plan:
@@ -232,25 +241,35 @@ class WhooshBackend:
         (strict) or OR (loose). Stop words (for any field) are dropped."""
         words = [t.text for t in self._word_tokenizer(text or "")][:MAX_QUERY_WORDS]
         clauses: list[Query] = []
+        word_terms: list[frozenset[tuple[str, str]]] = []
         for word in words:
             alternatives: list[Query] = []
+            pairs: set[tuple[str, str]] = set()
             stop = False
             for field, boost in self._field_boosts(lang):
                 terms = [t.text for t in schema[field].analyzer(word)]
                 if not terms:
                     stop = True
                     break
+                pairs.update((field, x) for x in terms)
                 if len(terms) == 1:
                     alternatives.append(Term(field, terms[0], boost=boost))
                 else:
                     alternatives.append(And([Term(field, x) for x in terms], boost=boost))
             if not stop and alternatives:
                 clauses.append(Or(alternatives))
+                word_terms.append(frozenset(pairs))
         if not clauses:
             return _Plan(None, None)
         if len(clauses) == 1:
-            return _Plan(clauses[0], clauses[0])
-        return _Plan(And(clauses), Or(clauses))
+            return _Plan(clauses[0], clauses[0], tuple(word_terms))
+        return _Plan(And(clauses), Or(clauses), tuple(word_terms))
+
+    @staticmethod
+    def _words_matched(hit: Any, plan: _Plan) -> int:
+        """How many of the query's words ``hit`` contains (needs ``terms=True`` on the search)."""
+        matched = {(f, t.decode("utf-8") if isinstance(t, bytes) else t) for f, t in hit.matched_terms()}
+        return sum(1 for pairs in plan.words if pairs & matched)
 
     @staticmethod
     def _filter(query: SearchQuery) -> Query | None:
@@ -270,7 +289,11 @@ class WhooshBackend:
     def search(self, query: SearchQuery) -> SearchResults:
         """Run ``query``: AND of the words (falling back to OR when that finds
         nothing), filters, facets, highlighted snippets, paging and a
-        "did you mean" suggestion."""
+        "did you mean" suggestion.
+
+        When no document has all the words, every document with any of them is
+        returned, those with the most words first (then by score), and the
+        results say ``partial``."""
         page = max(1, int(query.page))
         per_page = min(MAX_PER_PAGE, max(1, int(query.per_page)))
         by_date = query.sort == "date" or not (query.q or "").strip()
@@ -279,10 +302,10 @@ class WhooshBackend:
             filterq = self._filter(query)
             by_date = by_date or plan.strict is None
 
-            def run(q: Query) -> tuple[Results, int]:
+            def run(q: Query, limit: int | None) -> tuple[Results, int]:
                 results = searcher.search(
                     q,
-                    limit=page * per_page,
+                    limit=limit,
                     filter=filterq,
                     sortedby=self._date_order() if by_date else None,
                     groupedby=self._facets(),
@@ -293,15 +316,21 @@ class WhooshBackend:
                 # to the number of matches without a second pass over them
                 return results, sum(results.groups("year").values())
 
-            results, total = run(plan.strict or Every())
+            results, total = run(plan.strict or Every(), page * per_page)
             strict_total = total
+            partial = False
             if total == 0 and plan.loose is not None and plan.loose is not plan.strict:
-                results, total = run(plan.loose)
+                # every match is needed to order them by the number of words they have
+                results, total = run(plan.loose, None)
+                partial = total > 0
             results.formatter = MarkFormatter()
             results.fragmenter = ContextFragmenter(maxchars=240, surround=60)
+            ordered: list[Any] = list(results)
+            if partial and not by_date:
+                ordered.sort(key=lambda h: (-self._words_matched(h, plan), -h.score, h["id"]))
             hits = tuple(
                 self._hit(hit, query.lang, highlight=plan.strict is not None)
-                for hit in results[(page - 1) * per_page : page * per_page]
+                for hit in ordered[(page - 1) * per_page : page * per_page]
             )
             facets = {name: self._facet_counts(results.groups(name), name) for name in FACETS}
             suggestion = None
@@ -319,6 +348,7 @@ class WhooshBackend:
                 hits=hits,
                 facets=facets,
                 suggestion=suggestion,
+                partial=partial,
             )
 
     def _strict_count(self, searcher: Searcher, text: str, lang: Lang, filterq: Query | None) -> int:

@@ -158,6 +158,7 @@ def search():
         return api_error(503, "search_unavailable", "the search index is not available")
     return jsonify({
         "total": res.total, "page": res.page, "per_page": res.per_page, "suggestion": res.suggestion,
+        "partial": res.partial,  # no result has every word: these have most of them
         "facets": {k: [{"value": v, "count": n} for v, n in vals] for k, vals in res.facets.items()},
         "results": [{"id": h.id, "title": h.title, "snippet": h.snippet, "state": h.state, "sector": h.sector,
                      "year": h.year, "score": h.score,

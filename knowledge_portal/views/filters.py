@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from flask import Request
 
 from ..inputs import parse_int
-from ..vocab import ACHIEVEMENT_CATEGORIES, SECTORS, STATE_CODES
+from ..sectors import is_sector
+from ..vocab import ACHIEVEMENT_CATEGORIES, STATE_CODES
 
 MYVIEW_COOKIE = "myview"
 
@@ -61,7 +62,7 @@ def parse_filters(request: Request, strict: bool = False) -> Filters:
             bad("invalid_state", f"unknown member state: {state[:10]!r}")
     sector = (args.get("sector") or "").strip().lower()
     if sector:
-        if sector in SECTORS:
+        if is_sector(sector):
             f.sector = sector
         else:
             bad("invalid_sector", f"unknown sector: {sector[:30]!r}")
@@ -99,5 +100,5 @@ def read_myview(request: Request) -> dict[str, list[str]]:
     if not isinstance(data, dict):
         data = {}
     states = [s for s in data.get("states", []) if isinstance(s, str) and s in STATE_CODES]
-    sectors = [s for s in data.get("sectors", []) if isinstance(s, str) and s in SECTORS]
+    sectors = [s for s in data.get("sectors", []) if isinstance(s, str) and is_sector(s)]
     return {"states": states, "sectors": sectors}

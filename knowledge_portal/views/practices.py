@@ -13,7 +13,7 @@ from ..i18n import current_lang
 from ..indexing import get_backend
 from ..models import Attachment, Practice
 from ..search import Lang, SearchQuery, SearchResults, Sort
-from ..vocab import SECTORS
+from ..sectors import sector_choices
 from .filters import Filters, parse_filters
 from .public import filtered_practices, has_tag, published_practices, states_in_order
 
@@ -64,7 +64,7 @@ def index():
     years = [y for (y,) in db.execute(select(Practice.year).where(Practice.status == "published")
                                       .group_by(Practice.year).order_by(Practice.year.desc()))]
     return render_template("practices.html", q=q, filters=f, sort=sort, results=results, practices=practices,
-                           total=total, page=f.page, pages=pages, states=states_in_order(), sectors=SECTORS,
+                           total=total, page=f.page, pages=pages, states=states_in_order(), sectors=sector_choices(),
                            years=years, search_error=search_error)
 
 

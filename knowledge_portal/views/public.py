@@ -8,13 +8,14 @@ from typing import Callable, Sequence
 
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from ..charts import network_map, rank_history, stacked_bars
 from ..db import get_session
 from ..i18n import current_lang, digits
 from ..models import Achievement, AwardEdition, Practice, Service, Standard, State
-from ..vocab import ACHIEVEMENT_CATEGORIES, MATURITY, MATURITY_ORDER, SECTORS, STANDARD_CATEGORIES, STATE_CODES
+from ..sectors import is_sector, sector_choices, sector_label, sectors as sector_records
+from ..vocab import ACHIEVEMENT_CATEGORIES, MATURITY, MATURITY_ORDER, STANDARD_CATEGORIES, STATE_CODES
 from .filters import MYVIEW_COOKIE, Filters, parse_filters, read_myview
 
 bp = Blueprint("public", __name__)
@@ -129,7 +130,7 @@ def achievements():
 @bp.get("/award/")
 def award():
     editions = get_session().scalars(select(AwardEdition).order_by(AwardEdition.year.desc())).all()
-    return render_template("award.html", editions=editions)
+    return render_template("award.html", editions=editions, states_by_code={s.code: s for s in states_in_order()})
 
 
 def _readiness_rows(services: Sequence[Service], key: Callable[[Service], str]) -> dict[str, Counter]:
@@ -148,7 +149,8 @@ def dashboard():
     matrix: dict[tuple[str, str], list[Service]] = defaultdict(list)
     for s in services:
         matrix[(s.state_code, s.sector)].append(s)
-    sectors = [code for code in SECTORS if any(s.sector == code for s in services)]
+    used = {s.sector for s in services}
+    sectors = [code for code in sector_records() if code in used] + sorted(used - set(sector_records()))
     rows = _readiness_rows(services, lambda s: s.state_code)
     chart = stacked_bars([(st.t("name", lang), dict(rows.get(st.code, {}))) for st in sts], maturity_stages(),
                          _("Services by maturity stage in each member state"),
@@ -182,7 +184,7 @@ def dashboard_state(code: str):
     lang = current_lang()
     services = db.scalars(select(Service).where(Service.state_code == st.code).order_by(Service.sector)).all()
     rows = _readiness_rows(services, lambda s: s.sector)
-    chart = stacked_bars([(str(SECTORS.get(k, k)), dict(v)) for k, v in sorted(rows.items())], maturity_stages(),
+    chart = stacked_bars([(sector_label(k), dict(v)) for k, v in sorted(rows.items())], maturity_stages(),
                          _("Services of %(state)s by sector and maturity stage", state=st.t("name", lang)),
                          _("Stacked bars: number of services at each UN maturity stage."), rtl=lang == "ar", fmt=digits)
     return render_template("dashboard_list.html", heading=st.t("name", lang), services=services, chart=chart,
@@ -191,7 +193,7 @@ def dashboard_state(code: str):
 
 @bp.get("/readiness/sector/<sector>")
 def dashboard_sector(sector: str):
-    if sector not in SECTORS:
+    if not is_sector(sector):
         abort(404)
     db = get_session()
     lang = current_lang()
@@ -199,14 +201,28 @@ def dashboard_sector(sector: str):
     names = {st.code: st.t("name", lang) for st in states_in_order()}
     rows = _readiness_rows(services, lambda s: s.state_code)
     chart = stacked_bars([(names.get(k, k), dict(v)) for k, v in rows.items()], maturity_stages(),
-                         _("Services of the %(sector)s sector by state and maturity stage", sector=SECTORS[sector]),
+                         _("Services of the %(sector)s sector by state and maturity stage", sector=sector_label(sector)),
                          _("Stacked bars: number of services at each UN maturity stage."), rtl=lang == "ar", fmt=digits)
-    return render_template("dashboard_list.html", heading=str(SECTORS[sector]), services=services, chart=chart,
+    return render_template("dashboard_list.html", heading=sector_label(sector), services=services, chart=chart,
                            show_state=True, feed_args={"sector": sector})
+
+
+#: Orders of the service catalogue (``?sort=``): key → columns (state and id break ties, so pages are stable).
+SERVICE_SORTS: dict[str, tuple] = {
+    "state": (Service.state_code, Service.sector, Service.id),
+    "sector": (Service.sector, Service.state_code, Service.id),
+    "maturity": (Service.maturity, Service.state_code, Service.id),
+    "name": (Service.name_en, Service.id),
+}
+SERVICES_PER_PAGE = 20
 
 
 @bp.get("/services/")
 def services():
+    """The service catalogue: filtered, sorted (``sort``) and paged, so a phone never gets 51 rows at once.
+
+    Maturity sorts from the most mature stage down; names sort by the page's language.
+    """
     db = get_session()
     f = parse_filters(request)
     query = select(Service)
@@ -217,10 +233,46 @@ def services():
     maturity = request.args.get("maturity")
     if maturity in MATURITY:
         query = query.where(Service.maturity == maturity)
-    items = db.scalars(query.order_by(Service.state_code, Service.sector, Service.id)).all()
+    requested = request.args.get("sort") or ""
+    sort = requested if requested in SERVICE_SORTS else "state"
+    items = list(db.scalars(query.order_by(*SERVICE_SORTS[sort])))
+    lang = current_lang()
+    if sort == "name":
+        items.sort(key=lambda s: s.t("name", lang))
+    elif sort == "maturity":
+        items.sort(key=lambda s: -MATURITY_ORDER.index(s.maturity) if s.maturity in MATURITY_ORDER else 1)
+    total = len(items)
+    pages = max(1, -(-total // SERVICES_PER_PAGE))
+    page = min(f.page, pages)
+    shown = items[(page - 1) * SERVICES_PER_PAGE: page * SERVICES_PER_PAGE]
     feed_args = {**f.as_args(), **({"maturity": maturity} if maturity in MATURITY else {})}
-    return render_template("services.html", services=items, filters=f, states=states_in_order(),
-                           sectors=SECTORS, maturity=maturity if maturity in MATURITY else None, feed_args=feed_args)
+    return render_template("services.html", services=shown, total=total, page=page, pages=pages, sort=sort,
+                           filters=f, states=states_in_order(), sectors=sector_choices(),
+                           maturity=maturity if maturity in MATURITY else None, feed_args=feed_args)
+
+
+@bp.get("/services/<int:service_id>")
+def service(service_id: int):
+    """One e-service: every field the catalogue has, its source and when it was last updated."""
+    svc = get_session().get(Service, service_id)
+    if svc is None:
+        abort(404)
+    return render_template("service.html", s=svc, digits_state=svc.state_code)
+
+
+@bp.get("/contact")
+def contact():
+    return render_template("contact.html")
+
+
+@bp.get("/privacy")
+def privacy():
+    return render_template("privacy.html")
+
+
+@bp.get("/accessibility")
+def accessibility():
+    return render_template("accessibility.html")
 
 
 @bp.get("/standards/")
@@ -236,7 +288,12 @@ def about_data():
 
 @bp.route("/my-view", methods=["GET", "POST"])
 def my_view():
-    """Pinned states and sectors, kept in a cookie (no account)."""
+    """Pinned states and sectors, kept in a cookie (no account).
+
+    What is shown is what concerns any pin: records of a pinned state OR of a
+    pinned sector (pinning Kuwait and Health shows every Kuwaiti practice and
+    every health practice, not only Kuwaiti health practices).
+    """
     from ..forms import ActionForm
 
     form = ActionForm()
@@ -245,27 +302,27 @@ def my_view():
             abort(400)
         pins = {
             "states": [s for s in request.form.getlist("states") if s in STATE_CODES],
-            "sectors": [s for s in request.form.getlist("sectors") if s in SECTORS],
+            "sectors": [s for s in request.form.getlist("sectors") if is_sector(s)],
         }
         response = make_response(redirect(url_for("public.my_view")))
         response.set_cookie(MYVIEW_COOKIE, json.dumps(pins), max_age=365 * 86400, samesite="Lax", httponly=True)
         return response
     pins = read_myview(request)
     db = get_session()
-    achievements, practices, services = [], [], []
+    achievements: Sequence[Achievement] = []
+    practices: Sequence[Practice] = []
+    services: Sequence[Service] = []
     if pins["states"] or pins["sectors"]:
         aq = published_achievements()
         pq = published_practices()
         sq = select(Service)
+        states, sectors = pins["states"] or ["-"], pins["sectors"] or ["-"]  # "-" matches nothing
         if pins["states"]:
-            aq = aq.where(Achievement.state_code.in_(pins["states"]))
-            pq = pq.where(Practice.state_code.in_(pins["states"]))
-            sq = sq.where(Service.state_code.in_(pins["states"]))
-        if pins["sectors"]:
-            pq = pq.where(Practice.sector.in_(pins["sectors"]))
-            sq = sq.where(Service.sector.in_(pins["sectors"]))
+            aq = aq.where(Achievement.state_code.in_(states))
+        pq = pq.where(or_(Practice.state_code.in_(states), Practice.sector.in_(sectors)))
+        sq = sq.where(or_(Service.state_code.in_(states), Service.sector.in_(sectors)))
         achievements = db.scalars(aq.order_by(Achievement.date.desc()).limit(10)).all()
         practices = db.scalars(pq.order_by(Practice.year.desc()).limit(10)).all()
         services = db.scalars(sq.order_by(Service.state_code).limit(50)).all()
-    return render_template("my_view.html", form=form, pins=pins, states=states_in_order(), sectors=SECTORS,
+    return render_template("my_view.html", form=form, pins=pins, states=states_in_order(), sectors=sector_choices(),
                            achievements=achievements, practices=practices, services=services)

@@ -15,7 +15,9 @@ def test_states(portal_env):
     assert data["total"] == 6
     kw = next(s for s in data["results"] if s["code"] == "KW")
     assert kw["name"] == {"ar": "الكويت", "en": "Kuwait"}
-    assert {"year": 2014, "rank": 49, "source": "Reported by the Kuwait News Agency (KUNA)"} in kw["egdi_ranks"]
+    assert {"year": 2014, "rank": 49, "source": "Reported by the Kuwait News Agency (KUNA)",
+            "source_ar": "ذكرته وكالة الأنباء الكويتية (كونا)",
+            "source_en": "Reported by the Kuwait News Agency (KUNA)"} in kw["egdi_ranks"]
     one = portal_env.client().get("/api/v1/states/qa").get_json()
     assert one["code"] == "QA"
 

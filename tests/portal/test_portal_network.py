@@ -105,8 +105,8 @@ def test_network_api_shows_only_verified_statuses(federation, tmp_path):
     assert states["SA"]["online"] is False and states["SA"]["error"] == "sender_not_authorised"
     assert states["QA"]["online"] is False and states["QA"]["error"] == "unreachable"
     html = env.client().get("/en/").get_data(as_text=True)
-    assert html.count("Node online (signed status verified)") == 1
-    assert html.count("Node not reachable") == 2
+    assert html.count("Connected and answering") == 1
+    assert html.count("Not reachable at the moment") == 2
     assert "member directory version 1" in html
     # pages read the collected history: rendering never asks a node
     before = federation["calls"]["n"]
