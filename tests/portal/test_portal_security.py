@@ -17,6 +17,8 @@ from sqlalchemy import select
 
 from portalkit import PASSWORDS, build_instance, csrf_from, login
 
+SECTOR_CODES = ("health", "interior", "finance", "justice", "education", "commerce")
+
 
 @pytest.fixture()
 def env(tmp_path):
@@ -85,7 +87,7 @@ def test_service_import_refuses_superscript_launch_phase():
     row = {"name_ar": "خدمة", "name_en": "Service", "agency_ar": "جهة", "agency_en": "Agency", "sector": "health",
            "maturity": "emerging", "launch_phase": "²"}
     with pytest.raises(ValueError, match="launch_phase"):
-        validate_service_row(row, "KW")
+        validate_service_row(row, "KW", SECTOR_CODES)
 
 
 # --- 13: the login redirect stays on this site -----------------------------------------------------
@@ -509,10 +511,10 @@ def test_imports_strip_bidi_controls():
 
     values = validate_practice({"id": "imp-1", "state": "KW", "sector": "health", "year": 2016,
                                 "tags": [f"{RLO}tag"], "title_ar": f"{RLO}عنوان", "title_en": f"T{LRI}itle{PDI}",
-                                "summary_en": f"{RLO}s", "body_en": f"<p>{RLO}b</p>"})
+                                "summary_en": f"{RLO}s", "body_en": f"<p>{RLO}b</p>"}, ("KW",), SECTOR_CODES)
     assert not any(ch in json.dumps(values, ensure_ascii=False) for ch in ALL_BIDI), values
     row = validate_service_row({"name_ar": f"{RLO}خدمة", "name_en": f"Ser{RLO}vice", "agency_ar": "جهة",
-                                "agency_en": f"{LRI}Agency", "sector": "health", "maturity": "emerging"}, "KW")
+                                "agency_en": f"{LRI}Agency", "sector": "health", "maturity": "emerging"}, "KW", SECTOR_CODES)
     assert not any(ch in json.dumps(row, ensure_ascii=False, default=str) for ch in ALL_BIDI), row
 
 
@@ -754,7 +756,7 @@ def test_neutralised_service_csv_round_trips_through_the_import():
 
     row = {"name_ar": csv_cell("-خدمة"), "name_en": csv_cell("=Service"), "agency_ar": "جهة",
            "agency_en": csv_cell("@Agency"), "sector": "health", "maturity": "emerging"}
-    values = validate_service_row(row, "KW")
+    values = validate_service_row(row, "KW", SECTOR_CODES)
     assert (values["name_ar"], values["name_en"], values["agency_en"]) == ("-خدمة", "=Service", "@Agency")
     # a quote the author meant stays
-    assert validate_service_row({**row, "name_en": "'quoted'"}, "KW")["name_en"] == "'quoted'"
+    assert validate_service_row({**row, "name_en": "'quoted'"}, "KW", SECTOR_CODES)["name_en"] == "'quoted'"
