@@ -7,6 +7,8 @@ contrast against white for graphical objects.
 
 from __future__ import annotations
 
+import math
+
 import itertools
 from typing import Callable
 
@@ -124,10 +126,15 @@ _NODE_COLOURS = {"online": "#047857", "offline": "#b91c1c", "active": "#047857",
                  "suspended": "#4b5563"}
 
 
-def network_map(nodes: list[tuple[str, str, str]], title: str, desc: str) -> Markup:
-    """The six nodes as a mesh; ``nodes`` holds (code, label, state) with state online/offline/active/trial/suspended.
+def network_map(nodes: list[tuple[str, str, str]], title: str, desc: str,
+                links: dict[tuple[str, str], int] | None = None, link_title: str = "{a} – {b}: {n}") -> Markup:
+    """The member nodes and the traffic between them; ``nodes`` holds (code, label, state).
 
-    Offline or suspended nodes are drawn hollow with a dashed ring, so the state is not told by colour alone.
+    ``state`` is online/offline/active/trial/suspended. Offline or suspended
+    nodes are drawn hollow with a dashed ring, so the state is not told by
+    colour alone. ``links`` maps a pair of states to the messages they
+    exchanged (both directions, as their nodes attest); only pairs that
+    really exchanged messages are joined, thicker for more traffic.
     """
     n_id = next(_ids)
     width, height = 500, 290
@@ -137,10 +144,16 @@ def network_map(nodes: list[tuple[str, str, str]], title: str, desc: str) -> Mar
         f'viewBox="0 0 {width} {height}" aria-labelledby="map-title-{n_id} map-desc-{n_id}">',
         f'<title id="map-title-{n_id}">{escape(title)}</title><desc id="map-desc-{n_id}">{escape(desc)}</desc>',
     ]
-    up = [p for p in placed if p[2] in ("online", "active", "trial")]
-    for i, (_c1, _l1, _s1, (x1, y1)) in enumerate(up):
-        for _c2, _l2, _s2, (x2, y2) in up[i + 1:]:
-            parts.append(f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="#9ca3af" stroke-width="1.5"/>')
+    where = {code: (x, y) for code, _label, _state, (x, y) in placed}
+    names = {code: label for code, label, _state, _xy in placed}
+    for (a, b), count in sorted((links or {}).items()):
+        if count <= 0 or a not in where or b not in where:
+            continue
+        (x1, y1), (x2, y2) = where[a], where[b]
+        width = min(8.0, 1.5 + math.log2(count))
+        tip = escape(link_title.format(a=names[a], b=names[b], n=count))
+        parts.append(f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="#6b7280" stroke-width="{width:.1f}">'
+                     f'<title>{tip}</title></line>')
     for code, label, state, (x, y) in placed:
         colour = _NODE_COLOURS.get(state, "#4b5563")
         hollow = state in ("offline", "suspended")

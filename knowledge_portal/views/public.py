@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -58,6 +58,22 @@ def maturity_stages() -> list[tuple[str, str]]:
     return [(code, str(MATURITY[code])) for code in MATURITY_ORDER]
 
 
+def traffic_links(network: Any) -> dict[tuple[str, str], int]:
+    """Messages each pair of states exchanged over 24 hours (both directions), as their nodes' signed statuses say."""
+    from datetime import datetime, timezone
+
+    from ..network_history import history
+
+    codes = [n.cc for n in network.states]
+    matrix = history(get_session(), codes, datetime.now(timezone.utc), days=1).matrix
+    links: dict[tuple[str, str], int] = {}
+    for a in codes:
+        for b in codes:
+            if a < b:
+                links[(a, b)] = max(matrix.get(a, {}).get(b, 0), 0) + max(matrix.get(b, {}).get(a, 0), 0)
+    return {pair: n for pair, n in links.items() if n > 0}
+
+
 @bp.get("/")
 def home():
     db = get_session()
@@ -72,11 +88,13 @@ def home():
     names = {st.code: st.t("name", lang) for st in sts}
     map_nodes = [(n.cc, names.get(n.cc, n.cc), ("online" if n.online else "offline") if n.online is not None
                   else n.status) for n in network.states]
+    links = traffic_links(network) if network.directory_version else {}
     network_svg = network_map(map_nodes, _("The GCC e-government network"),
-                              _("Each member state's node; lines join the nodes that exchange messages. "
-                                "A hollow, dashed node is offline or suspended."))
+                              _("Each member state's node; lines join the nodes that exchanged messages in the "
+                                "last 24 hours, thicker for more. A hollow, dashed node is offline or suspended."),
+                              links=links, link_title=_("{a} – {b}: {n} messages in 24 hours"))
     return render_template("home.html", states=sts, achievements=achievements, network=network,
-                           network_svg=network_svg,
+                           network_svg=network_svg, has_links=bool(links),
                            nodes={n.cc: n for n in network.states}, practices=practices,
                            service_counts=service_counts, cross_border=cross_border)
 

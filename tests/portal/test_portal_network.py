@@ -236,3 +236,26 @@ def test_network_page_and_history_show_what_was_verified(federation, tmp_path):
         html = env.client().get(f"/{lang}/network").get_data(as_text=True)
         assert html.count(f'badge-online">{online}<') == 1 and html.count(f'badge-offline">{offline}<') == 2
         assert "hour-up" in html and "hour-down" in html
+
+
+def test_home_map_joins_only_states_that_exchanged_messages(federation, tmp_path):
+    """Lines on the home map are the traffic the nodes attest (both directions summed), not every pair."""
+    from knowledge_portal.models import NodeSample
+
+    env = build_instance(tmp_path / "inst", DIRECTORY_FILE=str(federation["dir"] / "directory.jws"))
+    collect(env)
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    with env.app.app_context():
+        session = env.app.extensions["portal_db"].sessionmaker()
+        for cc, peer, sent in (("KW", "SA", 5), ("SA", "KW", 2)):
+            session.add(NodeSample(cc=cc, polled_at=now, online=True, error=None, status_at=now, directory_version=1,
+                                   queue_depth=0, services=[], extra={"traffic": {"window_hours": 24, "peers": {
+                                       peer: {"sent": sent, "received": 0}}}}))
+        session.commit()
+        session.close()
+    html = env.client().get("/en/").get_data(as_text=True)
+    svg = html[html.index('class="chart network-map"'):]
+    svg = svg[:svg.index("</svg>")]
+    assert svg.count("<line") == 1
+    assert "Kuwait – Saudi Arabia: 7 messages in 24 hours" in svg
+    assert "Messages exchanged in the last 24 hours" in html and "The network in detail" in html
