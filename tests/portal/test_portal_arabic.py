@@ -153,7 +153,7 @@ def test_list_items_stay_apart_in_indexed_text():
 def test_catalogue_paging_sorting_and_bad_input(portal_env):
     client = portal_env.client()
     first = client.get("/en/services/?sort=name").get_data(as_text=True)
-    names = re.findall(r'<td class="service-name"><a href="/en/services/(\d+)">([^<]+)</a>', first)
+    names = re.findall(r'<td class="service-name"><a (?:dir="auto" )?href="/en/services/(\d+)">([^<]+)</a>', first)
     assert len(names) == 20 and [n for _, n in names] == sorted(n for _, n in names)
     assert 'rel="next"' in first and "51 services" in first
     for url in ("/en/services/?sort=%00", "/en/services/?page=999", "/ar/services/?sort=maturity&page=3",
