@@ -82,6 +82,16 @@ RANKS = {
     "OM": [(2010, 82, DEMO_RANK), (2012, 64, DEMO_RANK), (2014, 48, DEMO_RANK)],
 }
 
+# Catalogue entries that correspond to a service the state's node publishes on the network (nodes/<cc>/node.toml).
+NETWORK_SERVICES = {
+    ("KW", "Commercial registration renewal"): "KW/MOCI/commercial-registration",
+    ("SA", "Commercial registration renewal"): "SA/MC/commercial-registration",
+    ("QA", "Commercial registration renewal"): "QA/MOCI/commercial-registration",
+    ("AE", "Commercial registration renewal"): "AE/MOE/commercial-registration",
+    ("BH", "Commercial registration renewal"): "BH/MOIC/commercial-registration",
+    ("OM", "Commercial registration renewal"): "OM/MOCIIP/commercial-registration",
+}
+
 # (sector, agency ar, agency en, name ar, name en)
 SERVICE_TEMPLATES = [
     ("interior", "وزارة الداخلية", "Ministry of Interior", "تجديد رخصة القيادة", "Driving licence renewal"),
@@ -346,7 +356,7 @@ def load_demo(session: Session) -> dict[str, int]:
                 maturity=stage, channels="web,mobile" if plan[i] >= 2 else "web",
                 e_payment=plan[i] >= 2, end_to_end=plan[i] == 3, ministry_priority=i % 3 == 0,
                 launch_phase=1 + i % 3, cross_border=plan[i] == 3 and sector in ("interior", "commerce"),
-                as_of=date(2015, 1, 31), is_demo=True))
+                network_service=NETWORK_SERVICES.get((code, n_en), ""), as_of=date(2015, 1, 31), is_demo=True))
             added["services"] += 1
     for data in REPORTED_SERVICES:
         if not session.scalar(select(Service).where(Service.state_code == data["state_code"],

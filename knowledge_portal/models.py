@@ -138,6 +138,8 @@ class Service(Base, Bilingual, Sourced):
     launch_phase: Mapped[int] = mapped_column(Integer, default=1)
     cross_border: Mapped[bool] = mapped_column(Boolean, default=False)
     evidence_url: Mapped[str] = mapped_column(String(500), default="")
+    # the service's address on the GCC network (CC/AGENCY/code), when its node publishes it
+    network_service: Mapped[str] = mapped_column(String(110), default="")
     as_of: Mapped[date | None] = mapped_column(Date, nullable=True)
     source_ar: Mapped[str] = mapped_column(String(500), default="")
     source_en: Mapped[str] = mapped_column(String(500), default="")

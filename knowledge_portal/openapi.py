@@ -72,6 +72,23 @@ def build_openapi() -> dict[str, Any]:
                                 "signers": {"type": "array", "items": {"type": "string"}},
                                 "members": {"type": "array", "items": {"type": "object"}},
                                 "url": {"type": "string"}}}}}}}}}}}},
+            "/api/v1/network/history": {"get": {
+                "summary": "Availability per hour (24 h), messages sent per day and the 24-hour state x state matrix",
+                "operationId": "networkHistory",
+                "parameters": [_param("days", "days of daily figures, 1-30 (default 7)",
+                                      {"type": "integer", "minimum": 1, "maximum": 30})],
+                "responses": {"200": {"description": "history", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["hours", "availability", "daily_sent", "matrix_24h"],
+                    "properties": {"directory_version": {"type": ["integer", "null"]},
+                                   "hours": {"type": "array", "items": {"type": "string"}},
+                                   "availability": {"type": "object"}, "daily_sent": {"type": "object"},
+                                   "matrix_24h": {"type": "object"}}}}}},
+                              "400": _ERROR}}},
+            "/api/v1/network/catalogue": {"get": {
+                "summary": "Per state: the services its node attests, and how the entered catalogue compares",
+                "operationId": "networkCatalogue",
+                "responses": {"200": {"description": "catalogues", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["states"], "properties": {"states": {"type": "object"}}}}}}}}},
             "/directory.jws": {"get": {
                 "summary": "The latest signed member directory (JWS JSON serialization), for nodes to refresh from",
                 "operationId": "directoryLatest",

@@ -58,7 +58,7 @@ def service_dict(s: Service) -> dict[str, Any]:
         "ministry_priority": s.ministry_priority, "launch_phase": s.launch_phase,
         "cross_border": s.cross_border, "evidence_url": s.evidence_url or None,
         "as_of": s.as_of.isoformat() if s.as_of else None, **_sources(s), "demo": s.is_demo,
-        "updated": _updated(s),
+        "updated": _updated(s), "network_service": s.network_service or None,
     }
 
 

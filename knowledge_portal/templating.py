@@ -31,9 +31,20 @@ def _no_bidi_controls(value: Any) -> Any:
     return value
 
 
+def node_attestation(service: Any) -> Any:
+    """What the service's node attests about it (see :mod:`knowledge_portal.attestation`), once per request."""
+    from .attestation import attest, attested_catalogues
+    from .db import get_session
+
+    if "attested_catalogues" not in g:
+        g.attested_catalogues = attested_catalogues(get_session())
+    return attest(service, g.attested_catalogues)
+
+
 def init_templating(app: Flask) -> None:
     env = app.jinja_env
     env.finalize = _no_bidi_controls
+    env.globals["node_attestation"] = node_attestation
     env.filters.update(
         sector_label=lambda c: sector_label(c),
         maturity_label=lambda c: label(MATURITY, c),

@@ -49,3 +49,24 @@ def network_history() -> Response | tuple[Response, int]:
         return jsonify({"error": {"code": "bad_request", "message": "days must be a whole number from 1 to 30"}}), 400
     _states, network, hist = _view_and_history(days)
     return jsonify({"directory_version": network.directory_version, **hist.as_dict()})
+
+
+@api_bp.get("/api/v1/network/catalogue")
+def network_catalogue() -> Response:
+    """Per state: the services its node attests (signed catalogue) and how the entered catalogue compares."""
+    from sqlalchemy import select
+
+    from ..attestation import attest, attested_catalogues
+    from ..models import Service
+
+    db = get_session()
+    catalogues = attested_catalogues(db)
+    states: dict[str, dict] = {cc: {"attested": sorted(items.values(), key=lambda i: i["id"]), "entered": []}
+                               for cc, items in catalogues.items()}
+    for svc in db.scalars(select(Service).where(Service.network_service != "").order_by(Service.id)):
+        att = attest(svc, catalogues)
+        states.setdefault(svc.state_code, {"attested": [], "entered": []})["entered"].append({
+            "id": svc.id, "name": {"ar": svc.name_ar, "en": svc.name_en}, "network_service": svc.network_service,
+            "maturity": svc.maturity, "attested": None if att is None else att.attested,
+            "node_stage": att.stage if att else None, "differences": list(att.differences) if att else []})
+    return jsonify({"states": states})

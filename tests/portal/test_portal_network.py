@@ -259,3 +259,36 @@ def test_home_map_joins_only_states_that_exchanged_messages(federation, tmp_path
     assert svg.count("<line") == 1
     assert "Kuwait – Saudi Arabia: 7 messages in 24 hours" in svg
     assert "Messages exchanged in the last 24 hours" in html and "The network in detail" in html
+
+
+def test_catalogue_marks_what_the_node_attests_and_any_disagreement(federation, tmp_path):
+    from sqlalchemy import select
+
+    from knowledge_portal.models import NodeSample, Service
+
+    env = build_instance(tmp_path / "inst", DIRECTORY_FILE=str(federation["dir"] / "directory.jws"))
+    collect(env)
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    with env.app.app_context():
+        session = env.app.extensions["portal_db"].sessionmaker()
+        kw = session.scalars(select(Service).where(Service.network_service == "KW/MOCI/commercial-registration")).one()
+        kw.maturity, kw.e_payment = "connected", True
+        session.add(NodeSample(cc="KW", polled_at=now, online=True, error=None, status_at=now, directory_version=1,
+                               queue_depth=0, services=["KW/MOCI/commercial-registration"], extra={"catalogue": [
+                                   {"id": "KW/MOCI/commercial-registration", "stage": "transactional",
+                                    "channels": ["web"], "e_payment": True, "cross_border": True, "grants": 5}]}))
+        session.commit()
+        kw_id = kw.id
+        session.close()
+    page = env.client().get(f"/en/services/{kw_id}").get_data(as_text=True)
+    assert "Published by the node, verified" in page and "The node reports the stage: Transactional" in page
+    assert "reports e-payment differently" not in page  # both say e-payment: no disagreement shown
+    data = env.client().get("/api/v1/network/catalogue").get_json()["states"]
+    entered = {e["network_service"]: e for e in data["KW"]["entered"]}
+    assert entered["KW/MOCI/commercial-registration"]["attested"] is True
+    assert entered["KW/MOCI/commercial-registration"]["differences"] == ["stage"]
+    assert [i["id"] for i in data["KW"]["attested"]] == ["KW/MOCI/commercial-registration"]
+    # SA's node has published no verified catalogue: nothing is claimed either way
+    assert all(e["attested"] is None for e in data.get("SA", {"entered": []})["entered"])
+    sa_page = env.client().get("/en/services/?state=SA").get_data(as_text=True)
+    assert "Published by the node, verified" not in sa_page and "Not in its node" not in sa_page
