@@ -126,7 +126,7 @@ def test_migration_0007_keeps_existing_sources_and_seeds_sectors(tmp_path):
                           "'network', 'ع', 'E', '', '', 'Reported by KUNA', 0, 'published', '', '2014-01-01')"))
     engine.dispose()
     result = migrate(url)
-    assert result.before == ("0002",) and result.after == ("0007",)
+    assert result.before == ("0002",) and result.changed and result.after[0] >= "0007"
     engine = create_engine(url)
     with engine.connect() as conn:
         row = conn.execute(text("SELECT source_ar, source_en FROM achievements")).one()
