@@ -89,15 +89,25 @@ def client() -> None:
 @click.option("--scope", "scopes", multiple=True, help="Scopes (default: all four).")
 @click.option("--public-key", "public_key", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="PEM public key: the client authenticates by private_key_jwt instead of a secret.")
+@click.option("--operator", is_flag=True, help="An operator client (scope 'operator' only, no agency).")
 @json_option
 @guarded
 def client_create(config_path: Path, agencies: tuple[str, ...], all_agencies: bool, scopes: tuple[str, ...],
-                  public_key: Path | None, as_json: bool) -> None:
+                  public_key: Path | None, operator: bool, as_json: bool) -> None:
     """Register client(s); the secret is printed once and stored only as a hash."""
     from ..node.config import SCOPES
     from ..node.oauth import create_client
 
     config = _config(config_path)
+    if operator:
+        from ..node.operations import create_operator_client
+        from .files import now_or
+
+        if agencies or all_agencies or scopes or public_key:
+            fail("--operator takes no --agency, --all, --scope or --public-key")
+        op = create_operator_client(_db(config), config.state, now_or(None))
+        emit(op, as_json, f"operator: client_id={op['client_id']} client_secret={op['client_secret']}")
+        return
     targets = list(agencies) + ([a.id for a in config.agencies] if all_agencies else [])
     if not targets:
         fail("name --agency or --all")
@@ -121,11 +131,12 @@ def client_create(config_path: Path, agencies: tuple[str, ...], all_agencies: bo
 @json_option
 @guarded
 def client_list(config_path: Path, as_json: bool) -> None:
-    """List registered clients (never their secrets)."""
-    from ..node.oauth import list_clients
+    """List registered clients (never their secrets), revoked ones and live token counts included."""
+    from ..node.operations import list_clients
 
     rows = list_clients(_db(_config(config_path)))
-    emit(rows, as_json, "\n".join(f"{r['client_id']} {r['agency']} {r['auth_method']} [{r['scope']}]" for r in rows))
+    emit(rows, as_json, "\n".join(f"{r['client_id']} {r['agency']} {r['auth_method']} [{r['scope']}] "
+                                   f"tokens={r['tokens']}" for r in rows))
 
 
 # --- message log ---------------------------------------------------------------
@@ -200,3 +211,6 @@ def evidence_verify(file: Path, root_path: Path, as_json: bool) -> None:
           + "".join(f"\n  {p}" for p in result["problems"]))
     if not result["valid"]:
         sys.exit(1)
+
+
+from . import node_ops as _node_ops  # noqa: E402,F401 - registers backup, restore, archive, messages, grants
