@@ -125,7 +125,7 @@ def node_archive(config_path: Path, days: float | None, at: str | None, as_json:
     from ..node.context import load_identity
 
     config = _config(config_path)
-    retention = days if days is not None else getattr(config, "retention_days", 30.0)
+    retention = days if days is not None else config.retention_days
     if retention < 0:
         fail("--days must not be negative")
     result = run_archive(_db(config), load_identity(config), config.data_dir, now_or(at), retention)
@@ -149,7 +149,7 @@ def log_verify_archive(files: tuple[Path, ...], root_path: Path, as_json: bool) 
         root = load_certificate(root_path.read_bytes())
     except (GccLinkError, ValueError) as exc:
         fail(f"cannot read the root certificate: {exc}")
-    result = verify_archive_lines(sorted(files), root)
+    result = verify_archive_lines(files, root)
     emit(result, as_json, f"archive {'valid' if result['valid'] else 'INVALID'}: {result['files']} file(s), "
                           f"{result['entries']} entries" + "".join(f"\n  {p}" for p in result["problems"]))
     if not result["valid"]:

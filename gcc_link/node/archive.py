@@ -90,10 +90,18 @@ def archive_dir(data_dir: Path) -> Path:
     return data_dir / ARCHIVE_DIR
 
 
+def _first_seq(path: Path) -> int:
+    with path.open("r", encoding="utf-8") as fh:
+        try:
+            return int(json.loads(fh.readline())["first_seq"])
+        except (ValueError, KeyError, TypeError):
+            raise ArchiveError(f"{path.name} has no archive header") from None
+
+
 def archive_files(data_dir: Path) -> list[Path]:
-    """The node's archive files, oldest first (their names sort by day)."""
+    """The node's archive files in chain order (by the first seq their header names)."""
     folder = archive_dir(data_dir)
-    return sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+    return sorted(folder.glob("*.jsonl"), key=_first_seq) if folder.is_dir() else []
 
 
 def _lines(path: Path) -> Iterator[dict[str, Any]]:
@@ -154,7 +162,14 @@ def verify_archive_lines(paths: Iterable[Path], root: x509.Certificate, node: st
     count = files = 0
     prev_seq: int | None = None
     prev_hash: str | None = None
-    for path in paths:
+
+    def order(path: Path) -> int:
+        try:
+            return _first_seq(path)
+        except (ArchiveError, OSError, UnicodeError):
+            return -1
+
+    for path in sorted(paths, key=order):
         files += 1
         try:
             entries: list[ArchivedEntry] = []
@@ -320,8 +335,10 @@ def archive_day(db: Database, identity: NodeIdentity, data_dir: Path, cutoff: da
     folder = archive_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{identity.state}-{first.at[:10]}.jsonl"
-    if path.exists():  # a day is written once; a second run for it would fork the chain
-        raise ArchiveError(f"{path.name} exists but its entries are still in the store; run archive again")
+    for n in range(2, 1000):  # entries of an archived day that arrived late (clock skew): a second part
+        if not path.exists():
+            break
+        path = folder / f"{identity.state}-{first.at[:10]}.part{n}.jsonl"
     tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("w", encoding="utf-8") as fh:
         for line in lines:
