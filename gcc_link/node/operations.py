@@ -197,7 +197,8 @@ def cancel_message(db: Database, message_id: str, now: datetime) -> dict[str, An
             raise OperationRefusedError(f"only queued messages can be cancelled; this one is {row.status}")
         row.status = "dead"
         row.last_error = f"cancelled by operator at {format_time(now)}"
-        return _outbox_dict(row)
+        # a copy may be in flight or received already when an attempt was made (its receipt is then ignored)
+        return {**_outbox_dict(row), "may_have_been_sent": row.attempts > 0}
 
     return db.retrying(work)
 

@@ -131,3 +131,56 @@ def set_grant() -> Response:
     if not isinstance(service, str) or not isinstance(grantee, str) or not isinstance(granted, bool):
         raise ApiError(400, "invalid_request", "service and grantee are strings, granted a boolean")
     return jsonify(_run(grant, ctx().db, service, grantee, allow=granted))
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The operator and gap routes for the node's OpenAPI document (``openapi.py`` merges them in)."""
+    err = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+    def op(summary: str, *, params: list[str] = (), query: list[str] = (), body: dict[str, Any] | None = None,
+           codes: tuple[int, ...] = (400, 401, 403)) -> dict[str, Any]:
+        spec: dict[str, Any] = {
+            "summary": summary, "security": [{"oauth2": [OPERATOR_SCOPE]}],
+            "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"type": "object"}}}},
+                          **{str(c): err for c in codes}},
+            "parameters": [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
+            + [{"name": q, "in": "query", "schema": {"type": "string"}} for q in query]}
+        if body is not None:
+            spec["requestBody"] = {"required": False, "content": {"application/json": {"schema": body}}}
+        return spec
+
+    msg, client = ["message_id"], ["client_id"]
+    return {
+        "/operator/v1/messages": {"get": op("List messages by direction, status, peer, agency and time",
+                                            query=["direction", "status", "peer", "agency", "since", "until",
+                                                   "limit"])},
+        "/operator/v1/messages/{message_id}": {"get": op("One message with its log entries", params=msg,
+                                                         codes=(401, 403, 404))},
+        "/operator/v1/messages/{message_id}/requeue": {"post": op(
+            "Re-sign (same id) and queue a failed or dead message", params=msg, codes=(400, 401, 403, 404, 409),
+            body={"type": "object", "properties": {"ttl_seconds": {"type": "integer", "minimum": 1}}})},
+        "/operator/v1/messages/{message_id}/cancel": {"post": op("Cancel a queued message", params=msg,
+                                                                 codes=(401, 403, 404, 409))},
+        "/operator/v1/clients": {"get": op("Agency and operator clients (never secrets)")},
+        "/operator/v1/clients/{client_id}/revoke": {"post": op("Revoke a client; its live tokens end now",
+                                                               params=client, codes=(401, 403, 404, 409))},
+        "/operator/v1/clients/{client_id}/rotate-secret": {"post": op("New client secret (returned once)",
+                                                                      params=client, codes=(401, 403, 404, 409))},
+        "/operator/v1/clients/{client_id}/rotate-key": {"post": op(
+            "New private_key_jwt public key", params=client, codes=(400, 401, 403, 404, 409),
+            body={"type": "object", "required": ["public_key_pem"],
+                  "properties": {"public_key_pem": {"type": "string"}}})},
+        "/operator/v1/grants": {
+            "get": op("Services and their grantees", query=["service"], codes=(401, 403, 404)),
+            "post": op("Grant or withdraw a service to an agency", codes=(400, 401, 403, 404), body={
+                "type": "object", "required": ["service", "grantee"],
+                "properties": {"service": {"type": "string"}, "grantee": {"type": "string"},
+                               "granted": {"type": "boolean"}}})},
+        "/peer/v1/gap": {"post": {
+            "summary": "Signed gap query (gcc-link-gap+jws) in; receipts for the asker's messages since then out",
+            "requestBody": {"required": True, "content": {"application/jose": {"schema": {"type": "string"}}}},
+            "responses": {"200": {"description": "receipts", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"node": {"type": "string"}, "receipts": {
+                    "type": "array", "items": {"type": "string"}}, "truncated": {"type": "boolean"}}}}}},
+                "400": err, "403": err}}},
+    }
