@@ -163,14 +163,14 @@ def _snapshot_postgres(url: str, into: Path) -> tuple[int, str]:
     import psycopg
 
     conninfo = _pg_conninfo(url)
-    with psycopg.connect(conninfo) as conn:
+    with psycopg.connect(conninfo, autocommit=True) as conn:  # we issue BEGIN ourselves, with its isolation
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]  # type: ignore[index]
         seq, head = conn.execute("SELECT seq, entry_hash FROM message_log_head WHERE id = 1").fetchone()  # type: ignore[misc]
         result = subprocess.run([_pg_tool("pg_dump"), "--format=custom", "--no-owner", f"--snapshot={snapshot}",
                                  "--file", str(into), "--dbname", conninfo],
                                 capture_output=True, text=True, timeout=3600)
-        conn.rollback()
+        conn.execute("ROLLBACK")
     if result.returncode != 0:
         raise BackupError(f"pg_dump failed: {result.stderr.strip()[-500:]}")
     return int(seq), str(head)
