@@ -121,14 +121,14 @@ def node_check_gap(config_path: Path, since: str | None, as_json: bool) -> None:
 @guarded
 def node_archive(config_path: Path, days: float | None, at: str | None, as_json: bool) -> None:
     """Move settled messages and their log days older than the retention into signed daily archives."""
-    from ..node.archive import run_archive
+    from ..node.archive import locked_run
     from ..node.context import load_identity
 
     config = _config(config_path)
     retention = days if days is not None else config.retention_days
     if retention < 0:
         fail("--days must not be negative")
-    result = run_archive(_db(config), load_identity(config), config.data_dir, now_or(at), retention)
+    result = locked_run(_db(config), load_identity(config), config.data_dir, now_or(at), retention)
     human = [f"archived {len(result['archived'])} day(s) older than {result['cutoff']}"]
     human += [f"  {d['file']}: {d['entries']} log entries, {d['outbox']} sent, {d['inbox']} received, "
               f"{d['bytes']} bytes" for d in result["archived"]]

@@ -33,6 +33,7 @@ so nothing is lost and nothing is archived twice.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -56,6 +57,7 @@ __all__ = ["ARCHIVE_FORMAT", "ArchiveError", "ArchivedEntry", "archive_files", "
            "find_archived_row", "run_archive", "verify_archive_lines"]
 
 ARCHIVE_FORMAT = 1
+log = logging.getLogger("gcc_link.node.archive")
 ARCHIVE_DIR = "archive"
 _OUTBOX_FIELDS = ("id", "sender", "recipient", "peer", "service", "conversation_id", "status", "attempts",
                   "next_attempt_at", "created_at", "signed_at", "expires_at", "delivered_at", "last_error", "versions")
@@ -372,3 +374,52 @@ def run_archive(db: Database, identity: NodeIdentity, data_dir: Path, now: datet
         days.append(result)
     return {"cutoff": format_time(cutoff), "recovered": recovered, "archived": days}
 
+
+
+class ArchiveSchedule:
+    """Archiving from the delivery worker (``retention.archive_in_worker``): at most once an hour.
+
+    A ``flock`` on ``DATA_DIR/archive/.lock`` keeps two runs on one machine
+    (a worker and an operator's ``gcc-link node archive``) from cutting the
+    same day; with several machines on one PostgreSQL store, turn it on for
+    one of them only (the archive folder is per machine).
+    """
+
+    INTERVAL_SECONDS = 3600.0
+
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+        self.next_at = 0.0
+
+    def tick(self) -> dict[str, Any] | None:
+        """Run the archiving if enabled and due; returns its result (None when not run)."""
+        cfg = self.ctx.config
+        if not getattr(cfg, "archive_in_worker", False):
+            return None
+        now = self.ctx.time()
+        if now < self.next_at:
+            return None
+        self.next_at = now + self.INTERVAL_SECONDS
+        try:
+            result = locked_run(self.ctx.db, self.ctx.identity, cfg.data_dir, self.ctx.now(), cfg.retention_days)
+        except Exception:  # noqa: BLE001 - never stop delivery for archiving; retried in an hour
+            log.exception("archiving failed")
+            return None
+        if result["archived"]:
+            log.info("archived %d day(s) older than %s", len(result["archived"]), result["cutoff"])
+        return result
+
+
+def locked_run(db: Database, identity: NodeIdentity, data_dir: Path, now: datetime,
+               retention_days: float) -> dict[str, Any]:
+    """``run_archive`` under the archive folder's lock (one run at a time on this machine)."""
+    import fcntl
+
+    folder = archive_dir(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return run_archive(db, identity, data_dir, now, retention_days)
+    finally:
+        os.close(fd)
