@@ -93,17 +93,22 @@ def node_check_gap(config_path: Path, since: str | None, as_json: bool) -> None:
     from ..node.gap import check_gap
 
     config = _config(config_path)
+    until: str | None = None
     if since is None:
         marker = config.data_dir / RESTORED_FILE
         if not marker.exists():
             fail("this node was not restored from a backup; name the start of the gap with --since")
-        since = json.loads(marker.read_text())["backup_created_at"]
+        restored = json.loads(marker.read_text())
+        since, until = restored["backup_created_at"], restored["restored_at"]
     ctx = NodeContext.create(config)
-    result = check_gap(ctx, now_or(since))
+    result = check_gap(ctx, now_or(since), now_or(until) if until else None)
     lines = [f"gap since {result['since']}: {len(result['lost'])} message(s) accepted by this node are held by "
              f"peers but LOST from this store" + ("" if result["complete"] else " (not every peer answered)")]
     lines += [f"  lost {f['id']} (delivered to {f['peer']} at {f['received_at']})" for f in result["lost"]]
-    lines += [f"  peer {cc}: {p}" for cc, p in sorted(result["peers"].items())]
+    lines += [f"  peer {cc}: " + (f"{p['received_since']} received since, {p['unknown_here']} unknown here, "
+                                  f"{p['invalid_receipts']} invalid receipts" if "received_since" in p
+                                  else f"no answer ({p.get('error')})")
+              for cc, p in sorted(result["peers"].items())]
     lines.append("messages accepted after the backup that reached no peer cannot be recovered: ask the agencies "
                  f"to re-send what they sent between {result['since']} and {result['until']}")
     emit(result, as_json, "\n".join(lines))

@@ -16,7 +16,9 @@ day ended more than ``retention.days`` ago:
 
 One file per day, ``DATA_DIR/archive/<CC>-<YYYY-MM-DD>.jsonl``, JSON Lines:
 a ``header`` (node, day, first seq, the previous entry's hash), the
-``entry`` lines, the ``outbox``/``inbox`` row lines, and a ``checkpoint``:
+``entry`` lines (each with its data, the exact JWS), the ``outbox``/``inbox``
+row lines (their message and receipt named by SHA-256: the bytes are log
+entries already, of this file or an earlier one), and a ``checkpoint``:
 the node's signature (``gcc_link.protocol.evidence.sign_checkpoint``) over
 the last entry's seq and hash. With only the GCC root certificate anyone can
 check a file (:func:`verify_archive_lines`): every entry's hash chain, every
@@ -43,6 +45,7 @@ from typing import Any, Iterable, Iterator
 from cryptography import x509
 from sqlalchemy import delete, select
 
+from ..protocol.canonical import sha256_hex
 from ..protocol.errors import GccLinkError
 from ..protocol.evidence import CHECKPOINT_TYP, sign_checkpoint, verify_signed_at
 from ..protocol.message import MESSAGE_TYP
@@ -62,7 +65,7 @@ ARCHIVE_DIR = "archive"
 _OUTBOX_FIELDS = ("id", "sender", "recipient", "peer", "service", "conversation_id", "status", "attempts",
                   "next_attempt_at", "created_at", "signed_at", "expires_at", "delivered_at", "last_error", "versions")
 _INBOX_FIELDS = ("seq", "id", "recipient", "sender", "service", "conversation_id", "in_reply_to", "content_type",
-                 "body", "message_sha256", "received_at", "acked_at", "push_status", "push_attempts", "push_next_at")
+                 "message_sha256", "received_at", "acked_at", "push_status", "push_attempts", "push_next_at")
 
 
 class ArchiveError(GccLinkError):
@@ -233,10 +236,11 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def _row_line(kind: str, row: Any) -> dict[str, Any]:
+    """A row's fields; its message and receipt by SHA-256 only (their bytes are log entries, never stored twice)."""
     fields = _OUTBOX_FIELDS if kind == "outbox" else _INBOX_FIELDS
     line: dict[str, Any] = {"type": kind, **{f: getattr(row, f) for f in fields}}
-    line["jws"] = bytes(row.jws).decode("ascii")
-    line["receipt"] = bytes(row.receipt).decode("ascii") if row.receipt is not None else None
+    line["jws_sha256"] = sha256_hex(bytes(row.jws))
+    line["receipt_sha256"] = sha256_hex(bytes(row.receipt)) if row.receipt is not None else None
     return line
 
 

@@ -114,13 +114,16 @@ def export_bundle(config: NodeConfig, db: Database, message_id: str) -> dict[str
         inb = s.execute(select(InboxMessage).where(InboxMessage.id == message_id)).scalar_one_or_none()
         out_receipt = out.receipt if out is not None else None
         inb_pair = (inb.receipt, inb.jws) if inb is not None else None
-        if out is None and inb is None:
-            found = find_archived_row(config.data_dir, message_id)
-            if found is not None and found[0] == "outbox" and found[1].get("receipt"):
-                out_receipt = str(found[1]["receipt"]).encode("ascii")
-            elif found is not None and found[0] == "inbox":
-                inb_pair = (str(found[1]["receipt"]).encode("ascii"), str(found[1]["jws"]).encode("ascii"))
         rows = _entries_for(config, s, message_id)
+        if out is None and inb is None:  # archived: the row names its message and receipt by digest
+            found = find_archived_row(config.data_dir, message_id)
+            by_sha = {r.item_sha256: bytes(r.data) for r in rows}
+            if found is not None and found[1].get("receipt_sha256") in by_sha:
+                receipt_bytes = by_sha[found[1]["receipt_sha256"]]
+                if found[0] == "outbox":
+                    out_receipt = receipt_bytes
+                elif found[1].get("jws_sha256") in by_sha:
+                    inb_pair = (receipt_bytes, by_sha[found[1]["jws_sha256"]])
         if out_receipt is not None:
             receipt = out_receipt
             rcpt_sha = sha256_hex(receipt)
