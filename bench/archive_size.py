@@ -19,7 +19,7 @@ import gzip
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import update
@@ -39,7 +39,7 @@ def main(n: int = 10_000) -> None:
     base = Path(tempfile.mkdtemp(prefix="gcc-archive-size-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
     fed = build(base / "fed", ["KW", "SA"], 45000, create_clients=False)
     ctxs = {}
-    t0 = datetime.now(timezone.utc)
+    t0 = datetime.now(UTC)
     clock = {"now": t0}
     for cc in ("KW", "SA"):
         config = load_config(fed.configs[cc])
@@ -62,7 +62,7 @@ def main(n: int = 10_000) -> None:
         now = clock["now"]
 
         def settle(s, batch=batch, outcomes=outcomes, now=now) -> None:
-            for m, o in zip(batch, outcomes):
+            for m, o in zip(batch, outcomes, strict=True):
                 s.execute(update(OutboxMessage).where(OutboxMessage.id == m.id).values(
                     status="delivered", receipt=o.receipt, delivered_at=now.timestamp(), attempts=1))
                 logstore.append(s, "receipt_received", m.id, o.receipt, now)

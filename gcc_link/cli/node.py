@@ -213,4 +213,6 @@ def evidence_verify(file: Path, root_path: Path, as_json: bool) -> None:
         sys.exit(1)
 
 
-from . import node_ops as _node_ops  # noqa: E402,F401 - registers backup, restore, archive, messages, grants
+from .node_ops import register as _register_ops  # noqa: E402 - backup, restore, archive, messages, grants, …
+
+_register_ops(node, client, log_group)

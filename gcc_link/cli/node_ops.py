@@ -17,11 +17,50 @@ from pathlib import Path
 
 import click
 
+from ..node.config import NodeConfig, load_config
+from ..protocol.errors import GccLinkError
 from .files import at_option, json_option, now_or
-from .node import _config, _db, client, config_option, log_group, node
-from .output import emit, fail, guarded
+from .output import emit, fail, fail_on, guarded
 
-__all__: list[str] = []
+__all__ = ["register"]
+
+config_option = click.option("--config", "config_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+                             required=True, help="The node's node.toml.")
+
+
+def _config(path: Path) -> NodeConfig:
+    try:
+        return load_config(path)
+    except GccLinkError as exc:
+        fail_on(exc)
+
+
+def _db(config: NodeConfig):  # -> Database
+    from ..node.db import Database, migrate
+
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(config.db_url)
+    return Database(config.db_url)
+
+
+_NODE: list[click.Command] = []
+_CLIENT: list[click.Command] = []
+_LOG: list[click.Command] = []
+
+
+def register(node: click.Group, client: click.Group, log_group: click.Group) -> None:
+    """Add these commands to the ``node``, ``client`` and ``log`` groups of ``cli/node.py``."""
+    for group, commands in ((node, _NODE), (client, _CLIENT), (log_group, _LOG)):
+        for command in commands:
+            group.add_command(command)
+
+
+def _on(target: list[click.Command]):
+    def add(command: click.Command) -> click.Command:
+        target.append(command)
+        return command
+
+    return add
 
 passphrase_option = click.option("--passphrase-env", "passphrase_env", default="GCC_BACKUP_PASSPHRASE",
                                  show_default=True, metavar="VAR",
@@ -39,7 +78,8 @@ def _passphrase(var: str, confirm: bool) -> str:
 
 # --- backup, restore, gap -------------------------------------------------------------
 
-@node.command("backup")
+@_on(_NODE)
+@click.command("backup")
 @config_option
 @click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="The encrypted backup file to write (0600).")
@@ -59,7 +99,8 @@ def node_backup(config_path: Path, out: Path, include_key: bool, passphrase_env:
                           f"seq {result['log_head']['seq']}, private key {'included' if include_key else 'NOT included'})")
 
 
-@node.command("restore")
+@_on(_NODE)
+@click.command("restore")
 @click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="The node's node.toml (written from the backup if it does not exist).")
@@ -81,7 +122,8 @@ def node_restore(file: Path, config_path: Path, passphrase_env: str, at: str | N
         sys.exit(1)
 
 
-@node.command("check-gap")
+@_on(_NODE)
+@click.command("check-gap")
 @config_option
 @click.option("--since", "since", metavar="TIME", help="Start of the gap (default: the restored backup's time).")
 @json_option
@@ -118,7 +160,8 @@ def node_check_gap(config_path: Path, since: str | None, as_json: bool) -> None:
 
 # --- retention ------------------------------------------------------------------------
 
-@node.command("archive")
+@_on(_NODE)
+@click.command("archive")
 @config_option
 @click.option("--days", "days", type=float, help="Retention in days (default: retention.days of the config).")
 @at_option
@@ -140,7 +183,8 @@ def node_archive(config_path: Path, days: float | None, at: str | None, as_json:
     emit(result, as_json, "\n".join(human))
 
 
-@log_group.command("verify-archive")
+@_on(_LOG)
+@click.command("verify-archive")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--root", "root_path", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True)
 @json_option
@@ -163,7 +207,8 @@ def log_verify_archive(files: tuple[Path, ...], root_path: Path, as_json: bool) 
 
 # --- messages ------------------------------------------------------------------------
 
-@node.group("messages")
+@_on(_NODE)
+@click.group("messages")
 def messages() -> None:
     """Inspect, requeue and cancel messages (operator)."""
 
@@ -243,7 +288,8 @@ def messages_cancel(message_id: str, config_path: Path, at: str | None, as_json:
 
 # --- grants ---------------------------------------------------------------------------
 
-@node.group("grants")
+@_on(_NODE)
+@click.group("grants")
 def grants() -> None:
     """Who may use this node's services (stored; no TOML editing)."""
 
@@ -291,7 +337,8 @@ def grants_remove(service: str, grantee: str, config_path: Path, as_json: bool) 
 
 # --- clients ---------------------------------------------------------------------------
 
-@client.command("revoke")
+@_on(_CLIENT)
+@click.command("revoke")
 @click.argument("client_id")
 @config_option
 @json_option
@@ -304,7 +351,8 @@ def client_revoke(client_id: str, config_path: Path, as_json: bool) -> None:
     emit(r, as_json, f"revoked {client_id} ({r['tokens_ended']} live token(s) ended)")
 
 
-@client.command("rotate-secret")
+@_on(_CLIENT)
+@click.command("rotate-secret")
 @click.argument("client_id")
 @config_option
 @json_option
@@ -317,7 +365,8 @@ def client_rotate_secret(client_id: str, config_path: Path, as_json: bool) -> No
     emit(r, as_json, f"{client_id}: client_secret={r['client_secret']} ({r['tokens_ended']} token(s) ended)")
 
 
-@client.command("rotate-key")
+@_on(_CLIENT)
+@click.command("rotate-key")
 @click.argument("client_id")
 @config_option
 @click.option("--public-key", "public_key", type=click.Path(path_type=Path, exists=True, dir_okay=False),

@@ -37,10 +37,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from cryptography import x509
 from sqlalchemy import delete, select
@@ -223,7 +224,7 @@ def verify_archive_lines(paths: Iterable[Path], root: x509.Certificate, node: st
 # --- cutting archives ---------------------------------------------------------------------
 
 def _day_end(at: str) -> datetime:
-    day = datetime.strptime(at[:10], "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    day = datetime.strptime(at[:10], "%Y-%m-%d").replace(tzinfo=UTC)
     return day + timedelta(days=1)
 
 

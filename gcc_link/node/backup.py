@@ -190,8 +190,6 @@ def _pg_tool(name: str) -> str:
 def create_backup(config: NodeConfig, out: Path, passphrase: str, now: datetime, *,
                   include_key: bool = False) -> dict[str, Any]:
     """Write an encrypted backup of the (possibly running) node to ``out`` (0600); returns the manifest."""
-    from ..cli.files import write_private
-
     url = config.db_url
     buf = io.BytesIO()
     with tempfile.TemporaryDirectory(prefix="gcc-backup-") as tmp:
@@ -227,7 +225,7 @@ def create_backup(config: NodeConfig, out: Path, passphrase: str, now: datetime,
                         "members": members}
             _add(tar, "manifest.json", json.dumps(manifest, indent=1, sort_keys=True).encode())
     sealed = seal(buf.getvalue(), passphrase)
-    write_private(out, sealed)
+    _write(out, sealed, private=True)
     return {**manifest, "file": str(out), "bytes": len(sealed)}
 
 
@@ -277,9 +275,21 @@ def node_running(config: NodeConfig) -> str | None:
 
 
 def _write(path: Path, data: bytes, private: bool = False) -> None:
-    from ..cli.files import write_private, write_public
-
-    (write_private if private else write_public)(path, data)
+    """Write ``data`` atomically (readers never see half a file); ``private``: 0600 from the first byte."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
+    try:
+        if private:
+            os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.replace(path)
 
 
 def restore_backup(path: Path, config_path: Path, passphrase: str, now: datetime) -> dict[str, Any]:

@@ -22,7 +22,7 @@ the token within those 5 seconds.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -55,9 +55,8 @@ class OperationRefusedError(GccLinkError):
 
 
 def _ts(value: Any) -> str | None:
-    from datetime import timezone
 
-    return None if value is None else format_time(datetime.fromtimestamp(float(value), timezone.utc))
+    return None if value is None else format_time(datetime.fromtimestamp(float(value), UTC))
 
 
 def _since(value: str | None, name: str) -> float | None:
@@ -279,10 +278,10 @@ def rotate_key(db: Database, client_id: str, public_key_pem: str) -> dict[str, A
 
     try:
         ECKey.import_key(public_key_pem)
-    except Exception:
+    except Exception:  # noqa: BLE001 - joserfc raises several types for input that is not a key
         try:
             RSAKey.import_key(public_key_pem)
-        except Exception:
+        except Exception:  # noqa: BLE001
             raise ConfigError("not a PEM public key (EC or RSA)") from None
 
     def work(s: Session) -> list[str]:

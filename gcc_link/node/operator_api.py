@@ -9,7 +9,7 @@ done by ``operations.py``, shared with the CLI.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -17,8 +17,20 @@ from ..protocol.errors import GccLinkError
 from .apierrors import ApiError
 from .context import NodeContext
 from .oauth import require
-from .operations import (OPERATOR_SCOPE, OperationRefusedError, cancel_message, grant, list_clients, list_grants,
-                         list_messages, requeue_message, revoke_client, rotate_key, rotate_secret, show_message)
+from .operations import (
+    OPERATOR_SCOPE,
+    OperationRefusedError,
+    cancel_message,
+    grant,
+    list_clients,
+    list_grants,
+    list_messages,
+    requeue_message,
+    revoke_client,
+    rotate_key,
+    rotate_secret,
+    show_message,
+)
 
 __all__ = ["bp"]
 
@@ -137,7 +149,7 @@ def openapi_paths() -> dict[str, Any]:
     """The operator and gap routes for the node's OpenAPI document (``openapi.py`` merges them in)."""
     err = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
-    def op(summary: str, *, params: list[str] = (), query: list[str] = (), body: dict[str, Any] | None = None,
+    def op(summary: str, *, params: Sequence[str] = (), query: Sequence[str] = (), body: dict[str, Any] | None = None,
            codes: tuple[int, ...] = (400, 401, 403)) -> dict[str, Any]:
         spec: dict[str, Any] = {
             "summary": summary, "security": [{"oauth2": [OPERATOR_SCOPE]}],

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from nodeharness import gcc_link, wait_until
@@ -36,9 +36,9 @@ def _snapshot(src: Path, dst: Path) -> None:
 
 def _archive_at(cluster, cc: str) -> str:
     first_at = _q(cluster, cc, "SELECT min(at) FROM message_log")[0][0]
-    day = datetime.strptime(first_at[:10], "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    day = datetime.strptime(first_at[:10], "%Y-%m-%d").replace(tzinfo=UTC)
     last_at = _q(cluster, cc, "SELECT max(at) FROM message_log")[0][0]
-    last_day = datetime.strptime(last_at[:10], "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    last_day = datetime.strptime(last_at[:10], "%Y-%m-%d").replace(tzinfo=UTC)
     assert last_day - day <= timedelta(days=1)
     return (last_day + timedelta(days=2, minutes=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 

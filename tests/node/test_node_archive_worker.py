@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from gcc_link.cli.provision import build
 from gcc_link.node.archive import ArchiveSchedule, archive_files
@@ -19,7 +19,7 @@ def test_worker_archives_hourly_on_the_node_clock(tmp_path):
     config = load_config(fed.configs["KW"])
     config.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(config.db_url)
-    t0 = datetime.now(timezone.utc)  # the certificates were just made around this time
+    t0 = datetime.now(UTC)  # the certificates were just made around this time
     clock = {"now": t0}
     ctx = NodeContext.create(dataclasses.replace(config, archive_in_worker=True, retention_days=1.0))
     ctx.clock = lambda: clock["now"]

@@ -9,7 +9,6 @@ import json
 
 import pytest
 import requests
-
 from nodeharness import Cluster, gcc_link, wait_until
 
 pytestmark = [pytest.mark.postgres]

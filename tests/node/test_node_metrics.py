@@ -6,7 +6,7 @@ import os
 import re
 import signal
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from nodeharness import gcc_link, wait_until
 
@@ -54,7 +54,7 @@ def test_queue_metrics_and_counters_survive_archiving(make_cluster):
     db = cluster.fed.data_dir / "nodes" / "KW" / "data" / "node.sqlite"
     with sqlite3.connect(db) as conn:
         last = conn.execute("SELECT max(at) FROM message_log").fetchone()[0]
-    at = (datetime.strptime(last[:10], "%Y-%m-%d").replace(tzinfo=timezone.utc) + timedelta(days=2))
+    at = (datetime.strptime(last[:10], "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=2))
     gcc_link("node", "archive", "--config", str(cluster.fed.configs["KW"]), "--days", "1",
              "--at", at.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
     with sqlite3.connect(db) as conn:

@@ -7,10 +7,9 @@ import time
 
 import pytest
 import requests
+from conftest import assert_no_internal_errors
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-
-from conftest import assert_no_internal_errors
 from nodeharness import Cluster, gcc_link, wait_until
 
 

@@ -8,9 +8,8 @@ and ``rejections`` inside the writing transaction (SQLite triggers; on
 PostgreSQL plpgsql trigger functions with ``INSERT … ON CONFLICT``). The
 existing rows are counted once here.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'n10_counters'
 down_revision = '0001'
