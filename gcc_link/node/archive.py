@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from ..protocol.canonical import sha256_hex
 from ..protocol.errors import GccLinkError
@@ -162,8 +162,13 @@ def find_archived_row(data_dir: Path, message_id: str) -> tuple[str, dict[str, A
     return None
 
 
-def verify_archive_lines(paths: Iterable[Path], root: x509.Certificate, node: str | None = None) -> dict[str, Any]:
-    """Check archive files offline (GCC root only): chain, signatures, checkpoints. Never raises on bad input."""
+def verify_archive_lines(paths: Iterable[Path], root: x509.Certificate, node: str | None = None, *,
+                         entries_too: bool = True) -> dict[str, Any]:
+    """Check archive files offline (GCC root only): chain, signatures, checkpoints. Never raises on bad input.
+
+    ``entries_too=False`` checks only headers, continuity and checkpoints
+    (``log verify`` checks every entry itself, walking archives and store).
+    """
     problems: list[str] = []
     count = files = 0
     prev_seq: int | None = None
@@ -196,14 +201,16 @@ def verify_archive_lines(paths: Iterable[Path], root: x509.Certificate, node: st
             start_seq, start_hash = int(header["first_seq"]) - 1, str(header["prev_hash"])
             if prev_seq is not None and (start_seq, start_hash) != (prev_seq, prev_hash):
                 problems.append(f"{path.name}: does not continue the previous archive (after seq {prev_seq})")
-            for entry in entries:
-                typ = RECEIPT_TYP if entry.kind.startswith("receipt") else MESSAGE_TYP
-                try:
-                    verify_signed_at(entry.data, typ, root)
-                except GccLinkError as exc:
-                    problems.append(f"{path.name}: entry {entry.seq}: {exc.code}: {exc.message}")
-            chain = verify_chain(((e.chain(), e.data) for e in entries), start_hash=start_hash, start_seq=start_seq)
-            problems += [f"{path.name}: entry {p.seq}: {p.problem}" for p in chain]
+            if entries_too:
+                for entry in entries:
+                    typ = RECEIPT_TYP if entry.kind.startswith("receipt") else MESSAGE_TYP
+                    try:
+                        verify_signed_at(entry.data, typ, root)
+                    except GccLinkError as exc:
+                        problems.append(f"{path.name}: entry {entry.seq}: {exc.code}: {exc.message}")
+                chain = verify_chain(((e.chain(), e.data) for e in entries), start_hash=start_hash,
+                                     start_seq=start_seq)
+                problems += [f"{path.name}: entry {p.seq}: {p.problem}" for p in chain]
             if not entries or checkpoint is None:
                 raise ArchiveError("no entries or no checkpoint")
             cp, signer = verify_signed_at(checkpoint.encode("ascii"), CHECKPOINT_TYP, root)
@@ -248,7 +255,15 @@ def _row_line(kind: str, row: Any) -> dict[str, Any]:
 def _finish_pending(db: Database, data_dir: Path) -> dict[str, int]:
     """Complete a deletion a crash interrupted: files whose entries (or rows) are still in the store."""
     done = {"entries": 0, "outbox": 0, "inbox": 0}
-    for path in archive_files(data_dir):
+    with db.read() as s:
+        db_first = s.execute(select(func.min(LogEntry.seq))).scalar()
+    if db_first is None:
+        return done
+    files = archive_files(data_dir)
+    firsts = [_first_seq(p) for p in files]
+    # the deletion is one transaction: only a file whose range reaches into the store's entries can be pending
+    pending = [p for i, p in enumerate(files) if i + 1 == len(files) or firsts[i + 1] - 1 >= db_first]
+    for path in pending:
         entries: dict[int, str] = {}
         outbox: list[str] = []
         inbox: list[str] = []

@@ -104,6 +104,16 @@ def test_archive_crash_between_file_and_delete(make_cluster, tmp_path):
     bad = gcc_link("log", "verify-archive", str(tampered), "--root", root, "--json", check=False)
     assert bad.returncode == 1 and not json.loads(bad.stdout)["valid"]
 
+    # an archive file lost or altered in the data dir is a broken chain for log verify
+    saved = files[0].read_bytes()
+    files[0].write_text("".join(json.dumps(x) + "\n" for x in lines))
+    broken = gcc_link("log", "verify", "--config", kw_cfg, "--json", check=False)
+    assert broken.returncode == 1 and not json.loads(broken.stdout)["valid"]
+    files[0].unlink()
+    missing = gcc_link("log", "verify", "--config", kw_cfg, "--json", check=False)
+    assert missing.returncode == 1 and json.loads(missing.stdout)["problems"]  # the head no longer matches
+    files[0].write_bytes(saved)
+
     # the chain goes on after the archive: new traffic, still one valid chain
     r = kw.send("SA/MOI", {"n": "after"})
     assert r.status_code == 202

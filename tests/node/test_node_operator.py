@@ -72,6 +72,14 @@ def test_failed_message_requeued_after_grant(ops):
     listed = cli("node", "messages", "list", "--status", "failed", "--peer", "SA", "--agency", "KW/MOI",
                  "--config", kw_cfg, "--json")
     assert [m["id"] for m in listed] == [mid] and listed[0]["last_error"] == "access_denied"
+    created = listed[0]["created_at"]
+    same = cli("node", "messages", "list", "--since", created, "--until", "2999-01-01T00:00:00.000Z",
+               "--status", "failed", "--config", kw_cfg, "--json")
+    assert [m["id"] for m in same] == [mid]
+    assert cli("node", "messages", "list", "--until", created, "--status", "failed", "--config", kw_cfg,
+               "--json") == []
+    bad_time = cli("node", "messages", "list", "--since", "yesterday", "--config", kw_cfg, check=False)
+    assert bad_time.returncode == 1 and "malformed" in bad_time.stderr
     shown = cli("node", "messages", "show", mid, "--config", kw_cfg, "--json")
     assert [e["kind"] for e in shown["log"]] == ["message_sent", "receipt_received"]
 
@@ -183,3 +191,25 @@ def test_revoke_and_rotate(ops, tmp_path):
     junk.write_text("not a key")
     bad = cli("client", "rotate-key", other["client_id"], "--public-key", str(junk), "--config", kw_cfg, check=False)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
+
+
+def test_gap_endpoint_refuses_bad_queries(ops):
+    from datetime import datetime, timezone
+
+    from gcc_link.node.gap import GAP_TYP
+    from gcc_link.protocol import signed
+    from gcc_link.protocol.pki import NodeIdentity
+    from gcc_link.protocol.timefmt import format_time
+
+    url = ops.nodes["SA"].url + "/peer/v1/gap"
+    junk = requests.post(url, data=b"junk", timeout=10)
+    assert junk.status_code == 400 and junk.json()["error"]["code"] == "malformed"
+    pki = ops.fed.pki_dir / "nodes" / "KW"
+    kw = NodeIdentity.from_pem((pki / "node.pem").read_bytes(), (pki / "node.key").read_bytes())
+    now = datetime.now(timezone.utc)
+    payload = {"gcc_link_gap": 1, "since": format_time(now), "at": format_time(now)}
+    posing = signed.sign(kw, GAP_TYP, {**payload, "node": "SA"}, now)  # KW asking about SA's traffic
+    r = requests.post(url, data=posing, timeout=10)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "sender_not_authorised"
+    honest = requests.post(url, data=signed.sign(kw, GAP_TYP, {**payload, "node": "KW"}, now), timeout=10)
+    assert honest.status_code == 200 and honest.json()["for"] == "KW"
