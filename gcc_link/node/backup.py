@@ -292,6 +292,22 @@ def _write(path: Path, data: bytes, private: bool = False) -> None:
     tmp.replace(path)
 
 
+def _newer_trusted_kept(path: Path, restored: bytes, now: datetime) -> bool:
+    """True if the trusted directory already on disk is a newer version than the backup's (never roll back)."""
+    from ..protocol.directory import load_directory
+
+    if not path.exists():
+        return False
+    try:
+        held = load_directory(path.read_bytes(), now, allow_expired=True).version
+    except GccLinkError:
+        return False  # unreadable: the backup's copy replaces it
+    try:
+        return held > load_directory(restored, now, allow_expired=True).version
+    except GccLinkError:
+        return True
+
+
 def restore_backup(path: Path, config_path: Path, passphrase: str, now: datetime) -> dict[str, Any]:
     """Restore ``path`` for the node configured at ``config_path`` (written from the backup if missing).
 
@@ -337,7 +353,7 @@ def restore_backup(path: Path, config_path: Path, passphrase: str, now: datetime
         if result.returncode != 0:
             raise BackupError(f"pg_restore failed: {result.stderr.strip()[-500:]}")
     trusted = files.get(f"data/{TRUSTED_FILE}")
-    if trusted is not None:
+    if trusted is not None and not _newer_trusted_kept(config.data_dir / TRUSTED_FILE, trusted, now):
         _write(config.data_dir / TRUSTED_FILE, trusted)
     for name, data in files.items():
         if name.startswith(f"data/{ARCHIVE_DIR}/") and name.endswith(".jsonl"):

@@ -41,7 +41,8 @@ def _outbox_update_statements() -> list[str]:
         "UPDATE metric_counters SET value = value - 1 WHERE name = 'sent' AND l1 = OLD.peer AND l2 = OLD.status "
         "AND OLD.status <> NEW.status;",
         _up("sent", "NEW.peer", "NEW.status", "1", "OLD.status <> NEW.status"),
-        _up("attempts", "NEW.peer", "''", "NEW.attempts - OLD.attempts", "NEW.attempts <> OLD.attempts"),
+        # only increases count: a requeue resets attempts to 0, the attempts made before stay counted
+        _up("attempts", "NEW.peer", "''", "NEW.attempts - OLD.attempts", "NEW.attempts > OLD.attempts"),
         *_delivered_statements(),
     ]
 
