@@ -126,10 +126,12 @@ def node_restore(file: Path, config_path: Path, passphrase_env: str, at: str | N
 @click.command("check-gap")
 @config_option
 @click.option("--since", "since", metavar="TIME", help="Start of the gap (default: the restored backup's time).")
+@click.option("--recover", is_flag=True,
+              help="Put messages the peers delivered to us since then, and that our inbox lost, back into it.")
 @json_option
 @guarded
-def node_check_gap(config_path: Path, since: str | None, as_json: bool) -> None:
-    """Ask the peers which of our messages they received since the backup; exit 1 if any are lost here."""
+def node_check_gap(config_path: Path, since: str | None, recover: bool, as_json: bool) -> None:
+    """Ask the peers what they received from us and delivered to us since the backup; exit 1 if anything is lost."""
     from ..node.backup import RESTORED_FILE
     from ..node.context import NodeContext
     from ..node.gap import check_gap
@@ -143,18 +145,23 @@ def node_check_gap(config_path: Path, since: str | None, as_json: bool) -> None:
         restored = json.loads(marker.read_text())
         since, until = restored["backup_created_at"], restored["restored_at"]
     ctx = NodeContext.create(config)
-    result = check_gap(ctx, now_or(since), now_or(until) if until else None)
+    result = check_gap(ctx, now_or(since), now_or(until) if until else None, recover=recover)
     lines = [f"gap since {result['since']}: {len(result['lost'])} message(s) accepted by this node are held by "
              f"peers but LOST from this store" + ("" if result["complete"] else " (not every peer answered)")]
     lines += [f"  lost {f['id']} (delivered to {f['peer']} at {f['received_at']})" for f in result["lost"]]
+    lines.append(f"{len(result['lost_received'])} message(s) delivered to this node were missing from its inboxes"
+                 + (f"; {result['recovered']} put back" if recover else " (put them back with --recover)"))
+    lines += [f"  {'recovered' if recover else 'missing'} {f['id']} from {f['sender']} to {f['recipient']}"
+              for f in result["lost_received"]]
     lines += [f"  peer {cc}: " + (f"{p['received_since']} received since, {p['unknown_here']} unknown here, "
-                                  f"{p['invalid_receipts']} invalid receipts" if "received_since" in p
+                                  f"{p['delivered_since']} delivered to us, {p['missing_from_inbox']} missing from "
+                                  f"our inbox, {p['invalid_receipts']} invalid" if "received_since" in p
                                   else f"no answer ({p.get('error')})")
               for cc, p in sorted(result["peers"].items())]
     lines.append("messages accepted after the backup that reached no peer cannot be recovered: ask the agencies "
                  f"to re-send what they sent between {result['since']} and {result['until']}")
     emit(result, as_json, "\n".join(lines))
-    if result["lost"] or not result["complete"]:
+    if result["lost"] or not result["complete"] or (result["lost_received"] and not recover):
         sys.exit(1)
 
 

@@ -14,6 +14,14 @@ holds that its own store does not: accepted, delivered, and lost here.
 Messages accepted after the backup that never reached any peer cannot be
 found by anyone; the report names the time window in which they were
 accepted, so the agencies can be asked to re-send.
+
+The other direction is lost too: messages the peers delivered to this
+node after the backup (this node signed receipts for them, then forgot
+them). The peer's answer carries those as well — each message exactly as it
+was accepted, with this node's own receipt — and ``check-gap --recover``
+verifies both (the message against the directory at its signing time, the
+receipt as this state's acceptance of exactly those bytes) and puts them
+back into the agencies' inboxes and the log, once.
 """
 
 from __future__ import annotations
@@ -27,14 +35,18 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
 
 from ..protocol import signed
+from ..protocol.canonical import canonical_json, sha256_hex
 from ..protocol.errors import GccLinkError, MalformedError
+from ..protocol.message import Message
 from ..protocol.evidence import verify_signed_at
 from ..protocol.identifiers import parse_state
 from ..protocol.receipt import RECEIPT_TYP
+from ..protocol.signed import open_unverified
 from ..protocol.timefmt import format_time, parse_time
 from .apierrors import ApiError
 from .context import NodeContext
-from .models import InboxMessage, OutboxMessage
+from . import logstore
+from .models import InboxMessage, LogEntry, OutboxMessage
 from .mtls import peer_state
 
 __all__ = ["GAP_TYP", "bp", "check_gap", "gap_answer", "sign_gap_query"]
@@ -68,12 +80,27 @@ def gap_answer(ctx: NodeContext, query: bytes) -> dict[str, Any]:
                              signed_at=lambda p: parse_time(p["at"]), window_seconds=signed.CLOCK_SKEW_SECONDS)
     asker = str(verified.payload["node"])
     since = parse_time(verified.payload["since"]).timestamp()
+    delivered: list[dict[str, str]] = []
     with ctx.db.read() as s:
         rows = s.execute(select(InboxMessage.receipt)
                          .where(InboxMessage.sender.like(f"{asker}/%"), InboxMessage.received_at >= since)
                          .order_by(InboxMessage.seq).limit(MAX_ANSWER + 1)).scalars().all()
+        sent = s.execute(select(OutboxMessage.id, OutboxMessage.jws, OutboxMessage.receipt)
+                         .where(OutboxMessage.peer == asker, OutboxMessage.status == "delivered",
+                                OutboxMessage.delivered_at >= since)
+                         .order_by(OutboxMessage.delivered_at).limit(MAX_ANSWER + 1)).all()
+        for message_id, jws, receipt in sent[:MAX_ANSWER]:
+            # the version the receipt accepted (a retry may have re-signed the message since)
+            wanted = open_unverified(bytes(receipt), RECEIPT_TYP, 1 << 20).get("message_sha256")
+            if sha256_hex(bytes(jws)) != wanted:
+                jws = s.execute(select(LogEntry.data).where(LogEntry.ref == message_id,
+                                                            LogEntry.item_sha256 == wanted)).scalar()
+                if jws is None:
+                    continue
+            delivered.append({"message": bytes(jws).decode("ascii"), "receipt": bytes(receipt).decode("ascii")})
     return {"node": ctx.state, "for": asker, "since": verified.payload["since"],
-            "receipts": [bytes(r).decode("ascii") for r in rows[:MAX_ANSWER]], "truncated": len(rows) > MAX_ANSWER}
+            "receipts": [bytes(r).decode("ascii") for r in rows[:MAX_ANSWER]], "delivered": delivered,
+            "truncated": len(rows) > MAX_ANSWER or len(sent) > MAX_ANSWER}
 
 
 @bp.post("/gap")
@@ -91,8 +118,74 @@ def post_gap() -> Response:
     return Response(json.dumps(answer), status=200, mimetype="application/json")
 
 
-def check_gap(ctx: NodeContext, since: datetime, until: datetime | None = None) -> dict[str, Any]:
-    """Ask every other member for what it received from us since ``since``; report what our store lacks."""
+def _received_lost(ctx: NodeContext, cc: str, items: list[Any], root: Any) -> tuple[list[dict[str, Any]], int]:
+    """Messages ``cc`` delivered to us (with our receipts) that our inbox lacks; and how many failed checks."""
+    out: list[dict[str, Any]] = []
+    bad = 0
+    for item in items:
+        try:
+            data = str(item["message"]).encode("ascii")
+            receipt = str(item["receipt"]).encode("ascii")
+            created = parse_time(open_unverified(data, "gcc-link-msg+jws", 1 << 24)["created_at"])
+            message = Message.from_jws(data, directory=ctx.directory(), now=created, local_state=ctx.state,
+                                       max_bytes=1 << 24)
+            rcpt, signer = verify_signed_at(receipt, RECEIPT_TYP, root)
+            if (message.sender_state != cc or signer != ctx.state or rcpt.get("status") != "accepted"
+                    or rcpt.get("receipt_for") != message.id or rcpt.get("message_sha256") != sha256_hex(data)):
+                raise MalformedError("not a message of this peer accepted by this node")
+        except (GccLinkError, KeyError, TypeError, UnicodeError):
+            bad += 1
+            continue
+        out.append({"id": message.id, "peer": cc, "sender": message.sender, "recipient": message.recipient,
+                    "received_at": rcpt["received_at"], "message": message, "receipt": receipt})
+    if out:
+        with ctx.db.read() as s:
+            known = set(s.execute(select(InboxMessage.id).where(InboxMessage.id.in_([o["id"] for o in out])))
+                        .scalars())
+        out = [o for o in out if o["id"] not in known]
+    return out, bad
+
+
+def recover_received(ctx: NodeContext, lost: list[dict[str, Any]]) -> int:
+    """Put messages this node had accepted (and receipted) back into the inbox and the log, once each."""
+    now = ctx.now()
+    done = 0
+
+    def store(s: Any) -> int:
+        logstore.lock(s)
+        n = 0
+        for item in lost:
+            message: Message = item["message"]
+            if s.execute(select(InboxMessage.id).where(InboxMessage.id == message.id)).scalar() is not None:
+                continue
+            agency = ctx.config.agency(message.recipient)
+            s.add(InboxMessage(id=message.id, recipient=message.recipient, sender=message.sender,
+                               service=message.service, conversation_id=message.conversation_id,
+                               in_reply_to=message.in_reply_to, content_type=message.content_type,
+                               body=canonical_json(message.body).decode("utf-8"), jws=message.jws,
+                               message_sha256=message.sha256, receipt=item["receipt"],
+                               received_at=parse_time(item["received_at"]).timestamp(),
+                               push_status="pending" if agency and agency.webhook_url else None,
+                               push_attempts=0, push_next_at=now.timestamp()))
+            s.flush()
+            logstore.append(s, "message_received", message.id, message.jws, now)
+            logstore.append(s, "receipt_signed", message.id, item["receipt"], now)
+            n += 1
+        return n
+
+    if lost:
+        done = ctx.db.retrying(store)
+    return done
+
+
+def check_gap(ctx: NodeContext, since: datetime, until: datetime | None = None, *,
+              recover: bool = False) -> dict[str, Any]:
+    """Ask every other member what it received from us, and delivered to us, since ``since``.
+
+    Reports ``lost`` (our messages a peer holds that our store lacks) and
+    ``lost_received`` (messages a peer delivered to us, receipted by us, that
+    our inbox lacks); with ``recover`` the latter are put back (``recovered``).
+    """
     from .transport import peer_url, session
 
     directory = ctx.directory()
@@ -100,6 +193,7 @@ def check_gap(ctx: NodeContext, since: datetime, until: datetime | None = None) 
     query = sign_gap_query(ctx, since)
     peers: dict[str, Any] = {}
     lost: list[dict[str, Any]] = []
+    lost_received: list[dict[str, Any]] = []
     for member in directory.members:
         cc = member.cc
         if cc == ctx.state:
@@ -134,8 +228,16 @@ def check_gap(ctx: NodeContext, since: datetime, until: datetime | None = None) 
                 known |= set(s.execute(select(OutboxMessage.id).where(OutboxMessage.id.in_(ids[i:i + 500]))).scalars())
         missing = [f for f in found if f["id"] not in known]
         lost += missing
+        delivered = answer.get("delivered") if isinstance(answer.get("delivered"), list) else []
+        gone, bad_delivered = _received_lost(ctx, cc, delivered, root)
+        lost_received += gone
         peers[cc] = {"reachable": True, "received_since": len(found), "unknown_here": len(missing),
-                     "invalid_receipts": bad, "truncated": bool(answer.get("truncated"))}
+                     "delivered_since": len(delivered), "missing_from_inbox": len(gone),
+                     "invalid_receipts": bad + bad_delivered, "truncated": bool(answer.get("truncated"))}
+    recovered = recover_received(ctx, lost_received) if recover else 0
     return {"node": ctx.state, "since": format_time(since), "until": format_time(until or ctx.now()),
             "peers": peers, "lost": sorted(lost, key=lambda f: (f["received_at"], f["id"])),
+            "lost_received": sorted(({k: v for k, v in o.items() if k not in ("message", "receipt")}
+                                     for o in lost_received), key=lambda f: (f["received_at"], f["id"])),
+            "recovered": recovered,
             "complete": all(p.get("reachable") and "error" not in p and not p.get("truncated") for p in peers.values())}

@@ -4,7 +4,9 @@ KW sends to SA; some messages are still queued (SA paused) when KW is backed
 up while running; more are sent after the backup; KW's data directory and
 private key are destroyed; KW is restored and started again. Every message
 accepted before the backup reaches SA exactly once, the log verifies, and
-the messages accepted after the backup are reported lost by ``check-gap``.
+the messages accepted after the backup are reported lost by ``check-gap``;
+the messages SA delivered to KW after the backup are put back by
+``check-gap --recover``.
 """
 
 from __future__ import annotations
@@ -65,6 +67,14 @@ def test_backup_restore_delivers_once_and_reports_the_gap(make_cluster, tmp_path
     after_backup = _send(kw, 3, "after")
     before = delivered_first + queued_at_backup
     wait_until(lambda: sorted(_inbox_ids(cluster, "SA")) == sorted(before + after_backup), 60, what="all at SA")
+    # the other direction: SA delivers to KW after the backup; KW receipts them, then forgets them
+    sa_agency = cluster.agency("SA/MOI")
+    incoming = []
+    for i in range(2):
+        r = sa_agency.send("KW/MOI", {"reply": i})
+        assert r.status_code == 202, r.text
+        incoming.append(r.json()["id"])
+    wait_until(lambda: set(incoming) <= set(_inbox_ids(cluster, "KW")), 30, what="SA -> KW delivered")
 
     # a running node's store is never overwritten
     refused = gcc_link("node", "restore", str(backup), "--config", config, check=False, env=PASS)
@@ -100,5 +110,19 @@ def test_backup_restore_delivers_once_and_reports_the_gap(make_cluster, tmp_path
     report = json.loads(gap.stdout)
     assert sorted(f["id"] for f in report["lost"]) == sorted(after_backup)
     assert report["peers"]["SA"]["received_since"] >= len(after_backup) and report["complete"]
+    assert sorted(f["id"] for f in report["lost_received"]) == sorted(incoming) and report["recovered"] == 0
     human = gcc_link("node", "check-gap", "--config", config, check=False)
     assert "LOST" in human.stdout and all(i in human.stdout for i in after_backup)
+    assert not set(incoming) & set(_inbox_ids(cluster, "KW"))
+
+    # --recover puts the messages SA delivered back into KW/MOI's inbox (verified, once), the log stays valid
+    recovered = json.loads(gcc_link("node", "check-gap", "--config", config, "--recover", "--json",
+                                    check=False).stdout)
+    assert recovered["recovered"] == 2
+    inbox = [i for i in cluster.agency("KW/MOI").all_inbox() if i["id"] in incoming]
+    assert sorted(i["id"] for i in inbox) == sorted(incoming) and {i["body"]["reply"] for i in inbox} == {0, 1}
+    again = json.loads(gcc_link("node", "check-gap", "--config", config, "--recover", "--json",
+                                check=False).stdout)
+    assert again["lost_received"] == [] and again["recovered"] == 0
+    assert sorted(_inbox_ids(cluster, "KW")) == sorted(incoming)
+    assert json.loads(gcc_link("log", "verify", "--config", config, "--json").stdout)["valid"]
