@@ -30,7 +30,9 @@ def _up(name: str, l1: str, l2: str, value: str, where: str = "") -> str:
 def _delivered_statements() -> list[str]:
     latency = "(NEW.delivered_at - NEW.created_at)"
     cond = "NEW.status = 'delivered' AND OLD.status <> 'delivered'"
-    out = [_up("latency_bucket", f"'{b}'", "''", "1", f"{cond} AND {latency} <= {b}") for b in BUCKETS]
+    bounds = " UNION ALL ".join(f"SELECT '{b}' AS label, {b} AS bound" for b in BUCKETS)
+    out = [_UPSERT.format(src=f"SELECT 'latency_bucket', label, '', 1 FROM ({bounds}) AS buckets "
+                              f"WHERE {cond} AND {latency} <= bound") + ";"]
     out.append(_up("latency_count", "''", "''", "1", cond))
     out.append(_up("latency_sum", "''", "''", latency, cond))
     return out
