@@ -92,6 +92,12 @@ def test_failed_message_requeued_after_grant(ops):
     wait_until(lambda: status(ops, kw, mid) == "delivered", 30, what="delivered after requeue")
     inbox = [i for i in ops.agency("SA/MOH").all_inbox() if i["id"] == mid]
     assert len(inbox) == 1
+    received = cli("node", "messages", "list", "--direction", "received", "--status", "received", "--peer", "KW",
+                   "--agency", "SA/MOH", "--config", sa_cfg, "--json")
+    assert [m["id"] for m in received] == [mid] and received[0]["status"] == "received"
+    shown_sa = cli("node", "messages", "show", mid, "--config", sa_cfg, "--json")
+    assert shown_sa["direction"] == "received" and [e["kind"] for e in shown_sa["log"]][-2:] == [
+        "message_received", "receipt_signed"]
     again = cli("node", "messages", "requeue", mid, "--config", kw_cfg, check=False)
     assert again.returncode == 1 and "conflict" in again.stderr
     removed = cli("node", "grants", "remove", "SA/MOH/nurse-licence", "KW/MOI", "--config", sa_cfg, "--json")
