@@ -53,6 +53,7 @@ __all__ = ["GAP_TYP", "bp", "check_gap", "gap_answer", "sign_gap_query"]
 
 GAP_TYP = "gcc-link-gap+jws"
 MAX_ANSWER = 10_000
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
 bp = Blueprint("gap", __name__, url_prefix="/peer/v1")
 
 
@@ -89,18 +90,27 @@ def gap_answer(ctx: NodeContext, query: bytes) -> dict[str, Any]:
                          .where(OutboxMessage.peer == asker, OutboxMessage.status == "delivered",
                                 OutboxMessage.delivered_at >= since)
                          .order_by(OutboxMessage.delivered_at).limit(MAX_ANSWER + 1)).all()
-        for message_id, jws, receipt in sent[:MAX_ANSWER]:
+        budget, over_budget = MAX_ANSWER_BYTES, False
+        for message_id, stored_jws, stored_receipt in sent[:MAX_ANSWER]:
+            if stored_receipt is None:  # delivered rows carry their receipt; never answer without one
+                continue
+            jws: bytes | None = bytes(stored_jws)
+            receipt = bytes(stored_receipt)
+            budget -= len(stored_jws) + len(receipt)
+            if budget < 0:  # the answer says truncated; the asker asks again with a later ``since``
+                over_budget = True
+                break
             # the version the receipt accepted (a retry may have re-signed the message since)
-            wanted = open_unverified(bytes(receipt), RECEIPT_TYP, 1 << 20).get("message_sha256")
-            if sha256_hex(bytes(jws)) != wanted:
+            wanted = open_unverified(receipt, RECEIPT_TYP, 1 << 20).get("message_sha256")
+            if sha256_hex(stored_jws) != wanted:
                 jws = s.execute(select(LogEntry.data).where(LogEntry.ref == message_id,
                                                             LogEntry.item_sha256 == wanted)).scalar()
-                if jws is None:
-                    continue
-            delivered.append({"message": bytes(jws).decode("ascii"), "receipt": bytes(receipt).decode("ascii")})
+            if jws is None:
+                continue
+            delivered.append({"message": bytes(jws).decode("ascii"), "receipt": receipt.decode("ascii")})
     return {"node": ctx.state, "for": asker, "since": verified.payload["since"],
             "receipts": [bytes(r).decode("ascii") for r in rows[:MAX_ANSWER]], "delivered": delivered,
-            "truncated": len(rows) > MAX_ANSWER or len(sent) > MAX_ANSWER}
+            "truncated": len(rows) > MAX_ANSWER or len(sent) > MAX_ANSWER or over_budget}
 
 
 @bp.post("/gap")
@@ -228,7 +238,8 @@ def check_gap(ctx: NodeContext, since: datetime, until: datetime | None = None, 
                 known |= set(s.execute(select(OutboxMessage.id).where(OutboxMessage.id.in_(ids[i:i + 500]))).scalars())
         missing = [f for f in found if f["id"] not in known]
         lost += missing
-        delivered = answer.get("delivered") if isinstance(answer.get("delivered"), list) else []
+        given = answer.get("delivered")
+        delivered: list[Any] = given if isinstance(given, list) else []
         gone, bad_delivered = _received_lost(ctx, cc, delivered, root)
         lost_received += gone
         peers[cc] = {"reachable": True, "received_since": len(found), "unknown_here": len(missing),
