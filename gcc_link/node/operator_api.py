@@ -32,7 +32,7 @@ from .operations import (
     show_message,
 )
 
-__all__ = ["bp"]
+__all__ = ["OPERATOR_SCOPE", "bp", "openapi_paths"]
 
 bp = Blueprint("operator", __name__, url_prefix="/operator/v1")
 

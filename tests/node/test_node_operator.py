@@ -32,9 +32,10 @@ def cli(*args: str, check: bool = True):
 def operator(cluster: Cluster, cc: str) -> dict[str, str]:
     creds = cli("client", "create", "--operator", "--config", str(cluster.fed.configs[cc]), "--json")
     assert creds["scope"] == "operator"
-    r = requests.post(cluster.nodes[cc].url + "/oauth/token", data={"grant_type": "client_credentials"},
+    r = requests.post(cluster.nodes[cc].url + "/oauth/token", data={"grant_type": "client_credentials",
+                                                                     "scope": "operator"},
                       auth=(creds["client_id"], creds["client_secret"]), timeout=10)
-    assert r.status_code == 200, r.text
+    assert r.status_code == 200 and r.json()["scope"] == "operator", r.text
     return {"Authorization": "Bearer " + r.json()["access_token"]}
 
 
@@ -51,6 +52,9 @@ def test_operator_scope_is_not_for_agencies(ops):
                       auth=(kw.client_id, kw.secret), timeout=10)
     if r.status_code == 200:  # granted without the scope it may not have
         assert "operator" not in r.json().get("scope", "").split()
+        token = r.json()["access_token"]
+        denied = requests.get(url + "/operator/v1/messages", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert denied.status_code == 403
     else:
         assert r.status_code in (400, 401)
     bad = cli("client", "create", "--agency", "KW/MOI", "--scope", "operator", "--config",
