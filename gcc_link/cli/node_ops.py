@@ -36,11 +36,21 @@ def _config(path: Path) -> NodeConfig:
 
 
 def _db(config: NodeConfig):  # -> Database
+    """The node's existing store (upgraded if needed); never creates one: a missing store is restored, not recreated."""
+    from sqlalchemy import inspect
+
+    from ..dburl import is_sqlite
     from ..node.db import Database, migrate
 
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    where = config.db_url.split(":///", 1)[-1] if is_sqlite(config.db_url) else "the database"
+    if is_sqlite(config.db_url) and not Path(where).exists():
+        fail(f"store_missing: no store at {where}; restore it (gcc-link node restore) or start the node first")
+    db = Database(config.db_url)
+    if not inspect(db.engine).has_table("alembic_version"):
+        db.dispose()
+        fail(f"store_missing: {where} holds no node store; restore it (gcc-link node restore) or start the node first")
     migrate(config.db_url)
-    return Database(config.db_url)
+    return db
 
 
 _NODE: list[click.Command] = []

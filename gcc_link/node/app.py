@@ -21,7 +21,7 @@ from ..protocol.errors import GccLinkError
 from . import agency_api, ops, peer_api
 from . import gap, operator_api
 from .apierrors import status_for
-from .config import SCOPES, NodeConfig, load_config
+from .config import NodeConfig, load_config
 from .context import NodeContext, seed_services
 from .oauth import init_oauth
 
@@ -59,8 +59,7 @@ def create_app(config: NodeConfig | str | Path | None = None, *, context: NodeCo
     app.config["JSON_SORT_KEYS"] = False
     app.extensions["gcc_link"] = ctx
     app.extensions["gcc_link.oauth"] = init_oauth(app, config.token_ttl_seconds)
-    # operator clients may ask for their scope by name; only their rows allow it (operator_api.py)
-    app.extensions["gcc_link.oauth"].scopes_supported = [*SCOPES, operator_api.OPERATOR_SCOPE]
+    operator_api.allow_operator_scope(app.extensions["gcc_link.oauth"])
     for bp in (peer_api.bp, agency_api.bp, oauth_bp, ops.bp, gap.bp, operator_api.bp):
         app.register_blueprint(bp)
 

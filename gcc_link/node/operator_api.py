@@ -32,9 +32,23 @@ from .operations import (
     show_message,
 )
 
-__all__ = ["OPERATOR_SCOPE", "bp", "openapi_paths"]
+__all__ = ["OPERATOR_SCOPE", "allow_operator_scope", "bp", "openapi_paths"]
 
 bp = Blueprint("operator", __name__, url_prefix="/operator/v1")
+
+
+def allow_operator_scope(server: Any) -> None:
+    """Let operator clients ask for ``operator`` by name at the token endpoint.
+
+    Only the token endpoint's list of supported scopes changes: which
+    scopes a client gets is still its row's (``Client.get_allowed_scope``),
+    and no agency client row can hold ``operator``.
+    """
+    from .config import SCOPES
+
+    supported = list(server.scopes_supported or SCOPES)
+    if OPERATOR_SCOPE not in supported:
+        server.scopes_supported = [*supported, OPERATOR_SCOPE]
 
 
 def ctx() -> NodeContext:

@@ -86,6 +86,10 @@ def test_backup_restore_delivers_once_and_reports_the_gap(make_cluster, tmp_path
     shutil.rmtree(data_dir)
     key.unlink()
 
+    missing = gcc_link("node", "messages", "list", "--config", config, check=False)  # never a fresh empty store
+    assert missing.returncode == 1 and "store_missing" in missing.stderr
+    assert not (data_dir / "node.sqlite").exists()
+
     wrong = gcc_link("node", "restore", str(backup), "--config", config, check=False,
                      env={"GCC_BACKUP_PASSPHRASE": "wrong"})
     assert wrong.returncode == 1 and "wrong passphrase" in wrong.stderr and "Traceback" not in wrong.stderr
