@@ -131,12 +131,11 @@ def client_create(config_path: Path, agencies: tuple[str, ...], all_agencies: bo
 @json_option
 @guarded
 def client_list(config_path: Path, as_json: bool) -> None:
-    """List registered clients (never their secrets), revoked ones and live token counts included."""
-    from ..node.operations import list_clients
+    """List registered clients (never their secrets)."""
+    from ..node.oauth import list_clients
 
     rows = list_clients(_db(_config(config_path)))
-    emit(rows, as_json, "\n".join(f"{r['client_id']} {r['agency']} {r['auth_method']} [{r['scope']}] "
-                                   f"tokens={r['tokens']}" for r in rows))
+    emit(rows, as_json, "\n".join(f"{r['client_id']} {r['agency']} {r['auth_method']} [{r['scope']}]" for r in rows))
 
 
 # --- message log ---------------------------------------------------------------
