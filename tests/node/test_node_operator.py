@@ -171,8 +171,8 @@ def test_revoke_and_rotate(ops, tmp_path):
     assert rotated["tokens_ended"] == 1
     assert token(auth).status_code == 401
     started = time.monotonic()
-    wait_until(lambda: inbox(old) == 401, 8, 0.2, what="old token refused")
-    assert time.monotonic() - started < 7
+    wait_until(lambda: inbox(old) == 401, 15, 0.2, what="old token refused")
+    assert time.monotonic() - started < 10  # the 5 s cache, plus scheduling on a loaded machine
     auth = (victim["client_id"], rotated["client_secret"])
     live = token(auth).json()["access_token"]
     assert inbox(live) == 200
