@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import shutil
 import sys
 import tempfile
 import time
@@ -37,6 +38,13 @@ from gcc_link.node.sending import queue
 
 def main(n: int = 10_000) -> None:
     base = Path(tempfile.mkdtemp(prefix="gcc-archive-size-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
+    try:
+        measure(base, n)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def measure(base: Path, n: int) -> None:
     fed = build(base / "fed", ["KW", "SA"], 45000, create_clients=False)
     ctxs = {}
     t0 = datetime.now(UTC)
