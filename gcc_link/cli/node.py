@@ -96,15 +96,25 @@ def client() -> None:
               help="Scopes (repeatable; default: messages:send, messages:read, calls — services:admin only when named).")
 @click.option("--public-key", "public_key", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="PEM public key: the client authenticates by private_key_jwt instead of a secret.")
+@click.option("--operator", is_flag=True, help="An operator client (scope 'operator' only, no agency).")
 @json_option
 @guarded
 def client_create(config_path: Path, agencies: tuple[str, ...], all_agencies: bool, scopes: tuple[str, ...],
-                  public_key: Path | None, as_json: bool) -> None:
+                  public_key: Path | None, operator: bool, as_json: bool) -> None:
     """Register client(s); the secret is printed once and stored only as a hash."""
     from ..node.config import DEFAULT_AGENCY_SCOPES
     from ..node.oauth import create_client
 
     config = _config(config_path)
+    if operator:
+        from ..node.operations import create_operator_client
+        from .files import now_or
+
+        if agencies or all_agencies or scopes or public_key:
+            fail("--operator takes no --agency, --all, --scope or --public-key")
+        op = create_operator_client(_db(config), config.state, now_or(None))
+        emit(op, as_json, f"operator: client_id={op['client_id']} client_secret={op['client_secret']}")
+        return
     targets = list(agencies) + ([a.id for a in config.agencies] if all_agencies else [])
     if not targets:
         fail("name --agency or --all")
@@ -207,3 +217,8 @@ def evidence_verify(file: Path, root_path: Path, as_json: bool) -> None:
           + "".join(f"\n  {p}" for p in result["problems"]))
     if not result["valid"]:
         sys.exit(1)
+
+
+from .node_ops import register as _register_ops  # noqa: E402 - backup, restore, archive, messages, grants, …
+
+_register_ops(node, client, log_group)

@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 from ..http_errors import HttpError, code_for_status, error_body
 from ..protocol.errors import GccLinkError
 from . import agency_api, ops, peer_api
+from . import gap, operator_api
 from .apierrors import status_for
 from .config import NodeConfig, load_config
 from .db import describe_db_error
@@ -60,7 +61,8 @@ def create_app(config: NodeConfig | str | Path | None = None, *, context: NodeCo
     app.config["JSON_SORT_KEYS"] = False
     app.extensions["gcc_link"] = ctx
     app.extensions["gcc_link.oauth"] = init_oauth(app, config.token_ttl_seconds)
-    for bp in (peer_api.bp, agency_api.bp, oauth_bp, ops.bp):
+    operator_api.allow_operator_scope(app.extensions["gcc_link.oauth"])
+    for bp in (peer_api.bp, agency_api.bp, oauth_bp, ops.bp, gap.bp, operator_api.bp):
         app.register_blueprint(bp)
 
     @app.errorhandler(GccLinkError)

@@ -94,6 +94,8 @@ class NodeConfig:
     resign_after_seconds: float = float(RESIGN_AFTER_SECONDS)  # must stay below the receivers' skew window
     call_timeout_seconds: float = 10.0
     webhook_secret_env: str = ""
+    retention_days: float = 30.0  # settled messages older than this move into signed archives (archive.py)
+    archive_in_worker: bool = False  # the delivery worker runs the archiving once an hour
     agencies: tuple[AgencyConfig, ...] = ()
     services: tuple[ServiceConfig, ...] = ()
     source: Path | None = None
@@ -151,6 +153,8 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "delivery.resign_after_seconds": ("resign_after_seconds", "float"),
     "calls.timeout_seconds": ("call_timeout_seconds", "float"),
     "webhooks.secret_env": ("webhook_secret_env", "str"),
+    "retention.days": ("retention_days", "float"),
+    "retention.archive_in_worker": ("archive_in_worker", "bool"),
 }
 
 

@@ -29,6 +29,7 @@ from ..protocol.errors import BadReceiptError, GccLinkError
 from ..protocol.message import Message
 from ..protocol.receipt import Receipt
 from . import logstore, traffic
+from .archive import ArchiveSchedule
 from .context import NodeContext
 from .models import OutboxMessage
 from .retry import backoff
@@ -230,8 +231,10 @@ class DeliveryWorker:
     def run_forever(self, stop: threading.Event) -> None:
         """Loop until ``stop`` is set; idles ``poll_seconds`` when nothing is due."""
         log.info("%s started (released %d claim(s))", self.name, self.release_leases())
+        archiving = ArchiveSchedule(self.ctx)
         while not stop.is_set():
             try:
+                archiving.tick()  # retention.archive_in_worker: at most hourly
                 sent = self.run_once()
                 if self.push:
                     sent += push_once(self.ctx)

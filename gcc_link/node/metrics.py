@@ -1,9 +1,13 @@
-"""Prometheus metrics, read from the store at scrape time.
+"""Prometheus metrics, read from the store at scrape time without scanning the message tables.
 
 The counts come from the database rather than per-process counters, so the
-numbers are right however many web and delivery processes a node runs:
-messages by peer and status, queue depth, retries, rejections by code, and a
-delivery-latency histogram (queued → receipt).
+numbers are right however many web and delivery processes a node runs. They
+are running totals in ``metric_counters``, kept by database triggers in the
+same transaction as every outbox, inbox and rejection write (migration
+``n10_counters``): a scrape reads a few dozen rows, whatever the size of the
+store, and archiving old rows never lowers a counter. Queue depth per peer
+comes from the same totals; the age of the oldest queued message per peer
+is one index seek per peer (``ix_outbox_queue_age``).
 """
 
 from __future__ import annotations
@@ -12,10 +16,10 @@ from typing import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from .context import NodeContext
-from .models import InboxMessage, OutboxMessage, Rejection
+from .models import MetricCounter, OutboxMessage
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0)
 
@@ -27,41 +31,53 @@ class StoreCollector:
         self.ctx = ctx
 
     def collect(self) -> Iterator[object]:
+        now = self.ctx.time()
         with self.ctx.db.read() as s:
-            by_status = s.execute(select(OutboxMessage.peer, OutboxMessage.status, func.count(),
-                                         func.coalesce(func.sum(OutboxMessage.attempts), 0))
-                                  .group_by(OutboxMessage.peer, OutboxMessage.status)).all()
-            rejections = s.execute(select(Rejection.code, func.count()).group_by(Rejection.code)).all()
-            received = s.execute(select(func.count()).select_from(InboxMessage)).scalar_one()
-            latency = OutboxMessage.delivered_at - OutboxMessage.created_at
-            cols = [func.sum(case((latency <= b, 1), else_=0)) for b in LATENCY_BUCKETS]
-            hist = s.execute(select(func.count(), func.coalesce(func.sum(latency), 0.0), *cols)
-                             .where(OutboxMessage.status == "delivered")).one()
+            rows = s.execute(select(MetricCounter.name, MetricCounter.l1, MetricCounter.l2,
+                                    MetricCounter.value)).all()
+            sent_rows = [(l1, l2, v) for n, l1, l2, v in rows if n == "sent"]
+            oldest: dict[str, float] = {}
+            for peer in sorted({p for p, status, v in sent_rows if status == "queued" and v > 0}):
+                first = s.execute(select(func.min(OutboxMessage.created_at))
+                                  .where(OutboxMessage.status == "queued", OutboxMessage.peer == peer)).scalar()
+                if first is not None:
+                    oldest[peer] = max(0.0, now - float(first))
         sent = CounterMetricFamily("gcc_link_messages", "Messages sent, by peer state and status",
                                    labels=["peer", "status"])
         retries = CounterMetricFamily("gcc_link_delivery_retries", "Delivery attempts beyond the first", labels=["peer"])
         depth = GaugeMetricFamily("gcc_link_queue_depth", "Messages waiting for delivery")
-        per_peer_retries: dict[str, int] = {}
-        queued = 0
-        for peer, status, count, attempts in by_status:
-            sent.add_metric([peer, status], count)
-            per_peer_retries[peer] = per_peer_retries.get(peer, 0) + max(0, int(attempts) - int(count))
+        depth_peer = GaugeMetricFamily("gcc_link_queue_depth_by_peer", "Messages waiting for delivery, by peer",
+                                       labels=["peer"])
+        age = GaugeMetricFamily("gcc_link_oldest_queued_age_seconds",
+                                "Age of the oldest message waiting for delivery, by peer", labels=["peer"])
+        per_peer_count: dict[str, float] = {}
+        queued: dict[str, float] = {}
+        for peer, status, value in sent_rows:
+            sent.add_metric([peer, status], value)
+            per_peer_count[peer] = per_peer_count.get(peer, 0) + value
             if status == "queued":
-                queued += count
-        for peer, n in sorted(per_peer_retries.items()):
-            retries.add_metric([peer], n)
-        depth.add_metric([], queued)
+                queued[peer] = queued.get(peer, 0) + value
+        attempts = {l1: v for n, l1, _l2, v in rows if n == "attempts"}
+        for peer in sorted(per_peer_count):
+            retries.add_metric([peer], max(0.0, attempts.get(peer, 0) - per_peer_count[peer]))
+        depth.add_metric([], sum(queued.values()))
+        for peer in sorted(queued):
+            depth_peer.add_metric([peer], queued[peer])
+            age.add_metric([peer], oldest.get(peer, 0.0))
         rej = CounterMetricFamily("gcc_link_rejections", "Received messages rejected, by code", labels=["code"])
-        for code, count in rejections:
-            rej.add_metric([code], count)
+        for n, code, _l2, value in rows:
+            if n == "rejected":
+                rej.add_metric([code], value)
         inbox = CounterMetricFamily("gcc_link_received", "Messages accepted into agency inboxes")
-        inbox.add_metric([], received)
-        count, total, *cum = hist
-        buckets = [(str(b), int(c or 0)) for b, c in zip(LATENCY_BUCKETS, cum)] + [("+Inf", int(count))]
+        inbox.add_metric([], sum(v for n, _a, _b, v in rows if n == "received"))
+        bucket_values = {l1: v for n, l1, _l2, v in rows if n == "latency_bucket"}
+        count = sum(v for n, _a, _b, v in rows if n == "latency_count")
+        total = sum(v for n, _a, _b, v in rows if n == "latency_sum")
+        buckets = [(str(b), int(bucket_values.get(str(b), 0))) for b in LATENCY_BUCKETS] + [("+Inf", int(count))]
         latency_metric = HistogramMetricFamily("gcc_link_delivery_latency_seconds",
                                                "Time from queued to receipt of delivered messages")
         latency_metric.add_metric([], buckets, float(total))
-        yield from (sent, retries, depth, rej, inbox, latency_metric)
+        yield from (sent, retries, depth, depth_peer, age, rej, inbox, latency_metric)
 
 
 def render(ctx: NodeContext) -> bytes:

@@ -42,6 +42,7 @@ class OutboxMessage(Base):
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("ix_outbox_sender", "sender"),
+        Index("ix_outbox_queue_age", "status", "peer", "created_at"),  # oldest queued per peer (metrics)
     )
 
 
@@ -187,3 +188,20 @@ class TrafficHour(Base):
     direction: Mapped[str] = mapped_column(String(16), primary_key=True)  # sent received calls_sent calls_received
     outcome: Mapped[str] = mapped_column(String(40), primary_key=True)  # ok, or the rejection/failure code
     count: Mapped[int] = mapped_column(Integer, default=0)
+class MetricCounter(Base):
+    """A running total for ``/metrics``, kept by database triggers (migration ``n10_counters``).
+
+    ``name`` is the series (``sent``, ``attempts``, ``received``, ``rejected``,
+    ``latency_bucket``, ``latency_count``, ``latency_sum``), ``l1``/``l2`` its
+    labels (peer or code, status or bucket bound). Triggers on ``outbox``,
+    ``inbox`` and ``rejections`` update it in the same transaction as the row,
+    so a scrape reads a few rows instead of grouping every message, and
+    archiving (which deletes rows) never makes a counter go down.
+    """
+
+    __tablename__ = "metric_counters"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    l1: Mapped[str] = mapped_column(String(40), primary_key=True)
+    l2: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)

@@ -150,6 +150,9 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                              "responses": {"200": {"description": "text", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
         "/openapi.json": {"get": {"summary": "This document", "responses": {"200": ok("OpenAPI", {"type": "object"})}}},
     }
+    from .operator_api import openapi_paths
+
+    paths.update(openapi_paths())
     return {
         "openapi": "3.1.0",
         "info": {"title": "GCC Link node", "version": __version__,
@@ -163,6 +166,7 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
             "securitySchemes": {"oauth2": {"type": "oauth2", "flows": {"clientCredentials": {
                 "tokenUrl": "/oauth/token",
                 "scopes": {"messages:send": "send messages", "messages:read": "read the inbox",
-                           "calls": "call services", "services:admin": "manage services and grants"}}}}},
+                           "calls": "call services", "services:admin": "manage services and grants",
+                           "operator": "node operators only (never granted to agency clients)"}}}}},
         },
     }
