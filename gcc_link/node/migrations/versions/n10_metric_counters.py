@@ -1,7 +1,7 @@
 """Metric counters kept by triggers (no table scan per scrape); index for the oldest queued message per peer.
 
 Revision ID: n10_counters
-Revises: 0001
+Revises: t11_traffic
 
 The triggers keep ``metric_counters`` in step with ``outbox``, ``inbox``
 and ``rejections`` inside the writing transaction (SQLite triggers; on
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'n10_counters'
-down_revision = '0001'
+down_revision = 't11_traffic'
 branch_labels = None
 depends_on = None
 
