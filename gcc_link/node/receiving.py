@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -46,8 +46,10 @@ _INSERT_INBOX = insert(InboxMessage)
 _INSERT_REJECTION = insert(Rejection)
 #: The outcome code of a message that could not be stored (never acknowledged; the sender retries).
 INTERNAL = "internal_error"
-#: Marks a rejection of input that names no sender: answered with a receipt, not stored.
+#: Marks a rejection of input that names no sender: answered with a receipt, not stored (only counted).
 UNSTORED = "unstored"
+_COUNT_UNSTORED = text("INSERT INTO metric_counters (name, l1, l2, value) VALUES ('rejected', :code, '', 1) "
+                       "ON CONFLICT (name, l1, l2) DO UPDATE SET value = metric_counters.value + 1")
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,9 @@ def _store(ctx: NodeContext, session: Session, pending, now: datetime, push: boo
     ts = now.timestamp()
     logstore.lock(session)
     for _n, message, data, receipt, code in pending:
+        if code == UNSTORED and receipt is not None:
+            session.execute(_COUNT_UNSTORED, {"code": receipt.code or ""})  # one counter row, never a stored copy
+            continue
         if code in ("duplicate", UNSTORED):
             continue
         if message is not None and receipt is not None:

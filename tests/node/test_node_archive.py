@@ -15,7 +15,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from nodeharness import gcc_link, wait_until
+from tests.node.nodeharness import gcc_link, wait_until
 
 
 def _db(cluster, cc: str) -> Path:

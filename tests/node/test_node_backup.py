@@ -18,7 +18,7 @@ import signal
 import sqlite3
 import stat
 
-from nodeharness import gcc_link, wait_until
+from tests.node.nodeharness import gcc_link, wait_until
 
 PASS = {"GCC_BACKUP_PASSPHRASE": "correct horse battery staple"}
 

@@ -9,7 +9,8 @@ import json
 
 import pytest
 import requests
-from nodeharness import Cluster, gcc_link, wait_until
+
+from tests.node.nodeharness import Cluster, gcc_link, wait_until
 
 pytestmark = [pytest.mark.postgres]
 PASS = "pg backup passphrase"

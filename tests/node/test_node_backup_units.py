@@ -8,7 +8,7 @@ import tarfile
 
 import pytest
 
-from gcc_link.node.backup import BackupError, MAGIC, read_backup, seal, unseal
+from gcc_link.node.backup import MAGIC, BackupError, read_backup, seal, unseal
 
 
 def test_seal_round_trip_and_tampering():

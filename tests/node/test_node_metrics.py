@@ -8,7 +8,7 @@ import signal
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
-from nodeharness import gcc_link, wait_until
+from tests.node.nodeharness import gcc_link, wait_until
 
 
 def metric(text: str, name: str, labels: str = "") -> float | None:

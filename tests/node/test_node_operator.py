@@ -10,7 +10,8 @@ import requests
 from conftest import assert_no_internal_errors
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from nodeharness import Cluster, gcc_link, wait_until
+
+from tests.node.nodeharness import Cluster, gcc_link, wait_until
 
 
 @pytest.fixture(scope="module")
