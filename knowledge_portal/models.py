@@ -15,7 +15,10 @@ from typing import Any
 from sqlalchemy import (
     JSON, Boolean, Column, Date, DateTime, ForeignKey, Integer, LargeBinary, String, Table, Text, UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
+from sqlalchemy import event
+from sqlalchemy.orm import (
+    DeclarativeBase, Mapped, ORMExecuteState, Session, mapped_column, relationship, validates, with_loader_criteria,
+)
 
 
 _TAG_SEPARATORS = re.compile(r"[\s_]+")
@@ -53,6 +56,33 @@ class Bilingual:
 STATUSES = ("draft", "submitted", "published", "returned")
 
 
+class SoftDeletable:
+    """Mixin: a record deleted in the admin keeps its row with ``deleted_at`` (and who) until restored.
+
+    Every ORM query leaves such rows out (public pages, lists, API, feeds,
+    search rebuilds) unless it is run with ``execution_options(include_deleted=True)``,
+    which only the admin's history and restore pages do.
+    """
+
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, default=None)
+    deleted_by: Mapped[str | None] = mapped_column(String(120), nullable=True, default=None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _hide_deleted(state: ORMExecuteState) -> None:
+    if not state.is_select or state.is_column_load or state.execution_options.get("include_deleted", False):
+        return
+    if state.is_relationship_load:
+        # collections (a practice's related practices) leave deleted records out; a many-to-one
+        # reference (an attachment's practice) still finds its record, so callers never get None
+        path = state.loader_strategy_path
+        prop = getattr(path, "prop", None) if path is not None else None
+        if prop is not None and not prop.uselist:
+            return
+    state.statement = state.statement.options(with_loader_criteria(
+        SoftDeletable, lambda cls: cls.deleted_at.is_(None), include_aliases=True))
+
+
 class State(Base, Bilingual):
     __tablename__ = "states"
     code: Mapped[str] = mapped_column(String(2), primary_key=True)
@@ -84,7 +114,7 @@ class EgdiRank(Base):
     state: Mapped[State] = relationship(back_populates="ranks")
 
 
-class Service(Base, Bilingual):
+class Service(Base, Bilingual, SoftDeletable):
     """One e-service of a member state and its readiness."""
 
     __tablename__ = "services"
@@ -113,7 +143,7 @@ class Service(Base, Bilingual):
         return [c for c in (self.channels or "").split(",") if c]
 
 
-class Achievement(Base, Bilingual):
+class Achievement(Base, Bilingual, SoftDeletable):
     __tablename__ = "achievements"
     id: Mapped[int] = mapped_column(primary_key=True)
     state_code: Mapped[str] = mapped_column(ForeignKey("states.code"), index=True)
@@ -136,7 +166,7 @@ class Achievement(Base, Bilingual):
         return self.date.year
 
 
-class AwardEdition(Base, Bilingual):
+class AwardEdition(Base, Bilingual, SoftDeletable):
     """One year of the GCC e-government award, hosted by a member state."""
 
     __tablename__ = "award_editions"
@@ -172,7 +202,7 @@ practice_relations = Table(
 )
 
 
-class Practice(Base, Bilingual):
+class Practice(Base, Bilingual, SoftDeletable):
     """A best practice (successful experience) in the knowledge base."""
 
     __tablename__ = "practices"
@@ -206,7 +236,7 @@ class Practice(Base, Bilingual):
     )
 
 
-class TagLabel(Base, Bilingual):
+class TagLabel(Base, Bilingual, SoftDeletable):
     """The Arabic and English label of a practice tag (tags themselves stay English slugs in URLs and the API).
 
     ``slug`` is kept in the normalised form of :func:`tag_key`, so a label found for
@@ -235,7 +265,7 @@ class Attachment(Base):
     practice: Mapped[Practice] = relationship(back_populates="attachments")
 
 
-class Standard(Base, Bilingual):
+class Standard(Base, Bilingual, SoftDeletable):
     """A standard the committee set (official portals, interoperability, security...)."""
 
     __tablename__ = "standards"

@@ -1,0 +1,120 @@
+/* GCC Link portal admin: progressive enhancements (no inline script; the CSP allows only 'self').
+ *
+ * 1. The error summary at the top of a form takes the focus, so a screen reader announces it.
+ * 2. A rich-text field (textarea[data-richtext]) gets a small formatting toolbar over an editable
+ *    area. The textarea stays in the form and is the value that is posted (the server sanitises it);
+ *    the editable area follows the field's direction (right-to-left for Arabic). Without JavaScript
+ *    the textarea is used as it is.
+ */
+(function () {
+  "use strict";
+
+  function focusSummary() {
+    var summary = document.getElementById("error-summary");
+    if (summary) { summary.focus(); }
+  }
+
+  var ar = (document.documentElement.lang || "").indexOf("ar") === 0;
+  var LABELS = ar ? {
+    bold: "غامق", italic: "مائل", h2: "عنوان", h3: "عنوان فرعي", ul: "قائمة نقطية", ol: "قائمة مرقمة",
+    link: "رابط", unlink: "إزالة الرابط", source: "HTML", url: "عنوان الرابط (https://…)", toolbar: "تنسيق النص"
+  } : {
+    bold: "Bold", italic: "Italic", h2: "Heading", h3: "Subheading", ul: "Bulleted list", ol: "Numbered list",
+    link: "Link", unlink: "Remove link", source: "HTML", url: "Link address (https://…)", toolbar: "Text formatting"
+  };
+  var BUTTONS = [
+    ["bold", "B", "bold"], ["italic", "I", "italic"], ["h2", "H2", "formatBlock", "h2"],
+    ["h3", "H3", "formatBlock", "h3"], ["ul", "•", "insertUnorderedList"], ["ol", "1.", "insertOrderedList"],
+    ["link", "🔗", "createLink"], ["unlink", "⨯🔗", "unlink"]
+  ];
+
+  function enhance(textarea) {
+    var dir = textarea.getAttribute("dir") || document.documentElement.dir || "ltr";
+    var label = document.querySelector('label[for="' + textarea.id + '"]');
+    var wrap = document.createElement("div");
+    wrap.className = "rte";
+    var bar = document.createElement("div");
+    bar.className = "rte-toolbar";
+    bar.setAttribute("role", "toolbar");
+    bar.setAttribute("aria-label", LABELS.toolbar + (label ? " — " + label.textContent.replace("*", "").trim() : ""));
+    bar.setAttribute("aria-controls", textarea.id + "-rte");
+    var area = document.createElement("div");
+    area.id = textarea.id + "-rte";
+    area.className = "rte-area";
+    area.contentEditable = textarea.readOnly ? "false" : "true";
+    area.setAttribute("role", "textbox");
+    area.setAttribute("aria-multiline", "true");
+    area.setAttribute("dir", dir);
+    area.setAttribute("lang", dir === "rtl" ? "ar" : "en");
+    if (label) {
+      if (!label.id) { label.id = textarea.id + "-label"; }
+      area.setAttribute("aria-labelledby", label.id);
+      label.setAttribute("for", area.id);  // a click on the label goes to the area people type in
+      label.addEventListener("click", function () { area.focus(); });
+    }
+    var described = textarea.getAttribute("aria-describedby");
+    if (described) { area.setAttribute("aria-describedby", described); }
+    if (textarea.getAttribute("aria-invalid")) { area.setAttribute("aria-invalid", "true"); }
+    area.innerHTML = textarea.value;
+
+    function sync() { textarea.value = area.innerHTML.replace(/<br>$/, ""); }
+    area.addEventListener("input", sync);
+    area.addEventListener("blur", sync);
+
+    BUTTONS.forEach(function (spec) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "rte-" + spec[0];
+      button.textContent = spec[1];
+      button.title = LABELS[spec[0]];
+      button.setAttribute("aria-label", LABELS[spec[0]]);
+      button.addEventListener("mousedown", function (event) { event.preventDefault(); });  // keep the selection
+      button.addEventListener("click", function () {
+        area.focus();
+        var value = spec[3] || null;
+        if (spec[2] === "createLink") {
+          value = window.prompt(LABELS.url, "https://");
+          if (!value || !/^(https?:|mailto:)/i.test(value)) { return; }
+        }
+        document.execCommand(spec[2], false, value);
+        sync();
+      });
+      bar.appendChild(button);
+    });
+    var source = document.createElement("button");
+    source.type = "button";
+    source.className = "rte-source";
+    source.textContent = LABELS.source;
+    source.setAttribute("aria-pressed", "false");
+    source.addEventListener("click", function () {
+      var showing = !textarea.hidden;
+      if (showing) { area.innerHTML = textarea.value; } else { sync(); }
+      textarea.hidden = showing;
+      area.hidden = !showing;
+      source.setAttribute("aria-pressed", showing ? "false" : "true");
+    });
+    bar.appendChild(source);
+
+    textarea.parentNode.insertBefore(wrap, textarea);
+    wrap.appendChild(bar);
+    wrap.appendChild(area);
+    wrap.appendChild(textarea);
+    textarea.hidden = true;
+    textarea.form.addEventListener("submit", function () { if (textarea.hidden) { sync(); } });
+  }
+
+  function init() {
+    focusSummary();
+    try {
+      document.execCommand("styleWithCSS", false, false);  // <b>/<i>, not style attributes
+      document.execCommand("defaultParagraphSeparator", false, "p");
+    } catch (e) { /* older engines: defaults are fine */ }
+    Array.prototype.forEach.call(document.querySelectorAll("textarea[data-richtext]"), enhance);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+}());
