@@ -22,10 +22,12 @@
     bold: "Bold", italic: "Italic", h2: "Heading", h3: "Subheading", ul: "Bulleted list", ol: "Numbered list",
     link: "Link", unlink: "Remove link", source: "HTML", url: "Link address (https://…)", toolbar: "Text formatting"
   };
+  // [name, command, value]; the visible text is short (SHORT), the accessible name is the full label
+  var SHORT = ar ? { bold: "غ", italic: "م", h2: "ع٢", h3: "ع٣", ul: "•", ol: "١.", link: "رابط", unlink: "بلا رابط" }
+    : { bold: "B", italic: "I", h2: "H2", h3: "H3", ul: "•", ol: "1.", link: "Link", unlink: "Unlink" };
   var BUTTONS = [
-    ["bold", "B", "bold"], ["italic", "I", "italic"], ["h2", "H2", "formatBlock", "h2"],
-    ["h3", "H3", "formatBlock", "h3"], ["ul", "•", "insertUnorderedList"], ["ol", "1.", "insertOrderedList"],
-    ["link", "🔗", "createLink"], ["unlink", "⨯🔗", "unlink"]
+    ["bold", "bold"], ["italic", "italic"], ["h2", "formatBlock", "h2"], ["h3", "formatBlock", "h3"],
+    ["ul", "insertUnorderedList"], ["ol", "insertOrderedList"], ["link", "createLink"], ["unlink", "unlink"]
   ];
 
   function enhance(textarea) {
@@ -49,15 +51,25 @@
     if (label) {
       if (!label.id) { label.id = textarea.id + "-label"; }
       area.setAttribute("aria-labelledby", label.id);
-      label.setAttribute("for", area.id);  // a click on the label goes to the area people type in
       label.addEventListener("click", function () { area.focus(); });
     }
     var described = textarea.getAttribute("aria-describedby");
     if (described) { area.setAttribute("aria-describedby", described); }
     if (textarea.getAttribute("aria-invalid")) { area.setAttribute("aria-invalid", "true"); }
-    area.innerHTML = textarea.value;
+    function load() {
+      // start in a paragraph, so the first line is a <p> like the ones after it
+      area.innerHTML = textarea.value.trim() ? textarea.value : "<p><br></p>";
+    }
+    load();
 
-    function sync() { textarea.value = area.innerHTML.replace(/<br>$/, ""); }
+    function tidy(html) {
+      return html
+        .replace(/&nbsp;/g, " ")                            // the editor keeps typed spaces as no-break spaces
+        .replace(/<br>(<\/(p|li|h2|h3|h4)>)/g, "$1")       // placeholders in non-empty blocks
+        .replace(/<(p|h2|h3|h4)>(<br>)?<\/\1>/g, "")        // empty paragraphs and headings
+        .trim();
+    }
+    function sync() { textarea.value = tidy(area.innerHTML); }
     area.addEventListener("input", sync);
     area.addEventListener("blur", sync);
 
@@ -65,18 +77,18 @@
       var button = document.createElement("button");
       button.type = "button";
       button.className = "rte-" + spec[0];
-      button.textContent = spec[1];
+      button.textContent = SHORT[spec[0]];
       button.title = LABELS[spec[0]];
       button.setAttribute("aria-label", LABELS[spec[0]]);
       button.addEventListener("mousedown", function (event) { event.preventDefault(); });  // keep the selection
       button.addEventListener("click", function () {
         area.focus();
-        var value = spec[3] || null;
-        if (spec[2] === "createLink") {
+        var value = spec[2] || null;
+        if (spec[1] === "createLink") {
           value = window.prompt(LABELS.url, "https://");
           if (!value || !/^(https?:|mailto:)/i.test(value)) { return; }
         }
-        document.execCommand(spec[2], false, value);
+        document.execCommand(spec[1], false, value);
         sync();
       });
       bar.appendChild(button);
@@ -88,7 +100,7 @@
     source.setAttribute("aria-pressed", "false");
     source.addEventListener("click", function () {
       var showing = !textarea.hidden;
-      if (showing) { area.innerHTML = textarea.value; } else { sync(); }
+      if (showing) { load(); } else { sync(); }
       textarea.hidden = showing;
       area.hidden = !showing;
       source.setAttribute("aria-pressed", showing ? "false" : "true");
