@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import (
     JSON, Boolean, Column, Date, DateTime, ForeignKey, Integer, LargeBinary, String, Table, Text, UniqueConstraint,
 )
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import (
     DeclarativeBase, Mapped, ORMExecuteState, Session, mapped_column, relationship, validates, with_loader_criteria,
 )
@@ -79,8 +79,12 @@ def _hide_deleted(state: ORMExecuteState) -> None:
         prop = getattr(path, "prop", None) if path is not None else None
         if prop is not None and not prop.uselist:
             return
-    state.statement = state.statement.options(with_loader_criteria(
-        SoftDeletable, lambda cls: cls.deleted_at.is_(None), include_aliases=True))
+    state.statement = state.statement.options(
+        with_loader_criteria(SoftDeletable, lambda cls: cls.deleted_at.is_(None), include_aliases=True),
+        # a deleted practice's attachments go with it (their download links answer 404)
+        with_loader_criteria(Attachment, lambda cls: cls.practice_id.not_in(
+            select(_PRACTICES.c.id).where(_PRACTICES.c.deleted_at.is_not(None)).scalar_subquery())),
+    )
 
 
 class State(Base, Bilingual):
@@ -263,6 +267,9 @@ class Attachment(Base):
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(Integer)
     practice: Mapped[Practice] = relationship(back_populates="attachments")
+
+
+_PRACTICES = Practice.__table__  # plain table: the soft-delete criteria above must not rewrite this subquery
 
 
 class Standard(Base, Bilingual, SoftDeletable):

@@ -351,3 +351,27 @@ def test_each_audit_filter_narrows_the_list(env):
     both = admin.get("/en/admin/audit?user=kw-editor&action=create").get_data(as_text=True)
     assert len(_rows(both)) == 1
     assert '<option value="kw-editor" dir="auto" selected>' in both
+
+
+def test_a_deleted_practices_attachments_are_not_served(env):
+    import io
+
+    admin = env.client()
+    login(admin, "admin")
+    record_id = _practice_id(env, "kw-social-loan")
+    token = csrf_from(admin, f"/en/admin/practices/{record_id}")
+    admin.post(f"/en/admin/practices/{record_id}/attachments", data={
+        "csrf_token": token, "file": (io.BytesIO(b"%PDF-1.4 x"), "report.pdf")}, content_type="multipart/form-data")
+    from knowledge_portal.db import get_session
+    from knowledge_portal.models import Attachment
+
+    with env.app.app_context():
+        att_id = get_session().scalar(select(Attachment.id).where(Attachment.practice_id == record_id))
+    url = f"/en/practices/kw-social-loan/attachments/{att_id}"
+    public = env.client()
+    assert public.get(url).status_code == 200
+    admin.post(f"/en/admin/practices/{record_id}/delete", data={"csrf_token": token})
+    assert public.get(url).status_code == 404
+    admin.post(f"/en/admin/practices/{record_id}/restore", data={"csrf_token": token})
+    assert public.get(url).status_code == 200
+    assert "report.pdf" in admin.get(f"/en/admin/practices/{record_id}").get_data(as_text=True)
