@@ -11,7 +11,18 @@
 
   function focusSummary() {
     var summary = document.getElementById("error-summary");
-    if (summary) { summary.focus(); }
+    if (!summary) { return; }
+    summary.focus();
+    // a link to a rich-text field goes to its editable area (the textarea behind it is hidden)
+    summary.addEventListener("click", function (event) {
+      var link = event.target.closest("a[href^='#']");
+      var area = link && document.getElementById(link.getAttribute("href").slice(1) + "-rte");
+      if (area) {
+        event.preventDefault();
+        area.scrollIntoView();
+        area.focus();
+      }
+    });
   }
 
   var ar = (document.documentElement.lang || "").indexOf("ar") === 0;

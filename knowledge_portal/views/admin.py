@@ -141,7 +141,8 @@ def dashboard():
             queue += [(resource, obj) for obj in db.scalars(query)]
             if can_edit(resource):
                 query = scoped_query(resource).where(getattr(resource.model, "status") == "returned")
-                returned += [(resource, obj) for obj in db.scalars(query.order_by(resource.model.updated_at.desc()))]
+                newest_first = getattr(resource.model, "updated_at").desc()
+                returned += [(resource, obj) for obj in db.scalars(query.order_by(newest_first))]
     return render_template("admin/dashboard.html", resources=RESOURCES, counts=counts, queue=queue,
                            returned=returned, action_form=ActionForm())
 
@@ -246,7 +247,7 @@ def list_records(slug: str):
     query = scoped_query(resource)
     status = request.args.get("status")
     if status == "deleted" and soft_deletes(resource):
-        query = query.where(resource.model.deleted_at.is_not(None)).execution_options(include_deleted=True)
+        query = query.where(getattr(resource.model, "deleted_at").is_not(None)).execution_options(include_deleted=True)
     elif resource.workflow and status in STATUS_LABELS:
         query = query.where(getattr(resource.model, "status") == status)
     items = db.scalars(query).all()

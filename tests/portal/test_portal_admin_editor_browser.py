@@ -82,3 +82,43 @@ def test_editor_formats_arabic_text_with_the_toolbar(server, browser, size):  # 
         assert errors == [], errors
     finally:
         context.close()
+
+
+def test_error_summary_takes_the_focus_and_its_links_reach_the_fields(server, browser):  # noqa: F811
+    context = browser.new_context(viewport=SIZES["desktop"])
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/ar/login")
+        page.fill("#username", server_admin["username"])
+        page.fill("#password", server_admin["password"])
+        page.click("form button[type=submit]")
+        page.wait_for_url("**/ar/admin/")
+        page.goto(f"{server}/ar/admin/practices/new")
+        page.fill("#fld-title_en", "Only an English title")  # the other required fields stay empty
+        page.click("form.form button[type=submit]")
+        page.wait_for_selector("#error-summary")
+        assert page.evaluate("() => document.activeElement.id") == "error-summary"
+        assert page.locator("#error-summary").get_attribute("role") == "alert"
+        assert page.locator("#error-summary a[href='#fld-title_en']").count() == 0
+        page.click("#error-summary a[href='#fld-title_ar']")
+        assert page.evaluate("() => document.activeElement.id") == "fld-title_ar"
+        page.screenshot(path=str(ARTIFACTS / "admin-error-summary-ar.png"))
+    finally:
+        context.close()
+
+
+def test_without_javascript_the_textarea_is_the_editor(server, browser):  # noqa: F811
+    context = browser.new_context(viewport=SIZES["phone"], java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/ar/login")
+        page.fill("#username", server_admin["username"])
+        page.fill("#password", server_admin["password"])
+        page.click("form button[type=submit]")
+        page.wait_for_url("**/ar/admin/")
+        page.goto(f"{server}/ar/admin/practices/new")
+        assert page.locator("#fld-body_ar").is_visible()
+        assert page.locator(".rte-toolbar").count() == 0
+        assert page.locator("#hint-body_ar").is_visible()
+    finally:
+        context.close()
