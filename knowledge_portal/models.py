@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (
     JSON, Boolean, Column, Date, DateTime, ForeignKey, Integer, LargeBinary, String, Table, Text, UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
+from sqlalchemy import event, select
+from sqlalchemy.orm import (
+    DeclarativeBase, Mapped, ORMExecuteState, Session, mapped_column, relationship, validates, with_loader_criteria,
+)
 
 
 _TAG_SEPARATORS = re.compile(r"[\s_]+")
@@ -87,6 +90,37 @@ class Sector(Base, Bilingual):
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class SoftDeletable:
+    """Mixin: a record deleted in the admin keeps its row with ``deleted_at`` (and who) until restored.
+
+    Every ORM query leaves such rows out (public pages, lists, API, feeds,
+    search rebuilds) unless it is run with ``execution_options(include_deleted=True)``,
+    which only the admin's history and restore pages do.
+    """
+
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, default=None)
+    deleted_by: Mapped[str | None] = mapped_column(String(120), nullable=True, default=None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _hide_deleted(state: ORMExecuteState) -> None:
+    if not state.is_select or state.is_column_load or state.execution_options.get("include_deleted", False):
+        return
+    if state.is_relationship_load:
+        # collections (a practice's related practices) leave deleted records out; a many-to-one
+        # reference (an attachment's practice) still finds its record, so callers never get None
+        path = state.loader_strategy_path
+        prop = getattr(path, "prop", None) if path is not None else None
+        if prop is not None and not prop.uselist:
+            return
+    state.statement = state.statement.options(
+        with_loader_criteria(SoftDeletable, lambda cls: cls.deleted_at.is_(None), include_aliases=True),
+        # a deleted practice's attachments go with it (their download links answer 404)
+        with_loader_criteria(Attachment, lambda cls: cls.practice_id.not_in(
+            select(_PRACTICES.c.id).where(_PRACTICES.c.deleted_at.is_not(None)).scalar_subquery())),
+    )
+
+
 class State(Base, Bilingual):
     __tablename__ = "states"
     code: Mapped[str] = mapped_column(String(2), primary_key=True)
@@ -119,7 +153,7 @@ class EgdiRank(Base, Bilingual, Sourced):
     state: Mapped[State] = relationship(back_populates="ranks")
 
 
-class Service(Base, Bilingual, Sourced):
+class Service(Base, Bilingual, Sourced, SoftDeletable):
     """One e-service of a member state and its readiness."""
 
     __tablename__ = "services"
@@ -152,7 +186,7 @@ class Service(Base, Bilingual, Sourced):
         return [c for c in (self.channels or "").split(",") if c]
 
 
-class Achievement(Base, Bilingual, Sourced):
+class Achievement(Base, Bilingual, Sourced, SoftDeletable):
     __tablename__ = "achievements"
     id: Mapped[int] = mapped_column(primary_key=True)
     state_code: Mapped[str] = mapped_column(ForeignKey("states.code"), index=True)
@@ -176,7 +210,7 @@ class Achievement(Base, Bilingual, Sourced):
         return self.date.year
 
 
-class AwardEdition(Base, Bilingual, Sourced):
+class AwardEdition(Base, Bilingual, Sourced, SoftDeletable):
     """One year of the GCC e-government award, hosted by a member state."""
 
     __tablename__ = "award_editions"
@@ -213,7 +247,7 @@ practice_relations = Table(
 )
 
 
-class Practice(Base, Bilingual, Sourced):
+class Practice(Base, Bilingual, Sourced, SoftDeletable):
     """A best practice (successful experience) in the knowledge base."""
 
     __tablename__ = "practices"
@@ -248,7 +282,7 @@ class Practice(Base, Bilingual, Sourced):
     )
 
 
-class TagLabel(Base, Bilingual):
+class TagLabel(Base, Bilingual, SoftDeletable):
     """The Arabic and English label of a practice tag (tags themselves stay English slugs in URLs and the API).
 
     ``slug`` is kept in the normalised form of :func:`tag_key`, so a label found for
@@ -277,7 +311,10 @@ class Attachment(Base):
     practice: Mapped[Practice] = relationship(back_populates="attachments")
 
 
-class Standard(Base, Bilingual):
+_PRACTICES = Practice.__table__  # plain table: the soft-delete criteria above must not rewrite this subquery
+
+
+class Standard(Base, Bilingual, SoftDeletable):
     """A standard the committee set (official portals, interoperability, security...)."""
 
     __tablename__ = "standards"

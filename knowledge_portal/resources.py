@@ -168,8 +168,11 @@ def build_form(resource: Resource, state_choices: list[tuple[str, str]], data: d
                 validators.append(Regexp(_PUBLIC_ID, message=str(_l("Letters, digits, dot, dash and underscore only."))))
             fld = StringField(spec.label, validators=validators, filters=[strip_bidi])
         elif spec.kind in ("textarea", "richtext"):
+            render_kw: dict[str, Any] = {"rows": 4}
+            if spec.kind == "richtext":  # static/admin.js puts a formatting toolbar over it; it stays the value
+                render_kw = {"rows": 8, "data-richtext": "1", "aria-describedby": "hint-" + spec.name}
             fld = TextAreaField(spec.label, validators=required + [Length(max=100_000)], filters=[strip_bidi],
-                                render_kw={"rows": 8 if spec.kind == "richtext" else 4})
+                                render_kw=render_kw)
         elif spec.kind == "int":
             fld = AsciiIntegerField(spec.label, validators=required + [NumberRange(min=0, max=100_000)])
         elif spec.kind == "bool":
@@ -276,3 +279,52 @@ def snapshot(obj: Any, resource: Resource) -> dict[str, Any]:
     if resource.workflow:
         data["status"] = obj.status
     return data
+
+
+#: What each audit-log action code (and revision comment) reads as, in the page's language.
+AUDIT_ACTIONS: dict[str, Any] = {
+    "create": _l("Created"), "created": _l("Created"),
+    "update": _l("Changed"), "updated": _l("Changed"),
+    "delete": _l("Deleted"), "deleted": _l("Deleted"),
+    "restore": _l("Restored"), "restored": _l("Restored"),
+    "submit": _l("Submitted for review"), "publish": _l("Published"),
+    "return": _l("Returned with comment"), "unpublish": _l("Unpublished"),
+    "attach": _l("Attachment added"), "attachment added": _l("Attachment added"),
+    "import_services": _l("Services imported (CSV)"),
+    "user_create": _l("Account created"), "user_update": _l("Account changed"),
+    "login": _l("Logged in"), "login_sso": _l("Logged in (single sign-on)"), "logout": _l("Logged out"),
+    "login_failed": _l("Failed login"), "login_blocked": _l("Login refused (too many failures)"),
+    "sso_login_refused": _l("Single sign-on refused"),
+    "directory_upload": _l("Member directory published"),
+}
+
+#: Record kinds in the audit log that are not admin resources.
+AUDIT_ENTITIES: dict[str, Any] = {"users": _l("Users"), "directory": _l("Member directory")}
+
+_EXTRA_LABELS: dict[str, Any] = {
+    "ranks": _l("UN EGDI ranks"), "winners": _l("Winners"), "related": _l("Related practices"),
+    "status": _l("Status"),
+}
+
+
+def action_label(code: str) -> str:
+    """An audit action or revision comment (``"return: why"``) in the page's language; unknown codes as they are."""
+    head, sep, rest = (code or "").partition(": ")
+    label = AUDIT_ACTIONS.get(head)
+    if label is None:
+        return code
+    return f"{label}{sep}{rest}" if sep else str(label)
+
+
+def field_labels(resource: Resource) -> dict[str, str]:
+    """Field name → label, for the revision history's "changed" lists."""
+    labels = {spec.name: str(spec.label) for spec in resource.fields}
+    return {**{k: str(v) for k, v in _EXTRA_LABELS.items()}, **labels}
+
+
+def entity_label(entity: str) -> str:
+    resource = RESOURCES.get(entity)
+    if resource is not None:
+        return str(resource.label)
+    label = AUDIT_ENTITIES.get(entity)
+    return str(label) if label is not None else entity

@@ -11,7 +11,9 @@ only the secretariat deletes a moderated record that is or was published.
 from __future__ import annotations
 
 import secrets
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
@@ -24,11 +26,13 @@ from ..db import get_session
 from ..forms import ActionForm, AttachmentForm, CsvImportForm, ModerationForm, UserForm, select_choices
 from ..importer import import_services_csv
 from ..inputs import clean_filename, parse_int
-from ..indexing import reindex_tag, sync_practice
+from ..indexing import get_backend, reindex_tag, sync_practice
 from ..models import (
-    Attachment, AuditEntry, AwardWinner, EgdiRank, Practice, Revision, TagLabel, User, utcnow,
+    Attachment, AuditEntry, AwardWinner, EgdiRank, Practice, Revision, SoftDeletable, TagLabel, User, utcnow,
 )
-from ..resources import RESOURCES, Resource, build_form, parse_ranks, parse_winners, record_data, snapshot
+from ..resources import (
+    AUDIT_ACTIONS, RESOURCES, action_label, entity_label, Resource, build_form, field_labels, parse_ranks, parse_winners, record_data, snapshot,
+)
 from ..sanitize import clean_html
 from ..security import audit, hash_password
 from ..vocab import STATE_CODES, STATUS_LABELS
@@ -67,14 +71,31 @@ def scoped_query(resource: Resource):
     return query
 
 
-def get_record(resource: Resource, record_id: Any):
-    obj = get_session().get(resource.model, record_id)
-    if obj is None:
+def get_record(resource: Resource, record_id: Any, deleted: bool = False):
+    """The record, or 404; a soft-deleted one only when ``deleted`` (history and restore)."""
+    obj = get_session().get(resource.model, record_id, execution_options={"include_deleted": True})
+    if obj is None or (is_deleted(obj) and not deleted):
         abort(404)
     if g.user.role == "editor" and resource.is_state_scoped() \
             and getattr(obj, resource.state_field) != g.user.state_code:
         abort(404)  # never reveal another state's records to an editor
     return obj
+
+
+def is_deleted(obj: Any) -> bool:
+    return getattr(obj, "deleted_at", None) is not None
+
+
+def soft_deletes(resource: Resource) -> bool:
+    """Records of this kind are deleted reversibly (member states, which others refer to, are not)."""
+    return isinstance(resource.model, type) and issubclass(resource.model, SoftDeletable)
+
+
+def may_delete(resource: Resource, obj: Any) -> bool:
+    """The delete rule (also the restore rule): editors, for their own state, never a once-published record."""
+    if not can_edit(resource):
+        return False
+    return g.user.role == "admin" or not (resource.workflow and has_been_public(obj))
 
 
 def has_been_public(obj: Any) -> bool:
@@ -97,6 +118,11 @@ def _revision(resource: Resource, obj: Any, comment: str = "") -> None:
                                data=snapshot(obj, resource), username=g.user.username, comment=comment))
 
 
+@bp.context_processor
+def _admin_helpers() -> dict[str, Any]:
+    return {"action_label": action_label}
+
+
 # --- dashboard and audit ------------------------------------------------------
 
 @bp.get("/")
@@ -104,6 +130,7 @@ def _revision(resource: Resource, obj: Any, comment: str = "") -> None:
 def dashboard():
     db = get_session()
     queue = []
+    returned = []  # records a reviewer sent back, with the comment, for the editors who can change them
     counts = {}
     for resource in RESOURCES.values():
         if resource.admin_only and g.user.role != "admin":
@@ -112,17 +139,102 @@ def dashboard():
         if resource.workflow:
             query = scoped_query(resource).where(getattr(resource.model, "status") == "submitted")
             queue += [(resource, obj) for obj in db.scalars(query)]
+            if can_edit(resource):
+                query = scoped_query(resource).where(getattr(resource.model, "status") == "returned")
+                newest_first = getattr(resource.model, "updated_at").desc()
+                returned += [(resource, obj) for obj in db.scalars(query.order_by(newest_first))]
     return render_template("admin/dashboard.html", resources=RESOURCES, counts=counts, queue=queue,
-                           action_form=ActionForm())
+                           returned=returned, action_form=ActionForm())
+
+
+AUDIT_PAGE = 50
+AUDIT_ZONE = "Asia/Riyadh"  # the secretariat's zone: times and date filters are read in it
+
+
+def _parse_day(raw: str | None) -> date | None:
+    """A ``YYYY-MM-DD`` day in ASCII digits (the project's digit rule), else ``None``."""
+    parts = (raw or "").strip().split("-")
+    if len(parts) != 3:
+        return None
+    numbers = [parse_int(p) for p in parts]
+    if any(n is None for n in numbers):
+        return None
+    try:
+        return date(*numbers)  # type: ignore[arg-type]
+    except ValueError:
+        return None
+
+
+def _zone_start(day: date) -> datetime:
+    """Midnight of ``day`` in the secretariat's zone, as the naive UTC the audit log stores."""
+    local = datetime.combine(day, time.min, tzinfo=ZoneInfo(AUDIT_ZONE))
+    return local.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def entity_url(entity: str, entity_id: str) -> str | None:
+    """The admin page of the record an audit entry names, if it has one."""
+    if entity in RESOURCES and entity_id:
+        if entity != "states" and parse_int(entity_id) is None:
+            return None
+        return url_for("admin.edit", slug=entity, record_id=entity_id)
+    if entity == "users" and parse_int(entity_id) is not None:
+        return url_for("admin.user_form", user_id=parse_int(entity_id))
+    if entity == "directory":
+        return url_for("admin.directory_upload")
+    return None
 
 
 @bp.get("/audit")
 @roles_required("admin")
 def audit_log():
-    page_no = parse_int(request.args.get("page", "1")) or 1  # a bad page number shows the first page
-    entries = get_session().scalars(select(AuditEntry).order_by(AuditEntry.id.desc())
-                                    .offset((page_no - 1) * 50).limit(50)).all()
-    return render_template("admin/audit.html", entries=entries, page=page_no)
+    """The audit log, newest first, filtered by user, action, record status and a day range (GET parameters)."""
+    args = request.args
+    page_no = parse_int(args.get("page", "1")) or 1  # a bad page number shows the first page
+    db = get_session()
+    query = select(AuditEntry)
+    filters: dict[str, str] = {}
+    user = (args.get("user") or "").strip()[:120]
+    if user:
+        query = query.where(AuditEntry.username == user)
+        filters["user"] = user
+    action = args.get("action") or ""
+    if action in AUDIT_ACTIONS:
+        query = query.where(AuditEntry.action == action)
+        filters["action"] = action
+    status = args.get("status") or ""
+    if status in STATUS_LABELS:
+        query = query.where(AuditEntry.details["status"].as_string() == status)
+        filters["status"] = status
+    invalid = []
+    for name in ("from", "to"):
+        raw = (args.get(name) or "").strip()
+        if not raw:
+            continue
+        day = _parse_day(raw)
+        if day is None:
+            invalid.append(name)
+            continue
+        filters[name] = day.isoformat()
+        if name == "from":
+            query = query.where(AuditEntry.at >= _zone_start(day))
+        else:
+            query = query.where(AuditEntry.at < _zone_start(day + timedelta(days=1)))
+    entries = db.scalars(query.order_by(AuditEntry.id.desc()).offset((page_no - 1) * AUDIT_PAGE)
+                         .limit(AUDIT_PAGE + 1)).all()
+    users = db.scalars(select(AuditEntry.username).distinct().order_by(AuditEntry.username).limit(500)).all()
+    actions = sorted(((code, str(label)) for code, label in AUDIT_ACTIONS.items()
+                      if code in AUDIT_CODES), key=lambda pair: pair[1])
+    rows = [(e, action_label(e.action), entity_label(e.entity), entity_url(e.entity, e.entity_id))
+            for e in entries[:AUDIT_PAGE]]
+    return render_template("admin/audit.html", rows=rows, page=page_no, more=len(entries) > AUDIT_PAGE,
+                           filters=filters, users=users, actions=actions, invalid=invalid,
+                           zone=AUDIT_ZONE), 400 if invalid else 200
+
+
+#: The action codes the audit log records (revision comments share the vocabulary but are not actions).
+AUDIT_CODES = ("create", "update", "delete", "restore", "submit", "publish", "return", "unpublish", "attach",
+               "import_services", "user_create", "user_update", "login", "login_sso", "logout", "login_failed",
+               "login_blocked", "sso_login_refused", "directory_upload")
 
 
 # --- generic CRUD ----------------------------------------------------------------
@@ -134,11 +246,13 @@ def list_records(slug: str):
     db = get_session()
     query = scoped_query(resource)
     status = request.args.get("status")
-    if resource.workflow and status in STATUS_LABELS:
+    if status == "deleted" and soft_deletes(resource):
+        query = query.where(getattr(resource.model, "deleted_at").is_not(None)).execution_options(include_deleted=True)
+    elif resource.workflow and status in STATUS_LABELS:
         query = query.where(getattr(resource.model, "status") == status)
     items = db.scalars(query).all()
     return render_template("admin/list.html", resource=resource, items=items, can_edit=can_edit(resource),
-                           status=status, action_form=ActionForm())
+                           status=status, soft_deletes=soft_deletes(resource), action_form=ActionForm())
 
 
 def _apply(resource: Resource, obj: Any, form: Any) -> None:
@@ -208,7 +322,10 @@ def create(slug: str):
 @login_required
 def edit(slug: str, record_id: str):
     resource = resource_or_404(slug)
-    obj = get_record(resource, _key(resource, record_id))
+    obj = get_record(resource, _key(resource, record_id), deleted=True)
+    if is_deleted(obj):
+        flash(_("This record was deleted. It can be restored from its history."), "error")
+        return redirect(url_for("admin.history", slug=slug, record_id=record_id))
     editable = can_edit(resource)
     if request.method == "POST":
         if not editable:
@@ -239,6 +356,7 @@ def edit(slug: str, record_id: str):
         return redirect(url_for("admin.edit", slug=slug, record_id=record_id_of(obj)))
     status = 400 if request.method == "POST" else 200
     return render_template("admin/form.html", resource=resource, form=form, obj=obj, editable=editable,
+                           may_delete=editable and may_delete(resource, obj),
                            moderation_form=ModerationForm(), action_form=ActionForm(),
                            attachment_form=AttachmentForm()), status
 
@@ -252,24 +370,37 @@ def _key(resource: Resource, record_id: str) -> Any:
     return number
 
 
-@bp.post("/<slug>/<record_id>/delete")
+@bp.route("/<slug>/<record_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete(slug: str, record_id: str):
+    """GET: a confirmation page; POST (from it): the record leaves the site, restorable from its history."""
     resource = resource_or_404(slug)
     if not can_edit(resource):
         abort(403)
+    obj = get_record(resource, _key(resource, record_id))
+    if not may_delete(resource, obj):
+        abort(403)  # a published (or once published) record leaves the site only by the secretariat's hand
     form = ActionForm()
+    if request.method == "GET":
+        return render_template("admin/confirm_delete.html", resource=resource, obj=obj, form=form,
+                               record_id=record_id, reversible=soft_deletes(resource))
     if not form.validate_on_submit():
         abort(400)
-    obj = get_record(resource, _key(resource, record_id))
-    if g.user.role != "admin" and resource.workflow and has_been_public(obj):
-        abort(403)  # a published (or once published) record leaves the site only by the secretariat's hand
     db = get_session()
+    if soft_deletes(resource):
+        obj.deleted_at = utcnow()
+        obj.deleted_by = g.user.username
+        _revision(resource, obj, "deleted")
+        audit(db, g.user.username, "delete", resource.slug, record_id_of(obj))
+        db.commit()
+        if isinstance(obj, Practice):
+            get_backend().remove(obj.public_id)
+        elif isinstance(obj, TagLabel):
+            reindex_tag(db, obj.slug)
+        flash(_("Deleted. The record can be restored from its history."), "ok")
+        return redirect(url_for("admin.list_records", slug=slug))
     _revision(resource, obj, "deleted")
     audit(db, g.user.username, "delete", resource.slug, record_id_of(obj))
-    if isinstance(obj, Practice):
-        obj.status = "draft"
-        sync_practice(obj)
     db.delete(obj)
     try:
         db.commit()
@@ -277,17 +408,51 @@ def delete(slug: str, record_id: str):
         db.rollback()
         flash(_("This record is still used by other records and cannot be deleted."), "error")
         return redirect(url_for("admin.edit", slug=slug, record_id=record_id))
-    if isinstance(obj, TagLabel):
-        reindex_tag(db, obj.slug)
     flash(_("Deleted."), "ok")
     return redirect(url_for("admin.list_records", slug=slug))
+
+
+@bp.post("/<slug>/<record_id>/restore")
+@login_required
+def restore(slug: str, record_id: str):
+    """Bring a soft-deleted record back, as it was (same status); allowed to whoever could delete it."""
+    resource = resource_or_404(slug)
+    if not soft_deletes(resource):
+        abort(404)
+    if not can_edit(resource):
+        abort(403)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    obj = get_record(resource, _key(resource, record_id), deleted=True)
+    if not may_delete(resource, obj):
+        abort(403)
+    if not is_deleted(obj):
+        abort(409)
+    db = get_session()
+    obj.deleted_at = None
+    obj.deleted_by = None
+    try:
+        db.flush()
+    except IntegrityError:  # pragma: no cover - unique columns are checked against deleted records too
+        db.rollback()
+        abort(409)
+    _revision(resource, obj, "restored")
+    audit(db, g.user.username, "restore", resource.slug, record_id_of(obj))
+    db.commit()
+    if isinstance(obj, Practice):
+        sync_practice(obj)
+    elif isinstance(obj, TagLabel):
+        reindex_tag(db, obj.slug)
+    flash(_("Restored."), "ok")
+    return redirect(url_for("admin.edit", slug=slug, record_id=record_id))
 
 
 @bp.get("/<slug>/<record_id>/history")
 @login_required
 def history(slug: str, record_id: str):
     resource = resource_or_404(slug)
-    obj = get_record(resource, _key(resource, record_id))
+    obj = get_record(resource, _key(resource, record_id), deleted=True)
     revisions = get_session().scalars(select(Revision).where(
         Revision.entity == slug, Revision.entity_id == str(record_id_of(obj))).order_by(Revision.id.asc())).all()
     changes = []  # (revision, fields that differ from the revision before it), newest first
@@ -296,7 +461,9 @@ def history(slug: str, record_id: str):
         changed = sorted(k for k in set(rev.data) | set(previous) if rev.data.get(k) != previous.get(k))
         changes.append((rev, changed if previous else []))
         previous = rev.data
-    return render_template("admin/history.html", resource=resource, obj=obj, changes=list(reversed(changes)))
+    return render_template("admin/history.html", resource=resource, obj=obj, changes=list(reversed(changes)),
+                           deleted=is_deleted(obj), may_restore=is_deleted(obj) and may_delete(resource, obj),
+                           field_labels=field_labels(resource), form=ActionForm(), record_id=record_id)
 
 
 # --- moderation ---------------------------------------------------------------------

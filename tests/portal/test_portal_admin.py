@@ -207,12 +207,14 @@ def test_moderation_workflow_publishes_to_site_and_search(env):
     admin = env.client()
     login(admin, "admin")
     history = admin.get(f"/en/admin/practices/{record_id}/history").get_data(as_text=True)
-    for step in ("created", "submit", "return: Please add outcomes", "publish", "unpublish"):
+    for step in ("Created", "Submitted for review", "Returned with comment: Please add outcomes", "Published",
+                 "Unpublished"):
         assert step in history
-    assert "Changed: <code>status</code>" in history  # each moderation step shows what it changed
+    # each moderation step shows what it changed, by the field's label
+    assert 'Changed: <span class="field-name" data-field="status">Status</span>' in history
     audit = admin.get("/en/admin/audit").get_data(as_text=True)
     for action in ("create", "submit", "return", "publish", "unpublish"):
-        assert f"<td>{action}</td>" in audit
+        assert f'data-code="{action}"' in audit
     assert "kw-editor" in audit and "reviewer" in audit
 
 
@@ -352,7 +354,7 @@ def test_secretariat_manages_accounts(env):
                                                    "state_code": "OM", "email": "om@example.org"})
     assert editor.get("/en/admin/").status_code == 302
     audit = admin.get("/en/admin/audit").get_data(as_text=True)
-    assert "<td>user_create</td>" in audit and "<td>user_update</td>" in audit and password not in audit
+    assert 'data-code="user_create"' in audit and 'data-code="user_update"' in audit and password not in audit
     # only the secretariat manages accounts
     reviewer = env.client()
     login(reviewer, "reviewer")

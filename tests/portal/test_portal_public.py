@@ -195,11 +195,13 @@ def test_one_stylesheet_with_logical_properties_only():
     import knowledge_portal
 
     static = Path(knowledge_portal.__file__).parent / "static"
-    assert [p.name for p in static.glob("*.css")] == ["style.css"]
+    # the site's one stylesheet, and the admin's own (linked only from the admin pages)
+    assert sorted(p.name for p in static.glob("*.css")) == ["admin.css", "style.css"]
+    for sheet in ("style.css", "admin.css"):
+        physical = re.findall(r"(?:margin|padding|border)-(?:left|right)|text-align:\s*(?:left|right)"
+                              r"|float:\s*(?:left|right)|(?<![-\w])(?:left|right)\s*:", (static / sheet).read_text())
+        assert physical == [], sheet
     css = (static / "style.css").read_text()
-    physical = re.findall(r"(?:margin|padding|border)-(?:left|right)|text-align:\s*(?:left|right)|float:\s*(?:left|right)"
-                          r"|(?<![-\w])(?:left|right)\s*:", css)
-    assert physical == []
     assert "margin-inline" in css and "padding-inline" in css and "inset-inline-start" in css
 
 

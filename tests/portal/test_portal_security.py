@@ -618,13 +618,23 @@ def _expected(role: str, endpoint: str, method: str, slug: str | None, scope: st
         if method == "POST" and endpoint == "admin.edit":
             return OK if is_admin or is_editor else DENY
         return OK
-    if endpoint == "admin.delete":
+    if endpoint == "admin.delete":  # GET: the confirmation page; POST: the (soft) delete; same rule
         if not (is_admin or is_editor):
             return DENY
         if hidden:
             return HIDDEN
         if is_editor and resource is not None and resource.workflow:
             return DENY  # the demo records are published: only the secretariat deletes them
+        return OK
+    if endpoint == "admin.restore":  # POST only; the matrix's records are not deleted: allowed means 409
+        if slug == "states":
+            return HIDDEN  # member states are not soft-deleted, so there is nothing to restore
+        if not (is_admin or is_editor):
+            return DENY
+        if hidden:
+            return HIDDEN
+        if is_editor and resource is not None and resource.workflow:
+            return DENY  # restore follows the delete rule: published records are the secretariat's
         return OK
     if endpoint == "admin.moderate":
         if resource is None or not resource.workflow:
