@@ -89,6 +89,9 @@ class PortalConfig:
     root_cert: Path | None = None
     network_cache_seconds: float = 30.0
     network_timeout_seconds: float = 1.5
+    #: Search engine: ``auto`` (PostgreSQL when ``database_url`` is PostgreSQL, so every portal machine
+    #: shares one index; else whoosh in ``search_index_dir``), ``whoosh`` or ``postgres``.
+    search_backend: str = "auto"
     #: ``callable(index_dir) -> SearchBackend``; None: whoosh. Only settable from code (overrides).
     search_backend_factory: Callable[[Path], Any] | None = None
     testing: bool = False
@@ -214,6 +217,7 @@ _CHECKS: dict[str, Checker] = {
     "root_cert": _optional_path,
     "network_cache_seconds": _float,
     "network_timeout_seconds": _float,
+    "search_backend": _choice(("auto", "whoosh", "postgres")),
     "search_backend_factory": _callable,
     "testing": _bool,
 }
