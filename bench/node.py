@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import Load, Row, drive, free_port, median, print_table, session, start, stop, wait_for, wait_http
+from common import Row, drive, free_port, median, print_table, session, start, stop, wait_for, wait_http
 
 from gcc_link.cli.provision import build
 
@@ -137,11 +137,11 @@ def _port_base() -> int:
 
 def run(quick: bool, threads: int = 8) -> tuple[list[Row], dict[str, Any]]:
     """All node benchmarks; returns the table rows and the JSON figures."""
-    rounds = 3 if quick else 5
-    n = 150 if quick else 800
+    rounds = 3
+    n = 150 if quick else 500
     backlog = 600 if quick else 3000
-    calls = 80 if quick else 300
-    seq_calls = 30 if quick else 100
+    calls = 80 if quick else 200
+    seq_calls = 30 if quick else 60
     with tempfile.TemporaryDirectory(prefix="gcc-link-bench-") as d:
         tmp = Path(d)
         bare, bare_url = serve_bare(tmp)
@@ -172,7 +172,7 @@ def run(quick: bool, threads: int = 8) -> tuple[list[Row], dict[str, Any]]:
                 before = nodes.delivered()
                 started = time.perf_counter()
                 drive(nodes.send, n, threads)
-                wait_for(lambda: nodes.delivered() >= before + n, 600, "delivery")
+                wait_for(lambda b=before: nodes.delivered() >= b + n, 600, "delivery")
                 single_rates.append(n / (time.perf_counter() - started))
 
                 echo_batch_rates.append(drive(echo_batch, max(20, backlog // 50), 4).rate * 50)
@@ -181,7 +181,7 @@ def run(quick: bool, threads: int = 8) -> tuple[list[Row], dict[str, Any]]:
                 drive(nodes.send, backlog, threads)
                 started = time.perf_counter()
                 nodes.pause_delivery(False)
-                wait_for(lambda: nodes.delivered() >= before + backlog, 600, "batched delivery")
+                wait_for(lambda b=before: nodes.delivered() >= b + backlog, 600, "batched delivery")
                 batch_rates.append(backlog / (time.perf_counter() - started))
 
                 direct_rates.append(drive(direct, calls, threads).rate)

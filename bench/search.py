@@ -64,7 +64,10 @@ def generate(originals: list[PracticeDoc], n: int) -> list[PracticeDoc]:
 
 
 def cache_key(n: int) -> str:
-    h = hashlib.sha256(f"{n}:{SEED}:{Path(__file__).read_text()}".encode())
+    """Changes when the generated corpus or the code that indexes it changes."""
+    import inspect
+
+    h = hashlib.sha256(f"{n}:{SEED}:{STATES}:{inspect.getsource(generate)}".encode())
     for src in [CORPUS, *SOURCES]:
         h.update(src.read_bytes())
     return h.hexdigest()[:16]
