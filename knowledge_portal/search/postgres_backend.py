@@ -529,8 +529,14 @@ class PostgresSearchBackend:
             SELECT term, df FROM search_terms
             WHERE field = :f AND df > 0 AND length(term) BETWEEN :lo AND :hi AND term <> :w COLLATE "C" """),
                             {"f": SPELL, "lo": len(word) - dists[-1], "hi": len(word) + dists[-1], "w": word}).all()
+        letters = set(word)
+        # A necessary condition, checked in C before the Python edit distance: each edit
+        # (insertion, deletion, substitution, transposition) changes the set of letters by
+        # at most two, so words whose letter sets differ by more cannot be near enough.
+        rows = [r for r in rows if len(letters.symmetric_difference(r.term)) <= 2 * dists[-1]]
         for dist in dists:
-            near = [(r.df, r.term) for r in rows if distance(r.term, word, limit=dist) <= dist]
+            near = [(r.df, r.term) for r in rows if len(letters.symmetric_difference(r.term)) <= 2 * dist
+                    and distance(r.term, word, limit=dist) <= dist]
             if near:
                 return max(near)[1]
         return None
