@@ -201,16 +201,22 @@ class PostgresSearchBackend:
 
     def _delete(self, conn: Connection, doc_id: str) -> None:
         """Remove ``doc_id`` with its postings, term frequencies and lengths."""
-        gone = conn.execute(text("DELETE FROM search_docs WHERE id = :id RETURNING doc, lengths"),
-                            {"id": doc_id}).first()
+        gone = conn.execute(text("SELECT doc, lengths FROM search_docs WHERE id = :id"), {"id": doc_id}).first()
         if gone is None:
             return
-        conn.execute(text("""
-            WITH gone AS (SELECT field, term FROM search_postings WHERE doc = :doc)
+        # the postings first (the document's row would cascade them away unseen)
+        unused = conn.execute(text("""
+            WITH gone AS (DELETE FROM search_postings WHERE doc = :doc RETURNING field, term)
             UPDATE search_terms t SET df = t.df - 1 FROM gone
-            WHERE t.field = gone.field AND t.term = gone.term"""), {"doc": gone.doc})
-        conn.execute(text("DELETE FROM search_postings WHERE doc = :doc"), {"doc": gone.doc})
-        conn.execute(text("DELETE FROM search_terms WHERE df <= 0"))
+            WHERE t.field = gone.field AND t.term = gone.term
+            RETURNING t.field, t.term, t.df"""), {"doc": gone.doc}).all()
+        conn.execute(text("DELETE FROM search_docs WHERE doc = :doc"), {"doc": gone.doc})
+        unused = [r for r in unused if r.df <= 0]
+        if unused:  # words no document has any more leave the vocabulary ("did you mean")
+            conn.execute(text("""
+                DELETE FROM search_terms t USING unnest(CAST(:f AS smallint[]), CAST(:t AS text[])) AS u(f, t)
+                WHERE t.field = u.f AND t.term = u.t COLLATE "C" """),
+                         {"f": [r.field for r in unused], "t": [r.term for r in unused]})
         self._add_stats(conn, [-x for x in gone.lengths], -1)
 
     @staticmethod
