@@ -31,7 +31,6 @@ import sys
 import time
 from dataclasses import replace
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 from common import ROOT, PostgresCluster, Row, median, percentile, pg_available, print_table

@@ -11,7 +11,8 @@ decision, through ``count``.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from whoosh.searching import Searcher
 from whoosh.support.levenshtein import distance

@@ -9,11 +9,11 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
+from searchkit import pg_schema_engine
 from sqlalchemy import create_engine, text
 
 from knowledge_portal.search import PracticeDoc, SearchQuery
 from knowledge_portal.search.postgres_backend import PostgresSearchBackend
-from searchkit import pg_schema_engine
 
 pytestmark = pytest.mark.postgres
 WORKERS = 4
