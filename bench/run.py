@@ -26,6 +26,8 @@ from common import print_table
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--search-sizes", default="",
+                        help="override the search corpus sizes, e.g. 10000 (default: 10000 quick, 10000,100000 full)")
     args = parser.parse_args()
     started = time.perf_counter()
     figures: dict[str, object] = {"mode": "quick" if args.quick else "full", "cores": os.cpu_count()}
@@ -35,6 +37,8 @@ def main() -> None:
     figures.update(found)
 
     sizes = [10_000] if args.quick else [10_000, 100_000]
+    if args.search_sizes:
+        sizes = [int(x) for x in args.search_sizes.split(",")]
     rows, found = search.run(sizes, 1 if args.quick else 3, postgres=False)
     print_table("search: generated bilingual corpus, judged queries one at a time", rows)
     figures.update(found)
