@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test test-clock lint install bench clean translations vendor
+.PHONY: demo test test-clock lint install bench bench-quick clean translations vendor
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,8 +49,14 @@ test-clock: $(STAMP)
 	@command -v faketime >/dev/null || { echo "test-clock needs faketime (Debian package faketime)"; exit 1; }
 	FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f '+365d' $(PY) -m pytest -p no:cacheprovider tests/core tests/node/test_node_units.py
 
+# Benchmarks (not tests): tables of medians and ratios to ceilings measured in the same run;
+# the last line is one JSON object. See BENCHMARKS.md.
 bench: $(STAMP)
-	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@$(PY) bench/crypto.py
+	@$(PY) bench/run.py
+
+bench-quick: $(STAMP)
+	@$(PY) bench/run.py --quick
 
 clean:
 	rm -rf $(VENV) demo-data .pytest_cache

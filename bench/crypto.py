@@ -15,8 +15,8 @@ import base64
 import json
 import statistics
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=400)
     args = parser.parse_args()
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     root_key, root_cert = pki.create_root(now)
     node_key = pki.generate_key()
     cert = pki.issue_node_certificate(root_key, root_cert, "KW", node_key.public_key(), now)

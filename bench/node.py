@@ -1,175 +1,230 @@
-"""Benchmark: end-to-end messages/s through two real nodes, against a bare Flask echo.
+"""Benchmark: two real nodes (KW → SA) against bare servers measured in the same run.
 
-Measured in the same run, with the same HTTP client (8 threads) and the same
-server setup (gunicorn, 2 workers x 4 threads, on 127.0.0.1):
+Everything is served the same way (gunicorn on 127.0.0.1, the nodes in
+production mode) and driven by the same client (``requests``, keep-alive,
+``--threads`` client threads on the same cores), rounds repeated, medians kept:
 
-* the ceiling: a bare Flask app that echoes a JSON POST (requests/s);
-* GCC Link: agencies POST messages to the KW node (OAuth bearer, validate,
-  sign, durable outbox commit), its delivery process batches them to the SA
-  node (verify, durable inbox commit, signed receipts), receipts settle the
-  outbox. The figure is messages/s from the first send until the last one
-  is ``delivered``; the 202 acceptance rate is printed too.
+* async single: agencies POST one message per request to KW (OAuth bearer,
+  validate, sign, durable outbox commit); a delivery worker batches them to SA
+  (verify, durable inbox commit, signed receipts); the figure is messages/s
+  from the first send until the last is ``delivered``. Ceiling: a bare Flask
+  JSON echo (gunicorn 2 workers x 4 threads), requests/s.
+* async batched: a backlog submitted while the delivery worker is paused
+  (SIGSTOP), then resumed (SIGCONT): messages/s until all are delivered
+  through peer batches with durable commits on both sides. Ceiling: the bare
+  echo receiving the same batch bodies (messages/s).
+* synchronous call: KW agency → KW node → SA node → the provider's backend
+  (a Flask app under gunicorn, like a real one) and back, signed both ways;
+  against calling that backend directly. Calls/s under load and the added
+  p50 latency measured one call at a time.
 
-    .venv/bin/python bench/node.py [--n 1000] [--threads 8]
+    .venv/bin/python bench/node.py [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import textwrap
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
-import requests
+from common import Row, drive, free_port, median, print_table, session, start, stop, wait_for, wait_http
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from gcc_link.cli.provision import build  # noqa: E402
+from gcc_link.cli.provision import build
 
 BODY = {"plate": "12345 KW", "owner_civil_id": "289010112345", "query": "vehicle-record", "lang": "ar"}
-ECHO = textwrap.dedent('''
+SERVICE = "SA/MUROOR/vehicle-record"
+SERVERS = textwrap.dedent('''
     from flask import Flask, jsonify, request
     app = Flask(__name__)
 
     @app.post("/echo")
     def echo():
         return jsonify(request.get_json()), 202
+
+    @app.post("/backend/<path:service>")
+    def backend(service):
+        req = request.get_json()
+        return jsonify({"service": service, "plate": req.get("plate"), "registered": True,
+                        "make": "Toyota", "model": "Land Cruiser", "year": 2022,
+                        "demonstration_data": True})
 ''')
+GUNICORN = ["-w", "2", "-k", "gthread", "--threads", "4", "--log-level", "warning"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=2).status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
-
-
-def start(args: list[str], log: Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.Popen:
-    with open(log, "ab") as fh:
-        return subprocess.Popen(args, stdout=fh, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True,
-                                env={**os.environ, **(env or {})})
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """SIGTERM the process group while its leader lives; SIGKILL it if it does not stop."""
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-
-
-def session() -> requests.Session:
-    s = requests.Session()
-    s.trust_env = False
-    adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=16)
-    s.mount("http://", adapter)
-    return s
-
-
-def bench_echo(tmp: Path, n: int, threads: int) -> float:
-    (tmp / "echo_app.py").write_text(ECHO)
+def serve_bare(tmp: Path) -> tuple[Any, str]:
+    """The ceiling's server: echo and a provider backend, gunicorn 2x4."""
+    (tmp / "bare_servers.py").write_text(SERVERS)
     port = free_port()
-    proc = start([sys.executable, "-m", "gunicorn", "echo_app:app", "-b", f"127.0.0.1:{port}", "-w", "2",
-                  "-k", "gthread", "--threads", "4", "--log-level", "warning"], tmp / "echo.log", cwd=tmp)
-    try:
-        url = f"http://127.0.0.1:{port}/echo"
-        s = session()
-        wait_http(f"http://127.0.0.1:{port}/nothing")
-        for _ in range(50):
-            s.post(url, json={"recipient": "SA/MOI", "body": BODY})
-        started = time.perf_counter()
-        with ThreadPoolExecutor(threads) as pool:
-            codes = list(pool.map(lambda i: s.post(url, json={"recipient": "SA/MOI", "body": {**BODY, "n": i}}).status_code,
-                                  range(n)))
-        elapsed = time.perf_counter() - started
-        assert all(c == 202 for c in codes)
-        return n / elapsed
-    finally:
-        stop(proc)
+    log = tmp / "bare.log"
+    proc = start([sys.executable, "-m", "gunicorn", "bare_servers:app", "-b", f"127.0.0.1:{port}", *GUNICORN], log,
+                 cwd=tmp)
+    wait_http(f"http://127.0.0.1:{port}/nothing", proc=proc, log=log)
+    return proc, f"http://127.0.0.1:{port}"
 
 
-def bench_nodes(tmp: Path, n: int, threads: int) -> tuple[float, float]:
-    base = free_port()
-    fed = build(tmp / "fed", ["KW", "SA"], base, node_overrides={"mode": "production", "workers": 2,
-                                                                "delivery.poll_seconds": 0.05})
-    procs = [start([sys.executable, "-c", "from gcc_link.cli import main; main()", "node", "run", "--config",
-                    str(fed.configs[cc])], tmp / f"{cc}.log") for cc in ("KW", "SA")]
-    try:
+class Nodes:
+    """KW and SA in production mode; KW's delivery runs as a separate process we can pause."""
+
+    def __init__(self, tmp: Path, backend: str) -> None:
+        fed = build(tmp / "fed", ["KW", "SA"], _port_base(), backend_base=backend, node_overrides={
+            "mode": "production", "workers": 2, "delivery.poll_seconds": 0.05,
+            "node.backend_allowlist": [backend + "/"]})
+        self.fed = fed
+        env = {"GCC_NODE__DELIVERY_WORKERS": "0"}
+        self.procs = {cc: start([sys.executable, "-c", "from gcc_link.cli import main; main()", "node", "run",
+                                 "--config", str(fed.configs[cc])], tmp / f"{cc}.log",
+                                env=env if cc == "KW" else None) for cc in ("KW", "SA")}
         for cc in ("KW", "SA"):
-            wait_http(fed.urls[cc] + "/readyz")
+            wait_http(fed.urls[cc] + "/readyz", proc=self.procs[cc], log=tmp / f"{cc}.log")
+        self.delivery = start([sys.executable, "-c", "from gcc_link.cli import main; main()", "node", "deliver",
+                               "--config", str(fed.configs["KW"]), "--name", "bench"], tmp / "KW-delivery.log")
         creds = fed.clients["KW"]["KW/MOI"]
-        s = session()
-        token = s.post(fed.urls["KW"] + "/oauth/token", data={"grant_type": "client_credentials"},
-                       auth=(creds["client_id"], creds["client_secret"])).json()["access_token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        url = fed.urls["KW"] + "/api/v1/messages"
-        outbox = fed.data_dir / "nodes" / "KW" / "data" / "node.sqlite"
+        self.http = session()
+        token = self.http.post(fed.urls["KW"] + "/oauth/token", data={"grant_type": "client_credentials"},
+                               auth=(creds["client_id"], creds["client_secret"])).json()["access_token"]
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.outbox = fed.data_dir / "nodes" / "KW" / "data" / "node.sqlite"
 
-        def delivered() -> int:
-            with sqlite3.connect(outbox, timeout=30) as conn:
-                return conn.execute("SELECT count(*) FROM outbox WHERE status = 'delivered'").fetchone()[0]
+    def delivered(self) -> int:
+        with sqlite3.connect(self.outbox, timeout=30) as conn:
+            return int(conn.execute("SELECT count(*) FROM outbox WHERE status = 'delivered'").fetchone()[0])
 
-        for _ in range(20):  # warm up
-            s.post(url, json={"recipient": "SA/MOI", "body": BODY}, headers=headers)
-        deadline = time.monotonic() + 60
-        while delivered() < 20 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        started = time.perf_counter()
-        with ThreadPoolExecutor(threads) as pool:
-            codes = list(pool.map(lambda i: s.post(url, json={"recipient": "SA/MOI", "body": {**BODY, "n": i}},
-                                                   headers=headers).status_code, range(n)))
-        accepted = time.perf_counter() - started
-        assert all(c == 202 for c in codes), set(codes)
-        deadline = time.monotonic() + 300
-        while delivered() < n + 20:
-            if time.monotonic() > deadline:
-                raise SystemExit("delivery did not finish")
-            time.sleep(0.02)
-        end_to_end = time.perf_counter() - started
-        return n / accepted, n / end_to_end
-    finally:
-        for p in procs:
+    def send(self, i: int) -> None:
+        r = self.http.post(self.fed.urls["KW"] + "/api/v1/messages", json={"recipient": "SA/MOI",
+                                                                            "body": {**BODY, "n": i}},
+                           headers=self.headers)
+        if r.status_code != 202:
+            raise SystemExit(f"send failed: {r.status_code} {r.text[:300]}")
+
+    def call(self, i: int) -> None:
+        r = self.http.post(self.fed.urls["KW"] + f"/api/v1/calls/{SERVICE}", json={**BODY, "n": i},
+                           headers=self.headers)
+        if r.status_code != 200:
+            raise SystemExit(f"call failed: {r.status_code} {r.text[:300]}")
+
+    def pause_delivery(self, paused: bool) -> None:
+        os.killpg(self.delivery.pid, signal.SIGSTOP if paused else signal.SIGCONT)
+
+    def stop(self) -> None:
+        stop(self.delivery)
+        for p in self.procs.values():
             stop(p)
+
+
+def _port_base() -> int:
+    """A base port whose next two ports are free (bounded attempts)."""
+    import socket
+
+    for _ in range(50):
+        base = free_port()
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", base + 1))
+                b.bind(("127.0.0.1", base + 2))
+            return base + 1
+        except OSError:
+            continue
+    raise SystemExit("no free port pair")
+
+
+def run(quick: bool, threads: int = 8) -> tuple[list[Row], dict[str, Any]]:
+    """All node benchmarks; returns the table rows and the JSON figures."""
+    rounds = 3
+    n = 150 if quick else 500
+    backlog = 600 if quick else 3000
+    calls = 80 if quick else 200
+    seq_calls = 30 if quick else 60
+    with tempfile.TemporaryDirectory(prefix="gcc-link-bench-") as d:
+        tmp = Path(d)
+        bare, bare_url = serve_bare(tmp)
+        nodes = None
+        try:
+            http = session()
+            batch_body = ["x" * 1400] * 50  # 50 messages of a JWS's size, as a peer batch carries
+
+            def echo(i: int) -> None:
+                assert http.post(bare_url + "/echo", json={"recipient": "SA/MOI", "body": {**BODY, "n": i}}
+                                 ).status_code == 202
+
+            def echo_batch(i: int) -> None:
+                assert http.post(bare_url + "/echo", json=batch_body).status_code == 202
+
+            def direct(i: int) -> None:
+                assert http.post(bare_url + f"/backend/{SERVICE}", json={**BODY, "n": i}).status_code == 200
+
+            nodes = Nodes(tmp, bare_url)
+            for i in range(30):  # warm up: imports, connections, token cache, stemmers
+                echo(i), direct(i), nodes.send(i), nodes.call(i)
+            wait_for(lambda: nodes.delivered() >= 30, 120, "warm-up delivery")
+
+            echo_rates, single_rates, batch_rates, echo_batch_rates = [], [], [], []
+            call_rates, direct_rates, call_p50, direct_p50 = [], [], [], []
+            for _ in range(rounds):
+                echo_rates.append(drive(echo, n, threads).rate)
+                before = nodes.delivered()
+                started = time.perf_counter()
+                drive(nodes.send, n, threads)
+                wait_for(lambda b=before: nodes.delivered() >= b + n, 600, "delivery")
+                single_rates.append(n / (time.perf_counter() - started))
+
+                echo_batch_rates.append(drive(echo_batch, max(20, backlog // 50), 4).rate * 50)
+                nodes.pause_delivery(True)
+                before = nodes.delivered()
+                drive(nodes.send, backlog, threads)
+                started = time.perf_counter()
+                nodes.pause_delivery(False)
+                wait_for(lambda b=before: nodes.delivered() >= b + backlog, 600, "batched delivery")
+                batch_rates.append(backlog / (time.perf_counter() - started))
+
+                direct_rates.append(drive(direct, calls, threads).rate)
+                call_rates.append(drive(nodes.call, calls, threads).rate)
+                direct_p50.append(median(drive(direct, seq_calls, 1).latencies) * 1000)
+                call_p50.append(median(drive(nodes.call, seq_calls, 1).latencies) * 1000)
+        finally:
+            if nodes is not None:
+                nodes.stop()
+            stop(bare)
+    echo_m, single_m = median(echo_rates), median(single_rates)
+    batch_m, echo_batch_m = median(batch_rates), median(echo_batch_rates)
+    call_m, direct_m = median(call_rates), median(direct_rates)
+    added = median(call_p50) - median(direct_p50)
+    rows = [
+        Row("async single: submitted -> in SA inbox", single_m, "msg/s", echo_m, "bare Flask echo, req/s",
+            ">= 0.5x ceiling", single_m / echo_m >= 0.5),
+        Row("async batched: backlog via peer batches", batch_m, "msg/s", echo_batch_m,
+            "echo of same batch bodies", ">= 3000 msg/s", batch_m >= 3000),
+        Row("sync call through two nodes", call_m, "call/s", direct_m, "backend called directly",
+            ">= 0.5x ceiling", call_m / direct_m >= 0.5),
+        Row("sync call p50, one at a time", median(call_p50), "ms", median(direct_p50), "direct p50 (ms)"),
+        Row("sync call added p50", added, "ms", None, "", "<= 5 ms", added <= 5),
+    ]
+    figures = {
+        "async_single_msgs_per_s": round(single_m, 1), "echo_req_per_s": round(echo_m, 1),
+        "async_single_ratio": round(single_m / echo_m, 3),
+        "async_batched_msgs_per_s": round(batch_m, 1), "batch_echo_msgs_per_s": round(echo_batch_m, 1),
+        "sync_call_per_s": round(call_m, 1), "direct_call_per_s": round(direct_m, 1),
+        "sync_call_ratio": round(call_m / direct_m, 3), "sync_added_p50_ms": round(added, 2),
+        "node_rounds": rounds,
+    }
+    return rows, figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="gcc-link-bench-") as d:
-        tmp = Path(d)
-        echo = bench_echo(tmp, args.n, args.threads)
-        accept, e2e = bench_nodes(tmp, args.n, args.threads)
-    print(f"bare Flask echo (gunicorn 2x4):          {echo:8.0f} requests/s  (ceiling)")
-    print(f"GCC Link KW accept (202, durable outbox): {accept:8.0f} messages/s  ({accept / echo:.2f} of ceiling)")
-    print(f"GCC Link KW -> SA end to end (delivered): {e2e:8.0f} messages/s  ({e2e / echo:.2f} of ceiling)")
-    print(f"ratio end-to-end / echo: {e2e / echo:.3f}   (n={args.n}, {args.threads} client threads, "
-          f"{os.cpu_count()} CPUs)")
+    rows, figures = run(args.quick, args.threads)
+    print_table(f"node ({os.cpu_count()} cores, {args.threads} client threads, medians)", rows)
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -1,72 +1,113 @@
-"""Benchmark: portal pages served through the full app against a bare Flask ceiling.
+"""Benchmark: portal pages at 16 concurrent clients, against a bare Flask ceiling.
 
-Builds a demo instance (SQLite file, whoosh index), then measures requests/s
-for the Arabic home page, the readiness dashboard (matrix and SVG chart), a
-knowledge-base search page and the search API, through the complete portal
-(routing, i18n, database, templates, security headers) in-process. The
-ceiling is a bare Flask app answering the same URL with the same bytes from
-memory, i.e. what the framework costs with no work at all. Prints the median
-requests/s of each and the ratio of ours to the ceiling (medians over rounds:
-the machines are shared and noisy).
+A demo instance (SQLite, whoosh index) is served by ``gcc-link portal run
+--workers 2`` (gunicorn); the ceiling is a bare Flask app served by gunicorn
+the same way (2 workers) answering the same URLs with the same bytes from
+memory. The same client (``requests``, keep-alive, 16 threads on the same
+cores) requests the Arabic home page, the readiness dashboard and a
+knowledge-base search page in turn, for several rounds; the figure is the
+median over rounds of each round's p95 latency.
 
-    .venv/bin/python bench/portal.py [--requests 200] [--rounds 3]
+    .venv/bin/python bench/portal.py [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import json
 import sys
 import tempfile
-import time
+import textwrap
 from pathlib import Path
+from typing import Any
 
-from flask import Flask, Response
+from common import Row, drive, free_port, median, percentile, print_table, session, start, stop, wait_http
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+URLS = ("/ar/", "/ar/readiness/", "/ar/practices/?q=%D8%A7%D9%84%D8%AF%D9%81%D8%B9")
+CLIENTS = 16
+BARE = textwrap.dedent('''
+    import json, pathlib
+    from flask import Flask, Response, request
+    pages = json.loads(pathlib.Path(__file__).with_name("pages.json").read_text())
+    app = Flask(__name__)
 
-from knowledge_portal import create_app  # noqa: E402
-from knowledge_portal.config import load_config  # noqa: E402
-from knowledge_portal.db import get_session, migrate  # noqa: E402
-from knowledge_portal.demo import load_demo  # noqa: E402
-from knowledge_portal.indexing import reindex_all  # noqa: E402
+    @app.get("/<path:path>")
+    @app.get("/")
+    def page(path=""):
+        body, mimetype = pages[request.full_path.rstrip("?")]
+        return Response(body, mimetype=mimetype)
+''')
 
-URLS = ("/ar/", "/ar/readiness/", "/ar/practices/?q=%D8%A7%D9%84%D8%AF%D9%81%D8%B9", "/api/v1/search?q=portal&lang=en")
 
+def run(quick: bool) -> tuple[list[Row], dict[str, Any]]:
+    rounds = 3 if quick else 5
+    per_round = 240 if quick else 600
+    with tempfile.TemporaryDirectory(prefix="gcc-link-bench-portal-") as d:
+        tmp = Path(d)
+        port = free_port()
+        log = tmp / "portal.log"
+        import subprocess
 
-def rate(client, url: str, n: int) -> float:
-    start = time.perf_counter()
-    for _ in range(n):
-        response = client.get(url)
-        assert response.status_code == 200, (url, response.status_code)
-    return n / (time.perf_counter() - start)
+        subprocess.run([sys.executable, "-c", "from gcc_link.cli import main; main()", "portal", "init", "--instance",
+                        str(tmp / "inst"), "--demo"], check=True, capture_output=True, timeout=300)
+        portal = start([sys.executable, "-c", "from gcc_link.cli import main; main()", "portal", "run",
+                        "--instance", str(tmp / "inst"), "--port", str(port), "--workers", "2"], log)
+        bare = None
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_http(base + "/ar/", proc=portal, log=log)
+            http = session(CLIENTS * 2)
+            if http.get(base + "/ar/practices/").status_code != 200:
+                raise SystemExit("portal has no practices page")
+            if "kw-social-loan" not in http.get(base + "/ar/practices/?q=social").text:
+                raise SystemExit("the portal has no demo content")
+            pages = {}
+            for url in URLS:
+                r = http.get(base + url)
+                if r.status_code != 200:
+                    raise SystemExit(f"{url}: {r.status_code}")
+                pages[url] = (r.text, r.headers.get("Content-Type", "text/html").split(";")[0])
+            (tmp / "pages.json").write_text(json.dumps(pages))
+            (tmp / "bare_portal.py").write_text(BARE)
+            bare_port = free_port()
+            bare = start([sys.executable, "-m", "gunicorn", "bare_portal:app", "-b", f"127.0.0.1:{bare_port}",
+                          "-w", "2", "--log-level", "warning"], tmp / "bare.log", cwd=tmp)
+            bare_base = f"http://127.0.0.1:{bare_port}"
+            wait_http(bare_base + "/ar/", proc=bare, log=tmp / "bare.log")
+
+            def getter(where: str):
+                def get(i: int) -> None:
+                    r = http.get(where + URLS[i % len(URLS)])
+                    if r.status_code != 200:
+                        raise SystemExit(f"{r.url}: {r.status_code}")
+                return get
+
+            drive(getter(base), 60, CLIENTS), drive(getter(bare_base), 60, CLIENTS)  # warm up
+            ours, ceiling, rates = [], [], []
+            for _ in range(rounds):
+                load = drive(getter(base), per_round, CLIENTS)
+                ours.append(percentile(load.latencies, 95) * 1000)
+                rates.append(load.rate)
+                ceiling.append(percentile(drive(getter(bare_base), per_round, CLIENTS).latencies, 95) * 1000)
+        finally:
+            if bare is not None:
+                stop(bare)
+            stop(portal)
+    p95, c95 = median(ours), median(ceiling)
+    rows = [Row(f"portal p95, {CLIENTS} clients (home, dashboard, search)", p95, "ms", c95,
+                "bare Flask, same bytes, p95 ms", "< 50 ms", p95 < 50),
+            Row("portal throughput at that load", median(rates), "req/s")]
+    return rows, {"portal_p95_ms": round(p95, 1), "portal_ceiling_p95_ms": round(c95, 1),
+                  "portal_req_per_s": round(median(rates), 1)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        config = load_config({"INSTANCE_DIR": tmp})
-        migrate(config.database_url)  # create_app never changes the schema
-        app = create_app(config)
-        with app.app_context():
-            load_demo(get_session())
-            reindex_all(get_session())
-        client = app.test_client()
-        for url in URLS:
-            body = client.get(url)
-            bare = Flask("ceiling")
-            payload, mimetype = body.data, body.mimetype
-            bare.add_url_rule(url.split("?")[0], "x", lambda: Response(payload, mimetype=mimetype))
-            bare_client = bare.test_client()
-            ours = statistics.median(rate(client, url, args.requests) for _ in range(args.rounds))
-            ceiling = statistics.median(rate(bare_client, url, args.requests) for _ in range(args.rounds))
-            print(f"{url:60s} portal {ours:8.1f} req/s   ceiling (bare Flask) {ceiling:8.1f} req/s   "
-                  f"ratio {ours / ceiling:.3f}")
+    rows, figures = run(args.quick)
+    print_table("portal (medians over rounds)", rows)
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -1,116 +1,185 @@
-"""Benchmark: knowledge-base search through the portal's backend against bare whoosh.
+"""Benchmark: knowledge-base search latency on a generated bilingual corpus.
 
-Indexes the test corpus replicated to about 1,000 documents twice: with
-:class:`WhooshBackend` (Arabic/English analyzers, facets, safe highlighted
-snippets, "did you mean", a fresh searcher per query) and, as the ceiling, a
-bare whoosh index of the same text with ``StandardAnalyzer`` queried through
-``MultifieldParser`` for the top 10 ids only. Runs the judged queries and
-prints the median queries/s of each and the ratio of ours to the ceiling.
-Medians over several rounds: the machines are shared and noisy.
+The corpus is generated from the 45 hand-written practices of the test corpus
+(tests/portal/search/corpus.jsonl): each generated practice takes its title,
+summary and two body paragraphs from different originals (seeded, so every
+run builds the same corpus), with its own id, year, state and date. Each size
+is indexed by the portal's default backend (whoosh, our analyzers, facets,
+highlighted snippets, "did you mean") and the judged queries
+(judged_queries.json) are run one at a time, in several rounds; the figure
+is the median over rounds of each round's p99 latency. Ceiling, same index,
+same run: whoosh's raw searcher returning the top 10 of the same query plan
+(no facets, no snippets, no suggestion), i.e. what the engine itself costs.
 
-    .venv/bin/python bench/search.py [--docs 1000] [--rounds 5]
+Indexing whoosh is slow (about 150 documents/s here), so the built indexes
+are cached in ``.bench-cache/`` under a key made of the generator settings
+and the source of the analyzers and backend: the first run builds them (the
+build time is printed), later runs reuse them. With ``--postgres`` the
+PostgreSQL backend is measured too (a throwaway cluster, built each run).
+
+    .venv/bin/python bench/search.py [--sizes 10000,100000] [--rounds 3] [--postgres]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import hashlib
+import json
+import random
+import shutil
 import sys
-import tempfile
 import time
 from dataclasses import replace
-from pathlib import Path
-from typing import Callable
+from datetime import date, timedelta
+from typing import Any
 
-from whoosh import index as whoosh_index
-from whoosh.analysis import StandardAnalyzer
-from whoosh.fields import ID, TEXT, Schema
-from whoosh.qparser import MultifieldParser, OrGroup
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as a script from a checkout, installed or not
-    sys.path.insert(0, str(ROOT))
+from common import ROOT, PostgresCluster, Row, median, percentile, pg_available, print_table
 
 from knowledge_portal.search import PracticeDoc, SearchQuery  # noqa: E402
 from knowledge_portal.search.evaluate import load_corpus, load_judged  # noqa: E402
 from knowledge_portal.search.whoosh_backend import WhooshBackend  # noqa: E402
 
 CORPUS = ROOT / "tests" / "portal" / "search" / "corpus.jsonl"
-TEXT_FIELDS = [f"{part}_{lang}" for lang in ("ar", "en") for part in ("title", "summary", "body")]
+CACHE = ROOT / ".bench-cache"
+STATES = ("KW", "SA", "QA", "AE", "BH", "OM", None)
+SEED = 12
+#: What the built index depends on (not query-time code such as suggest.py or snippets.py).
+SOURCES = [ROOT / "knowledge_portal" / "search" / f for f in ("arabic.py", "whoosh_backend.py", "interface.py")]
 
 
-def replicate(docs: list[PracticeDoc], target: int) -> list[PracticeDoc]:
-    """``docs`` copied under new ids until there are about ``target`` of them."""
-    out: list[PracticeDoc] = []
-    copy = 0
-    while len(out) < target:
-        out += [replace(d, id=f"{d.id}-{copy}", year=d.year - copy % 5) for d in docs]
-        copy += 1
-    return out[:target]
+def generate(originals: list[PracticeDoc], n: int) -> list[PracticeDoc]:
+    """``n`` practices mixed from ``originals`` (deterministic)."""
+    rng = random.Random(SEED)
+    out = []
+    for i in range(n):
+        a, b, c, d = (rng.choice(originals) for _ in range(4))
+        out.append(replace(
+            a, id=f"gen-{i:06d}", state=rng.choice(STATES), year=2008 + rng.randrange(10),
+            summary_ar=b.summary_ar, summary_en=b.summary_en,
+            body_ar=f"{c.body_ar}\n{d.body_ar}", body_en=f"{c.body_en}\n{d.body_en}",
+            published=date(2008, 1, 1) + timedelta(days=rng.randrange(3650)) if rng.random() > 0.05 else None,
+        ))
+    return out
 
 
-def median_rate(run: Callable[[], int], rounds: int) -> float:
-    """Median of ``rounds`` measurements of operations/s, ``run`` returning its count."""
-    rates = []
+def cache_key(n: int) -> str:
+    """Changes when the generated corpus or the code that indexes it changes."""
+    import inspect
+
+    h = hashlib.sha256(f"{n}:{SEED}:{STATES}:{inspect.getsource(generate)}".encode())
+    for src in [CORPUS, *SOURCES]:
+        h.update(src.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def whoosh_index(n: int, originals: list[PracticeDoc]) -> tuple[WhooshBackend, float | None]:
+    """The cached whoosh index of ``n`` generated practices; build seconds if built now."""
+    where = CACHE / f"search-whoosh-{n}-{cache_key(n)}"
+    if (where / "complete").exists():
+        return WhooshBackend(where), None
+    for old in CACHE.glob(f"search-whoosh-{n}-*"):
+        shutil.rmtree(old, ignore_errors=True)
+    started = time.perf_counter()
+    backend = WhooshBackend(where)
+    backend.rebuild(generate(originals, n))
+    (where / "complete").write_text("ok")
+    return backend, time.perf_counter() - started
+
+
+def raw_top10(backend: WhooshBackend):  # -> Callable[[Judged], None]
+    """The ceiling: whoosh's own searcher, top 10 of the same plan, nothing else."""
+    from whoosh.query import Every
+
+    def run(q: str, lang: str) -> None:
+        with backend._index().searcher() as s:
+            plan = backend._plan(s.schema, q, lang)  # type: ignore[arg-type]
+            [hit["id"] for hit in s.search(plan.strict or Every(), limit=10)]
+
+    return run
+
+
+def latencies(fn: Any, queries: list[Any]) -> list[float]:
+    out = []
+    for j in queries:
+        t0 = time.perf_counter()
+        fn(j.q, j.lang)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def measure(backend: Any, ceiling: Any, queries: list[Any], rounds: int) -> tuple[float, float, float]:
+    """Median over rounds of p99 (ms) for ours and the ceiling, and ours' median p50."""
+
+    def ours(q: str, lang: str) -> None:
+        backend.search(SearchQuery(q=q, lang=lang))  # type: ignore[arg-type]
+
+    warm = queries if rounds > 1 else queries[:10]
+    latencies(ours, warm), latencies(ceiling, warm)  # warm: OS cache, stemmer caches, facet cache
+    p99s, c99s, p50s = [], [], []
     for _ in range(rounds):
-        start = time.perf_counter()
-        n = run()
-        rates.append(n / (time.perf_counter() - start))
-    return statistics.median(rates)
+        lat = latencies(ours, queries)
+        p99s.append(percentile(lat, 99) * 1000)
+        p50s.append(percentile(lat, 50) * 1000)
+        c99s.append(percentile(latencies(ceiling, queries), 99) * 1000)
+    return median(p99s), median(c99s), median(p50s)
 
 
-def bare_index(docs: list[PracticeDoc], where: Path) -> whoosh_index.Index:
-    """The ceiling's index: id plus the six text fields, StandardAnalyzer, nothing else."""
-    analyzer = StandardAnalyzer()
-    schema = Schema(id=ID(stored=True, unique=True), **{f: TEXT(analyzer=analyzer) for f in TEXT_FIELDS})
-    where.mkdir(parents=True, exist_ok=True)
-    ix = whoosh_index.create_in(str(where), schema)
-    with ix.writer() as w:
-        for d in docs:
-            w.add_document(id=d.id, **{f: getattr(d, f) for f in TEXT_FIELDS})
-    return ix
+def run(sizes: list[int], rounds: int, postgres: bool) -> tuple[list[Row], dict[str, Any]]:
+    originals = load_corpus(CORPUS)
+    queries = load_judged()
+    rows: list[Row] = []
+    figures: dict[str, Any] = {"search_queries": len(queries)}
+    goals = {10_000: 50.0, 100_000: 150.0}
+    for n in sizes:
+        backend, built = whoosh_index(n, originals)
+        if built is not None:
+            print(f"search: built the whoosh index of {n} generated practices in {built:.0f} s "
+                  f"({n / built:.0f} docs/s), cached in {CACHE.name}/", flush=True)
+        p99, c99, p50 = measure(backend, raw_top10(backend), queries, rounds)
+        label = f"{n // 1000}k"
+        goal = goals.get(n)
+        rows.append(Row(f"search p99, whoosh, {label} practices", p99, "ms", c99, "raw whoosh top-10, p99 ms",
+                        f"< {goal:.0f} ms" if goal else "", (p99 < goal) if goal else None))
+        rows.append(Row(f"search p50, whoosh, {label} practices", p50, "ms"))
+        figures[f"search_p99_ms_{label}"] = round(p99, 1)
+        figures[f"search_ceiling_p99_ms_{label}"] = round(c99, 1)
+        figures[f"search_p50_ms_{label}"] = round(p50, 1)
+    if postgres and pg_available():
+        from knowledge_portal.search.postgres_backend import PostgresSearchBackend
+
+        if True:
+            cluster = PostgresCluster()
+            try:
+                n = min(sizes)
+                backend = PostgresSearchBackend(cluster.url)
+                started = time.perf_counter()
+                backend.rebuild(generate(originals, n))
+                built = time.perf_counter() - started
+                print(f"search: built the PostgreSQL index of {n} practices in {built:.0f} s", flush=True)
+                whoosh, _ = whoosh_index(n, originals)
+                p99, c99, p50 = measure(backend, raw_top10(whoosh), queries, rounds)
+                label = f"{n // 1000}k"
+                rows.append(Row(f"search p99, PostgreSQL, {label} practices", p99, "ms", c99,
+                                "raw whoosh top-10, p99 ms", f"< {goals.get(n, 0):.0f} ms",
+                                p99 < goals.get(n, 0)))
+                figures[f"search_pg_p99_ms_{label}"] = round(p99, 1)
+                figures[f"search_pg_build_s_{label}"] = round(built, 1)
+                backend.engine.dispose()
+            finally:
+                cluster.stop()
+    return rows, figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--docs", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--sizes", default="10000")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--postgres", action="store_true")
     args = parser.parse_args()
-
-    docs = replicate(load_corpus(CORPUS), args.docs)
-    queries = load_judged()
-    with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        backend = WhooshBackend(Path(tmp) / "ours")
-        backend.rebuild(docs)
-        ours_index_s = time.perf_counter() - start
-        start = time.perf_counter()
-        ix = bare_index(docs, Path(tmp) / "bare")
-        bare_index_s = time.perf_counter() - start
-
-        def ours() -> int:
-            for j in queries:
-                backend.search(SearchQuery(q=j.q, lang=j.lang))
-            return len(queries)
-
-        qparser = MultifieldParser(TEXT_FIELDS, ix.schema, group=OrGroup)
-
-        def bare() -> int:
-            for j in queries:
-                with ix.searcher() as s:
-                    [h["id"] for h in s.search(qparser.parse(j.q), limit=10)]
-            return len(queries)
-
-        ours(), bare()  # warm caches (stemmer LRU, OS page cache)
-        ours_qps = median_rate(ours, args.rounds)
-        bare_qps = median_rate(bare, args.rounds)
-
-    print(f"documents: {len(docs)}, queries per round: {len(queries)}, rounds: {args.rounds}")
-    print(f"indexing   ours {len(docs) / ours_index_s:8.0f} docs/s   bare whoosh {len(docs) / bare_index_s:8.0f} docs/s")
-    print(f"ceiling    bare whoosh StandardAnalyzer, top-10 ids: {bare_qps:8.1f} queries/s")
-    print(f"ours       WhooshBackend.search (facets, snippets, suggestion): {ours_qps:8.1f} queries/s")
-    print(f"ratio      ours / ceiling = {ours_qps / bare_qps:.2f}")
+    rows, figures = run([int(s) for s in args.sizes.split(",")], args.rounds, args.postgres)
+    print_table("search (medians over rounds)", rows)
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

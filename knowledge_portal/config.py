@@ -90,6 +90,9 @@ class PortalConfig:
     network_cache_seconds: float = 30.0  # the collector's poll interval (gcc-link portal collect-network)
     network_timeout_seconds: float = 1.5  # how long the collector waits for one node's status
     network_offline_after_seconds: float = 90.0  # a node that missed polls this long is shown offline
+    #: Search engine: ``auto`` (PostgreSQL when ``database_url`` is PostgreSQL, so every portal machine
+    #: shares one index; else whoosh in ``search_index_dir``), ``whoosh`` or ``postgres``.
+    search_backend: str = "auto"
     #: ``callable(index_dir) -> SearchBackend``; None: whoosh. Only settable from code (overrides).
     search_backend_factory: Callable[[Path], Any] | None = None
     testing: bool = False
@@ -216,6 +219,7 @@ _CHECKS: dict[str, Checker] = {
     "network_cache_seconds": _float,
     "network_timeout_seconds": _float,
     "network_offline_after_seconds": _float,
+    "search_backend": _choice(("auto", "whoosh", "postgres")),
     "search_backend_factory": _callable,
     "testing": _bool,
 }

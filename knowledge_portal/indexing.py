@@ -33,10 +33,24 @@ def get_backend(app: Flask | None = None) -> SearchBackend:
     if backend is None:
         index_dir = Path(app.config["SEARCH_INDEX_DIR"])
         index_dir.mkdir(parents=True, exist_ok=True)
-        factory = app.config.get("SEARCH_BACKEND_FACTORY") or open_backend
-        backend = factory(index_dir)
+        factory = app.config.get("SEARCH_BACKEND_FACTORY")
+        if factory is None and uses_postgres_search(app):
+            from .search.postgres_backend import PostgresSearchBackend
+
+            backend = PostgresSearchBackend(app.extensions["portal_db"].engine)
+        else:
+            backend = (factory or open_backend)(index_dir)
         app.extensions["portal_search"] = backend
     return backend
+
+
+def uses_postgres_search(app: Flask) -> bool:
+    """Whether search lives in the portal's PostgreSQL database (shared by every
+    portal machine) rather than in a whoosh folder on this host's disk."""
+    choice = app.config.get("SEARCH_BACKEND", "auto")
+    if choice == "auto":
+        return str(app.config["DATABASE_URL"]).startswith(("postgresql", "postgres://"))
+    return bool(choice == "postgres")
 
 
 def to_doc(p: Practice) -> PracticeDoc:

@@ -32,6 +32,18 @@ def _as_pg_user(args: list[str]) -> list[str]:
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL cluster (initdb/pg_ctl in a temp dir) on 127.0.0.1 for one test module, then stopped."""
+    yield from _postgres_cluster()
+
+
+@pytest.fixture(scope="session")
+def postgres_session_url() -> Iterator[str]:
+    """Like ``postgres_url``, one cluster for the whole session (for session-scoped fixtures,
+    e.g. a search index built once); tests using it must isolate themselves (own schema)."""
+    yield from _postgres_cluster()
+
+
+def _postgres_cluster() -> Iterator[str]:
+    """Start a throwaway cluster, yield its URL, stop it and remove its files."""
     initdb, pg_ctl = _pg_tool("initdb"), _pg_tool("pg_ctl")
     if not (initdb and pg_ctl and _pg_tool("postgres")):
         pytest.skip("PostgreSQL binaries (initdb, pg_ctl, postgres) not found")

@@ -11,9 +11,11 @@ decision, through ``count``.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from whoosh.searching import Searcher
+from whoosh.support.levenshtein import distance
 
 
 def suggest(searcher: Searcher, text: str, *, text_fields: list[str],
@@ -53,11 +55,33 @@ def is_known(searcher: Searcher, word: str, text_fields: list[str]) -> bool:
 def closest(reader: Any, word: str) -> str | None:
     """Nearest vocabulary word by edit distance (1, then 2 for words longer
     than four letters), the most frequent among equally near ones."""
-    for dist in (1, 2) if len(word) > 4 else (1,):
-        near = [w for w in reader.terms_within("spell", word, dist) if w != word]
+    dists = (1, 2) if len(word) > 4 else (1,)
+    candidates = _candidates(reader, word, dists[-1])
+    for dist in dists:
+        near = [w for w in candidates if w != word and distance(w, word, limit=dist) <= dist]
         if near:
             return max(near, key=lambda w: (reader.doc_frequency("spell", w), w))
     return None
+
+
+def _candidates(reader: Any, word: str, maxdist: int) -> list[str]:
+    """Vocabulary words that may lie within ``maxdist`` edits of ``word``.
+
+    ``reader.terms_within`` runs the pure-Python edit distance on every word of
+    the vocabulary (most of a misspelled query's time on a large index). Two
+    checks done in C discard nearly all of them first: the lengths differ by
+    at most ``maxdist``, and the sets of letters differ by at most two per edit
+    (an insertion or deletion changes the set by at most one letter, a
+    substitution or transposition by at most two).
+    """
+    letters = set(word)
+    low, high = len(word) - maxdist, len(word) + maxdist
+    out = []
+    for btext in reader.lexicon("spell"):
+        term = btext.decode("utf-8") if isinstance(btext, bytes) else btext
+        if low <= len(term) <= high and len(letters.symmetric_difference(term)) <= 2 * maxdist:
+            out.append(term)
+    return out
 
 
 def written_form(reader: Any, normalised: str) -> str:

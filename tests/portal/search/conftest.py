@@ -3,6 +3,7 @@ whoosh indexes (built once per session, read-only for the tests using them)."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -14,6 +15,8 @@ from knowledge_portal.search import PracticeDoc
 from knowledge_portal.search.evaluate import load_corpus
 from knowledge_portal.search.whoosh_backend import WhooshBackend
 
+from searchkit import BACKEND_KINDS, make_backend
+
 CORPUS_PATH = Path(__file__).with_name("corpus.jsonl")
 
 
@@ -22,18 +25,19 @@ def corpus() -> list[PracticeDoc]:
     return load_corpus(CORPUS_PATH)
 
 
-@pytest.fixture(scope="session")
-def corpus_backend(tmp_path_factory: pytest.TempPathFactory, corpus: list[PracticeDoc]) -> WhooshBackend:
-    """The whole corpus indexed once; tests must not write to it."""
-    backend = WhooshBackend(tmp_path_factory.mktemp("corpus-index"))
+@pytest.fixture(scope="session", params=BACKEND_KINDS)
+def corpus_backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                   corpus: list[PracticeDoc]) -> WhooshBackend:
+    """The whole corpus indexed once per backend; tests must not write to it."""
+    backend = make_backend(request, request.param, tmp_path_factory.mktemp("corpus-index"), "corpus")
     assert backend.rebuild(corpus) == len(corpus)
     return backend
 
 
-@pytest.fixture()
-def backend(tmp_path: Path) -> WhooshBackend:
+@pytest.fixture(params=BACKEND_KINDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> WhooshBackend:
     """An empty index of its own for tests that write."""
-    return WhooshBackend(tmp_path / "index")
+    return make_backend(request, request.param, tmp_path / "index", f"t_{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture()
