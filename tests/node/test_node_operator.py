@@ -7,7 +7,7 @@ import time
 
 import pytest
 import requests
-from conftest import assert_no_internal_errors
+from tests.node.conftest import assert_no_internal_errors
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
