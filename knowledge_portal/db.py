@@ -93,9 +93,23 @@ class MigrationResult:
         return self.before != self.after
 
 
-def migrate(url: str) -> MigrationResult:
+#: Written into the instance folder once its database holds a schema: from then on an empty database means loss.
+STORE_MARKER = "store.json"
+
+
+class StoreMissingError(ConfigError):
+    """The instance held a portal, but its database is empty or gone: starting would forget its content."""
+
+    code = "store_missing"
+
+
+def migrate(url: str, instance: Path | None = None, *, initialise: bool = False) -> MigrationResult:
     """Bring the schema at ``url`` to the newest alembic revision (idempotent).
 
+    With ``instance``, an empty database beside an instance folder that
+    already held a portal (its ``store.json``) is refused with
+    ``store_missing`` unless ``initialise`` says starting empty is intended:
+    a deleted database file must not come back as a fresh, empty portal.
     Raises ``ConfigError`` when the database cannot be reached or upgraded
     (the message never shows the URL's password).
     """
@@ -105,10 +119,17 @@ def migrate(url: str) -> MigrationResult:
     engine = make_engine(url)
     try:
         before = _current_revisions(engine)
+        marker = instance / STORE_MARKER if instance is not None else None
+        if marker is not None and marker.exists() and not before and not initialise:
+            raise StoreMissingError(
+                f"the portal database {redacted_url(url)} is empty, but {instance} held a portal; restore the "
+                "database from a backup, or start empty on purpose with --initialise")
         cfg = _alembic_config()
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+        if marker is not None and not marker.exists():
+            marker.write_text('{"schema": "gcc-link-portal"}\n', encoding="utf-8")
         return MigrationResult(before, _current_revisions(engine))
     except SQLAlchemyError as exc:
         raise ConfigError(f"cannot migrate the portal database {redacted_url(url)}: "

@@ -63,12 +63,15 @@ def _config(instance: Path) -> PortalConfig:
         fail_on(exc)
 
 
-def _migrate(config: PortalConfig) -> MigrationResult:
-    """Bring the instance's schema to the newest revision; a failure ends the command with one line."""
+def _migrate(config: PortalConfig, initialise: bool = False) -> MigrationResult:
+    """Bring the instance's schema to the newest revision; a failure ends the command with one line.
+
+    An empty database in an instance that held a portal is refused (``store_missing``) unless ``initialise``.
+    """
     from knowledge_portal.db import migrate
 
     try:
-        return migrate(config.database_url)
+        return migrate(config.database_url, config.instance_dir, initialise=initialise)
     except ConfigError as exc:
         fail_on(exc)
 
@@ -88,15 +91,21 @@ def portal() -> None:
     """The bilingual knowledge portal."""
 
 
+initialise_option = click.option(
+    "--initialise", is_flag=True,
+    help="Start with an empty database even though this instance held a portal (its content is then lost).")
+
+
 @portal.command("migrate")
 @instance_option
+@initialise_option
 @json_option
-def migrate_cmd(instance: Path, as_json: bool) -> None:
+def migrate_cmd(instance: Path, initialise: bool, as_json: bool) -> None:
     """Create or upgrade the instance's database schema to the newest revision (idempotent)."""
     from knowledge_portal.db import redacted_url
 
     config = _config(instance)
-    result = _migrate(config)
+    result = _migrate(config, initialise)
     after = ", ".join(result.after) or "none"
     human = (f"schema upgraded to {after} (was {', '.join(result.before) or 'empty'})" if result.changed
              else f"schema already at {after}")
@@ -111,10 +120,11 @@ def migrate_cmd(instance: Path, as_json: bool) -> None:
 @click.option("--workers", default=0, type=click.IntRange(min=0), help="gunicorn workers (0: the built-in threaded server).")
 @click.option("--reindex/--no-reindex", default=True, show_default=True,
               help="Rebuild the search index from the database before serving (keeps it in step after upgrades).")
-def run(instance: Path, port: int, host: str, workers: int, reindex: bool) -> None:
+@initialise_option
+def run(instance: Path, port: int, host: str, workers: int, reindex: bool, initialise: bool) -> None:
     """Migrate the schema, then serve the portal (threaded WSGI server; --workers N for gunicorn)."""
     config = _config(instance)
-    _migrate(config)
+    _migrate(config, initialise)
     try:
         app = _app(config)
         if reindex:

@@ -221,3 +221,22 @@ def test_portal_run_with_gunicorn_workers(tmp_path):
         except subprocess.TimeoutExpired:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+
+
+def test_a_portal_whose_database_vanished_refuses_to_start_empty(tmp_path):
+    """Deleting the database must not turn the site into a fresh, empty portal on the next start (issue 9.21)."""
+    inst = tmp_path / "inst"
+    cli = [sys.executable, "-c", "from gcc_link.cli import main; main()"]
+    subprocess.run([*cli, "portal", "init", "--instance", str(inst), "--demo"], check=True, capture_output=True,
+                   timeout=120)
+    (inst / "portal.sqlite").unlink()
+    refused = subprocess.run([*cli, "portal", "migrate", "--instance", str(inst)], capture_output=True, text=True,
+                             timeout=60)
+    assert refused.returncode != 0 and "store_missing" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    run = subprocess.run([*cli, "portal", "run", "--instance", str(inst), "--port", "1"], capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode != 0 and "store_missing" in run.stderr
+    again = subprocess.run([*cli, "portal", "migrate", "--instance", str(inst), "--initialise"], capture_output=True,
+                           text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
