@@ -27,7 +27,7 @@ def test_editor_formats_arabic_text_with_the_toolbar(server, browser, size):  # 
         page.goto(f"{server}/ar/login")
         page.fill("#username", server_admin["username"])
         page.fill("#password", server_admin["password"])
-        page.click("form button[type=submit]")
+        page.press("#password", "Enter")  # the login form's own submit (the header has a search form too)
         page.wait_for_url("**/ar/admin/")
         page.goto(f"{server}/ar/admin/practices/new")
         # the enhancement: a toolbar and an editable area replace the visible textarea, right-to-left
@@ -91,7 +91,7 @@ def test_error_summary_takes_the_focus_and_its_links_reach_the_fields(server, br
         page.goto(f"{server}/ar/login")
         page.fill("#username", server_admin["username"])
         page.fill("#password", server_admin["password"])
-        page.click("form button[type=submit]")
+        page.press("#password", "Enter")  # the login form's own submit (the header has a search form too)
         page.wait_for_url("**/ar/admin/")
         page.goto(f"{server}/ar/admin/practices/new")
         page.fill("#fld-title_en", "Only an English title")  # the other required fields stay empty
@@ -114,7 +114,7 @@ def test_without_javascript_the_textarea_is_the_editor(server, browser):  # noqa
         page.goto(f"{server}/ar/login")
         page.fill("#username", server_admin["username"])
         page.fill("#password", server_admin["password"])
-        page.click("form button[type=submit]")
+        page.press("#password", "Enter")  # the login form's own submit (the header has a search form too)
         page.wait_for_url("**/ar/admin/")
         page.goto(f"{server}/ar/admin/practices/new")
         assert page.locator("#fld-body_ar").is_visible()

@@ -534,8 +534,8 @@ def test_user_text_is_isolated_in_pages(portal_env):
     achievements = client.get("/en/achievements/").get_data(as_text=True)
     assert re.search(r'<h3 dir="auto">', achievements)
     services = client.get("/en/services/?state=KW").get_data(as_text=True)
-    names = re.findall(r'<tr><td>(<a dir="auto" |<bdi>)', services)
-    rows = re.findall(r"<tr><td>", services)
+    names = re.findall(r'<tr><td class="service-name">(<a dir="auto" |<bdi>)', services)
+    rows = re.findall(r'<tr><td class="service-name">', services)
     assert names and len(names) == len(rows), (len(names), len(rows))  # every service name (editors import them)
 
 
