@@ -58,8 +58,12 @@ def measure(base: Path, n: int) -> None:
         ctxs[cc] = ctx
     kw, sa = ctxs["KW"], ctxs["SA"]
     started = time.monotonic()
-    body = {"plate": "KW-123456", "vin": "1HGCM82633A004352", "owner": {"civil_id": "289010112345",
-            "name_ar": "محمد عبدالله", "name_en": "Mohammed Abdullah"}, "requested_by": "KW/MOI/traffic-desk"}
+    body = {
+        "plate": "KW-123456",
+        "vin": "1HGCM82633A004352",
+        "owner": {"civil_id": "289010112345", "name_ar": "محمد عبدالله", "name_en": "Mohammed Abdullah"},
+        "requested_by": "KW/MOI/traffic-desk",
+    }
     for start in range(0, n, 500):
         batch = []
         for i in range(start, min(n, start + 500)):
@@ -71,13 +75,19 @@ def measure(base: Path, n: int) -> None:
 
         def settle(s, batch=batch, outcomes=outcomes, now=now) -> None:
             for m, o in zip(batch, outcomes, strict=True):
-                s.execute(update(OutboxMessage).where(OutboxMessage.id == m.id).values(
-                    status="delivered", receipt=o.receipt, delivered_at=now.timestamp(), attempts=1))
+                s.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == m.id)
+                    .values(status="delivered", receipt=o.receipt, delivered_at=now.timestamp(), attempts=1)
+                )
                 logstore.append(s, "receipt_received", m.id, o.receipt, now)
 
         kw.db.retrying(settle)
-        sa.db.retrying(lambda s, now=now: s.execute(update(InboxMessage).where(InboxMessage.acked_at.is_(None))
-                                                     .values(acked_at=now.timestamp())))
+        sa.db.retrying(
+            lambda s, now=now: s.execute(
+                update(InboxMessage).where(InboxMessage.acked_at.is_(None)).values(acked_at=now.timestamp())
+            )
+        )
     made = time.monotonic() - started
     later = t0 + timedelta(days=2, minutes=1)
     print(f"{n} messages sent, received, settled and acknowledged in {made:.1f} s")
@@ -88,9 +98,11 @@ def measure(base: Path, n: int) -> None:
         for day in result["archived"]:
             raw = Path(day["file"]).read_bytes()
             packed = len(gzip.compress(raw, 6))
-            print(f"{cc}: {Path(day['file']).name}: {day['entries']} log entries, {day['outbox']} outbox rows, "
-                  f"{day['inbox']} inbox rows: {len(raw) / 1e6:.1f} MB ({len(raw) / max(1, day['outbox'] + day['inbox']):.0f} "
-                  f"bytes/message), gzip -6 {packed / 1e6:.1f} MB; archived in {took:.1f} s")
+            print(
+                f"{cc}: {Path(day['file']).name}: {day['entries']} log entries, {day['outbox']} outbox rows, "
+                f"{day['inbox']} inbox rows: {len(raw) / 1e6:.1f} MB ({len(raw) / max(1, day['outbox'] + day['inbox']):.0f} "
+                f"bytes/message), gzip -6 {packed / 1e6:.1f} MB; archived in {took:.1f} s"
+            )
 
 
 if __name__ == "__main__":

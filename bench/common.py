@@ -39,8 +39,14 @@ def free_port() -> int:
 def start(args: list[str], log: Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.Popen:
     """Start ``args`` in a new session (its own process group), output to ``log``."""
     with open(log, "ab") as fh:
-        return subprocess.Popen(args, stdout=fh, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True,
-                                env={**os.environ, **(env or {})})
+        return subprocess.Popen(
+            args,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -160,7 +166,9 @@ def print_table(title: str, rows: list[Row]) -> None:
         ceiling = "" if r.ceiling is None else f"{r.ceiling:10.1f}"
         ratio = "" if r.ratio is None else f"{r.ratio:6.2f}"
         met = {True: "yes", False: "NO", None: ""}[r.met]
-        print(f"{r.name:44s} {ours:>10s} {r.unit:8s} {ceiling:>10s} {ratio:>6s}  {r.goal:22s} {met:3s}  {r.ceiling_name}")
+        print(
+            f"{r.name:44s} {ours:>10s} {r.unit:8s} {ceiling:>10s} {ratio:>6s}  {r.goal:22s} {met:3s}  {r.ceiling_name}"
+        )
     sys.stdout.flush()
 
 
@@ -187,17 +195,43 @@ class PostgresCluster:
                 raise SystemExit("running as root without runuser: cannot start postgres")
             self.prefix = ["runuser", "-u", "nobody", "--"]
         self.port = free_port()
-        subprocess.run([*self.prefix, str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
-                        "--no-sync"], check=True, capture_output=True, timeout=120)
-        opts = (f"-p {self.port} -k {base} -c listen_addresses=127.0.0.1 -c max_connections=200"
-                f" -c fsync={'on' if fsync else 'off'} -c shared_buffers=256MB")
-        subprocess.run([*self.prefix, str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(base / "pg.log"), "-w",
-                        "-t", "60", "-o", opts, "start"], check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [*self.prefix, str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        opts = (
+            f"-p {self.port} -k {base} -c listen_addresses=127.0.0.1 -c max_connections=200"
+            f" -c fsync={'on' if fsync else 'off'} -c shared_buffers=256MB"
+        )
+        subprocess.run(
+            [
+                *self.prefix,
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-l",
+                str(base / "pg.log"),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                opts,
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def stop(self) -> None:
-        subprocess.run([*self.prefix, str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"],
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            [*self.prefix, str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
         import shutil
 
         shutil.rmtree(self.base, ignore_errors=True)

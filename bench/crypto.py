@@ -54,8 +54,13 @@ def main() -> None:
     dir_key = pki.generate_key()
     directory = load_directory(
         DirectoryContent(
-            1, now, now + timedelta(days=30), 1,
-            (DirectoryKey.from_public_key(dir_key.public_key(), "secretariat"),), root_cert, frozenset(),
+            1,
+            now,
+            now + timedelta(days=30),
+            1,
+            (DirectoryKey.from_public_key(dir_key.public_key(), "secretariat"),),
+            root_cert,
+            frozenset(),
             (Member("KW", "الكويت", "Kuwait", "active", "http://127.0.0.1:8101", (identity.fingerprint,), ()),),
         ).sign([dir_key]),
         now,
@@ -69,7 +74,9 @@ def main() -> None:
 
     raw_sign = rate(lambda: node_key.sign(signing_input, ecdsa), args.n, args.rounds)
     raw_verify = rate(lambda: public.verify(signature, signing_input, ecdsa), args.n, args.rounds)
-    raw_both = rate(lambda: public.verify(node_key.sign(signing_input, ecdsa), signing_input, ecdsa), args.n, args.rounds)
+    raw_both = rate(
+        lambda: public.verify(node_key.sign(signing_input, ecdsa), signing_input, ecdsa), args.n, args.rounds
+    )
 
     def core_create() -> Message:
         return Message.create(identity, sender="KW/MOI", recipient="KW/PACI", body=BODY, now=now)
@@ -101,7 +108,9 @@ def main() -> None:
     print(f"message size: {len(sample.jws)} bytes (JWS with x5c); medians of {args.rounds} rounds x {args.n}")
     print(f"{'operation':34} {'core/s':>10} {'raw/s':>10} {'ratio':>7}")
     print(f"{'ES256 sign (message create)':34} {msg_sign:10.0f} {raw_sign:10.0f} {msg_sign / raw_sign:7.2f}")
-    print(f"{'ES256 verify (message from_jws)':34} {msg_verify:10.0f} {raw_verify:10.0f} {msg_verify / raw_verify:7.2f}")
+    print(
+        f"{'ES256 verify (message from_jws)':34} {msg_verify:10.0f} {raw_verify:10.0f} {msg_verify / raw_verify:7.2f}"
+    )
     print(f"{'sign + verify':34} {msg_both:10.0f} {raw_both:10.0f} {msg_both / raw_both:7.2f}")
     print(f"{'canonical JSON of a payload':34} {canon:10.0f}")
     print()

@@ -41,7 +41,7 @@ from gcc_link.cli.provision import build
 
 BODY = {"plate": "12345 KW", "owner_civil_id": "289010112345", "query": "vehicle-record", "lang": "ar"}
 SERVICE = "SA/MUROOR/vehicle-record"
-SERVERS = textwrap.dedent('''
+SERVERS = textwrap.dedent("""
     from flask import Flask, jsonify, request
     app = Flask(__name__)
 
@@ -55,7 +55,7 @@ SERVERS = textwrap.dedent('''
         return jsonify({"service": service, "plate": req.get("plate"), "registered": True,
                         "make": "Toyota", "model": "Land Cruiser", "year": 2022,
                         "demonstration_data": True})
-''')
+""")
 GUNICORN = ["-w", "2", "-k", "gthread", "--threads", "4", "--log-level", "warning"]
 
 
@@ -64,8 +64,9 @@ def serve_bare(tmp: Path) -> tuple[Any, str]:
     (tmp / "bare_servers.py").write_text(SERVERS)
     port = free_port()
     log = tmp / "bare.log"
-    proc = start([sys.executable, "-m", "gunicorn", "bare_servers:app", "-b", f"127.0.0.1:{port}", *GUNICORN], log,
-                 cwd=tmp)
+    proc = start(
+        [sys.executable, "-m", "gunicorn", "bare_servers:app", "-b", f"127.0.0.1:{port}", *GUNICORN], log, cwd=tmp
+    )
     wait_http(f"http://127.0.0.1:{port}/nothing", proc=proc, log=log)
     return proc, f"http://127.0.0.1:{port}"
 
@@ -74,22 +75,59 @@ class Nodes:
     """KW and SA in production mode; KW's delivery runs as a separate process we can pause."""
 
     def __init__(self, tmp: Path, backend: str) -> None:
-        fed = build(tmp / "fed", ["KW", "SA"], _port_base(), backend_base=backend, node_overrides={
-            "mode": "production", "workers": 2, "delivery.poll_seconds": 0.05,
-            "node.backend_allowlist": [backend + "/"]})
+        fed = build(
+            tmp / "fed",
+            ["KW", "SA"],
+            _port_base(),
+            backend_base=backend,
+            node_overrides={
+                "mode": "production",
+                "workers": 2,
+                "delivery.poll_seconds": 0.05,
+                "node.backend_allowlist": [backend + "/"],
+            },
+        )
         self.fed = fed
         env = {"GCC_NODE__DELIVERY_WORKERS": "0"}
-        self.procs = {cc: start([sys.executable, "-c", "from gcc_link.cli import main; main()", "node", "run",
-                                 "--config", str(fed.configs[cc])], tmp / f"{cc}.log",
-                                env=env if cc == "KW" else None) for cc in ("KW", "SA")}
+        self.procs = {
+            cc: start(
+                [
+                    sys.executable,
+                    "-c",
+                    "from gcc_link.cli import main; main()",
+                    "node",
+                    "run",
+                    "--config",
+                    str(fed.configs[cc]),
+                ],
+                tmp / f"{cc}.log",
+                env=env if cc == "KW" else None,
+            )
+            for cc in ("KW", "SA")
+        }
         for cc in ("KW", "SA"):
             wait_http(fed.urls[cc] + "/readyz", proc=self.procs[cc], log=tmp / f"{cc}.log")
-        self.delivery = start([sys.executable, "-c", "from gcc_link.cli import main; main()", "node", "deliver",
-                               "--config", str(fed.configs["KW"]), "--name", "bench"], tmp / "KW-delivery.log")
+        self.delivery = start(
+            [
+                sys.executable,
+                "-c",
+                "from gcc_link.cli import main; main()",
+                "node",
+                "deliver",
+                "--config",
+                str(fed.configs["KW"]),
+                "--name",
+                "bench",
+            ],
+            tmp / "KW-delivery.log",
+        )
         creds = fed.clients["KW"]["KW/MOI"]
         self.http = session()
-        token = self.http.post(fed.urls["KW"] + "/oauth/token", data={"grant_type": "client_credentials"},
-                               auth=(creds["client_id"], creds["client_secret"])).json()["access_token"]
+        token = self.http.post(
+            fed.urls["KW"] + "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(creds["client_id"], creds["client_secret"]),
+        ).json()["access_token"]
         self.headers = {"Authorization": f"Bearer {token}"}
         self.outbox = fed.data_dir / "nodes" / "KW" / "data" / "node.sqlite"
 
@@ -98,15 +136,18 @@ class Nodes:
             return int(conn.execute("SELECT count(*) FROM outbox WHERE status = 'delivered'").fetchone()[0])
 
     def send(self, i: int) -> None:
-        r = self.http.post(self.fed.urls["KW"] + "/api/v1/messages", json={"recipient": "SA/MOI",
-                                                                            "body": {**BODY, "n": i}},
-                           headers=self.headers)
+        r = self.http.post(
+            self.fed.urls["KW"] + "/api/v1/messages",
+            json={"recipient": "SA/MOI", "body": {**BODY, "n": i}},
+            headers=self.headers,
+        )
         if r.status_code != 202:
             raise SystemExit(f"send failed: {r.status_code} {r.text[:300]}")
 
     def call(self, i: int) -> None:
-        r = self.http.post(self.fed.urls["KW"] + f"/api/v1/calls/{SERVICE}", json={**BODY, "n": i},
-                           headers=self.headers)
+        r = self.http.post(
+            self.fed.urls["KW"] + f"/api/v1/calls/{SERVICE}", json={**BODY, "n": i}, headers=self.headers
+        )
         if r.status_code != 200:
             raise SystemExit(f"call failed: {r.status_code} {r.text[:300]}")
 
@@ -151,8 +192,10 @@ def run(quick: bool, threads: int = 8) -> tuple[list[Row], dict[str, Any]]:
             batch_body = ["x" * 1400] * 50  # 50 messages of a JWS's size, as a peer batch carries
 
             def echo(i: int) -> None:
-                assert http.post(bare_url + "/echo", json={"recipient": "SA/MOI", "body": {**BODY, "n": i}}
-                                 ).status_code == 202
+                assert (
+                    http.post(bare_url + "/echo", json={"recipient": "SA/MOI", "body": {**BODY, "n": i}}).status_code
+                    == 202
+                )
 
             def echo_batch(i: int) -> None:
                 assert http.post(bare_url + "/echo", json=batch_body).status_code == 202
@@ -197,21 +240,46 @@ def run(quick: bool, threads: int = 8) -> tuple[list[Row], dict[str, Any]]:
     call_m, direct_m = median(call_rates), median(direct_rates)
     added = median(call_p50) - median(direct_p50)
     rows = [
-        Row("async single: submitted -> in SA inbox", single_m, "msg/s", echo_m, "bare Flask echo, req/s",
-            ">= 0.5x ceiling", single_m / echo_m >= 0.5),
-        Row("async batched: backlog via peer batches", batch_m, "msg/s", echo_batch_m,
-            "echo of same batch bodies", ">= 3000 msg/s", batch_m >= 3000),
-        Row("sync call through two nodes", call_m, "call/s", direct_m, "backend called directly",
-            ">= 0.5x ceiling", call_m / direct_m >= 0.5),
+        Row(
+            "async single: submitted -> in SA inbox",
+            single_m,
+            "msg/s",
+            echo_m,
+            "bare Flask echo, req/s",
+            ">= 0.5x ceiling",
+            single_m / echo_m >= 0.5,
+        ),
+        Row(
+            "async batched: backlog via peer batches",
+            batch_m,
+            "msg/s",
+            echo_batch_m,
+            "echo of same batch bodies",
+            ">= 3000 msg/s",
+            batch_m >= 3000,
+        ),
+        Row(
+            "sync call through two nodes",
+            call_m,
+            "call/s",
+            direct_m,
+            "backend called directly",
+            ">= 0.5x ceiling",
+            call_m / direct_m >= 0.5,
+        ),
         Row("sync call p50, one at a time", median(call_p50), "ms", median(direct_p50), "direct p50 (ms)"),
         Row("sync call added p50", added, "ms", None, "", "<= 5 ms", added <= 5),
     ]
     figures = {
-        "async_single_msgs_per_s": round(single_m, 1), "echo_req_per_s": round(echo_m, 1),
+        "async_single_msgs_per_s": round(single_m, 1),
+        "echo_req_per_s": round(echo_m, 1),
         "async_single_ratio": round(single_m / echo_m, 3),
-        "async_batched_msgs_per_s": round(batch_m, 1), "batch_echo_msgs_per_s": round(echo_batch_m, 1),
-        "sync_call_per_s": round(call_m, 1), "direct_call_per_s": round(direct_m, 1),
-        "sync_call_ratio": round(call_m / direct_m, 3), "sync_added_p50_ms": round(added, 2),
+        "async_batched_msgs_per_s": round(batch_m, 1),
+        "batch_echo_msgs_per_s": round(echo_batch_m, 1),
+        "sync_call_per_s": round(call_m, 1),
+        "direct_call_per_s": round(direct_m, 1),
+        "sync_call_ratio": round(call_m / direct_m, 3),
+        "sync_added_p50_ms": round(added, 2),
         "node_rounds": rounds,
     }
     return rows, figures

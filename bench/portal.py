@@ -25,7 +25,7 @@ from common import Row, drive, free_port, median, percentile, print_table, sessi
 
 URLS = ("/ar/", "/ar/readiness/", "/ar/practices/?q=%D8%A7%D9%84%D8%AF%D9%81%D8%B9")
 CLIENTS = 16
-BARE = textwrap.dedent('''
+BARE = textwrap.dedent("""
     import json, pathlib
     from flask import Flask, Response, request
     pages = json.loads(pathlib.Path(__file__).with_name("pages.json").read_text())
@@ -36,7 +36,7 @@ BARE = textwrap.dedent('''
     def page(path=""):
         body, mimetype = pages[request.full_path.rstrip("?")]
         return Response(body, mimetype=mimetype)
-''')
+""")
 
 
 def run(quick: bool) -> tuple[list[Row], dict[str, Any]]:
@@ -48,10 +48,37 @@ def run(quick: bool) -> tuple[list[Row], dict[str, Any]]:
         log = tmp / "portal.log"
         import subprocess
 
-        subprocess.run([sys.executable, "-c", "from gcc_link.cli import main; main()", "portal", "init", "--instance",
-                        str(tmp / "inst"), "--demo"], check=True, capture_output=True, timeout=300)
-        portal = start([sys.executable, "-c", "from gcc_link.cli import main; main()", "portal", "run",
-                        "--instance", str(tmp / "inst"), "--port", str(port), "--workers", "2"], log)
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from gcc_link.cli import main; main()",
+                "portal",
+                "init",
+                "--instance",
+                str(tmp / "inst"),
+                "--demo",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+        portal = start(
+            [
+                sys.executable,
+                "-c",
+                "from gcc_link.cli import main; main()",
+                "portal",
+                "run",
+                "--instance",
+                str(tmp / "inst"),
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+            ],
+            log,
+        )
         bare = None
         try:
             base = f"http://127.0.0.1:{port}"
@@ -70,8 +97,22 @@ def run(quick: bool) -> tuple[list[Row], dict[str, Any]]:
             (tmp / "pages.json").write_text(json.dumps(pages))
             (tmp / "bare_portal.py").write_text(BARE)
             bare_port = free_port()
-            bare = start([sys.executable, "-m", "gunicorn", "bare_portal:app", "-b", f"127.0.0.1:{bare_port}",
-                          "-w", "2", "--log-level", "warning"], tmp / "bare.log", cwd=tmp)
+            bare = start(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "bare_portal:app",
+                    "-b",
+                    f"127.0.0.1:{bare_port}",
+                    "-w",
+                    "2",
+                    "--log-level",
+                    "warning",
+                ],
+                tmp / "bare.log",
+                cwd=tmp,
+            )
             bare_base = f"http://127.0.0.1:{bare_port}"
             wait_http(bare_base + "/ar/", proc=bare, log=tmp / "bare.log")
 
@@ -80,6 +121,7 @@ def run(quick: bool) -> tuple[list[Row], dict[str, Any]]:
                     r = http.get(where + URLS[i % len(URLS)])
                     if r.status_code != 200:
                         raise SystemExit(f"{r.url}: {r.status_code}")
+
                 return get
 
             drive(getter(base), 60, CLIENTS), drive(getter(bare_base), 60, CLIENTS)  # warm up
@@ -94,11 +136,23 @@ def run(quick: bool) -> tuple[list[Row], dict[str, Any]]:
                 stop(bare)
             stop(portal)
     p95, c95 = median(ours), median(ceiling)
-    rows = [Row(f"portal p95, {CLIENTS} clients (home, dashboard, search)", p95, "ms", c95,
-                "bare Flask, same bytes, p95 ms", "< 50 ms", p95 < 50),
-            Row("portal throughput at that load", median(rates), "req/s")]
-    return rows, {"portal_p95_ms": round(p95, 1), "portal_ceiling_p95_ms": round(c95, 1),
-                  "portal_req_per_s": round(median(rates), 1)}
+    rows = [
+        Row(
+            f"portal p95, {CLIENTS} clients (home, dashboard, search)",
+            p95,
+            "ms",
+            c95,
+            "bare Flask, same bytes, p95 ms",
+            "< 50 ms",
+            p95 < 50,
+        ),
+        Row("portal throughput at that load", median(rates), "req/s"),
+    ]
+    return rows, {
+        "portal_p95_ms": round(p95, 1),
+        "portal_ceiling_p95_ms": round(c95, 1),
+        "portal_req_per_s": round(median(rates), 1),
+    }
 
 
 def main() -> None:

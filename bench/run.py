@@ -26,8 +26,11 @@ from common import print_table
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--search-sizes", default="",
-                        help="override the search corpus sizes, e.g. 10000 (default: 10000 quick, 10000,100000 full)")
+    parser.add_argument(
+        "--search-sizes",
+        default="",
+        help="override the search corpus sizes, e.g. 10000 (default: 10000 quick, 10000,100000 full)",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     figures: dict[str, object] = {"mode": "quick" if args.quick else "full", "cores": os.cpu_count()}

@@ -32,43 +32,84 @@ from node import BODY, _port_base
 from gcc_link.cli.provision import build
 
 
-def one_config(tmp: Path, pg: PostgresCluster, workers: int, delivery: int, n: int, rounds: int
-               ) -> tuple[float, float]:
+def one_config(tmp: Path, pg: PostgresCluster, workers: int, delivery: int, n: int, rounds: int) -> tuple[float, float]:
     import psycopg
 
     name = f"kw_{workers}x{delivery}"
     with psycopg.connect(pg.url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = pg.url.rsplit("/", 1)[0] + "/" + name
-    fed = build(tmp / name, ["KW", "SA"], _port_base(), node_overrides={
-        "mode": "production", "workers": 2, "delivery.poll_seconds": 0.05})
-    env = {"GCC_NODE__DATABASE_URL": url, "GCC_NODE__WORKERS": str(workers),
-           "GCC_NODE__DELIVERY_WORKERS": str(delivery)}
+    fed = build(
+        tmp / name,
+        ["KW", "SA"],
+        _port_base(),
+        node_overrides={"mode": "production", "workers": 2, "delivery.poll_seconds": 0.05},
+    )
+    env = {
+        "GCC_NODE__DATABASE_URL": url,
+        "GCC_NODE__WORKERS": str(workers),
+        "GCC_NODE__DELIVERY_WORKERS": str(delivery),
+    }
     import subprocess
 
-    out = subprocess.run([sys.executable, "-c", "from gcc_link.cli import main; main()", "client", "create",
-                          "--config", str(fed.configs["KW"]), "--agency", "KW/MOI", "--json"],
-                         capture_output=True, text=True, timeout=120, env={**__import__("os").environ, **env},
-                         check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from gcc_link.cli import main; main()",
+            "client",
+            "create",
+            "--config",
+            str(fed.configs["KW"]),
+            "--agency",
+            "KW/MOI",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**__import__("os").environ, **env},
+        check=True,
+    )
     creds = json.loads(out.stdout)
-    procs = {cc: start([sys.executable, "-c", "from gcc_link.cli import main; main()", "node", "run", "--config",
-                        str(fed.configs[cc])], tmp / f"{name}-{cc}.log", env=env if cc == "KW" else None)
-             for cc in ("KW", "SA")}
+    procs = {
+        cc: start(
+            [
+                sys.executable,
+                "-c",
+                "from gcc_link.cli import main; main()",
+                "node",
+                "run",
+                "--config",
+                str(fed.configs[cc]),
+            ],
+            tmp / f"{name}-{cc}.log",
+            env=env if cc == "KW" else None,
+        )
+        for cc in ("KW", "SA")
+    }
     try:
         for cc in ("KW", "SA"):
             wait_http(fed.urls[cc] + "/readyz", proc=procs[cc], log=tmp / f"{name}-{cc}.log")
         http = session()
-        token = http.post(fed.urls["KW"] + "/oauth/token", data={"grant_type": "client_credentials"},
-                          auth=(creds["client_id"], creds["client_secret"])).json()["access_token"]
+        token = http.post(
+            fed.urls["KW"] + "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(creds["client_id"], creds["client_secret"]),
+        ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
 
         def send(i: int) -> None:
-            r = http.post(fed.urls["KW"] + "/api/v1/messages", json={"recipient": "SA/MOI", "body": {**BODY, "n": i}},
-                          headers=headers)
+            r = http.post(
+                fed.urls["KW"] + "/api/v1/messages",
+                json={"recipient": "SA/MOI", "body": {**BODY, "n": i}},
+                headers=headers,
+            )
             if r.status_code != 202:
                 raise SystemExit(f"{r.status_code} {r.text[:200]}")
 
         with psycopg.connect(url, autocommit=True) as conn:
+
             def delivered() -> int:
                 return int(conn.execute("SELECT count(*) FROM outbox WHERE status = 'delivered'").fetchone()[0])
 
@@ -83,9 +124,11 @@ def one_config(tmp: Path, pg: PostgresCluster, workers: int, delivery: int, n: i
                 with psycopg.connect(pg.url, autocommit=True) as probe:
                     while not sampling.is_set():
                         for kind, event, count in probe.execute(
-                                "SELECT coalesce(wait_event_type, 'CPU'), coalesce(wait_event, 'running'), count(*)"
-                                " FROM pg_stat_activity WHERE state = 'active' AND datname = %s"
-                                " AND pid <> pg_backend_pid() GROUP BY 1, 2", (name,)):
+                            "SELECT coalesce(wait_event_type, 'CPU'), coalesce(wait_event, 'running'), count(*)"
+                            " FROM pg_stat_activity WHERE state = 'active' AND datname = %s"
+                            " AND pid <> pg_backend_pid() GROUP BY 1, 2",
+                            (name,),
+                        ):
                             waits[f"{kind}:{event}"] += count
                         time.sleep(0.01)
 
@@ -100,8 +143,11 @@ def one_config(tmp: Path, pg: PostgresCluster, workers: int, delivery: int, n: i
             sampling.set()
             sampler.join(timeout=10)
             total = sum(waits.values()) or 1
-            print(f"{name}: PostgreSQL sessions during the load (sampled): "
-                  + ", ".join(f"{k} {v / total:.0%}" for k, v in waits.most_common(5)), flush=True)
+            print(
+                f"{name}: PostgreSQL sessions during the load (sampled): "
+                + ", ".join(f"{k} {v / total:.0%}" for k, v in waits.most_common(5)),
+                flush=True,
+            )
         return median(accept), median(e2e)
     finally:
         for p in procs.values():
@@ -120,12 +166,29 @@ def run(configs: list[tuple[int, int]], n: int, rounds: int) -> tuple[list[Row],
     base_accept, base_e2e = results[configs[0]]
     rows = []
     for (w, dw), (acc, e2e) in results.items():
-        rows.append(Row(f"KW on PostgreSQL, {w} web x {dw} delivery: accepted", acc, "msg/s", base_accept,
-                        f"{configs[0][0]}x{configs[0][1]} accepted"))
-        rows.append(Row(f"KW on PostgreSQL, {w} web x {dw} delivery: delivered", e2e, "msg/s", base_e2e,
-                        f"{configs[0][0]}x{configs[0][1]} delivered"))
-    return rows, {f"pg_{w}x{dw}_{k}": round(v, 1) for (w, dw), pair in results.items()
-                  for k, v in zip(("accepted", "delivered"), pair, strict=True)}
+        rows.append(
+            Row(
+                f"KW on PostgreSQL, {w} web x {dw} delivery: accepted",
+                acc,
+                "msg/s",
+                base_accept,
+                f"{configs[0][0]}x{configs[0][1]} accepted",
+            )
+        )
+        rows.append(
+            Row(
+                f"KW on PostgreSQL, {w} web x {dw} delivery: delivered",
+                e2e,
+                "msg/s",
+                base_e2e,
+                f"{configs[0][0]}x{configs[0][1]} delivered",
+            )
+        )
+    return rows, {
+        f"pg_{w}x{dw}_{k}": round(v, 1)
+        for (w, dw), pair in results.items()
+        for k, v in zip(("accepted", "delivered"), pair, strict=True)
+    }
 
 
 def main() -> None:

@@ -53,12 +53,19 @@ def generate(originals: list[PracticeDoc], n: int) -> list[PracticeDoc]:
     out = []
     for i in range(n):
         a, b, c, d = (rng.choice(originals) for _ in range(4))
-        out.append(replace(
-            a, id=f"gen-{i:06d}", state=rng.choice(STATES), year=2008 + rng.randrange(10),
-            summary_ar=b.summary_ar, summary_en=b.summary_en,
-            body_ar=f"{c.body_ar}\n{d.body_ar}", body_en=f"{c.body_en}\n{d.body_en}",
-            published=date(2008, 1, 1) + timedelta(days=rng.randrange(3650)) if rng.random() > 0.05 else None,
-        ))
+        out.append(
+            replace(
+                a,
+                id=f"gen-{i:06d}",
+                state=rng.choice(STATES),
+                year=2008 + rng.randrange(10),
+                summary_ar=b.summary_ar,
+                summary_en=b.summary_en,
+                body_ar=f"{c.body_ar}\n{d.body_ar}",
+                body_en=f"{c.body_en}\n{d.body_en}",
+                published=date(2008, 1, 1) + timedelta(days=rng.randrange(3650)) if rng.random() > 0.05 else None,
+            )
+        )
     return out
 
 
@@ -133,13 +140,25 @@ def run(sizes: list[int], rounds: int, postgres: bool) -> tuple[list[Row], dict[
     for n in sizes:
         backend, built = whoosh_index(n, originals)
         if built is not None:
-            print(f"search: built the whoosh index of {n} generated practices in {built:.0f} s "
-                  f"({n / built:.0f} docs/s), cached in {CACHE.name}/", flush=True)
+            print(
+                f"search: built the whoosh index of {n} generated practices in {built:.0f} s "
+                f"({n / built:.0f} docs/s), cached in {CACHE.name}/",
+                flush=True,
+            )
         p99, c99, p50 = measure(backend, raw_top10(backend), queries, rounds)
         label = f"{n // 1000}k"
         goal = goals.get(n)
-        rows.append(Row(f"search p99, whoosh, {label} practices", p99, "ms", c99, "raw whoosh top-10, p99 ms",
-                        f"< {goal:.0f} ms" if goal else "", (p99 < goal) if goal else None))
+        rows.append(
+            Row(
+                f"search p99, whoosh, {label} practices",
+                p99,
+                "ms",
+                c99,
+                "raw whoosh top-10, p99 ms",
+                f"< {goal:.0f} ms" if goal else "",
+                (p99 < goal) if goal else None,
+            )
+        )
         rows.append(Row(f"search p50, whoosh, {label} practices", p50, "ms"))
         figures[f"search_p99_ms_{label}"] = round(p99, 1)
         figures[f"search_ceiling_p99_ms_{label}"] = round(c99, 1)
@@ -159,9 +178,17 @@ def run(sizes: list[int], rounds: int, postgres: bool) -> tuple[list[Row], dict[
                 whoosh, _ = whoosh_index(n, originals)
                 p99, c99, p50 = measure(backend, raw_top10(whoosh), queries, rounds)
                 label = f"{n // 1000}k"
-                rows.append(Row(f"search p99, PostgreSQL, {label} practices", p99, "ms", c99,
-                                "raw whoosh top-10, p99 ms", f"< {goals.get(n, 0):.0f} ms",
-                                p99 < goals.get(n, 0)))
+                rows.append(
+                    Row(
+                        f"search p99, PostgreSQL, {label} practices",
+                        p99,
+                        "ms",
+                        c99,
+                        "raw whoosh top-10, p99 ms",
+                        f"< {goals.get(n, 0):.0f} ms",
+                        p99 < goals.get(n, 0),
+                    )
+                )
                 figures[f"search_pg_p99_ms_{label}"] = round(p99, 1)
                 figures[f"search_pg_build_s_{label}"] = round(built, 1)
                 backend.engine.dispose()

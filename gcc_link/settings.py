@@ -11,7 +11,8 @@ are kept as the plain string.
 from __future__ import annotations
 
 import tomllib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["ENV_PREFIX", "env_key", "env_overrides", "parse_env_value"]
 
@@ -34,5 +35,8 @@ def parse_env_value(text: str) -> Any:
 def env_overrides(section: str, environ: Mapping[str, str]) -> dict[str, Any]:
     """Every ``GCC_<SECTION>__<KEY>`` in ``environ``, as ``{key (lower case): parsed value}``."""
     prefix = f"{ENV_PREFIX}{section.upper()}__"
-    return {name[len(prefix):].lower(): parse_env_value(value)
-            for name, value in environ.items() if name.startswith(prefix) and len(name) > len(prefix)}
+    return {
+        name[len(prefix) :].lower(): parse_env_value(value)
+        for name, value in environ.items()
+        if name.startswith(prefix) and len(name) > len(prefix)
+    }

@@ -5,7 +5,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from flask import Flask
@@ -13,7 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .config import PortalConfig
 
 
-def create_app(config: "PortalConfig | Mapping[str, Any] | None" = None) -> "Flask":
+def create_app(config: PortalConfig | Mapping[str, Any] | None = None) -> Flask:
     """Build the portal app (see :func:`knowledge_portal.app.create_app`); the schema must be migrated first."""
     from .app import create_app as _create_app
 

@@ -8,7 +8,8 @@ migrate") otherwise; schema changes happen in :func:`knowledge_portal.db.migrate
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, g, jsonify, make_response, redirect, render_template, request, url_for
@@ -63,12 +64,15 @@ def create_app(config: PortalConfig | Mapping[str, Any] | None = None) -> Flask:
     NetworkMonitor(app)
     _init_language_routing(app)
 
-    from .auth import bp as auth_bp, init_auth
+    from .auth import bp as auth_bp
+    from .auth import init_auth
     from .views.admin import bp as admin_bp
     from .views.api import bp as api_bp
-    from .views.directory import bp as directory_bp, files_bp as directory_files_bp
-    from .views.network import api_bp as network_api_bp, bp as network_bp
+    from .views.directory import bp as directory_bp
+    from .views.directory import files_bp as directory_files_bp
     from .views.feeds import bp as feeds_bp
+    from .views.network import api_bp as network_api_bp
+    from .views.network import bp as network_bp
     from .views.practices import bp as practices_bp
     from .views.public import bp as public_bp
 
@@ -114,8 +118,13 @@ def _init_language_routing(app: Flask) -> None:
     def _remember_lang(response: Response) -> Response:
         lang = getattr(g, "lang", None)
         if lang and request.cookies.get(LANG_COOKIE) != lang:
-            response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="Lax",
-                                secure=bool(app.config.get("SESSION_COOKIE_SECURE", False)))
+            response.set_cookie(
+                LANG_COOKIE,
+                lang,
+                max_age=365 * 86400,
+                samesite="Lax",
+                secure=bool(app.config.get("SESSION_COOKIE_SECURE", False)),
+            )
         return response
 
     @app.context_processor
@@ -144,8 +153,14 @@ def _init_language_routing(app: Flask) -> None:
             base = request.path
             return base + ("?" + urlencode(params) if params else "")
 
-        return {"lang": lang, "dir": DIRECTION[lang], "sep": "، " if lang == "ar" else " · ", "other_lang": "en" if lang == "ar" else "ar",
-                "lang_url": lang_url, "query_url": query_url}
+        return {
+            "lang": lang,
+            "dir": DIRECTION[lang],
+            "sep": "، " if lang == "ar" else " · ",
+            "other_lang": "en" if lang == "ar" else "ar",
+            "lang_url": lang_url,
+            "query_url": query_url,
+        }
 
 
 def _wants_json() -> bool:
@@ -164,7 +179,9 @@ def _error_response(status: int, code: str, message: str) -> ResponseReturnValue
 def _init_errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError) -> ResponseReturnValue:
-        return _error_response(400, "csrf_failed", _("The form expired or was not sent from this site. Please try again."))
+        return _error_response(
+            400, "csrf_failed", _("The form expired or was not sent from this site. Please try again.")
+        )
 
     @app.errorhandler(HttpError)
     def _refusal(exc: HttpError) -> ResponseReturnValue:

@@ -11,8 +11,9 @@ identity provider says who someone is, the portal decides what they may do.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session, url_for
@@ -61,8 +62,10 @@ def init_auth(app: Flask) -> None:
             client_id=app.config["OIDC_CLIENT_ID"],
             client_secret=app.config.get("OIDC_CLIENT_SECRET"),
             server_metadata_url=app.config["OIDC_ISSUER"].rstrip("/") + "/.well-known/openid-configuration",
-            client_kwargs={"scope": app.config.get("OIDC_SCOPE", "openid email profile"),
-                           "code_challenge_method": "S256"},
+            client_kwargs={
+                "scope": app.config.get("OIDC_SCOPE", "openid email profile"),
+                "code_challenge_method": "S256",
+            },
         )
         app.extensions["portal_oauth"] = oauth
         app.add_url_rule("/auth/oidc/callback", "oidc_callback", _oidc_callback)

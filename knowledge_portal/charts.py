@@ -7,10 +7,9 @@ contrast against white for graphical objects.
 
 from __future__ import annotations
 
-import math
-
 import itertools
-from typing import Callable
+import math
+from collections.abc import Callable
 
 from markupsafe import Markup, escape
 
@@ -24,8 +23,14 @@ MATURITY_COLOURS = {
 }
 
 
-def stacked_bars(rows: list[tuple[str, dict[str, int]]], stages: list[tuple[str, str]], title: str,
-                 desc: str, rtl: bool = False, fmt: Callable[[int], str] = str) -> Markup:
+def stacked_bars(
+    rows: list[tuple[str, dict[str, int]]],
+    stages: list[tuple[str, str]],
+    title: str,
+    desc: str,
+    rtl: bool = False,
+    fmt: Callable[[int], str] = str,
+) -> Markup:
     """Horizontal stacked bars, one per row (label, counts per stage)."""
     width, label_w, bar_h, gap, top = 640, 190, 26, 12, 10
     legend_h = 34
@@ -43,8 +48,10 @@ def stacked_bars(rows: list[tuple[str, dict[str, int]]], stages: list[tuple[str,
     for i, (label, counts) in enumerate(rows):
         y = top + i * (bar_h + gap)
         label_x = width - 8 if rtl else label_w - 8
-        parts.append(f'<text x="{label_x}" y="{y + bar_h * 0.7:.1f}" text-anchor="{"start" if rtl else anchor}" '
-                     f'font-size="14" fill="#1f2937"{dir_attr}>{escape(label)}</text>')
+        parts.append(
+            f'<text x="{label_x}" y="{y + bar_h * 0.7:.1f}" text-anchor="{"start" if rtl else anchor}" '
+            f'font-size="14" fill="#1f2937"{dir_attr}>{escape(label)}</text>'
+        )
         x = 0.0
         for code, stage_label in stages:
             n = counts.get(code, 0)
@@ -52,33 +59,44 @@ def stacked_bars(rows: list[tuple[str, dict[str, int]]], stages: list[tuple[str,
                 continue
             w = n * scale
             bx = (width - label_w - x - w) if rtl else (label_w + x)
-            parts.append(f'<rect x="{bx:.1f}" y="{y}" width="{w:.1f}" height="{bar_h}" '
-                         f'fill="{MATURITY_COLOURS.get(code, "#374151")}"><title>{escape(label)}: '
-                         f'{escape(stage_label)} {n}</title></rect>')
+            parts.append(
+                f'<rect x="{bx:.1f}" y="{y}" width="{w:.1f}" height="{bar_h}" '
+                f'fill="{MATURITY_COLOURS.get(code, "#374151")}"><title>{escape(label)}: '
+                f"{escape(stage_label)} {n}</title></rect>"
+            )
             if w > 18:
-                parts.append(f'<text x="{bx + w / 2:.1f}" y="{y + bar_h * 0.7:.1f}" text-anchor="middle" '
-                             f'font-size="13" fill="#ffffff">{fmt(n)}</text>')
+                parts.append(
+                    f'<text x="{bx + w / 2:.1f}" y="{y + bar_h * 0.7:.1f}" text-anchor="middle" '
+                    f'font-size="13" fill="#ffffff">{fmt(n)}</text>'
+                )
             x += w
     ly = height - legend_h + 12
     if rtl:  # legend flows from the right edge, text to the left of each swatch
         lx = width - 24.0
         for code, stage_label in stages:
-            parts.append(f'<rect x="{lx:.0f}" y="{ly}" width="14" height="14" fill="{MATURITY_COLOURS.get(code, "#374151")}"/>')
-            parts.append(f'<text x="{lx - 6:.0f}" y="{ly + 12}" font-size="13" fill="#1f2937" direction="rtl" '
-                         f'text-anchor="start">{escape(stage_label)}</text>')
+            parts.append(
+                f'<rect x="{lx:.0f}" y="{ly}" width="14" height="14" fill="{MATURITY_COLOURS.get(code, "#374151")}"/>'
+            )
+            parts.append(
+                f'<text x="{lx - 6:.0f}" y="{ly + 12}" font-size="13" fill="#1f2937" direction="rtl" '
+                f'text-anchor="start">{escape(stage_label)}</text>'
+            )
             lx -= 150
     else:
         lx = 10.0
         for code, stage_label in stages:
-            parts.append(f'<rect x="{lx:.0f}" y="{ly}" width="14" height="14" fill="{MATURITY_COLOURS.get(code, "#374151")}"/>')
-            parts.append(f'<text x="{lx + 20:.0f}" y="{ly + 12}" font-size="13" fill="#1f2937">{escape(stage_label)}</text>')
+            parts.append(
+                f'<rect x="{lx:.0f}" y="{ly}" width="14" height="14" fill="{MATURITY_COLOURS.get(code, "#374151")}"/>'
+            )
+            parts.append(
+                f'<text x="{lx + 20:.0f}" y="{ly + 12}" font-size="13" fill="#1f2937">{escape(stage_label)}</text>'
+            )
             lx += 150
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
-def rank_history(points: list[tuple[int, int]], title: str, desc: str,
-                 fmt: Callable[[int], str] = str) -> Markup:
+def rank_history(points: list[tuple[int, int]], title: str, desc: str, fmt: Callable[[int], str] = str) -> Markup:
     """A line of UN EGDI ranks by survey year (rank 1 at the top).
 
     Its few labels are set large (17 units) so that the chart can shrink to a phone's width
@@ -110,24 +128,44 @@ def rank_history(points: list[tuple[int, int]], title: str, desc: str,
     ]
     for y, r in points:
         parts.append(f'<circle cx="{px(y):.1f}" cy="{py(r):.1f}" r="5" fill="#047857"><title>{y}: {r}</title></circle>')
-        parts.append(f'<text x="{px(y):.1f}" y="{py(r) - 10:.1f}" text-anchor="middle" font-size="17" '
-                     f'fill="#1f2937">{fmt(r)}</text>')
-        parts.append(f'<text x="{px(y):.1f}" y="{height - pad + 22}" text-anchor="middle" font-size="17" '
-                     f'fill="#1f2937">{fmt(y)}</text>')
+        parts.append(
+            f'<text x="{px(y):.1f}" y="{py(r) - 10:.1f}" text-anchor="middle" font-size="17" '
+            f'fill="#1f2937">{fmt(r)}</text>'
+        )
+        parts.append(
+            f'<text x="{px(y):.1f}" y="{height - pad + 22}" text-anchor="middle" font-size="17" '
+            f'fill="#1f2937">{fmt(y)}</text>'
+        )
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
 # Schematic positions of the member states (roughly geographic, not to scale).
-_MAP_POSITIONS = {"KW": (70, 40), "SA": (120, 200), "BH": (235, 95), "QA": (290, 160), "AE": (385, 150),
-                  "OM": (425, 240)}
+_MAP_POSITIONS = {
+    "KW": (70, 40),
+    "SA": (120, 200),
+    "BH": (235, 95),
+    "QA": (290, 160),
+    "AE": (385, 150),
+    "OM": (425, 240),
+}
 _LABEL_ABOVE = {"BH", "AE"}  # keep neighbouring labels apart
-_NODE_COLOURS = {"online": "#047857", "offline": "#b91c1c", "active": "#047857", "trial": "#0369a1",
-                 "suspended": "#4b5563"}
+_NODE_COLOURS = {
+    "online": "#047857",
+    "offline": "#b91c1c",
+    "active": "#047857",
+    "trial": "#0369a1",
+    "suspended": "#4b5563",
+}
 
 
-def network_map(nodes: list[tuple[str, str, str]], title: str, desc: str,
-                links: dict[tuple[str, str], int] | None = None, link_title: str = "{a} – {b}: {n}") -> Markup:
+def network_map(
+    nodes: list[tuple[str, str, str]],
+    title: str,
+    desc: str,
+    links: dict[tuple[str, str], int] | None = None,
+    link_title: str = "{a} – {b}: {n}",
+) -> Markup:
     """The member nodes and the traffic between them; ``nodes`` holds (code, label, state).
 
     ``state`` is online/offline/active/trial/suspended. Offline or suspended
@@ -150,21 +188,28 @@ def network_map(nodes: list[tuple[str, str, str]], title: str, desc: str,
         if count <= 0 or a not in where or b not in where:
             continue
         (x1, y1), (x2, y2) = where[a], where[b]
-        width = min(8.0, 1.5 + math.log2(count))
+        stroke = min(8.0, 1.5 + math.log2(count))
         tip = escape(link_title.format(a=names[a], b=names[b], n=count))
-        parts.append(f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="#6b7280" stroke-width="{width:.1f}">'
-                     f'<title>{tip}</title></line>')
+        parts.append(
+            f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="#6b7280" stroke-width="{stroke:.1f}">'
+            f"<title>{tip}</title></line>"
+        )
     for code, label, state, (x, y) in placed:
         colour = _NODE_COLOURS.get(state, "#4b5563")
         hollow = state in ("offline", "suspended")
         fill = "#ffffff" if hollow else colour
         dash = ' stroke-dasharray="4 3"' if hollow else ""
-        parts.append(f'<circle cx="{x}" cy="{y}" r="16" fill="{fill}" stroke="{colour}" stroke-width="3"{dash}>'
-                     f'<title>{escape(label)}</title></circle>')
-        parts.append(f'<text x="{x}" y="{y + 5}" text-anchor="middle" font-size="13" font-weight="700" '
-                     f'fill="{colour if hollow else "#ffffff"}">{code}</text>')
+        parts.append(
+            f'<circle cx="{x}" cy="{y}" r="16" fill="{fill}" stroke="{colour}" stroke-width="3"{dash}>'
+            f"<title>{escape(label)}</title></circle>"
+        )
+        parts.append(
+            f'<text x="{x}" y="{y + 5}" text-anchor="middle" font-size="13" font-weight="700" '
+            f'fill="{colour if hollow else "#ffffff"}">{code}</text>'
+        )
         label_y = y - 24 if code in _LABEL_ABOVE else y + 34
-        parts.append(f'<text x="{x}" y="{label_y}" text-anchor="middle" font-size="13" fill="#1f2937">'
-                     f'{escape(label)}</text>')
+        parts.append(
+            f'<text x="{x}" y="{label_y}" text-anchor="middle" font-size="13" fill="#1f2937">{escape(label)}</text>'
+        )
     parts.append("</svg>")
     return Markup("".join(parts))

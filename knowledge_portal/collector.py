@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import requests
 from sqlalchemy import delete, func, select
@@ -75,26 +76,28 @@ def trusted_directory(session: Session, config: Any, now: datetime) -> Directory
         directory = load_directory(Path(str(config.get("DIRECTORY_FILE"))).read_bytes(), now)
     root = config.get("ROOT_CERT")
     if root and cert_fingerprint(load_certificate(Path(root).read_bytes())) != cert_fingerprint(
-            directory.root_certificate):
+        directory.root_certificate
+    ):
         raise GccLinkError("the directory's root certificate is not the configured GCC root")
     return directory
 
 
 def _last_accepted(session: Session) -> dict[str, datetime]:
-    rows = session.execute(select(NodeSample.cc, func.max(NodeSample.status_at)).where(NodeSample.online.is_(True))
-                           .group_by(NodeSample.cc)).all()
+    rows = session.execute(
+        select(NodeSample.cc, func.max(NodeSample.status_at)).where(NodeSample.online.is_(True)).group_by(NodeSample.cc)
+    ).all()
     return {cc: _aware(at) for cc, at in rows if at is not None}
 
 
-def poll(directory: Directory, member: Any, now: datetime, not_before: datetime | None, fetch: Fetch,
-         timeout: float) -> Poll:
+def poll(
+    directory: Directory, member: Any, now: datetime, not_before: datetime | None, fetch: Fetch, timeout: float
+) -> Poll:
     """Ask one node for its signed status and verify it with the core."""
     try:
         status_code, body = fetch(member.node_url.rstrip("/") + "/peer/v1/status", timeout)
         if status_code != 200:
             return Poll(member.cc, None, "http_error")
-        status = NodeStatus.from_jws(body, directory=directory, now=now, expected_node=member.cc,
-                                     not_before=not_before)
+        status = NodeStatus.from_jws(body, directory=directory, now=now, expected_node=member.cc, not_before=not_before)
         return Poll(member.cc, status, None)
     except requests.RequestException:
         return Poll(member.cc, None, "unreachable")
@@ -102,8 +105,9 @@ def poll(directory: Directory, member: Any, now: datetime, not_before: datetime 
         return Poll(member.cc, None, exc.code)  # malformed, bad_signature, untrusted_certificate, stale, ...
 
 
-def collect_once(session: Session, config: Any, now: datetime, fetch: Fetch = http_fetch,
-                 timeout: float = 2.0) -> list[Poll]:
+def collect_once(
+    session: Session, config: Any, now: datetime, fetch: Fetch = http_fetch, timeout: float = 2.0
+) -> list[Poll]:
     """One round over every member of the trusted directory; the samples are committed."""
     directory = trusted_directory(session, config, now)
     last = _last_accepted(session)
@@ -112,18 +116,31 @@ def collect_once(session: Session, config: Any, now: datetime, fetch: Fetch = ht
         polls = list(pool.map(lambda m: poll(directory, m, now, last.get(m.cc), fetch, timeout), members))
     for p in polls:
         s = p.status
-        session.add(NodeSample(
-            cc=p.cc, polled_at=_naive(now), online=s is not None, error=p.error,
-            status_at=_naive(s.at) if s else None, directory_version=s.directory_version if s else None,
-            queue_depth=s.queue_depth if s else None, services=list(s.services) if s else [],
-            extra=dict(s.extra) if s else {}))
+        session.add(
+            NodeSample(
+                cc=p.cc,
+                polled_at=_naive(now),
+                online=s is not None,
+                error=p.error,
+                status_at=_naive(s.at) if s else None,
+                directory_version=s.directory_version if s else None,
+                queue_depth=s.queue_depth if s else None,
+                services=list(s.services) if s else [],
+                extra=dict(s.extra) if s else {},
+            )
+        )
     session.execute(delete(NodeSample).where(NodeSample.polled_at < _naive(now - timedelta(days=KEEP_DAYS))))
     session.commit()
     return polls
 
 
-def run_forever(make_session: Callable[[], Session], config: Any, interval: float, stop: threading.Event,
-                clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+def run_forever(
+    make_session: Callable[[], Session],
+    config: Any,
+    interval: float,
+    stop: threading.Event,
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+) -> None:
     """Collect every ``interval`` seconds until ``stop`` is set; a failed round is logged, the loop goes on."""
     while not stop.is_set():
         session = make_session()

@@ -24,10 +24,11 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from gcc_link.protocol.errors import ConfigError
 from gcc_link.protocol.identifiers import GCC_STATES
@@ -132,6 +133,7 @@ def _int(minimum: int) -> Checker:
         if value < minimum:
             raise TypeError(f"an integer >= {minimum}")
         return value
+
     return check
 
 
@@ -152,6 +154,7 @@ def _choice(options: tuple[str, ...]) -> Checker:
         if value not in options:
             raise TypeError("one of " + ", ".join(options))
         return str(value)
+
     return check
 
 
@@ -225,8 +228,9 @@ _CHECKS: dict[str, Checker] = {
 }
 #: Settings whose environment value is kept as the plain text when it parses as another TOML type
 #: (a numeric client id or secret is still a string).
-_TEXT_SETTINGS = frozenset(name for name, check in _CHECKS.items()
-                           if check in (_str, _optional_str, _path, _optional_path))
+_TEXT_SETTINGS = frozenset(
+    name for name, check in _CHECKS.items() if check in (_str, _optional_str, _path, _optional_path)
+)
 
 
 def _checked(key: str, value: Any, base: Path, where: str) -> Any:
@@ -236,12 +240,15 @@ def _checked(key: str, value: Any, base: Path, where: str) -> Any:
     try:
         return check(value, base)
     except TypeError as exc:
-        raise ConfigError(f"{where}: {key} must be {exc}, not {value!r}"
-                          if key not in ("secret_key", "oidc_client_secret") else
-                          f"{where}: {key} must be {exc}") from None
+        raise ConfigError(
+            f"{where}: {key} must be {exc}, not {value!r}"
+            if key not in ("secret_key", "oidc_client_secret")
+            else f"{where}: {key} must be {exc}"
+        ) from None
 
 
 # --- the layers ------------------------------------------------------------------------------------------------
+
 
 def _read_instance_file(instance: Path) -> dict[str, Any]:
     path = instance / CONFIG_FILE
@@ -289,8 +296,10 @@ def load_config(overrides: Mapping[str, Any] | None = None, env: Mapping[str, st
     Raises ``ConfigError`` naming the key on an unknown setting or a wrong value.
     """
     environ = os.environ if env is None else env
-    explicit = {str(k).lower(): _checked(str(k).lower(), v, Path.cwd(), "create_app config")
-                for k, v in (overrides or {}).items()}
+    explicit = {
+        str(k).lower(): _checked(str(k).lower(), v, Path.cwd(), "create_app config")
+        for k, v in (overrides or {}).items()
+    }
     from_env = _read_environment(environ)
     instance: Path = explicit.get("instance_dir") or from_env.get("instance_dir") or _path("instance", Path.cwd())
     values: dict[str, Any] = {}

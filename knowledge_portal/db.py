@@ -30,8 +30,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gcc_link.protocol.errors import ConfigError
 
-__all__ = ["MIGRATIONS_DIR", "Database", "MigrationResult", "check_schema", "get_session", "head_revisions",
-           "make_engine", "migrate", "redacted_url"]
+__all__ = [
+    "MIGRATIONS_DIR",
+    "Database",
+    "MigrationResult",
+    "check_schema",
+    "get_session",
+    "head_revisions",
+    "make_engine",
+    "migrate",
+    "redacted_url",
+]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -123,7 +132,8 @@ def migrate(url: str, instance: Path | None = None, *, initialise: bool = False)
         if marker is not None and marker.exists() and not before and not initialise:
             raise StoreMissingError(
                 f"the portal database {redacted_url(url)} is empty, but {instance} held a portal; restore the "
-                "database from a backup, or start empty on purpose with --initialise")
+                "database from a backup, or start empty on purpose with --initialise"
+            )
         cfg = _alembic_config()
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
@@ -132,8 +142,9 @@ def migrate(url: str, instance: Path | None = None, *, initialise: bool = False)
             marker.write_text('{"schema": "gcc-link-portal"}\n', encoding="utf-8")
         return MigrationResult(before, _current_revisions(engine))
     except SQLAlchemyError as exc:
-        raise ConfigError(f"cannot migrate the portal database {redacted_url(url)}: "
-                          f"{type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+        raise ConfigError(
+            f"cannot migrate the portal database {redacted_url(url)}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+        ) from None
     except CommandError as exc:  # e.g. a database at a revision this code does not know (newer code ran on it)
         raise ConfigError(f"cannot migrate the portal database {redacted_url(url)}: {exc}") from None
     finally:
@@ -153,8 +164,10 @@ def check_schema(engine: Engine, instance: str | Path | None = None) -> None:
     head = head_revisions()
     if current != head:
         where = f" --instance {instance}" if instance is not None else ""
-        raise ConfigError(f"the portal database {url} is at schema revision {', '.join(current) or 'none'}, "
-                          f"this code expects {', '.join(head)}: run gcc-link portal migrate{where}")
+        raise ConfigError(
+            f"the portal database {url} is at schema revision {', '.join(current) or 'none'}, "
+            f"this code expects {', '.join(head)}: run gcc-link portal migrate{where}"
+        )
 
 
 class Database:

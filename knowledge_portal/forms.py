@@ -10,7 +10,6 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp, Validatio
 
 from .inputs import strip_bidi
 
-
 try:  # wtforms >= 3.3 wants SelectChoice objects; older versions take (value, label) pairs
     from wtforms.fields.choices import SelectChoice
 except ImportError:  # pragma: no cover - older wtforms
@@ -53,17 +52,30 @@ class UserForm(FlaskForm):
     """Secretariat form for accounts; an empty password keeps (or, for a new account, generates) one."""
 
     username = StringField(_l("User name"), validators=[DataRequired(), Length(max=120)], filters=[strip_bidi])
-    role = SelectField(_l("Role"), choices=select_choices([("admin", "admin"), ("editor", "editor"),
-                                                          ("reviewer", "reviewer")]),
-                       validators=[DataRequired()])
+    role = SelectField(
+        _l("Role"),
+        choices=select_choices([("admin", "admin"), ("editor", "editor"), ("reviewer", "reviewer")]),
+        validators=[DataRequired()],
+    )
     state_code = SelectField(_l("Member state"))
-    email = StringField(_l("E-mail"), validators=[Optional(), Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Not an e-mail address.")), Length(max=300)], filters=[strip_bidi])
+    email = StringField(
+        _l("E-mail"),
+        validators=[
+            Optional(),
+            Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Not an e-mail address.")),
+            Length(max=300),
+        ],
+        filters=[strip_bidi],
+    )
     active = BooleanField(_l("Active"), default=True)
-    oidc_subject = StringField(_l("Single sign-on subject (sub), bound by hand; empty: bound at the first "
-                                  "login with a verified e-mail"),
-                               validators=[Optional(), Length(max=300)])
-    password = PasswordField(_l("New password (at least 12 characters; empty: keep or generate)"),
-                             validators=[Optional(), Length(min=12, max=500)])
+    oidc_subject = StringField(
+        _l("Single sign-on subject (sub), bound by hand; empty: bound at the first login with a verified e-mail"),
+        validators=[Optional(), Length(max=300)],
+    )
+    password = PasswordField(
+        _l("New password (at least 12 characters; empty: keep or generate)"),
+        validators=[Optional(), Length(min=12, max=500)],
+    )
 
     def validate_state_code(self, field: StringField) -> None:
         if self.role.data == "editor" and not field.data:

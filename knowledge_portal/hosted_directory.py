@@ -68,7 +68,9 @@ def _aware(moment: datetime) -> datetime:
 
 def latest(session: Session) -> DirectoryVersion | None:
     """The newest accepted version, or None when the portal hosts none yet."""
-    return session.execute(select(DirectoryVersion).order_by(DirectoryVersion.version.desc()).limit(1)).scalar_one_or_none()
+    return session.execute(
+        select(DirectoryVersion).order_by(DirectoryVersion.version.desc()).limit(1)
+    ).scalar_one_or_none()
 
 
 def _pinned_root(config: Any) -> bytes | None:
@@ -77,7 +79,9 @@ def _pinned_root(config: Any) -> bytes | None:
 
 
 def _check_root(directory: Directory, pinned: bytes | None) -> None:
-    if pinned is not None and cert_fingerprint(load_certificate(pinned)) != cert_fingerprint(directory.root_certificate):
+    if pinned is not None and cert_fingerprint(load_certificate(pinned)) != cert_fingerprint(
+        directory.root_certificate
+    ):
         raise UploadRefused("the directory carries another root certificate than the configured GCC root")
 
 
@@ -97,8 +101,14 @@ def _anchor(session: Session, config: Any, now: datetime) -> Directory | None:
 
 
 def _store(session: Session, directory: Directory, data: bytes, now: datetime, who: str) -> DirectoryVersion:
-    row = DirectoryVersion(version=directory.version, raw=data, issued_at=_naive(directory.issued_at),
-                           expires_at=_naive(directory.expires_at), uploaded_at=_naive(now), uploaded_by=who)
+    row = DirectoryVersion(
+        version=directory.version,
+        raw=data,
+        issued_at=_naive(directory.issued_at),
+        expires_at=_naive(directory.expires_at),
+        uploaded_at=_naive(now),
+        uploaded_by=who,
+    )
     session.add(row)
     session.flush()
     return row
@@ -129,8 +139,10 @@ def upload(session: Session, config: Any, data: bytes, now: datetime, who: str) 
                 raise UploadRefused(f"version {version} is already published")
             raise DirectoryRollbackError(f"version {version} is not newer than the published version {anchor.version}")
         if version != anchor.version + 1:
-            raise UploadRefused(f"version {version} skips versions: upload version {anchor.version + 1} first, "
-                                "so every node can walk the chain")
+            raise UploadRefused(
+                f"version {version} skips versions: upload version {anchor.version + 1} first, "
+                "so every node can walk the chain"
+            )
         accepted = update_directory(anchor, data, now)
         _check_root(accepted, _pinned_root(config))
         _store(session, accepted, data, now, who)
@@ -163,8 +175,25 @@ def describe(row: DirectoryVersion) -> HostedDirectory:
     """What a person reads about one version: when, which members with which status, who signed."""
     directory = load_directory(row.raw, _aware(row.issued_at), allow_expired=True)
     holders = {k.kid: k.holder for k in directory.keys}
-    members = [{"cc": m.cc, "name": {"ar": m.name_ar, "en": m.name_en}, "status": m.status,
-                "node_url": m.node_url, "services": len(m.services)} for m in directory.members]
+    members = [
+        {
+            "cc": m.cc,
+            "name": {"ar": m.name_ar, "en": m.name_en},
+            "status": m.status,
+            "node_url": m.node_url,
+            "services": len(m.services),
+        }
+        for m in directory.members
+    ]
     signers = sorted(holders.get(kid, kid[:12]) for kid in directory.signer_kids)
-    return HostedDirectory(row.version, _aware(row.issued_at), _aware(row.expires_at), _aware(row.uploaded_at),
-                           row.uploaded_by, members, signers, directory.threshold, row.raw)
+    return HostedDirectory(
+        row.version,
+        _aware(row.issued_at),
+        _aware(row.expires_at),
+        _aware(row.uploaded_at),
+        row.uploaded_by,
+        members,
+        signers,
+        directory.threshold,
+        row.raw,
+    )

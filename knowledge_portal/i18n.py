@@ -9,8 +9,8 @@ git-ignored), so a fresh clone works without a separate build step.
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from zoneinfo import ZoneInfo
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
 from babel.messages.mofile import write_mo
@@ -102,16 +102,23 @@ def gregorian_date(value: date | datetime | None, state: str | None = None) -> s
 
 #: Each member state's time zone, for showing times as its citizens read them.
 STATE_TIMEZONES: dict[str, str] = {
-    "KW": "Asia/Kuwait", "SA": "Asia/Riyadh", "QA": "Asia/Qatar",
-    "AE": "Asia/Dubai", "BH": "Asia/Bahrain", "OM": "Asia/Muscat",
+    "KW": "Asia/Kuwait",
+    "SA": "Asia/Riyadh",
+    "QA": "Asia/Qatar",
+    "AE": "Asia/Dubai",
+    "BH": "Asia/Bahrain",
+    "OM": "Asia/Muscat",
 }
 
 
 #: How each zone is named to a reader (Arabic, English): "بتوقيت الكويت" / "Kuwait time".
 TIMEZONE_LABELS: dict[str, tuple[str, str]] = {
-    "KW": ("بتوقيت الكويت", "Kuwait time"), "SA": ("بتوقيت الرياض", "Riyadh time"),
-    "QA": ("بتوقيت الدوحة", "Doha time"), "AE": ("بتوقيت الإمارات", "UAE time"),
-    "BH": ("بتوقيت البحرين", "Bahrain time"), "OM": ("بتوقيت مسقط", "Muscat time"),
+    "KW": ("بتوقيت الكويت", "Kuwait time"),
+    "SA": ("بتوقيت الرياض", "Riyadh time"),
+    "QA": ("بتوقيت الدوحة", "Doha time"),
+    "AE": ("بتوقيت الإمارات", "UAE time"),
+    "BH": ("بتوقيت البحرين", "Bahrain time"),
+    "OM": ("بتوقيت مسقط", "Muscat time"),
 }
 
 
@@ -133,7 +140,9 @@ def local_time(value: str | datetime | None, state: str | None = None) -> str:
     local = moment.astimezone(ZoneInfo(STATE_TIMEZONES[zone_state]))
     lang = current_lang()
     separator = "، " if lang == "ar" else ", "
-    text = format_date(local.date(), "long", locale=lang) + separator + format_time(local.timetz(), "short", locale=lang)
+    text = (
+        format_date(local.date(), "long", locale=lang) + separator + format_time(local.timetz(), "short", locale=lang)
+    )
     zone = TIMEZONE_LABELS[zone_state][0 if lang == "ar" else 1]
     return digits(f"{text} ({zone})", state)
 

@@ -38,8 +38,11 @@ class ImportReport:
     ids: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"imported": self.imported, "updated": self.updated,
-                "errors": [{"line": n, "message": m} for n, m in self.errors]}
+        return {
+            "imported": self.imported,
+            "updated": self.updated,
+            "errors": [{"line": n, "message": m} for n, m in self.errors],
+        }
 
 
 def _text(obj: dict[str, Any], key: str, required: bool, max_len: int) -> str:
@@ -83,8 +86,13 @@ def validate_practice(obj: Any, states: Any, sectors: Any) -> dict[str, Any]:
     tags = obj.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) and 0 < len(t) <= 60 for t in tags):
         raise ValueError("tags must be a list of short strings")
-    values = {"public_id": pid, "state_code": state, "sector": sector, "year": year,
-              "tags": [t for t in (strip_bidi(t).strip() for t in tags) if t][:30]}
+    values = {
+        "public_id": pid,
+        "state_code": state,
+        "sector": sector,
+        "year": year,
+        "tags": [t for t in (strip_bidi(t).strip() for t in tags) if t][:30],
+    }
     for lang in ("ar", "en"):
         values[f"title_{lang}"] = _text(obj, f"title_{lang}", True, 500)
         values[f"summary_{lang}"] = _text(obj, f"summary_{lang}", False, 5000)
@@ -182,11 +190,22 @@ def validate_service_row(row: dict[str, str], state: str, sectors: Any) -> dict[
     url = strip_bidi(row.get("evidence_url") or "").strip()
     if url and not re.match(r"https?://", url):
         raise ValueError("evidence_url must start with http:// or https://")
-    out.update(source_ar=strip_bidi(row.get("source_ar") or "").strip()[:500],
-               source_en=strip_bidi(row.get("source_en") or "").strip()[:500])
-    out.update(sector=sector, maturity=maturity, channels=",".join(channels), launch_phase=phase, as_of=as_of,
-               evidence_url=url, e_payment=_bool(row, "e_payment"), end_to_end=_bool(row, "end_to_end"),
-               ministry_priority=_bool(row, "ministry_priority"), cross_border=_bool(row, "cross_border"))
+    out.update(
+        source_ar=strip_bidi(row.get("source_ar") or "").strip()[:500],
+        source_en=strip_bidi(row.get("source_en") or "").strip()[:500],
+    )
+    out.update(
+        sector=sector,
+        maturity=maturity,
+        channels=",".join(channels),
+        launch_phase=phase,
+        as_of=as_of,
+        evidence_url=url,
+        e_payment=_bool(row, "e_payment"),
+        end_to_end=_bool(row, "end_to_end"),
+        ministry_priority=_bool(row, "ministry_priority"),
+        cross_border=_bool(row, "cross_border"),
+    )
     return out
 
 
@@ -219,8 +238,9 @@ def import_services_csv(session: Session, raw: bytes, state: str) -> ImportRepor
         except ValueError as exc:
             report.errors.append((line, str(exc)))
             continue
-        service = session.scalar(select(Service).where(Service.state_code == state,
-                                                       Service.name_en == values["name_en"]))
+        service = session.scalar(
+            select(Service).where(Service.state_code == state, Service.name_en == values["name_en"])
+        )
         if service is None:
             service = Service(is_demo=False)
             session.add(service)

@@ -66,8 +66,15 @@ def to_doc(p: Practice) -> PracticeDoc:
     labels = list(tag_labels(p.tags or ()).values())
     sector = _sector_labels(p.sector, load_sectors)
     return PracticeDoc(
-        id=p.public_id, state=p.state_code, sector=p.sector, year=p.year, tags=tuple(p.tags or ()),
-        title_ar=p.title_ar, title_en=p.title_en, summary_ar=p.summary_ar, summary_en=p.summary_en,
+        id=p.public_id,
+        state=p.state_code,
+        sector=p.sector,
+        year=p.year,
+        tags=tuple(p.tags or ()),
+        title_ar=p.title_ar,
+        title_en=p.title_en,
+        summary_ar=p.summary_ar,
+        summary_en=p.summary_en,
         body_ar=" ".join([html_to_text(p.body_ar), _list_text(p.outcomes_ar, "؛")]),
         body_en=" ".join([html_to_text(p.body_en), _list_text(p.outcomes_en, ";")]),
         labels_ar=" \n".join([*(lb["ar"] for lb in labels), sector[0]]),
@@ -119,8 +126,11 @@ def reindex_tag(session: Session, slug: str, app: Flask | None = None) -> int:
     g.pop("_tag_labels", None)  # labels are cached per request; this request just changed one
     key = tag_key(slug)
     backend = get_backend(app)
-    tagged = [p for p in session.scalars(select(Practice).where(Practice.status == "published"))
-              if any(tag_key(t) == key for t in p.tags or ())]
+    tagged = [
+        p
+        for p in session.scalars(select(Practice).where(Practice.status == "published"))
+        if any(tag_key(t) == key for t in p.tags or ())
+    ]
     for p in tagged:
         backend.index(to_doc(p))
     return len(tagged)

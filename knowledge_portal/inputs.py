@@ -23,8 +23,6 @@ from typing import Any
 
 from gcc_link.params import ascii_int
 
-
-
 BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 _BIDI_RE = re.compile(f"[{BIDI_CONTROLS}]")
 
@@ -74,8 +72,7 @@ def clean_filename(name: str | None, max_length: int = 200) -> str:
     """
     name = unicodedata.normalize("NFC", name or "")
     name = re.split(r"[/\\]", name)[-1]
-    kept = "".join(ch for ch in name
-                   if ch in _NAME_PUNCT or unicodedata.category(ch)[0] in ("L", "M", "N"))
+    kept = "".join(ch for ch in name if ch in _NAME_PUNCT or unicodedata.category(ch)[0] in ("L", "M", "N"))
     kept = re.sub(r"\s+", " ", kept).strip().lstrip(". ")
     if len(kept) > max_length:
         stem, dot, suffix = kept.rpartition(".")

@@ -13,13 +13,31 @@ from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
-    JSON, Boolean, Column, Date, DateTime, ForeignKey, Integer, LargeBinary, String, Table, Text, UniqueConstraint,
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    event,
+    select,
 )
-from sqlalchemy import event, select
 from sqlalchemy.orm import (
-    DeclarativeBase, Mapped, ORMExecuteState, Session, mapped_column, relationship, validates, with_loader_criteria,
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    mapped_column,
+    relationship,
+    validates,
+    with_loader_criteria,
 )
-
 
 _TAG_SEPARATORS = re.compile(r"[\s_]+")
 _TAG_DASHES = re.compile(r"-{2,}")
@@ -116,8 +134,12 @@ def _hide_deleted(state: ORMExecuteState) -> None:
     state.statement = state.statement.options(
         with_loader_criteria(SoftDeletable, lambda cls: cls.deleted_at.is_(None), include_aliases=True),
         # a deleted practice's attachments go with it (their download links answer 404)
-        with_loader_criteria(Attachment, lambda cls: cls.practice_id.not_in(
-            select(_PRACTICES.c.id).where(_PRACTICES.c.deleted_at.is_not(None)).scalar_subquery())),
+        with_loader_criteria(
+            Attachment,
+            lambda cls: cls.practice_id.not_in(
+                select(_PRACTICES.c.id).where(_PRACTICES.c.deleted_at.is_not(None)).scalar_subquery()
+            ),
+        ),
     )
 
 
@@ -135,8 +157,9 @@ class State(Base, Bilingual):
     readiness_en: Mapped[str] = mapped_column(Text, default="")
     network_status: Mapped[str] = mapped_column(String(20), default="trial")
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
-    ranks: Mapped[list["EgdiRank"]] = relationship(
-        back_populates="state", order_by="EgdiRank.year", cascade="all, delete-orphan")
+    ranks: Mapped[list[EgdiRank]] = relationship(
+        back_populates="state", order_by="EgdiRank.year", cascade="all, delete-orphan"
+    )
 
 
 class EgdiRank(Base, Bilingual, Sourced):
@@ -223,8 +246,9 @@ class AwardEdition(Base, Bilingual, Sourced, SoftDeletable):
     source_en: Mapped[str] = mapped_column(String(500), default="")
     is_demo: Mapped[bool] = mapped_column(Boolean, default=True)
     host: Mapped[State] = relationship()
-    winners: Mapped[list["AwardWinner"]] = relationship(
-        back_populates="edition", cascade="all, delete-orphan", order_by="AwardWinner.id")
+    winners: Mapped[list[AwardWinner]] = relationship(
+        back_populates="edition", cascade="all, delete-orphan", order_by="AwardWinner.id"
+    )
 
 
 class AwardWinner(Base, Bilingual):
@@ -273,9 +297,8 @@ class Practice(Base, Bilingual, Sourced, SoftDeletable):
     published_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     state: Mapped[State | None] = relationship()
-    attachments: Mapped[list["Attachment"]] = relationship(
-        back_populates="practice", cascade="all, delete-orphan")
-    related: Mapped[list["Practice"]] = relationship(
+    attachments: Mapped[list[Attachment]] = relationship(back_populates="practice", cascade="all, delete-orphan")
+    related: Mapped[list[Practice]] = relationship(
         secondary=practice_relations,
         primaryjoin=lambda: Practice.id == practice_relations.c.practice_id,
         secondaryjoin=lambda: Practice.id == practice_relations.c.related_id,

@@ -35,9 +35,16 @@ class NodeStatus:
     error: str | None = None  # stable code of why the last check failed
 
     def as_dict(self) -> dict[str, Any]:
-        return {"cc": self.cc, "name": self.name, "status": self.status, "online": self.online,
-                "last_seen": self.last_seen, "directory_version": self.directory_version,
-                "services": self.services, "error": self.error}
+        return {
+            "cc": self.cc,
+            "name": self.name,
+            "status": self.status,
+            "online": self.online,
+            "last_seen": self.last_seen,
+            "directory_version": self.directory_version,
+            "services": self.services,
+            "error": self.error,
+        }
 
 
 @dataclass
@@ -87,22 +94,38 @@ class NetworkMonitor:
         from .db import get_session
 
         if not self.configured:
-            return NetworkView(None, [NodeStatus(cc=s.code, name={"ar": s.name_ar, "en": s.name_en},
-                                                 status=s.network_status, online=None) for s in fallback_states])
+            return NetworkView(
+                None,
+                [
+                    NodeStatus(cc=s.code, name={"ar": s.name_ar, "en": s.name_en}, status=s.network_status, online=None)
+                    for s in fallback_states
+                ],
+            )
         now = now or datetime.now(timezone.utc)
         session = get_session()
         try:
             directory = trusted_directory(session, self.config, now)
         except (GccLinkError, OSError) as exc:
             logging.getLogger(__name__).warning("member directory unavailable: %s", exc)
-            return NetworkView(None, [NodeStatus(cc=s.code, name={"ar": s.name_ar, "en": s.name_en},
-                                                 status=s.network_status, online=None, error="directory_unavailable")
-                                      for s in fallback_states])
+            return NetworkView(
+                None,
+                [
+                    NodeStatus(
+                        cc=s.code,
+                        name={"ar": s.name_ar, "en": s.name_en},
+                        status=s.network_status,
+                        online=None,
+                        error="directory_unavailable",
+                    )
+                    for s in fallback_states
+                ],
+            )
         latest_any, latest_ok = _latest_samples(session)
         states = []
         for member in directory.members:
-            node = NodeStatus(cc=member.cc, name={"ar": member.name_ar, "en": member.name_en}, status=member.status,
-                              online=None)
+            node = NodeStatus(
+                cc=member.cc, name={"ar": member.name_ar, "en": member.name_en}, status=member.status, online=None
+            )
             last, ok = latest_any.get(member.cc), latest_ok.get(member.cc)
             if last is not None:
                 fresh = ok is not None and now - _aware(ok.polled_at) <= timedelta(seconds=self.offline_after)

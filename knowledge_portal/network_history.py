@@ -48,10 +48,13 @@ class NetworkHistory:
     def as_dict(self) -> dict[str, Any]:
         return {
             "hours": [h.isoformat() for h in self.hours],
-            "availability": {cc: [{"hour": a.hour.isoformat(), "polls": a.polls, "online": a.online} for a in rows]
-                             for cc, rows in self.availability.items()},
-            "daily_sent": {cc: [{"day": d.isoformat(), "messages": n} for d, n in rows]
-                           for cc, rows in self.daily_sent.items()},
+            "availability": {
+                cc: [{"hour": a.hour.isoformat(), "polls": a.polls, "online": a.online} for a in rows]
+                for cc, rows in self.availability.items()
+            },
+            "daily_sent": {
+                cc: [{"day": d.isoformat(), "messages": n} for d, n in rows] for cc, rows in self.daily_sent.items()
+            },
             "matrix_24h": self.matrix,
         }
 
@@ -62,14 +65,15 @@ def _aware(moment: datetime) -> datetime:
 
 def traffic_of(extra: dict[str, Any] | None) -> dict[str, dict[str, int]]:
     """The per-peer counters of a status's ``traffic`` block; anything malformed is dropped."""
-    peers = ((extra or {}).get("traffic") or {}).get("peers") if isinstance((extra or {}).get("traffic"), dict) else None
+    peers = (
+        ((extra or {}).get("traffic") or {}).get("peers") if isinstance((extra or {}).get("traffic"), dict) else None
+    )
     if not isinstance(peers, dict):
         return {}
     out: dict[str, dict[str, int]] = {}
     for peer, counts in peers.items():
         if isinstance(peer, str) and len(peer) == 2 and isinstance(counts, dict):
-            out[peer] = {k: v for k, v in counts.items()
-                         if isinstance(v, int) and not isinstance(v, bool) and v >= 0}
+            out[peer] = {k: v for k, v in counts.items() if isinstance(v, int) and not isinstance(v, bool) and v >= 0}
     return out
 
 
@@ -79,8 +83,9 @@ def history(session: Session, states: list[str], now: datetime, hours: int = 24,
     start = (now - timedelta(hours=hours - 1)).replace(minute=0, second=0, microsecond=0)
     hour_list = [start + timedelta(hours=i) for i in range(hours)]
     since = min(start, now - timedelta(days=days))
-    rows = session.scalars(select(NodeSample).where(NodeSample.polled_at >= since.replace(tzinfo=None))
-                           .order_by(NodeSample.polled_at)).all()
+    rows = session.scalars(
+        select(NodeSample).where(NodeSample.polled_at >= since.replace(tzinfo=None)).order_by(NodeSample.polled_at)
+    ).all()
     counts: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0])
     last_per_day: dict[tuple[str, date], int] = {}
     latest_traffic: dict[str, dict[str, dict[str, int]]] = {}

@@ -24,10 +24,12 @@ from .vocab import DEFAULT_SECTOR_LABELS, STATE_CODES
 STATE_AGENCIES: dict[str, tuple[str, str, str]] = {
     "KW": ("الجهاز المركزي لتكنولوجيا المعلومات", "Central Agency for Information Technology (CAIT)", "active"),
     "SA": ("برنامج التعاملات الإلكترونية الحكومية (يسّر)", "E-government transactions programme (Yesser)", "active"),
-    "QA": ("وزارة الاتصالات وتكنولوجيا المعلومات", "Ministry of Information and Communications Technology",
-           "active"),
-    "AE": ("هيئة تنظيم الاتصالات – الحكومة الإلكترونية", "Telecommunications Regulatory Authority – e-government",
-           "trial"),
+    "QA": ("وزارة الاتصالات وتكنولوجيا المعلومات", "Ministry of Information and Communications Technology", "active"),
+    "AE": (
+        "هيئة تنظيم الاتصالات – الحكومة الإلكترونية",
+        "Telecommunications Regulatory Authority – e-government",
+        "trial",
+    ),
     "BH": ("هيئة الحكومة الإلكترونية", "eGovernment Authority", "trial"),
     "OM": ("هيئة تقنية المعلومات", "Information Technology Authority", "trial"),
 }
@@ -36,8 +38,15 @@ STATE_AGENCIES: dict[str, tuple[str, str, str]] = {
 def state_defaults(code: str) -> dict[str, Any]:
     """The reference fields of one member state (names from the protocol core, agency, membership, order)."""
     agency_ar, agency_en, membership = STATE_AGENCIES[code]
-    return dict(code=code, name_ar=STATE_NAMES[code][0], name_en=STATE_NAMES[code][1], agency_ar=agency_ar,
-                agency_en=agency_en, network_status=membership, sort_order=STATE_CODES.index(code) + 1)
+    return dict(
+        code=code,
+        name_ar=STATE_NAMES[code][0],
+        name_en=STATE_NAMES[code][1],
+        agency_ar=agency_ar,
+        agency_en=agency_en,
+        network_status=membership,
+        sort_order=STATE_CODES.index(code) + 1,
+    )
 
 
 def ensure_reference_data(session: Session) -> dict[str, int]:

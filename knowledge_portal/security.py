@@ -18,9 +18,10 @@ dummy scrypt hash, so the answer time does not tell which names exist.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request
@@ -114,7 +115,7 @@ def lockout_until(failures: Sequence[datetime], limit: int, base: float, cap: fl
     if len(failures) < limit:
         return None
     excess = min(len(failures) - limit, 32)  # bounded exponent
-    return failures[0] + timedelta(seconds=min(base * 2 ** excess, cap))
+    return failures[0] + timedelta(seconds=min(base * 2**excess, cap))
 
 
 def login_blocked(session: Session, username: str) -> bool:
@@ -125,16 +126,20 @@ def login_blocked(session: Session, username: str) -> bool:
     cap = float(config.get("LOGIN_LOCKOUT_MAX_SECONDS", 86400))
     limit = int(config.get("LOGIN_MAX_ATTEMPTS", 5))
     recent = session.scalars(
-        select(LoginAttempt.at).where(LoginAttempt.key == _pair_key(username),
-                                      LoginAttempt.at >= now - timedelta(seconds=cap))
-        .order_by(LoginAttempt.at.desc()).limit(limit + 40)).all()
+        select(LoginAttempt.at)
+        .where(LoginAttempt.key == _pair_key(username), LoginAttempt.at >= now - timedelta(seconds=cap))
+        .order_by(LoginAttempt.at.desc())
+        .limit(limit + 40)
+    ).all()
     until = lockout_until(recent, limit, base, cap)
     if until is not None and now < until:
         return True
     address_limit = int(config.get("LOGIN_MAX_ATTEMPTS_PER_ADDRESS", 50))
     count = session.scalar(
-        select(func.count()).select_from(LoginAttempt).where(LoginAttempt.key == _address_key(),
-                                                             LoginAttempt.at >= now - timedelta(seconds=base)))
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(LoginAttempt.key == _address_key(), LoginAttempt.at >= now - timedelta(seconds=base))
+    )
     return bool(count and count >= address_limit)
 
 
@@ -159,9 +164,17 @@ def scrub(details: dict[str, Any]) -> dict[str, Any]:
     return {k: ("[redacted]" if any(w in k.lower() for w in _SECRET_WORDS) else v) for k, v in details.items()}
 
 
-def audit(session: Session, username: str, action: str, entity: str = "", entity_id: object = "",
-          **details: Any) -> None:
+def audit(
+    session: Session, username: str, action: str, entity: str = "", entity_id: object = "", **details: Any
+) -> None:
     """Append one audit entry (committed with the caller's transaction)."""
-    session.add(AuditEntry(
-        username=username, action=action, entity=entity, entity_id=str(entity_id),
-        details=scrub(details), ip=(request.remote_addr or "") if request else ""))
+    session.add(
+        AuditEntry(
+            username=username,
+            action=action,
+            entity=entity,
+            entity_id=str(entity_id),
+            details=scrub(details),
+            ip=(request.remote_addr or "") if request else "",
+        )
+    )

@@ -24,6 +24,8 @@ def csv_cell(value: Any) -> Any:
     if value.startswith(CSV_FORMULA_STARTS):
         return "'" + value
     return value
+
+
 def _sources(r: Any) -> dict[str, Any]:
     """The bilingual source of a record: ``source_ar``, ``source_en`` (null when not recorded).
 
@@ -41,7 +43,8 @@ def _updated(r: Any) -> str | None:
 
 def state_dict(s: State) -> dict[str, Any]:
     return {
-        "code": s.code, "name": {"ar": s.name_ar, "en": s.name_en},
+        "code": s.code,
+        "name": {"ar": s.name_ar, "en": s.name_en},
         "programme": {"ar": s.programme_ar, "en": s.programme_en},
         "agency": {"ar": s.agency_ar, "en": s.agency_en, "url": s.agency_url or None},
         "readiness": {"ar": s.readiness_ar, "en": s.readiness_en},
@@ -52,57 +55,114 @@ def state_dict(s: State) -> dict[str, Any]:
 
 def service_dict(s: Service) -> dict[str, Any]:
     return {
-        "id": s.id, "state": s.state_code, "agency": {"ar": s.agency_ar, "en": s.agency_en},
-        "sector": s.sector, "name": {"ar": s.name_ar, "en": s.name_en}, "maturity": s.maturity,
-        "channels": s.channel_list, "e_payment": s.e_payment, "end_to_end": s.end_to_end,
-        "ministry_priority": s.ministry_priority, "launch_phase": s.launch_phase,
-        "cross_border": s.cross_border, "evidence_url": s.evidence_url or None,
-        "as_of": s.as_of.isoformat() if s.as_of else None, **_sources(s), "demo": s.is_demo,
-        "updated": _updated(s), "network_service": s.network_service or None,
+        "id": s.id,
+        "state": s.state_code,
+        "agency": {"ar": s.agency_ar, "en": s.agency_en},
+        "sector": s.sector,
+        "name": {"ar": s.name_ar, "en": s.name_en},
+        "maturity": s.maturity,
+        "channels": s.channel_list,
+        "e_payment": s.e_payment,
+        "end_to_end": s.end_to_end,
+        "ministry_priority": s.ministry_priority,
+        "launch_phase": s.launch_phase,
+        "cross_border": s.cross_border,
+        "evidence_url": s.evidence_url or None,
+        "as_of": s.as_of.isoformat() if s.as_of else None,
+        **_sources(s),
+        "demo": s.is_demo,
+        "updated": _updated(s),
+        "network_service": s.network_service or None,
     }
 
 
-SERVICE_CSV_FIELDS = ("state", "agency_ar", "agency_en", "sector", "name_ar", "name_en", "maturity", "channels",
-                      "e_payment", "end_to_end", "ministry_priority", "launch_phase", "cross_border",
-                      "evidence_url", "as_of")
+SERVICE_CSV_FIELDS = (
+    "state",
+    "agency_ar",
+    "agency_en",
+    "sector",
+    "name_ar",
+    "name_en",
+    "maturity",
+    "channels",
+    "e_payment",
+    "end_to_end",
+    "ministry_priority",
+    "launch_phase",
+    "cross_border",
+    "evidence_url",
+    "as_of",
+)
 
 
 def service_row(s: Service) -> dict[str, Any]:
     """One CSV row; the same columns the service-catalogue import accepts."""
     return {
-        "state": s.state_code, "agency_ar": s.agency_ar, "agency_en": s.agency_en, "sector": s.sector,
-        "name_ar": s.name_ar, "name_en": s.name_en, "maturity": s.maturity, "channels": ";".join(s.channel_list),
-        "e_payment": str(s.e_payment).lower(), "end_to_end": str(s.end_to_end).lower(),
-        "ministry_priority": str(s.ministry_priority).lower(), "launch_phase": s.launch_phase,
-        "cross_border": str(s.cross_border).lower(), "evidence_url": s.evidence_url,
+        "state": s.state_code,
+        "agency_ar": s.agency_ar,
+        "agency_en": s.agency_en,
+        "sector": s.sector,
+        "name_ar": s.name_ar,
+        "name_en": s.name_en,
+        "maturity": s.maturity,
+        "channels": ";".join(s.channel_list),
+        "e_payment": str(s.e_payment).lower(),
+        "end_to_end": str(s.end_to_end).lower(),
+        "ministry_priority": str(s.ministry_priority).lower(),
+        "launch_phase": s.launch_phase,
+        "cross_border": str(s.cross_border).lower(),
+        "evidence_url": s.evidence_url,
         "as_of": s.as_of.isoformat() if s.as_of else "",
     }
 
 
 def achievement_dict(a: Achievement) -> dict[str, Any]:
     return {
-        "id": a.id, "state": a.state_code, "date": a.date.isoformat(), "year": a.date.year, "category": a.category,
-        "title": {"ar": a.title_ar, "en": a.title_en}, "body": {"ar": a.body_ar, "en": a.body_en},
-        **_sources(a), "demo": a.is_demo, "updated": _updated(a),
+        "id": a.id,
+        "state": a.state_code,
+        "date": a.date.isoformat(),
+        "year": a.date.year,
+        "category": a.category,
+        "title": {"ar": a.title_ar, "en": a.title_en},
+        "body": {"ar": a.body_ar, "en": a.body_en},
+        **_sources(a),
+        "demo": a.is_demo,
+        "updated": _updated(a),
     }
 
 
 def award_dict(e: AwardEdition) -> dict[str, Any]:
     return {
-        "year": e.year, "host": e.host_code, "notes": {"ar": e.notes_ar, "en": e.notes_en},
-        **_sources(e), "demo": e.is_demo,
-        "winners": [{"category": {"ar": w.category_ar, "en": w.category_en},
-                     "winner": {"ar": w.winner_ar, "en": w.winner_en}, "state": w.state_code} for w in e.winners],
+        "year": e.year,
+        "host": e.host_code,
+        "notes": {"ar": e.notes_ar, "en": e.notes_en},
+        **_sources(e),
+        "demo": e.is_demo,
+        "winners": [
+            {
+                "category": {"ar": w.category_ar, "en": w.category_en},
+                "winner": {"ar": w.winner_ar, "en": w.winner_en},
+                "state": w.state_code,
+            }
+            for w in e.winners
+        ],
     }
 
 
 def practice_dict(p: Practice, full: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "id": p.public_id, "state": p.state_code, "sector": p.sector, "year": p.year, "tags": list(p.tags or []),
+        "id": p.public_id,
+        "state": p.state_code,
+        "sector": p.sector,
+        "year": p.year,
+        "tags": list(p.tags or []),
         "tag_labels": tag_labels(p.tags or []),
-        "title": {"ar": p.title_ar, "en": p.title_en}, "summary": {"ar": p.summary_ar, "en": p.summary_en},
+        "title": {"ar": p.title_ar, "en": p.title_en},
+        "summary": {"ar": p.summary_ar, "en": p.summary_en},
         "published": p.published_at.date().isoformat() if p.published_at else None,
-        **_sources(p), "demo": p.is_demo, "updated": _updated(p),
+        **_sources(p),
+        "demo": p.is_demo,
+        "updated": _updated(p),
     }
     if full:
         out["body"] = {"ar": p.body_ar, "en": p.body_en}
@@ -113,5 +173,11 @@ def practice_dict(p: Practice, full: bool = False) -> dict[str, Any]:
 
 
 def standard_dict(s: Standard) -> dict[str, Any]:
-    return {"code": s.code, "category": s.category, "year": s.year, "title": {"ar": s.title_ar, "en": s.title_en},
-            "body": {"ar": s.body_ar, "en": s.body_en}, "demo": s.is_demo}
+    return {
+        "code": s.code,
+        "category": s.category,
+        "year": s.year,
+        "title": {"ar": s.title_ar, "en": s.title_en},
+        "body": {"ar": s.body_ar, "en": s.body_en},
+        "demo": s.is_demo,
+    }

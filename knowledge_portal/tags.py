@@ -9,7 +9,7 @@ new tag never breaks a page; it only waits for its translation.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from flask import g, has_app_context
 from sqlalchemy import select

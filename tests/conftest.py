@@ -8,8 +8,8 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -57,17 +57,39 @@ def _postgres_cluster() -> Iterator[str]:
         port = s.getsockname()[1]
     data = base / "data"
     try:
-        subprocess.run(_as_pg_user([initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]),
-                       check=True, capture_output=True, timeout=120)
-        subprocess.run(_as_pg_user([pg_ctl, "-D", str(data), "-l", str(base / "pg.log"), "-w", "-t", "60", "-o",
-                                    f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c max_connections=100"
-                                    " -c fsync=off", "start"]), check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            _as_pg_user([initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        subprocess.run(
+            _as_pg_user(
+                [
+                    pg_ctl,
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(base / "pg.log"),
+                    "-w",
+                    "-t",
+                    "60",
+                    "-o",
+                    f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c max_connections=100 -c fsync=off",
+                    "start",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(base, ignore_errors=True)
         pytest.skip(f"could not start PostgreSQL: {exc.stderr.decode()[-500:]}")
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run(_as_pg_user([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"]), capture_output=True,
-                       timeout=60)
+        subprocess.run(
+            _as_pg_user([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"]), capture_output=True, timeout=60
+        )
         shutil.rmtree(base, ignore_errors=True)

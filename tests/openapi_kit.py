@@ -22,7 +22,9 @@ def _jose(ctx: Any, value: Any) -> bytes:
     return str(value).encode("utf-8", "surrogatepass")
 
 
-def conformance_failures(app: Any, headers: dict[str, str] | None = None, examples: int = 20) -> tuple[int, dict[str, str]]:
+def conformance_failures(
+    app: Any, headers: dict[str, str] | None = None, examples: int = 20
+) -> tuple[int, dict[str, str]]:
     """Drive every operation of ``app``'s ``/openapi.json`` (derandomized, bounded); (operations, failures by label).
 
     Checked: no server error, every status code and content type documented,
@@ -32,8 +34,14 @@ def conformance_failures(app: Any, headers: dict[str, str] | None = None, exampl
     operations = [op.ok() for op in schema.get_all_operations()]
     failures: dict[str, str] = {}
     for operation in operations:
-        @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=list(HealthCheck))
+
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=operation.as_strategy())
         def check(case: Any) -> None:
             case.call_and_validate(headers=headers or {}, checks=CHECKS)

@@ -16,7 +16,6 @@ version must still be signed by the threshold of the keys it replaces.
 from __future__ import annotations
 
 import json
-
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -75,15 +74,17 @@ def directory() -> None:
 @click.option("--expires-days", type=click.IntRange(1, 3650), default=365, show_default=True)
 @json_option
 @guarded
-def init_command(workdir: Path, n_keys: int, threshold: int, holders: str | None, expires_days: int,
-                 as_json: bool) -> None:
+def init_command(
+    workdir: Path, n_keys: int, threshold: int, holders: str | None, expires_days: int, as_json: bool
+) -> None:
     """Create N directory keys (one per holder) and a draft with the threshold."""
     result = init(workdir, n_keys, threshold, holders.split(",") if holders else None, expires_days)
     emit(result, as_json, f"{n_keys} directory keys in {workdir / KEYS_DIR}, threshold {threshold}")
 
 
-def init(workdir: Path, n_keys: int = 3, threshold: int = 2, holders: list[str] | None = None,
-         expires_days: int = 365) -> dict[str, Any]:
+def init(
+    workdir: Path, n_keys: int = 3, threshold: int = 2, holders: list[str] | None = None, expires_days: int = 365
+) -> dict[str, Any]:
     """Create the directory keys (0600) and an empty draft under ``workdir``."""
     if threshold > n_keys:
         raise ConfigError(f"threshold {threshold} is more than the {n_keys} keys")
@@ -108,24 +109,54 @@ def init(workdir: Path, n_keys: int = 3, threshold: int = 2, holders: list[str] 
 @click.option("--url", required=True, help="The node's peer API base URL.")
 @click.option("--status", type=click.Choice(STATUSES), required=True)
 @click.option("--dir", "workdir", type=click.Path(path_type=Path), required=True)
-@click.option("--cert", "cert_path", type=click.Path(path_type=Path), help="Node certificate (default DIR/nodes/CC/node.pem).")
+@click.option(
+    "--cert", "cert_path", type=click.Path(path_type=Path), help="Node certificate (default DIR/nodes/CC/node.pem)."
+)
 @click.option("--name-ar")
 @click.option("--name-en")
 @click.option("--service", "services", multiple=True, help="A published service CC/AGENCY/code (repeatable).")
 @click.option("--keep-certs", is_flag=True, help="Keep already listed certificates (rotation overlap).")
 @json_option
 @guarded
-def add_member_command(cc: str, url: str, status: str, workdir: Path, cert_path: Path | None, name_ar: str | None,
-                       name_en: str | None, services: tuple[str, ...], keep_certs: bool, as_json: bool) -> None:
+def add_member_command(
+    cc: str,
+    url: str,
+    status: str,
+    workdir: Path,
+    cert_path: Path | None,
+    name_ar: str | None,
+    name_en: str | None,
+    services: tuple[str, ...],
+    keep_certs: bool,
+    as_json: bool,
+) -> None:
     """Add or update member state CC in the draft (signed by the next 'directory sign')."""
-    result = add_member(workdir, cc, url, status, cert_path=cert_path, name_ar=name_ar, name_en=name_en,
-                        services=services, keep_certs=keep_certs)
+    result = add_member(
+        workdir,
+        cc,
+        url,
+        status,
+        cert_path=cert_path,
+        name_ar=name_ar,
+        name_en=name_en,
+        services=services,
+        keep_certs=keep_certs,
+    )
     emit(result, as_json, f"{cc} ({status}) {url} in the draft")
 
 
-def add_member(workdir: Path, cc: str, url: str, status: str, *, cert_path: Path | None = None,
-               name_ar: str | None = None, name_en: str | None = None, services: tuple[str, ...] = (),
-               keep_certs: bool = False) -> dict[str, Any]:
+def add_member(
+    workdir: Path,
+    cc: str,
+    url: str,
+    status: str,
+    *,
+    cert_path: Path | None = None,
+    name_ar: str | None = None,
+    name_en: str | None = None,
+    services: tuple[str, ...] = (),
+    keep_certs: bool = False,
+) -> dict[str, Any]:
     """Add or update member ``cc`` in the draft under ``workdir``; returns its draft entry."""
     parse_state(cc)
     if status not in STATUSES:
@@ -145,8 +176,10 @@ def add_member(workdir: Path, cc: str, url: str, status: str, *, cert_path: Path
         fingerprints.append(fp)
     default_ar, default_en = STATE_NAMES.get(cc, (cc, cc))
     draft["members"][cc] = {
-        "name": {"ar": name_ar or old.get("name", {}).get("ar", default_ar),
-                 "en": name_en or old.get("name", {}).get("en", default_en)},
+        "name": {
+            "ar": name_ar or old.get("name", {}).get("ar", default_ar),
+            "en": name_en or old.get("name", {}).get("en", default_en),
+        },
         "status": status,
         "node_url": url,
         "node_certificates": fingerprints,
@@ -169,15 +202,26 @@ def _entry_key(workdir: Path, entry: dict[str, Any]) -> DirectoryKey:
 def _draft_content(workdir: Path, draft: dict[str, Any], version: int, now: Any, expires_days: int) -> DirectoryContent:
     keys = [_entry_key(workdir, entry) for entry in draft["keys"]]
     members = tuple(
-        Member(cc, m["name"]["ar"], m["name"]["en"], m["status"], m["node_url"],
-               tuple(m["node_certificates"]), tuple(m["services"]))
+        Member(
+            cc,
+            m["name"]["ar"],
+            m["name"]["en"],
+            m["status"],
+            m["node_url"],
+            tuple(m["node_certificates"]),
+            tuple(m["services"]),
+        )
         for cc, m in sorted(draft["members"].items())
     )
     return DirectoryContent(
-        version=version, issued_at=now, expires_at=now + timedelta(days=expires_days),
-        threshold=draft["threshold"], keys=tuple(keys),
+        version=version,
+        issued_at=now,
+        expires_at=now + timedelta(days=expires_days),
+        threshold=draft["threshold"],
+        keys=tuple(keys),
         root_certificate=core.load_certificate((workdir / ROOT_CERT).read_bytes()),
-        revoked_serials=frozenset(read_revoked(workdir)), members=members,
+        revoked_serials=frozenset(read_revoked(workdir)),
+        members=members,
     )
 
 
@@ -200,16 +244,25 @@ def _install(workdir: Path, data: bytes, now: Any) -> Directory:
 
 @directory.command("sign")
 @click.option("--dir", "workdir", type=click.Path(path_type=Path), required=True)
-@click.option("--key", "key_paths", type=click.Path(path_type=Path, exists=True), multiple=True,
-              help="Sign with these key files only (default: every key in DIR/directory-keys).")
+@click.option(
+    "--key",
+    "key_paths",
+    type=click.Path(path_type=Path, exists=True),
+    multiple=True,
+    help="Sign with these key files only (default: every key in DIR/directory-keys).",
+)
 @click.option("--expires-days", type=click.IntRange(1, 3650))
-@click.option("--partial", is_flag=True,
-              help="Write DIR/directory.vN.pending.jws for the other key holders to cosign; publish it later.")
+@click.option(
+    "--partial",
+    is_flag=True,
+    help="Write DIR/directory.vN.pending.jws for the other key holders to cosign; publish it later.",
+)
 @at_option
 @json_option
 @guarded
-def sign_command(workdir: Path, key_paths: tuple[Path, ...], expires_days: int | None, partial: bool, at: str | None,
-                 as_json: bool) -> None:
+def sign_command(
+    workdir: Path, key_paths: tuple[Path, ...], expires_days: int | None, partial: bool, at: str | None, as_json: bool
+) -> None:
     """Sign the draft as the next version: DIR/directory.jws and DIR/directory.vN.jws.
 
     The new version must be acceptable to a node holding the previous one
@@ -218,15 +271,28 @@ def sign_command(workdir: Path, key_paths: tuple[Path, ...], expires_days: int |
     """
     result = sign(workdir, now_or(at), key_paths=key_paths, expires_days=expires_days, partial=partial)
     if partial:
-        emit(result, as_json, f"directory version {result['version']} awaits cosigning: {result['file']} "
-                              f"({result['signatures']} signature(s))")
+        emit(
+            result,
+            as_json,
+            f"directory version {result['version']} awaits cosigning: {result['file']} "
+            f"({result['signatures']} signature(s))",
+        )
     else:
-        emit(result, as_json, f"directory version {result['version']} signed by {result['signers']} key(s): "
-                              f"{result['file']}")
+        emit(
+            result,
+            as_json,
+            f"directory version {result['version']} signed by {result['signers']} key(s): {result['file']}",
+        )
 
 
-def sign(workdir: Path, now: datetime, *, key_paths: tuple[Path, ...] = (), expires_days: int | None = None,
-         partial: bool = False) -> dict[str, Any]:
+def sign(
+    workdir: Path,
+    now: datetime,
+    *,
+    key_paths: tuple[Path, ...] = (),
+    expires_days: int | None = None,
+    partial: bool = False,
+) -> dict[str, Any]:
     """Sign the draft under ``workdir`` as the next version and publish it (or leave it pending with ``partial``)."""
     draft = _read_draft(workdir)
     try:
@@ -242,8 +308,12 @@ def sign(workdir: Path, now: datetime, *, key_paths: tuple[Path, ...] = (), expi
         write_public(pending, data)
         return {"version": version, "file": str(pending), "signatures": len(json.loads(data)["signatures"])}
     new = _install(workdir, data, now)
-    return {"version": version, "file": str(workdir / SIGNED), "signers": len(new.signer_kids),
-            "members": [m.cc for m in new.members]}
+    return {
+        "version": version,
+        "file": str(workdir / SIGNED),
+        "signers": len(new.signer_kids),
+        "members": [m.cc for m in new.members],
+    }
 
 
 @directory.command("publish")
@@ -259,15 +329,22 @@ def publish(file: Path, workdir: Path, at: str | None, as_json: bool) -> None:
         new = _install(workdir, file.read_bytes(), now)
     except GccLinkError as exc:
         fail_on(exc)
-    emit({"version": new.version, "file": str(workdir / SIGNED), "signers": len(new.signer_kids)}, as_json,
-         f"directory version {new.version} published ({len(new.signer_kids)} signatures): {workdir / SIGNED}")
+    emit(
+        {"version": new.version, "file": str(workdir / SIGNED), "signers": len(new.signer_kids)},
+        as_json,
+        f"directory version {new.version} published ({len(new.signer_kids)} signatures): {workdir / SIGNED}",
+    )
 
 
 @directory.command("add-key")
 @click.option("--dir", "workdir", type=click.Path(path_type=Path), required=True)
 @click.option("--holder", required=True, help="Who holds the key (a state or the secretariat).")
-@click.option("--public-key", "public_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              help="The holder's P-256 public key (PEM), when the private key is kept elsewhere.")
+@click.option(
+    "--public-key",
+    "public_path",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="The holder's P-256 public key (PEM), when the private key is kept elsewhere.",
+)
 @json_option
 @guarded
 def add_key(workdir: Path, holder: str, public_path: Path | None, as_json: bool) -> None:
@@ -290,8 +367,11 @@ def add_key(workdir: Path, holder: str, public_path: Path | None, as_json: bool)
         fail(f"key {dk.kid} is already in the draft")
     draft["keys"].append({"kid": dk.kid, **entry})
     _write_draft(workdir, draft)
-    emit({"kid": dk.kid, "holder": holder, "keys": len(draft["keys"])}, as_json,
-         f"key {dk.kid} ({holder}) added; the draft lists {len(draft['keys'])} keys")
+    emit(
+        {"kid": dk.kid, "holder": holder, "keys": len(draft["keys"])},
+        as_json,
+        f"key {dk.kid} ({holder}) added; the draft lists {len(draft['keys'])} keys",
+    )
 
 
 @directory.command("remove-key")
@@ -345,10 +425,19 @@ def cosign(file: Path, key_paths: tuple[Path, ...], as_json: bool) -> None:
 
 @directory.command("verify")
 @click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@click.option("--root", "root_path", type=click.Path(path_type=Path, exists=True), required=True,
-              help="The GCC root certificate the directory must carry.")
-@click.option("--trusted", "trusted_path", type=click.Path(path_type=Path, exists=True),
-              help="A previously trusted version: check FILE as an update of it (threshold of both, no rollback).")
+@click.option(
+    "--root",
+    "root_path",
+    type=click.Path(path_type=Path, exists=True),
+    required=True,
+    help="The GCC root certificate the directory must carry.",
+)
+@click.option(
+    "--trusted",
+    "trusted_path",
+    type=click.Path(path_type=Path, exists=True),
+    help="A previously trusted version: check FILE as an update of it (threshold of both, no rollback).",
+)
 @at_option
 @json_option
 @guarded
@@ -368,11 +457,18 @@ def verify(file: Path, root_path: Path, trusted_path: Path | None, at: str | Non
             click.echo(json.dumps({"valid": False, "code": exc.code, "message": exc.message}))
         fail_on(exc)
     members = {m.cc: m.status for m in result.members}
-    summary = {"valid": True, "code": None, "version": result.version, "threshold": result.threshold,
-               "signers": len(result.signer_kids), "expires_at": result.expires_at.isoformat(),
-               "members": members}
-    emit(summary, as_json, f"directory version {result.version} valid: "
-         f"{len(result.signer_kids)}/{result.threshold} signatures, members {', '.join(members)}")
-
-
-
+    summary = {
+        "valid": True,
+        "code": None,
+        "version": result.version,
+        "threshold": result.threshold,
+        "signers": len(result.signer_kids),
+        "expires_at": result.expires_at.isoformat(),
+        "members": members,
+    }
+    emit(
+        summary,
+        as_json,
+        f"directory version {result.version} valid: "
+        f"{len(result.signer_kids)}/{result.threshold} signatures, members {', '.join(members)}",
+    )

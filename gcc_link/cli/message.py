@@ -38,9 +38,19 @@ def message() -> None:
 @click.option("--ttl", "ttl_seconds", type=int, default=86400, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), help="Write the JWS here instead of stdout.")
 @at_option
-def sign(cert_path: Path, key_path: Path, sender: str, recipient: str, body: str, service: str | None,
-         conversation_id: str | None, in_reply_to: str | None, ttl_seconds: int, out: Path | None,
-         at: str | None) -> None:
+def sign(
+    cert_path: Path,
+    key_path: Path,
+    sender: str,
+    recipient: str,
+    body: str,
+    service: str | None,
+    conversation_id: str | None,
+    in_reply_to: str | None,
+    ttl_seconds: int,
+    out: Path | None,
+    at: str | None,
+) -> None:
     """Sign a message and print its compact JWS."""
     text = Path(body[1:]).read_text() if body.startswith("@") else body
     try:
@@ -49,9 +59,17 @@ def sign(cert_path: Path, key_path: Path, sender: str, recipient: str, body: str
         fail(f"--body is not JSON: {exc}")
     try:
         identity = NodeIdentity.from_pem(cert_path.read_bytes(), key_path.read_bytes())
-        msg = Message.create(identity, sender=sender, recipient=recipient, body=value, now=now_or(at),
-                             ttl_seconds=ttl_seconds, service=service, conversation_id=conversation_id,
-                             in_reply_to=in_reply_to)
+        msg = Message.create(
+            identity,
+            sender=sender,
+            recipient=recipient,
+            body=value,
+            now=now_or(at),
+            ttl_seconds=ttl_seconds,
+            service=service,
+            conversation_id=conversation_id,
+            in_reply_to=in_reply_to,
+        )
     except GccLinkError as exc:
         fail_on(exc)
     if out:
@@ -67,8 +85,7 @@ def sign(cert_path: Path, key_path: Path, sender: str, recipient: str, body: str
 @click.option("--local-state", help="Also check the recipient is an agency of this state.")
 @at_option
 @json_option
-def verify(file: BinaryIO, directory_path: Path, local_state: str | None, at: str | None,
-           as_json: bool) -> None:
+def verify(file: BinaryIO, directory_path: Path, local_state: str | None, at: str | None, as_json: bool) -> None:
     """Verify a message JWS (FILE, or - for stdin) with every receiving check a lone tool can run.
 
     Prints {"valid", "code"}; exits 1 when the message would be rejected.
@@ -83,8 +100,10 @@ def verify(file: BinaryIO, directory_path: Path, local_state: str | None, at: st
     try:
         msg = Message.from_jws(data, directory=directory, now=now, local_state=local_state)
     except GccLinkError as exc:
-        emit({"valid": False, "code": exc.code, "message": exc.message}, as_json,
-             f"invalid: {exc.code}: {exc.message}")
+        emit({"valid": False, "code": exc.code, "message": exc.message}, as_json, f"invalid: {exc.code}: {exc.message}")
         sys.exit(1)
-    emit({"valid": True, "code": None, "id": msg.id, "sender": msg.sender, "recipient": msg.recipient},
-         as_json, f"valid: {msg.id} from {msg.sender} to {msg.recipient}")
+    emit(
+        {"valid": True, "code": None, "id": msg.id, "sender": msg.sender, "recipient": msg.recipient},
+        as_json,
+        f"valid: {msg.id} from {msg.sender} to {msg.recipient}",
+    )

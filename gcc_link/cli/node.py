@@ -19,8 +19,13 @@ from ..protocol.errors import GccLinkError
 from .files import json_option
 from .output import emit, fail, fail_on, guarded
 
-config_option = click.option("--config", "config_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-                             required=True, help="The node's node.toml.")
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    required=True,
+    help="The node's node.toml.",
+)
 
 
 def _config(path: Path) -> NodeConfig:
@@ -38,8 +43,10 @@ def _db(config: NodeConfig, initialise: bool = False) -> Database:
 # --- node --------------------------------------------------------------------
 
 initialise_option = click.option(
-    "--initialise", is_flag=True,
-    help="Start with an empty store even though this data directory held a node (its messages are then lost).")
+    "--initialise",
+    is_flag=True,
+    help="Start with an empty store even though this data directory held a node (its messages are then lost).",
+)
 
 
 @click.group("node")
@@ -83,6 +90,7 @@ def node_migrate(config_path: Path, initialise: bool) -> None:
 
 # --- clients -----------------------------------------------------------------
 
+
 @click.group("client")
 def client() -> None:
     """OAuth clients of the agencies (each bound to one agency address)."""
@@ -92,15 +100,30 @@ def client() -> None:
 @config_option
 @click.option("--agency", "agencies", multiple=True, help="Agency address CC/AGENCY (repeatable).")
 @click.option("--all", "all_agencies", is_flag=True, help="One client for every agency in the config.")
-@click.option("--scope", "scopes", multiple=True,
-              help="Scopes (repeatable; default: messages:send, messages:read, calls — services:admin only when named).")
-@click.option("--public-key", "public_key", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              help="PEM public key: the client authenticates by private_key_jwt instead of a secret.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    help="Scopes (repeatable; default: messages:send, messages:read, calls — services:admin only when named).",
+)
+@click.option(
+    "--public-key",
+    "public_key",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="PEM public key: the client authenticates by private_key_jwt instead of a secret.",
+)
 @click.option("--operator", is_flag=True, help="An operator client (scope 'operator' only, no agency).")
 @json_option
 @guarded
-def client_create(config_path: Path, agencies: tuple[str, ...], all_agencies: bool, scopes: tuple[str, ...],
-                  public_key: Path | None, operator: bool, as_json: bool) -> None:
+def client_create(
+    config_path: Path,
+    agencies: tuple[str, ...],
+    all_agencies: bool,
+    scopes: tuple[str, ...],
+    public_key: Path | None,
+    operator: bool,
+    as_json: bool,
+) -> None:
     """Register client(s); the secret is printed once and stored only as a hash."""
     from ..node.config import DEFAULT_AGENCY_SCOPES
     from ..node.oauth import create_client
@@ -128,9 +151,15 @@ def client_create(config_path: Path, agencies: tuple[str, ...], all_agencies: bo
     except GccLinkError as exc:
         fail(f"{exc.code}: {exc.message}")
     result: Any = results[0] if len(results) == 1 and not all_agencies else results
-    emit(result, as_json, "\n".join(f"{r['agency']}: client_id={r['client_id']}"
-                                     + (f" client_secret={r['client_secret']}" if "client_secret" in r else "")
-                                     for r in results))
+    emit(
+        result,
+        as_json,
+        "\n".join(
+            f"{r['agency']}: client_id={r['client_id']}"
+            + (f" client_secret={r['client_secret']}" if "client_secret" in r else "")
+            for r in results
+        ),
+    )
 
 
 @client.command("list")
@@ -146,6 +175,7 @@ def client_list(config_path: Path, as_json: bool) -> None:
 
 
 # --- message log ---------------------------------------------------------------
+
 
 @click.group("log")
 def log_group() -> None:
@@ -165,13 +195,18 @@ def log_verify(config_path: Path, as_json: bool) -> None:
 
     config = _config(config_path)
     result = verify_log(config, _db(config))
-    emit(result, as_json, f"log {'valid' if result['valid'] else 'INVALID'}: {result['entries']} entries"
-          + "".join(f"\n  {p}" for p in result["problems"]))
+    emit(
+        result,
+        as_json,
+        f"log {'valid' if result['valid'] else 'INVALID'}: {result['entries']} entries"
+        + "".join(f"\n  {p}" for p in result["problems"]),
+    )
     if not result["valid"]:
         sys.exit(1)
 
 
 # --- evidence ----------------------------------------------------------------------
+
 
 @click.group("evidence")
 def evidence() -> None:
@@ -194,8 +229,11 @@ def evidence_export(message_id: str, config_path: Path, out: Path, as_json: bool
     except GccLinkError as exc:
         fail(f"{exc.code}: {exc.message}")
     out.write_text(json.dumps(bundle, indent=1) + "\n")
-    emit({"file": str(out), "message_id": message_id, "log_entries": len(bundle["log"]["entries"])}, as_json,
-          f"evidence for {message_id} written to {out}")
+    emit(
+        {"file": str(out), "message_id": message_id, "log_entries": len(bundle["log"]["entries"])},
+        as_json,
+        f"evidence for {message_id} written to {out}",
+    )
 
 
 @evidence.command("verify")
@@ -204,8 +242,8 @@ def evidence_export(message_id: str, config_path: Path, out: Path, as_json: bool
 @json_option
 def evidence_verify(file: Path, root_path: Path, as_json: bool) -> None:
     """Verify a bundle offline with only the GCC root certificate; exit 1 if invalid."""
-    from ..protocol.pki import load_certificate
     from ..protocol.evidence import verify_bundle
+    from ..protocol.pki import load_certificate
 
     try:
         root = load_certificate(root_path.read_bytes())
@@ -213,8 +251,11 @@ def evidence_verify(file: Path, root_path: Path, as_json: bool) -> None:
     except (GccLinkError, ValueError) as exc:
         fail(f"cannot read input: {exc}")
     result = verify_bundle(bundle, root)
-    emit(result, as_json, f"evidence {'valid' if result['valid'] else 'INVALID'}"
-          + "".join(f"\n  {p}" for p in result["problems"]))
+    emit(
+        result,
+        as_json,
+        f"evidence {'valid' if result['valid'] else 'INVALID'}" + "".join(f"\n  {p}" for p in result["problems"]),
+    )
     if not result["valid"]:
         sys.exit(1)
 

@@ -24,8 +24,13 @@ from .output import emit, fail, fail_on, guarded
 
 __all__ = ["register"]
 
-config_option = click.option("--config", "config_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-                             required=True, help="The node's node.toml.")
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    required=True,
+    help="The node's node.toml.",
+)
 
 
 def _config(path: Path) -> NodeConfig:
@@ -72,9 +77,15 @@ def _on(target: list[click.Command]):
 
     return add
 
-passphrase_option = click.option("--passphrase-env", "passphrase_env", default="GCC_BACKUP_PASSPHRASE",
-                                 show_default=True, metavar="VAR",
-                                 help="Environment variable holding the backup passphrase (asked for if unset).")
+
+passphrase_option = click.option(
+    "--passphrase-env",
+    "passphrase_env",
+    default="GCC_BACKUP_PASSPHRASE",
+    show_default=True,
+    metavar="VAR",
+    help="Environment variable holding the backup passphrase (asked for if unset).",
+)
 
 
 def _passphrase(var: str, confirm: bool) -> str:
@@ -88,32 +99,48 @@ def _passphrase(var: str, confirm: bool) -> str:
 
 # --- backup, restore, gap -------------------------------------------------------------
 
+
 @_on(_NODE)
 @click.command("backup")
 @config_option
-@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), required=True,
-              help="The encrypted backup file to write (0600).")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The encrypted backup file to write (0600).",
+)
 @click.option("--include-key", is_flag=True, help="Also back up the node's private key.")
 @passphrase_option
 @at_option
 @json_option
 @guarded
-def node_backup(config_path: Path, out: Path, include_key: bool, passphrase_env: str, at: str | None,
-                as_json: bool) -> None:
+def node_backup(
+    config_path: Path, out: Path, include_key: bool, passphrase_env: str, at: str | None, as_json: bool
+) -> None:
     """Write one consistent, encrypted backup of the node (it may keep running)."""
     from ..node.backup import create_backup
 
     config = _config(config_path)
     result = create_backup(config, out, _passphrase(passphrase_env, True), now_or(at), include_key=include_key)
-    emit(result, as_json, f"backup of {result['node']} written to {out} ({result['bytes']} bytes, log head "
-                          f"seq {result['log_head']['seq']}, private key {'included' if include_key else 'NOT included'})")
+    emit(
+        result,
+        as_json,
+        f"backup of {result['node']} written to {out} ({result['bytes']} bytes, log head "
+        f"seq {result['log_head']['seq']}, private key {'included' if include_key else 'NOT included'})",
+    )
 
 
 @_on(_NODE)
 @click.command("restore")
 @click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), required=True,
-              help="The node's node.toml (written from the backup if it does not exist).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The node's node.toml (written from the backup if it does not exist).",
+)
 @passphrase_option
 @at_option
 @json_option
@@ -124,10 +151,14 @@ def node_restore(file: Path, config_path: Path, passphrase_env: str, at: str | N
 
     result = restore_backup(file, config_path, _passphrase(passphrase_env, False), now_or(at))
     check = result["log_verify"]
-    emit(result, as_json, f"restored {result['node']} from the backup of {result['backup_created_at']}; log "
-                          f"{'valid' if check['valid'] else 'INVALID'}: {check['entries']} entries"
-                          + (f"; previous store kept at {result['moved_aside']}" if result["moved_aside"] else "")
-                          + "\nrun `gcc-link node check-gap` to find messages accepted after the backup")
+    emit(
+        result,
+        as_json,
+        f"restored {result['node']} from the backup of {result['backup_created_at']}; log "
+        f"{'valid' if check['valid'] else 'INVALID'}: {check['entries']} entries"
+        + (f"; previous store kept at {result['moved_aside']}" if result["moved_aside"] else "")
+        + "\nrun `gcc-link node check-gap` to find messages accepted after the backup",
+    )
     if not check["valid"]:
         sys.exit(1)
 
@@ -136,8 +167,11 @@ def node_restore(file: Path, config_path: Path, passphrase_env: str, at: str | N
 @click.command("check-gap")
 @config_option
 @click.option("--since", "since", metavar="TIME", help="Start of the gap (default: the restored backup's time).")
-@click.option("--recover", is_flag=True,
-              help="Put messages the peers delivered to us since then, and that our inbox lost, back into it.")
+@click.option(
+    "--recover",
+    is_flag=True,
+    help="Put messages the peers delivered to us since then, and that our inbox lost, back into it.",
+)
 @json_option
 @guarded
 def node_check_gap(config_path: Path, since: str | None, recover: bool, as_json: bool) -> None:
@@ -156,26 +190,41 @@ def node_check_gap(config_path: Path, since: str | None, recover: bool, as_json:
         since, until = restored["backup_created_at"], restored["restored_at"]
     ctx = NodeContext.create(config)
     result = check_gap(ctx, now_or(since), now_or(until) if until else None, recover=recover)
-    lines = [f"gap since {result['since']}: {len(result['lost'])} message(s) accepted by this node are held by "
-             f"peers but LOST from this store" + ("" if result["complete"] else " (not every peer answered)")]
+    lines = [
+        f"gap since {result['since']}: {len(result['lost'])} message(s) accepted by this node are held by "
+        f"peers but LOST from this store" + ("" if result["complete"] else " (not every peer answered)")
+    ]
     lines += [f"  lost {f['id']} (delivered to {f['peer']} at {f['received_at']})" for f in result["lost"]]
-    lines.append(f"{len(result['lost_received'])} message(s) delivered to this node were missing from its inboxes"
-                 + (f"; {result['recovered']} put back" if recover else " (put them back with --recover)"))
-    lines += [f"  {'recovered' if recover else 'missing'} {f['id']} from {f['sender']} to {f['recipient']}"
-              for f in result["lost_received"]]
-    lines += [f"  peer {cc}: " + (f"{p['received_since']} received since, {p['unknown_here']} unknown here, "
-                                  f"{p['delivered_since']} delivered to us, {p['missing_from_inbox']} missing from "
-                                  f"our inbox, {p['invalid_receipts']} invalid" if "received_since" in p
-                                  else f"no answer ({p.get('error')})")
-              for cc, p in sorted(result["peers"].items())]
-    lines.append("messages accepted after the backup that reached no peer cannot be recovered: ask the agencies "
-                 f"to re-send what they sent between {result['since']} and {result['until']}")
+    lines.append(
+        f"{len(result['lost_received'])} message(s) delivered to this node were missing from its inboxes"
+        + (f"; {result['recovered']} put back" if recover else " (put them back with --recover)")
+    )
+    lines += [
+        f"  {'recovered' if recover else 'missing'} {f['id']} from {f['sender']} to {f['recipient']}"
+        for f in result["lost_received"]
+    ]
+    lines += [
+        f"  peer {cc}: "
+        + (
+            f"{p['received_since']} received since, {p['unknown_here']} unknown here, "
+            f"{p['delivered_since']} delivered to us, {p['missing_from_inbox']} missing from "
+            f"our inbox, {p['invalid_receipts']} invalid"
+            if "received_since" in p
+            else f"no answer ({p.get('error')})"
+        )
+        for cc, p in sorted(result["peers"].items())
+    ]
+    lines.append(
+        "messages accepted after the backup that reached no peer cannot be recovered: ask the agencies "
+        f"to re-send what they sent between {result['since']} and {result['until']}"
+    )
     emit(result, as_json, "\n".join(lines))
     if result["lost"] or not result["complete"] or (result["lost_received"] and not recover):
         sys.exit(1)
 
 
 # --- retention ------------------------------------------------------------------------
+
 
 @_on(_NODE)
 @click.command("archive")
@@ -195,8 +244,10 @@ def node_archive(config_path: Path, days: float | None, at: str | None, as_json:
         fail("--days must not be negative")
     result = locked_run(_db(config), load_identity(config), config.data_dir, now_or(at), retention)
     human = [f"archived {len(result['archived'])} day(s) older than {result['cutoff']}"]
-    human += [f"  {d['file']}: {d['entries']} log entries, {d['outbox']} sent, {d['inbox']} received, "
-              f"{d['bytes']} bytes" for d in result["archived"]]
+    human += [
+        f"  {d['file']}: {d['entries']} log entries, {d['outbox']} sent, {d['inbox']} received, {d['bytes']} bytes"
+        for d in result["archived"]
+    ]
     emit(result, as_json, "\n".join(human))
 
 
@@ -216,13 +267,18 @@ def log_verify_archive(files: tuple[Path, ...], root_path: Path, as_json: bool) 
     except (GccLinkError, ValueError) as exc:
         fail(f"cannot read the root certificate: {exc}")
     result = verify_archive_lines(files, root)
-    emit(result, as_json, f"archive {'valid' if result['valid'] else 'INVALID'}: {result['files']} file(s), "
-                          f"{result['entries']} entries" + "".join(f"\n  {p}" for p in result["problems"]))
+    emit(
+        result,
+        as_json,
+        f"archive {'valid' if result['valid'] else 'INVALID'}: {result['files']} file(s), "
+        f"{result['entries']} entries" + "".join(f"\n  {p}" for p in result["problems"]),
+    )
     if not result["valid"]:
         sys.exit(1)
 
 
 # --- messages ------------------------------------------------------------------------
+
 
 @_on(_NODE)
 @click.group("messages")
@@ -232,9 +288,11 @@ def messages() -> None:
 
 def _line(m: dict) -> str:
     when = m.get("created_at") or m.get("received_at")
-    return (f"{m['id']} {m['direction']} {m['status']} {m['sender']} -> {m['recipient']} {when}"
-            + (f" attempts={m['attempts']}" if "attempts" in m else "")
-            + (f" last_error={m['last_error']}" if m.get("last_error") else ""))
+    return (
+        f"{m['id']} {m['direction']} {m['status']} {m['sender']} -> {m['recipient']} {when}"
+        + (f" attempts={m['attempts']}" if "attempts" in m else "")
+        + (f" last_error={m['last_error']}" if m.get("last_error") else "")
+    )
 
 
 @messages.command("list")
@@ -248,13 +306,30 @@ def _line(m: dict) -> str:
 @click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
 @json_option
 @guarded
-def messages_list(config_path: Path, direction: str, status: str | None, peer: str | None, agency: str | None,
-                  since: str | None, until: str | None, limit: int, as_json: bool) -> None:
+def messages_list(
+    config_path: Path,
+    direction: str,
+    status: str | None,
+    peer: str | None,
+    agency: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
     """List messages by status, peer, agency and time, newest first."""
     from ..node.operations import list_messages
 
-    rows = list_messages(_db(_config(config_path)), direction=direction, status=status, peer=peer, agency=agency,
-                         since=since, until=until, limit=limit)
+    rows = list_messages(
+        _db(_config(config_path)),
+        direction=direction,
+        status=status,
+        peer=peer,
+        agency=agency,
+        since=since,
+        until=until,
+        limit=limit,
+    )
     emit(rows, as_json, "\n".join(_line(m) for m in rows) or "no messages")
 
 
@@ -274,8 +349,14 @@ def messages_show(message_id: str, config_path: Path, as_json: bool) -> None:
 @messages.command("requeue")
 @click.argument("message_id")
 @config_option
-@click.option("--ttl", "ttl", type=click.IntRange(1, 2_592_000), default=86_400, show_default=True,
-              help="Seconds the re-signed message stays valid.")
+@click.option(
+    "--ttl",
+    "ttl",
+    type=click.IntRange(1, 2_592_000),
+    default=86_400,
+    show_default=True,
+    help="Seconds the re-signed message stays valid.",
+)
 @at_option
 @json_option
 @guarded
@@ -304,6 +385,7 @@ def messages_cancel(message_id: str, config_path: Path, at: str | None, as_json:
 
 
 # --- grants ---------------------------------------------------------------------------
+
 
 @_on(_NODE)
 @click.group("grants")
@@ -354,6 +436,7 @@ def grants_remove(service: str, grantee: str, config_path: Path, as_json: bool) 
 
 # --- clients ---------------------------------------------------------------------------
 
+
 @_on(_CLIENT)
 @click.command("revoke")
 @click.argument("client_id")
@@ -386,8 +469,13 @@ def client_rotate_secret(client_id: str, config_path: Path, as_json: bool) -> No
 @click.command("rotate-key")
 @click.argument("client_id")
 @config_option
-@click.option("--public-key", "public_key", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              required=True, help="The client's new PEM public key (private_key_jwt).")
+@click.option(
+    "--public-key",
+    "public_key",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    required=True,
+    help="The client's new PEM public key (private_key_jwt).",
+)
 @json_option
 @guarded
 def client_rotate_key(client_id: str, config_path: Path, public_key: Path, as_json: bool) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from typing import Any, Callable, NoReturn, TypeVar
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 
 import click
 

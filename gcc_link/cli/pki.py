@@ -71,24 +71,36 @@ def init_root(directory: Path, now: datetime, *, days: int = core.ROOT_DAYS, for
 @at_option
 @json_option
 @guarded
-def issue_node_command(cc: str, directory: Path, days: int, dns_names: tuple[str, ...], ips: tuple[str, ...],
-                       at: str | None, as_json: bool) -> None:
+def issue_node_command(
+    cc: str, directory: Path, days: int, dns_names: tuple[str, ...], ips: tuple[str, ...], at: str | None, as_json: bool
+) -> None:
     """Issue a node certificate for state CC: DIR/nodes/CC/node.pem and node.key (0600)."""
     result = issue_node(directory, cc, now_or(at), days=days, dns_names=dns_names, ips=ips)
-    emit(result, as_json,
-         f"{cc} node certificate {result['cert']} serial {result['serial']} sha256 {result['fingerprint']}")
+    emit(
+        result,
+        as_json,
+        f"{cc} node certificate {result['cert']} serial {result['serial']} sha256 {result['fingerprint']}",
+    )
 
 
-def issue_node(directory: Path, cc: str, now: datetime, *, days: int = core.NODE_DAYS,
-               dns_names: tuple[str, ...] = ("localhost",), ips: tuple[str, ...] = ("127.0.0.1",)) -> dict[str, str]:
+def issue_node(
+    directory: Path,
+    cc: str,
+    now: datetime,
+    *,
+    days: int = core.NODE_DAYS,
+    dns_names: tuple[str, ...] = ("localhost",),
+    ips: tuple[str, ...] = ("127.0.0.1",),
+) -> dict[str, str]:
     """Issue and write the node certificate and key of state ``cc``, signed by the root under ``directory``."""
     parse_state(cc)
     try:
         root_key = core.load_private_key((directory / ROOT_KEY).read_bytes())
         root_cert = core.load_certificate((directory / ROOT_CERT).read_bytes())
         key = core.generate_key()
-        cert = core.issue_node_certificate(root_key, root_cert, cc, key.public_key(), now,
-                                          days=days, dns_names=dns_names, ip_addresses=ips)
+        cert = core.issue_node_certificate(
+            root_key, root_cert, cc, key.public_key(), now, days=days, dns_names=dns_names, ip_addresses=ips
+        )
     except FileNotFoundError as exc:
         raise PkiError(f"{exc.filename} not found; run 'gcc-link pki init-root --dir {directory}' first") from None
     except ValueError as exc:
@@ -96,8 +108,13 @@ def issue_node(directory: Path, cc: str, now: datetime, *, days: int = core.NODE
     cert_path, key_path = node_paths(directory, cc)
     write_private(key_path, core.key_pem(key))
     write_public(cert_path, core.cert_pem(cert))
-    return {"state": cc, "cert": str(cert_path), "key": str(key_path),
-            "serial": f"{cert.serial_number:x}", "fingerprint": core.cert_fingerprint(cert)}
+    return {
+        "state": cc,
+        "cert": str(cert_path),
+        "key": str(key_path),
+        "serial": f"{cert.serial_number:x}",
+        "fingerprint": core.cert_fingerprint(cert),
+    }
 
 
 @pki_group.command("revoke")
@@ -114,5 +131,8 @@ def revoke(serial: str, directory: Path, as_json: bool) -> None:
     revoked = read_revoked(directory)
     revoked.add(number)
     write_public(directory / REVOKED, json.dumps(sorted(f"{s:x}" for s in revoked), indent=1).encode())
-    emit({"revoked": f"{number:x}", "count": len(revoked)}, as_json,
-         f"serial {number:x} revoked; run 'gcc-link directory sign' to publish it")
+    emit(
+        {"revoked": f"{number:x}", "count": len(revoked)},
+        as_json,
+        f"serial {number:x} revoked; run 'gcc-link directory sign' to publish it",
+    )

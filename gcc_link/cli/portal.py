@@ -49,8 +49,12 @@ __all__ = ["portal"]
 NEW_PASSWORD_ENV = "GCC_PORTAL_NEW_PASSWORD"
 
 instance_option = click.option(
-    "--instance", "instance", required=True, type=click.Path(file_okay=False, path_type=Path),
-    help="Instance folder (portal.toml, database, search index, uploads, secret key).")
+    "--instance",
+    "instance",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Instance folder (portal.toml, database, search index, uploads, secret key).",
+)
 
 
 def _config(instance: Path) -> PortalConfig:
@@ -92,8 +96,10 @@ def portal() -> None:
 
 
 initialise_option = click.option(
-    "--initialise", is_flag=True,
-    help="Start with an empty database even though this instance held a portal (its content is then lost).")
+    "--initialise",
+    is_flag=True,
+    help="Start with an empty database even though this instance held a portal (its content is then lost).",
+)
 
 
 @portal.command("migrate")
@@ -107,19 +113,37 @@ def migrate_cmd(instance: Path, initialise: bool, as_json: bool) -> None:
     config = _config(instance)
     result = _migrate(config, initialise)
     after = ", ".join(result.after) or "none"
-    human = (f"schema upgraded to {after} (was {', '.join(result.before) or 'empty'})" if result.changed
-             else f"schema already at {after}")
-    emit({"instance": str(config.instance_dir), "database": redacted_url(config.database_url),
-          "before": list(result.before), "after": list(result.after), "changed": result.changed}, as_json, human)
+    human = (
+        f"schema upgraded to {after} (was {', '.join(result.before) or 'empty'})"
+        if result.changed
+        else f"schema already at {after}"
+    )
+    emit(
+        {
+            "instance": str(config.instance_dir),
+            "database": redacted_url(config.database_url),
+            "before": list(result.before),
+            "after": list(result.after),
+            "changed": result.changed,
+        },
+        as_json,
+        human,
+    )
 
 
 @portal.command("run")
 @instance_option
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--workers", default=0, type=click.IntRange(min=0), help="gunicorn workers (0: the built-in threaded server).")
-@click.option("--reindex/--no-reindex", default=True, show_default=True,
-              help="Rebuild the search index from the database before serving (keeps it in step after upgrades).")
+@click.option(
+    "--workers", default=0, type=click.IntRange(min=0), help="gunicorn workers (0: the built-in threaded server)."
+)
+@click.option(
+    "--reindex/--no-reindex",
+    default=True,
+    show_default=True,
+    help="Rebuild the search index from the database before serving (keeps it in step after upgrades).",
+)
 @initialise_option
 def run(instance: Path, port: int, host: str, workers: int, reindex: bool, initialise: bool) -> None:
     """Migrate the schema, then serve the portal (threaded WSGI server; --workers N for gunicorn)."""
@@ -146,8 +170,7 @@ def run(instance: Path, port: int, host: str, workers: int, reindex: bool, initi
 
     listener = _listen(host, port)
     try:
-        server = make_server(host, port, app, threaded=True, request_handler=_redacting_handler(),
-                             fd=listener.fileno())
+        server = make_server(host, port, app, threaded=True, request_handler=_redacting_handler(), fd=listener.fileno())
     finally:
         listener.close()  # the server holds its own duplicate of the socket
     click.echo(f"portal listening on http://{host}:{server.port}/", err=True)
@@ -165,8 +188,12 @@ def _collector_loop(app: Flask, stop: Any) -> None:
 
     with app.app_context():
         db = app.extensions["portal_db"]
-        run_forever(db.sessionmaker, app.extensions["portal_network"].config,
-                    float(app.config.get("NETWORK_CACHE_SECONDS", 30)), stop)
+        run_forever(
+            db.sessionmaker,
+            app.extensions["portal_network"].config,
+            float(app.config.get("NETWORK_CACHE_SECONDS", 30)),
+            stop,
+        )
 
 
 def _start_collector(app: Flask) -> Any:
@@ -183,8 +210,9 @@ def _start_collector(app: Flask) -> Any:
 
 @portal.command("collect-network")
 @instance_option
-@click.option("--interval", default=30.0, show_default=True, type=click.FloatRange(min=1),
-              help="Seconds between rounds.")
+@click.option(
+    "--interval", default=30.0, show_default=True, type=click.FloatRange(min=1), help="Seconds between rounds."
+)
 @click.option("--once", is_flag=True, help="One round, print it, exit.")
 @json_option
 def collect_network(instance: Path, interval: float, once: bool, as_json: bool) -> None:
@@ -204,8 +232,12 @@ def collect_network(instance: Path, interval: float, once: bool, as_json: bool) 
         if once:
             session = db.sessionmaker()
             try:
-                polls = collect_once(session, network.config, datetime.now(timezone.utc),
-                                     timeout=float(app.config.get("NETWORK_TIMEOUT_SECONDS", 1.5)))
+                polls = collect_once(
+                    session,
+                    network.config,
+                    datetime.now(timezone.utc),
+                    timeout=float(app.config.get("NETWORK_TIMEOUT_SECONDS", 1.5)),
+                )
             except (GccLinkError, OSError) as exc:
                 fail(f"cannot read the member directory: {exc}")
             finally:
@@ -319,10 +351,20 @@ def init(instance: Path, demo: bool, admin_user: str, as_json: bool) -> None:
             indexed = reindex_all(db)
         except Exception as exc:  # noqa: BLE001 - one line, the index is rebuilt by the next run
             fail(f"search index: {exc}")
-    result = {"instance": str(config.instance_dir), "admin": creds, "admin_file": str(admin_file),
-              "demo": added, "reference": reference, "indexed": indexed}
-    emit(result, as_json, f"instance ready at {instance}; admin user {creds['username']!r}, "
-                          f"password {creds['password']} (also in {admin_file}); {indexed} practices indexed")
+    result = {
+        "instance": str(config.instance_dir),
+        "admin": creds,
+        "admin_file": str(admin_file),
+        "demo": added,
+        "reference": reference,
+        "indexed": indexed,
+    }
+    emit(
+        result,
+        as_json,
+        f"instance ready at {instance}; admin user {creds['username']!r}, "
+        f"password {creds['password']} (also in {admin_file}); {indexed} practices indexed",
+    )
 
 
 @portal.command("create-user")
@@ -333,8 +375,9 @@ def init(instance: Path, demo: bool, admin_user: str, as_json: bool) -> None:
 @click.option("--email")
 @click.option("--password", help=f"Password (read from {NEW_PASSWORD_ENV} or generated when omitted).")
 @json_option
-def create_user(instance: Path, username: str, role: str, state: str | None, email: str | None,
-                password: str | None, as_json: bool) -> None:
+def create_user(
+    instance: Path, username: str, role: str, state: str | None, email: str | None, password: str | None, as_json: bool
+) -> None:
     """Create or update a local account (editors need --state)."""
     from sqlalchemy import select
 
@@ -366,8 +409,11 @@ def create_user(instance: Path, username: str, role: str, state: str | None, ema
         user.active = True
         db.add(user)
         db.commit()
-    emit({"username": username, "role": role, "state": state_code, "password": password}, as_json,
-         f"user {username!r} ({role}) ready; password {password}")
+    emit(
+        {"username": username, "role": role, "state": state_code, "password": password},
+        as_json,
+        f"user {username!r} ({role}) ready; password {password}",
+    )
 
 
 @portal.command("import-practices")

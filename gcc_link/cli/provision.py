@@ -82,20 +82,34 @@ class Federation:
         return self.pki_dir / "directory.jws"
 
 
-def node_config(template: dict[str, Any], *, cc: str, port: int, fed_dir: Path, pki_dir: Path, tls: bool,
-                backend_base: str | None, node_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+def node_config(
+    template: dict[str, Any],
+    *,
+    cc: str,
+    port: int,
+    fed_dir: Path,
+    pki_dir: Path,
+    tls: bool,
+    backend_base: str | None,
+    node_overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """A node.toml for this machine, from a shipped template."""
     scheme = "https" if tls else "http"
     data = json.loads(json.dumps(template))
     node = data.setdefault("node", {})
-    node.update({
-        "state": cc, "host": "127.0.0.1", "port": port, "public_url": f"{scheme}://127.0.0.1:{port}",
-        "data_dir": str(fed_dir / "nodes" / cc / "data"),
-        "certificate": str(pki_dir / "nodes" / cc / "node.pem"),
-        "private_key": str(pki_dir / "nodes" / cc / "node.key"),
-        "directory": str(pki_dir / "directory.jws"),
-        "dev_insecure_http": not tls,
-    })
+    node.update(
+        {
+            "state": cc,
+            "host": "127.0.0.1",
+            "port": port,
+            "public_url": f"{scheme}://127.0.0.1:{port}",
+            "data_dir": str(fed_dir / "nodes" / cc / "data"),
+            "certificate": str(pki_dir / "nodes" / cc / "node.pem"),
+            "private_key": str(pki_dir / "nodes" / cc / "node.key"),
+            "directory": str(pki_dir / "directory.jws"),
+            "dev_insecure_http": not tls,
+        }
+    )
     for key, value in (node_overrides or {}).items():
         section, _, name = key.rpartition(".")
         data.setdefault(section or "node", {})[name] = value
@@ -112,10 +126,18 @@ def load_template(cc: str, templates: Path = TEMPLATES) -> dict[str, Any]:
     return tomllib.loads(path.read_text(encoding="utf-8"))
 
 
-def build(data_dir: Path, states: list[str], port_base: int, *, tls: bool = False,
-          backend_base: str | None = None, templates: Path = TEMPLATES,
-          node_overrides: dict[str, Any] | None = None, create_clients: bool = True,
-          directory_refresh_seconds: float | None = None) -> Federation:
+def build(
+    data_dir: Path,
+    states: list[str],
+    port_base: int,
+    *,
+    tls: bool = False,
+    backend_base: str | None = None,
+    templates: Path = TEMPLATES,
+    node_overrides: dict[str, Any] | None = None,
+    create_clients: bool = True,
+    directory_refresh_seconds: float | None = None,
+) -> Federation:
     """Create (or reuse) everything a local federation of ``states`` needs under ``data_dir``."""
     data_dir = data_dir.resolve()
     pki = data_dir / "pki"
@@ -147,8 +169,16 @@ def build(data_dir: Path, states: list[str], port_base: int, *, tls: bool = Fals
         overrides = dict(node_overrides or {})
         if directory_refresh_seconds is not None:
             overrides["directory_refresh_seconds"] = directory_refresh_seconds
-        cfg = node_config(templates_by_cc[cc], cc=cc, port=ports[cc], fed_dir=data_dir, pki_dir=pki, tls=tls,
-                          backend_base=backend_base, node_overrides=overrides)
+        cfg = node_config(
+            templates_by_cc[cc],
+            cc=cc,
+            port=ports[cc],
+            fed_dir=data_dir,
+            pki_dir=pki,
+            tls=tls,
+            backend_base=backend_base,
+            node_overrides=overrides,
+        )
         path = data_dir / "nodes" / cc / "node.toml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(dump_toml(cfg), encoding="utf-8")
@@ -157,8 +187,10 @@ def build(data_dir: Path, states: list[str], port_base: int, *, tls: bool = Fals
         if create_clients:
             if not creds.exists():
                 write_private(creds, json.dumps(_create_clients(path)).encode())
-            fed.clients[cc] = {c["agency"]: {"client_id": c["client_id"], "client_secret": c["client_secret"]}
-                               for c in json.loads(creds.read_text())}
+            fed.clients[cc] = {
+                c["agency"]: {"client_id": c["client_id"], "client_secret": c["client_secret"]}
+                for c in json.loads(creds.read_text())
+            }
     return fed
 
 

@@ -104,8 +104,10 @@ def backend_allowed(url: str, allowlist: tuple[str, ...]) -> bool:
         return False
     for prefix in allowlist:
         allowed = urlsplit(prefix)
-        if (target.scheme, target.netloc.lower()) == (allowed.scheme, allowed.netloc.lower()) and \
-                target.path.startswith(allowed.path or "/"):
+        if (target.scheme, target.netloc.lower()) == (
+            allowed.scheme,
+            allowed.netloc.lower(),
+        ) and target.path.startswith(allowed.path or "/"):
             return True
     return False
 
@@ -128,8 +130,11 @@ def put_service(code: str) -> Response:
     if backend is not None and not backend.startswith(("http://", "https://")):
         raise ApiError(400, "invalid_request", "backend_url must be an http(s) URL")
     if backend is not None and not backend_allowed(backend, c.config.backend_allowlist):
-        raise ApiError(403, "backend_not_allowed", "this node's operator has not allowed that backend address "
-                                                   "(node.backend_allowlist)")
+        raise ApiError(
+            403,
+            "backend_not_allowed",
+            "this node's operator has not allowed that backend address (node.backend_allowlist)",
+        )
     if not isinstance(grants, list):
         raise ApiError(400, "invalid_request", "grants is a list of agency addresses")
     for grantee in grants:

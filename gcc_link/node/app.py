@@ -19,12 +19,11 @@ from werkzeug.exceptions import HTTPException
 
 from ..http_errors import HttpError, code_for_status, error_body
 from ..protocol.errors import GccLinkError
-from . import agency_api, ops, peer_api
-from . import gap, operator_api
+from . import agency_api, gap, operator_api, ops, peer_api
 from .apierrors import status_for
 from .config import NodeConfig, load_config
-from .db import describe_db_error
 from .context import NodeContext, seed_services
+from .db import describe_db_error
 from .oauth import init_oauth, token_response
 
 __all__ = [
@@ -36,7 +35,6 @@ __all__ = [
 log = logging.getLogger("gcc_link.node")
 
 oauth_bp = Blueprint("oauth", __name__)
-
 
 
 @oauth_bp.post("/oauth/token")

@@ -57,16 +57,53 @@ from ..protocol.timefmt import format_time
 from .db import Database
 from .models import InboxMessage, LogEntry, OutboxMessage
 
-__all__ = ["ARCHIVE_FORMAT", "ArchiveError", "ArchivedEntry", "archive_files", "iter_archived_entries",
-           "find_archived_row", "run_archive", "verify_archive_lines"]
+__all__ = [
+    "ARCHIVE_FORMAT",
+    "ArchiveError",
+    "ArchivedEntry",
+    "archive_files",
+    "iter_archived_entries",
+    "find_archived_row",
+    "run_archive",
+    "verify_archive_lines",
+]
 
 ARCHIVE_FORMAT = 1
 log = logging.getLogger("gcc_link.node.archive")
 ARCHIVE_DIR = "archive"
-_OUTBOX_FIELDS = ("id", "sender", "recipient", "peer", "service", "conversation_id", "status", "attempts",
-                  "next_attempt_at", "created_at", "signed_at", "expires_at", "delivered_at", "last_error", "versions")
-_INBOX_FIELDS = ("seq", "id", "recipient", "sender", "service", "conversation_id", "in_reply_to", "content_type",
-                 "message_sha256", "received_at", "acked_at", "push_status", "push_attempts", "push_next_at")
+_OUTBOX_FIELDS = (
+    "id",
+    "sender",
+    "recipient",
+    "peer",
+    "service",
+    "conversation_id",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+    "signed_at",
+    "expires_at",
+    "delivered_at",
+    "last_error",
+    "versions",
+)
+_INBOX_FIELDS = (
+    "seq",
+    "id",
+    "recipient",
+    "sender",
+    "service",
+    "conversation_id",
+    "in_reply_to",
+    "content_type",
+    "message_sha256",
+    "received_at",
+    "acked_at",
+    "push_status",
+    "push_attempts",
+    "push_next_at",
+)
 
 
 class ArchiveError(GccLinkError):
@@ -126,9 +163,16 @@ def _lines(path: Path) -> Iterator[dict[str, Any]]:
 
 def _entry(item: dict[str, Any]) -> ArchivedEntry:
     try:
-        return ArchivedEntry(int(item["seq"]), str(item["kind"]), item.get("ref"), str(item["at"]),
-                             str(item["item_sha256"]), str(item["prev_hash"]), str(item["entry_hash"]),
-                             str(item["data"]).encode("ascii"))
+        return ArchivedEntry(
+            int(item["seq"]),
+            str(item["kind"]),
+            item.get("ref"),
+            str(item["at"]),
+            str(item["item_sha256"]),
+            str(item["prev_hash"]),
+            str(item["entry_hash"]),
+            str(item["data"]).encode("ascii"),
+        )
     except (KeyError, TypeError, ValueError, UnicodeError) as exc:
         raise ArchiveError(f"malformed archive entry: {exc}") from None
 
@@ -162,8 +206,9 @@ def find_archived_row(data_dir: Path, message_id: str) -> tuple[str, dict[str, A
     return None
 
 
-def verify_archive_lines(paths: Iterable[Path], root: x509.Certificate, node: str | None = None, *,
-                         entries_too: bool = True) -> dict[str, Any]:
+def verify_archive_lines(
+    paths: Iterable[Path], root: x509.Certificate, node: str | None = None, *, entries_too: bool = True
+) -> dict[str, Any]:
     """Check archive files offline (GCC root only): chain, signatures, checkpoints. Never raises on bad input.
 
     ``entries_too=False`` checks only headers, continuity and checkpoints
@@ -208,8 +253,7 @@ def verify_archive_lines(paths: Iterable[Path], root: x509.Certificate, node: st
                         verify_signed_at(entry.data, typ, root)
                     except GccLinkError as exc:
                         problems.append(f"{path.name}: entry {entry.seq}: {exc.code}: {exc.message}")
-                chain = verify_chain(((e.chain(), e.data) for e in entries), start_hash=start_hash,
-                                     start_seq=start_seq)
+                chain = verify_chain(((e.chain(), e.data) for e in entries), start_hash=start_hash, start_seq=start_seq)
                 problems += [f"{path.name}: entry {p.seq}: {p.problem}" for p in chain]
             if not entries or checkpoint is None:
                 raise ArchiveError("no entries or no checkpoint")
@@ -224,11 +268,18 @@ def verify_archive_lines(paths: Iterable[Path], root: x509.Certificate, node: st
             problems.append(f"{path.name}: {exc.code}: {exc.message}")
         except (KeyError, TypeError, ValueError, UnicodeError, OSError) as exc:
             problems.append(f"{path.name}: malformed: {type(exc).__name__}: {exc}")
-    return {"valid": not problems and files > 0, "files": files, "entries": count,
-            "last_seq": prev_seq, "last_hash": prev_hash, "problems": problems[:100]}
+    return {
+        "valid": not problems and files > 0,
+        "files": files,
+        "entries": count,
+        "last_seq": prev_seq,
+        "last_hash": prev_hash,
+        "problems": problems[:100],
+    }
 
 
 # --- cutting archives ---------------------------------------------------------------------
+
 
 def _day_end(at: str) -> datetime:
     day = datetime.strptime(at[:10], "%Y-%m-%d").replace(tzinfo=UTC)
@@ -278,8 +329,9 @@ def _finish_pending(db: Database, data_dir: Path) -> dict[str, int]:
             continue
         lo, hi = min(entries), max(entries)
         with db.write() as s:
-            still = s.execute(select(LogEntry.seq, LogEntry.entry_hash)
-                              .where(LogEntry.seq >= lo, LogEntry.seq <= hi)).all()
+            still = s.execute(
+                select(LogEntry.seq, LogEntry.entry_hash).where(LogEntry.seq >= lo, LogEntry.seq <= hi)
+            ).all()
             for seq, entry_hash in still:
                 if entries.get(seq) != entry_hash:
                     raise ArchiveError(f"{path.name}: entry {seq} differs from the store; refusing to delete")
@@ -301,14 +353,16 @@ def _blocked(s: Any, ids: list[str], last_seq: int) -> set[str]:
     """The ids among ``ids`` that still have log entries after ``last_seq`` (not all archived yet)."""
     out: set[str] = set()
     for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
-        out |= set(s.execute(select(LogEntry.ref).where(LogEntry.seq > last_seq, LogEntry.ref.in_(chunk))
-                             .distinct()).scalars())
+        chunk = ids[i : i + 500]
+        out |= set(
+            s.execute(select(LogEntry.ref).where(LogEntry.seq > last_seq, LogEntry.ref.in_(chunk)).distinct()).scalars()
+        )
     return out
 
 
-def archive_day(db: Database, identity: NodeIdentity, data_dir: Path, cutoff: datetime, now: datetime,
-                batch: int = 2000) -> dict[str, Any] | None:
+def archive_day(
+    db: Database, identity: NodeIdentity, data_dir: Path, cutoff: datetime, now: datetime, batch: int = 2000
+) -> dict[str, Any] | None:
     """Archive the oldest day still in the store if it ended before ``cutoff``; None when nothing is due."""
     with db.read() as s:
         first = s.execute(select(LogEntry).order_by(LogEntry.seq).limit(1)).scalar_one_or_none()
@@ -321,8 +375,11 @@ def archive_day(db: Database, identity: NodeIdentity, data_dir: Path, cutoff: da
         entries: list[LogEntry] = []
         seq = first.seq
         while True:  # a contiguous run of the chain, in pages, up to the day's end
-            rows = s.execute(select(LogEntry).where(LogEntry.seq >= seq).order_by(LogEntry.seq)
-                             .limit(batch)).scalars().all()
+            rows = (
+                s.execute(select(LogEntry).where(LogEntry.seq >= seq).order_by(LogEntry.seq).limit(batch))
+                .scalars()
+                .all()
+            )
             stop = False
             for row in rows:
                 if row.at >= bound or row.seq != seq:
@@ -334,23 +391,56 @@ def archive_day(db: Database, identity: NodeIdentity, data_dir: Path, cutoff: da
                 break
         last = entries[-1].seq
         ts = cutoff.timestamp()
-        out_ids = list(s.execute(select(OutboxMessage.id).where(OutboxMessage.status != "queued",
-                                                                OutboxMessage.created_at < ts)).scalars())
-        in_ids = list(s.execute(select(InboxMessage.id).where(InboxMessage.acked_at.is_not(None),
-                                                              InboxMessage.received_at < ts)).scalars())
+        out_ids = list(
+            s.execute(
+                select(OutboxMessage.id).where(OutboxMessage.status != "queued", OutboxMessage.created_at < ts)
+            ).scalars()
+        )
+        in_ids = list(
+            s.execute(
+                select(InboxMessage.id).where(InboxMessage.acked_at.is_not(None), InboxMessage.received_at < ts)
+            ).scalars()
+        )
         blocked = _blocked(s, out_ids + in_ids, last)
-        out_rows = [r for i in range(0, len(out_ids), 500) for r in s.execute(
-            select(OutboxMessage).where(OutboxMessage.id.in_([x for x in out_ids[i:i + 500] if x not in blocked])))
-            .scalars()]
-        in_rows = [r for i in range(0, len(in_ids), 500) for r in s.execute(
-            select(InboxMessage).where(InboxMessage.id.in_([x for x in in_ids[i:i + 500] if x not in blocked])))
-            .scalars()]
-        lines: list[dict[str, Any]] = [{"type": "header", "gcc_link_archive": ARCHIVE_FORMAT, "node": identity.state,
-                                        "day": first.at[:10], "first_seq": first.seq, "prev_hash": first.prev_hash,
-                                        "written_at": format_time(now)}]
-        lines += [{"type": "entry", "seq": e.seq, "kind": e.kind, "ref": e.ref, "at": e.at,
-                   "item_sha256": e.item_sha256, "prev_hash": e.prev_hash, "entry_hash": e.entry_hash,
-                   "data": bytes(e.data).decode("ascii")} for e in entries]
+        out_rows = [
+            r
+            for i in range(0, len(out_ids), 500)
+            for r in s.execute(
+                select(OutboxMessage).where(OutboxMessage.id.in_([x for x in out_ids[i : i + 500] if x not in blocked]))
+            ).scalars()
+        ]
+        in_rows = [
+            r
+            for i in range(0, len(in_ids), 500)
+            for r in s.execute(
+                select(InboxMessage).where(InboxMessage.id.in_([x for x in in_ids[i : i + 500] if x not in blocked]))
+            ).scalars()
+        ]
+        lines: list[dict[str, Any]] = [
+            {
+                "type": "header",
+                "gcc_link_archive": ARCHIVE_FORMAT,
+                "node": identity.state,
+                "day": first.at[:10],
+                "first_seq": first.seq,
+                "prev_hash": first.prev_hash,
+                "written_at": format_time(now),
+            }
+        ]
+        lines += [
+            {
+                "type": "entry",
+                "seq": e.seq,
+                "kind": e.kind,
+                "ref": e.ref,
+                "at": e.at,
+                "item_sha256": e.item_sha256,
+                "prev_hash": e.prev_hash,
+                "entry_hash": e.entry_hash,
+                "data": bytes(e.data).decode("ascii"),
+            }
+            for e in entries
+        ]
         lines += [_row_line("outbox", r) for r in out_rows] + [_row_line("inbox", r) for r in in_rows]
     checkpoint = sign_checkpoint(identity, last, entries[-1].entry_hash, now)
     lines.append({"type": "checkpoint", "jws": checkpoint.decode("ascii")})
@@ -373,16 +463,28 @@ def archive_day(db: Database, identity: NodeIdentity, data_dir: Path, cutoff: da
     with db.write() as s:
         s.execute(delete(LogEntry).where(LogEntry.seq >= first.seq, LogEntry.seq <= last))
         for i in range(0, len(out_rows), 500):
-            s.execute(delete(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in out_rows[i:i + 500]]),
-                                                  OutboxMessage.status != "queued"))
+            s.execute(
+                delete(OutboxMessage).where(
+                    OutboxMessage.id.in_([r.id for r in out_rows[i : i + 500]]), OutboxMessage.status != "queued"
+                )
+            )
         for i in range(0, len(in_rows), 500):
-            s.execute(delete(InboxMessage).where(InboxMessage.id.in_([r.id for r in in_rows[i:i + 500]])))
-    return {"file": str(path), "day": first.at[:10], "entries": len(entries), "first_seq": first.seq,
-            "last_seq": last, "outbox": len(out_rows), "inbox": len(in_rows), "bytes": path.stat().st_size}
+            s.execute(delete(InboxMessage).where(InboxMessage.id.in_([r.id for r in in_rows[i : i + 500]])))
+    return {
+        "file": str(path),
+        "day": first.at[:10],
+        "entries": len(entries),
+        "first_seq": first.seq,
+        "last_seq": last,
+        "outbox": len(out_rows),
+        "inbox": len(in_rows),
+        "bytes": path.stat().st_size,
+    }
 
 
-def run_archive(db: Database, identity: NodeIdentity, data_dir: Path, now: datetime, retention_days: float,
-                max_days: int = 366) -> dict[str, Any]:
+def run_archive(
+    db: Database, identity: NodeIdentity, data_dir: Path, now: datetime, retention_days: float, max_days: int = 366
+) -> dict[str, Any]:
     """Finish any interrupted run, then archive every due day (oldest first, at most ``max_days``)."""
     recovered = _finish_pending(db, data_dir)
     cutoff = now - timedelta(days=retention_days)
@@ -393,7 +495,6 @@ def run_archive(db: Database, identity: NodeIdentity, data_dir: Path, now: datet
             break
         days.append(result)
     return {"cutoff": format_time(cutoff), "recovered": recovered, "archived": days}
-
 
 
 class ArchiveSchedule:
@@ -430,8 +531,9 @@ class ArchiveSchedule:
         return result
 
 
-def locked_run(db: Database, identity: NodeIdentity, data_dir: Path, now: datetime,
-               retention_days: float) -> dict[str, Any]:
+def locked_run(
+    db: Database, identity: NodeIdentity, data_dir: Path, now: datetime, retention_days: float
+) -> dict[str, Any]:
     """``run_archive`` under the archive folder's lock (one run at a time on this machine)."""
     import fcntl
 

@@ -20,8 +20,8 @@ from ..protocol.msglog import verify_chain
 from ..protocol.receipt import RECEIPT_TYP
 from ..protocol.signed import open_unverified
 from . import logstore
-from .config import NodeConfig
 from .clock import utcnow
+from .config import NodeConfig
 from .context import load_identity
 from .db import Database
 from .directory_source import TRUSTED_FILE, fetch
@@ -73,8 +73,14 @@ def verify_log(config: NodeConfig, db: Database) -> dict[str, Any]:
     problems = [f"entry {p.seq}: {p.problem}" for p in chain] + problems
     if count != head_seq or (count and last_hash != head_hash):
         problems.append(f"the log head (seq {head_seq}) does not match the last entry ({count})")
-    return {"valid": not problems, "entries": count, "archived_entries": archived, "archive_files": len(files),
-            "head": head_hash, "problems": problems[:100]}
+    return {
+        "valid": not problems,
+        "entries": count,
+        "archived_entries": archived,
+        "archive_files": len(files),
+        "head": head_hash,
+        "problems": problems[:100],
+    }
 
 
 def _entries_for(config: NodeConfig, s: Any, message_id: str) -> list[Any]:

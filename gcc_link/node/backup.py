@@ -83,6 +83,7 @@ class NodeRunningError(BackupError):
 
 # --- encryption envelope ------------------------------------------------------
 
+
 def _derive(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     if not passphrase:
         raise BackupError("an empty passphrase is not allowed")
@@ -92,9 +93,22 @@ def _derive(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
 def seal(plain: bytes, passphrase: str) -> bytes:
     """``MAGIC`` + JSON header line + AES-256-GCM ciphertext (header as associated data)."""
     salt, nonce = os.urandom(16), os.urandom(12)
-    header = json.dumps({"format": FORMAT, "kdf": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P,
-                         "salt": base64.b64encode(salt).decode(), "cipher": "AES-256-GCM",
-                         "nonce": base64.b64encode(nonce).decode()}, sort_keys=True).encode() + b"\n"
+    header = (
+        json.dumps(
+            {
+                "format": FORMAT,
+                "kdf": "scrypt",
+                "n": SCRYPT_N,
+                "r": SCRYPT_R,
+                "p": SCRYPT_P,
+                "salt": base64.b64encode(salt).decode(),
+                "cipher": "AES-256-GCM",
+                "nonce": base64.b64encode(nonce).decode(),
+            },
+            sort_keys=True,
+        ).encode()
+        + b"\n"
+    )
     key = _derive(passphrase, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
     return MAGIC + header + AESGCM(key).encrypt(nonce, plain, MAGIC + header)
 
@@ -106,7 +120,7 @@ def unseal(data: bytes, passphrase: str) -> bytes:
     end = data.find(b"\n", len(MAGIC))
     if end < 0:
         raise BackupError("the backup header is damaged")
-    header_line = data[len(MAGIC):end + 1]
+    header_line = data[len(MAGIC) : end + 1]
     try:
         header = json.loads(header_line)
         if header.get("format") != FORMAT or header.get("kdf") != "scrypt" or header.get("cipher") != "AES-256-GCM":
@@ -119,12 +133,13 @@ def unseal(data: bytes, passphrase: str) -> bytes:
         raise BackupError(f"the backup header is damaged: {exc}") from None
     key = _derive(passphrase, salt, n, r, p)
     try:
-        return AESGCM(key).decrypt(nonce, data[end + 1:], MAGIC + header_line)
+        return AESGCM(key).decrypt(nonce, data[end + 1 :], MAGIC + header_line)
     except InvalidTag:
         raise BackupError("wrong passphrase, or the backup file is damaged") from None
 
 
 # --- taking a backup -------------------------------------------------------------
+
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o600) -> None:
     info = tarfile.TarInfo(name)
@@ -167,9 +182,21 @@ def _snapshot_postgres(url: str, into: Path) -> tuple[int, str]:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]  # type: ignore[index]
         seq, head = conn.execute("SELECT seq, entry_hash FROM message_log_head WHERE id = 1").fetchone()  # type: ignore[misc]
-        result = subprocess.run([_pg_tool("pg_dump"), "--format=custom", "--no-owner", f"--snapshot={snapshot}",
-                                 "--file", str(into), "--dbname", conninfo],
-                                capture_output=True, text=True, timeout=3600)
+        result = subprocess.run(
+            [
+                _pg_tool("pg_dump"),
+                "--format=custom",
+                "--no-owner",
+                f"--snapshot={snapshot}",
+                "--file",
+                str(into),
+                "--dbname",
+                conninfo,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
         conn.execute("ROLLBACK")
     if result.returncode != 0:
         raise BackupError(f"pg_dump failed: {result.stderr.strip()[-500:]}")
@@ -187,8 +214,9 @@ def _pg_tool(name: str) -> str:
     return found
 
 
-def create_backup(config: NodeConfig, out: Path, passphrase: str, now: datetime, *,
-                  include_key: bool = False) -> dict[str, Any]:
+def create_backup(
+    config: NodeConfig, out: Path, passphrase: str, now: datetime, *, include_key: bool = False
+) -> dict[str, Any]:
     """Write an encrypted backup of the (possibly running) node to ``out`` (0600); returns the manifest."""
     url = config.db_url
     buf = io.BytesIO()
@@ -201,6 +229,7 @@ def create_backup(config: NodeConfig, out: Path, passphrase: str, now: datetime,
             seq, head = _snapshot_postgres(url, db_path)
         members: list[str] = []
         with tarfile.open(fileobj=buf, mode="w") as tar:
+
             def add(name: str, data: bytes) -> None:
                 members.append(name)
                 _add(tar, name, data)
@@ -219,10 +248,15 @@ def create_backup(config: NodeConfig, out: Path, passphrase: str, now: datetime,
                 add("keys/node.pem", config.certificate.read_bytes())
             if include_key:
                 add("keys/node.key", config.private_key.read_bytes())
-            manifest = {"gcc_link_backup": FORMAT, "node": config.state, "created_at": format_time(now),
-                        "store": "sqlite" if is_sqlite(url) else "postgresql",
-                        "log_head": {"seq": seq, "entry_hash": head}, "includes_private_key": include_key,
-                        "members": members}
+            manifest = {
+                "gcc_link_backup": FORMAT,
+                "node": config.state,
+                "created_at": format_time(now),
+                "store": "sqlite" if is_sqlite(url) else "postgresql",
+                "log_head": {"seq": seq, "entry_hash": head},
+                "includes_private_key": include_key,
+                "members": members,
+            }
             _add(tar, "manifest.json", json.dumps(manifest, indent=1, sort_keys=True).encode())
     sealed = seal(buf.getvalue(), passphrase)
     _write(out, sealed, private=True)
@@ -230,6 +264,7 @@ def create_backup(config: NodeConfig, out: Path, passphrase: str, now: datetime,
 
 
 # --- reading and restoring -----------------------------------------------------------
+
 
 def read_backup(path: Path, passphrase: str) -> tuple[dict[str, Any], dict[str, bytes]]:
     """Decrypt ``path``: its manifest and its members by name (only regular files with safe names)."""
@@ -347,9 +382,21 @@ def restore_backup(path: Path, config_path: Path, passphrase: str, now: datetime
         with tempfile.TemporaryDirectory(prefix="gcc-restore-") as tmp:
             dump = Path(tmp) / "node.pgdump"
             dump.write_bytes(files["db/node.pgdump"])
-            result = subprocess.run([_pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner",
-                                     "--single-transaction", "--dbname", _pg_conninfo(config.db_url), str(dump)],
-                                    capture_output=True, text=True, timeout=3600)
+            result = subprocess.run(
+                [
+                    _pg_tool("pg_restore"),
+                    "--clean",
+                    "--if-exists",
+                    "--no-owner",
+                    "--single-transaction",
+                    "--dbname",
+                    _pg_conninfo(config.db_url),
+                    str(dump),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=3600,
+            )
         if result.returncode != 0:
             raise BackupError(f"pg_restore failed: {result.stderr.strip()[-500:]}")
     trusted = files.get(f"data/{TRUSTED_FILE}")
@@ -373,9 +420,19 @@ def restore_backup(path: Path, config_path: Path, passphrase: str, now: datetime
     expected = manifest["log_head"]
     if (seq, head) != (expected["seq"], expected["entry_hash"]):
         raise BackupError(f"the restored log head ({seq}) is not the one the backup recorded ({expected['seq']})")
-    restored = {"backup_created_at": manifest["created_at"], "restored_at": format_time(now),
-                "log_head": expected, "backup_file": str(path)}
+    restored = {
+        "backup_created_at": manifest["created_at"],
+        "restored_at": format_time(now),
+        "log_head": expected,
+        "backup_file": str(path),
+    }
     _write(config.data_dir / RESTORED_FILE, json.dumps(restored, indent=1, sort_keys=True).encode())
-    return {"node": config.state, "store": manifest["store"], "backup_created_at": manifest["created_at"],
-            "log_head": expected, "moved_aside": moved_aside, "log_verify": verification,
-            "private_key_restored": "keys/node.key" in files and config.private_key.exists()}
+    return {
+        "node": config.state,
+        "store": manifest["store"],
+        "backup_created_at": manifest["created_at"],
+        "log_head": expected,
+        "moved_aside": moved_aside,
+        "log_verify": verification,
+        "private_key_restored": "keys/node.key" in files and config.private_key.exists(),
+    }

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..protocol.errors import ConfigError, GccLinkError
 from ..protocol.identifiers import AgencyId, ServiceId, parse_state
@@ -190,8 +191,9 @@ def _convert(kind: str, value: Any, base: Path, key: str) -> Any:
     raise ConfigError(f"unknown type {kind}")
 
 
-def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None,
-                overrides: Mapping[str, Any] | None = None) -> NodeConfig:
+def load_config(
+    path: str | Path | None = None, env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> NodeConfig:
     """Build a :class:`NodeConfig` from ``path`` (TOML), ``GCC_`` env and ``overrides``.
 
     Raises ``ConfigError`` with the offending key on any problem.
@@ -234,8 +236,9 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
 
 def _agency(item: Mapping[str, Any]) -> AgencyConfig:
     AgencyId.parse(item["id"])
-    return AgencyConfig(item["id"], str(item.get("name_en", "")), str(item.get("name_ar", "")),
-                        item.get("webhook_url") or None)
+    return AgencyConfig(
+        item["id"], str(item.get("name_en", "")), str(item.get("name_ar", "")), item.get("webhook_url") or None
+    )
 
 
 def _service(item: Mapping[str, Any]) -> ServiceConfig:
@@ -252,8 +255,15 @@ def _service(item: Mapping[str, Any]) -> ServiceConfig:
     e_payment = item.get("e_payment", False)
     if not isinstance(e_payment, bool):
         raise ConfigError(f"service {item['id']}: e_payment is true or false")
-    return ServiceConfig(item["id"], str(item.get("description", "")), item.get("backend_url") or None, grants,
-                         stage, tuple(channels), e_payment)
+    return ServiceConfig(
+        item["id"],
+        str(item.get("description", "")),
+        item.get("backend_url") or None,
+        grants,
+        stage,
+        tuple(channels),
+        e_payment,
+    )
 
 
 def _check(config: NodeConfig) -> None:
@@ -272,5 +282,7 @@ def _check(config: NodeConfig) -> None:
     if not 1 <= config.port <= 65535:
         raise ConfigError("node.port must be 1..65535")
     if not 0 < config.resign_after_seconds < CLOCK_SKEW_SECONDS:
-        raise ConfigError(f"delivery.resign_after_seconds must be above 0 and below the receivers' "
-                          f"{CLOCK_SKEW_SECONDS} s clock-skew window, or retried messages arrive stale")
+        raise ConfigError(
+            f"delivery.resign_after_seconds must be above 0 and below the receivers' "
+            f"{CLOCK_SKEW_SECONDS} s clock-skew window, or retried messages arrive stale"
+        )

@@ -6,9 +6,9 @@ on ``app.extensions["gcc_link"]``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -54,7 +54,7 @@ class NodeContext:
     started_at: datetime = field(default_factory=utcnow)
 
     @classmethod
-    def create(cls, config: NodeConfig) -> "NodeContext":
+    def create(cls, config: NodeConfig) -> NodeContext:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         identity = load_identity(config)
         holder = DirectoryHolder(config.directory, config.data_dir, config.directory_refresh_seconds)
@@ -94,8 +94,14 @@ def _seed(ctx: NodeContext) -> None:
         for svc in ctx.config.services:
             if svc.id in known:
                 continue
-            session.add(Service(id=svc.id, agency=str(ServiceId.parse(svc.id).provider), description=svc.description,
-                                backend_url=svc.backend_url))
+            session.add(
+                Service(
+                    id=svc.id,
+                    agency=str(ServiceId.parse(svc.id).provider),
+                    description=svc.description,
+                    backend_url=svc.backend_url,
+                )
+            )
             session.execute(delete(Grant).where(Grant.service == svc.id))
             for grantee in svc.grants:
                 session.add(Grant(service=svc.id, grantee=grantee))

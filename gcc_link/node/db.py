@@ -10,13 +10,14 @@ with deferred transactions so they never wait for a writer (WAL).
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import threading
 import time
-import json
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
@@ -156,8 +157,9 @@ class Database:
             if self.sqlite:
                 version = int(session.execute(text("PRAGMA user_version")).scalar_one())
                 session.execute(text(f"PRAGMA user_version = {version}"))  # rewrites the header: needs write access
-            elif session.execute(text("SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'")
-                                 ).scalar_one():
+            elif session.execute(
+                text("SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'")
+            ).scalar_one():
                 raise OSError("the PostgreSQL server is read-only (a standby, or read-only transactions)")
 
     def dispose(self) -> None:
@@ -213,7 +215,8 @@ def prepare_store(data_dir: Path, url: str, *, initialise: bool = False) -> None
     if had_state and not initialise and not has_schema(url):
         raise StoreMissingError(
             f"the database of this node is empty or missing, but {data_dir} shows the node ran before; restore "
-            "it from a backup, or start empty on purpose with --initialise")
+            "it from a backup, or start empty on purpose with --initialise"
+        )
     migrate(url)
     marker = data_dir / STORE_MARKER
     if not marker.exists():

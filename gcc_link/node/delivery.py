@@ -19,8 +19,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 from datetime import datetime
+from typing import Any
 
 import requests
 from sqlalchemy import select, update
@@ -66,9 +66,12 @@ class DeliveryWorker:
         """Claim up to ``limit`` due rows (lease), marking those past their TTL ``dead``."""
 
         def work(s) -> list[Claimed]:
-            q = (select(OutboxMessage)
-                 .where(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now)
-                 .order_by(OutboxMessage.next_attempt_at).limit(limit))
+            q = (
+                select(OutboxMessage)
+                .where(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now)
+                .order_by(OutboxMessage.next_attempt_at)
+                .limit(limit)
+            )
             if not self.ctx.db.sqlite:
                 q = q.with_for_update(skip_locked=True)
             out = []
@@ -78,8 +81,9 @@ class DeliveryWorker:
                     continue
                 row.attempts += 1
                 row.next_attempt_at = now + self.lease
-                out.append(Claimed(row.id, row.peer, row.jws, row.attempts, row.signed_at, row.expires_at,
-                                   row.versions))
+                out.append(
+                    Claimed(row.id, row.peer, row.jws, row.attempts, row.signed_at, row.expires_at, row.versions)
+                )
             return out
 
         return self.ctx.db.retrying(work)
@@ -95,8 +99,11 @@ class DeliveryWorker:
         versions = (item.versions + " " + msg.sha256).strip()
 
         def store(s) -> None:
-            s.execute(update(OutboxMessage).where(OutboxMessage.id == item.id)
-                      .values(jws=msg.jws, signed_at=now.timestamp(), versions=versions))
+            s.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == item.id)
+                .values(jws=msg.jws, signed_at=now.timestamp(), versions=versions)
+            )
             logstore.append(s, "message_sent", item.id, msg.jws, now)
 
         self.ctx.db.retrying(store)
@@ -141,8 +148,12 @@ class DeliveryWorker:
         body = json.dumps([i.jws.decode("ascii") for i in items])
         started = time.monotonic()
         try:
-            response = session(self.ctx).post(url, data=body, headers={"Content-Type": "application/json"},
-                                              timeout=self.ctx.config.request_timeout_seconds)
+            response = session(self.ctx).post(
+                url,
+                data=body,
+                headers={"Content-Type": "application/json"},
+                timeout=self.ctx.config.request_timeout_seconds,
+            )
         except requests.RequestException as exc:
             self.retry(items, f"network: {type(exc).__name__}")
             return
@@ -180,12 +191,18 @@ class DeliveryWorker:
                 queued = (OutboxMessage.id == item.id) & (OutboxMessage.status == "queued")
                 if receipt is None:
                     delay = backoff(item.attempts, cfg.backoff_base_seconds, cfg.backoff_max_seconds)
-                    conn.execute(update(OutboxMessage).where(queued).values(
-                        last_error=error, next_attempt_at=now.timestamp() + delay))
+                    conn.execute(
+                        update(OutboxMessage)
+                        .where(queued)
+                        .values(last_error=error, next_attempt_at=now.timestamp() + delay)
+                    )
                     continue
                 status, code = ("delivered", None) if receipt.accepted else ("failed", receipt.code)
-                result: Any = conn.execute(update(OutboxMessage).where(queued).values(
-                    status=status, last_error=code, receipt=receipt.jws, delivered_at=now.timestamp()))
+                result: Any = conn.execute(
+                    update(OutboxMessage)
+                    .where(queued)
+                    .values(status=status, last_error=code, receipt=receipt.jws, delivered_at=now.timestamp())
+                )
                 changed = result.rowcount
                 if changed:
                     logstore.append(s, "receipt_received", item.id, receipt.jws, now)
@@ -193,8 +210,14 @@ class DeliveryWorker:
 
         self.ctx.db.retrying(store)
         accepted = sum(1 for _i, r, _e in results if r is not None and r.accepted)
-        log.info("%s: batch of %d to %s settled in %.3fs (%d accepted)", self.name, len(items), peer,
-                 time.monotonic() - started, accepted)
+        log.info(
+            "%s: batch of %d to %s settled in %.3fs (%d accepted)",
+            self.name,
+            len(items),
+            peer,
+            time.monotonic() - started,
+            accepted,
+        )
 
     def retry(self, items: list[Claimed], error: str) -> None:
         cfg = self.ctx.config
@@ -223,8 +246,11 @@ class DeliveryWorker:
         if not self.ctx.db.sqlite:
             return 0
         now = self.ctx.time()
-        stmt = (update(OutboxMessage).where(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at > now)
-                .values(next_attempt_at=now))
+        stmt = (
+            update(OutboxMessage)
+            .where(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at > now)
+            .values(next_attempt_at=now)
+        )
         result: Any = self.ctx.db.retrying(lambda s: s.execute(stmt))
         return int(result.rowcount)
 
@@ -243,4 +269,3 @@ class DeliveryWorker:
                 sent = 0
             if not sent:
                 stop.wait(self.ctx.config.poll_seconds)
-

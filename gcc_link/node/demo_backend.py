@@ -22,8 +22,15 @@ def answer(service: str, request: Any, sender: str) -> dict[str, Any]:
     if code.endswith("verify"):
         return {**base, "id_number": req.get("id_number"), "valid": True, "status": "active"}
     if code == "vehicle-record":
-        return {**base, "plate": req.get("plate"), "registered": True, "make": "Toyota", "model": "Land Cruiser",
-                "year": 2022, "insurance_valid_until": "2027-06-30"}
+        return {
+            **base,
+            "plate": req.get("plate"),
+            "registered": True,
+            "make": "Toyota",
+            "model": "Land Cruiser",
+            "year": 2022,
+            "insurance_valid_until": "2027-06-30",
+        }
     if code == "nurse-licence":
         return {**base, "licence": req.get("licence"), "status": "active", "speciality": "general nursing"}
     if code == "commercial-registration":
@@ -42,8 +49,9 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self.send_error(400)
             return
-        body = json.dumps(answer(self.path[len("/backend/"):], request,
-                                 self.headers.get("X-GCC-Link-Sender", ""))).encode()
+        body = json.dumps(
+            answer(self.path[len("/backend/") :], request, self.headers.get("X-GCC-Link-Sender", ""))
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))

@@ -16,9 +16,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 import requests
 
@@ -78,8 +78,9 @@ def update_from(source: str, current: Directory, data: bytes, now: datetime) -> 
 class DirectoryHolder:
     """Thread-safe holder of the trusted directory of one node process."""
 
-    def __init__(self, source: str, data_dir: Path, refresh_seconds: float,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, source: str, data_dir: Path, refresh_seconds: float, clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self.source = source
         self._clock = clock
         self.trusted_path = data_dir / TRUSTED_FILE
@@ -105,9 +106,11 @@ class DirectoryHolder:
             try:
                 trusted = load_directory(self.trusted_path.read_bytes(), now, allow_expired=True)
             except GccLinkError as exc:
-                raise ConfigError(f"the stored trusted directory {self.trusted_path} is not valid ({exc.code}: "
-                                  f"{exc.message}); restore it, or remove it to bootstrap from "
-                                  f"{self.source} again") from None
+                raise ConfigError(
+                    f"the stored trusted directory {self.trusted_path} is not valid ({exc.code}: "
+                    f"{exc.message}); restore it, or remove it to bootstrap from "
+                    f"{self.source} again"
+                ) from None
         self._directory = trusted
         try:
             self.refresh(now)

@@ -37,15 +37,15 @@ from sqlalchemy import select
 from ..protocol import signed
 from ..protocol.canonical import canonical_json, sha256_hex
 from ..protocol.errors import GccLinkError, MalformedError
-from ..protocol.message import Message
 from ..protocol.evidence import verify_signed_at
 from ..protocol.identifiers import parse_state
+from ..protocol.message import Message
 from ..protocol.receipt import RECEIPT_TYP
 from ..protocol.signed import open_unverified
 from ..protocol.timefmt import format_time, parse_time
+from . import logstore
 from .apierrors import ApiError
 from .context import NodeContext
-from . import logstore
 from .models import InboxMessage, LogEntry, OutboxMessage
 from .mtls import peer_state
 
@@ -60,8 +60,12 @@ bp = Blueprint("gap", __name__, url_prefix="/peer/v1")
 def sign_gap_query(ctx: NodeContext, since: datetime) -> bytes:
     """This node's signed question: which messages from my state did you receive since ``since``?"""
     now = ctx.now()
-    return signed.sign(ctx.identity, GAP_TYP, {"gcc_link_gap": 1, "node": ctx.state, "since": format_time(since),
-                                               "at": format_time(now)}, now)
+    return signed.sign(
+        ctx.identity,
+        GAP_TYP,
+        {"gcc_link_gap": 1, "node": ctx.state, "since": format_time(since), "at": format_time(now)},
+        now,
+    )
 
 
 def _fields(payload: dict[str, Any]) -> dict[str, Any]:
@@ -76,20 +80,39 @@ def _fields(payload: dict[str, Any]) -> dict[str, Any]:
 
 def gap_answer(ctx: NodeContext, query: bytes) -> dict[str, Any]:
     """Verify a peer's gap query (live directory, clock window) and list our receipts for its messages."""
-    verified = signed.verify(query, GAP_TYP, ctx.directory(), ctx.now(), fields=_fields,
-                             state_of=lambda p: str(p["node"]), max_bytes=16384,
-                             signed_at=lambda p: parse_time(p["at"]), window_seconds=signed.CLOCK_SKEW_SECONDS)
+    verified = signed.verify(
+        query,
+        GAP_TYP,
+        ctx.directory(),
+        ctx.now(),
+        fields=_fields,
+        state_of=lambda p: str(p["node"]),
+        max_bytes=16384,
+        signed_at=lambda p: parse_time(p["at"]),
+        window_seconds=signed.CLOCK_SKEW_SECONDS,
+    )
     asker = str(verified.payload["node"])
     since = parse_time(verified.payload["since"]).timestamp()
     delivered: list[dict[str, str]] = []
     with ctx.db.read() as s:
-        rows = s.execute(select(InboxMessage.receipt)
-                         .where(InboxMessage.sender.like(f"{asker}/%"), InboxMessage.received_at >= since)
-                         .order_by(InboxMessage.seq).limit(MAX_ANSWER + 1)).scalars().all()
-        sent = s.execute(select(OutboxMessage.id, OutboxMessage.jws, OutboxMessage.receipt)
-                         .where(OutboxMessage.peer == asker, OutboxMessage.status == "delivered",
-                                OutboxMessage.delivered_at >= since)
-                         .order_by(OutboxMessage.delivered_at).limit(MAX_ANSWER + 1)).all()
+        rows = (
+            s.execute(
+                select(InboxMessage.receipt)
+                .where(InboxMessage.sender.like(f"{asker}/%"), InboxMessage.received_at >= since)
+                .order_by(InboxMessage.seq)
+                .limit(MAX_ANSWER + 1)
+            )
+            .scalars()
+            .all()
+        )
+        sent = s.execute(
+            select(OutboxMessage.id, OutboxMessage.jws, OutboxMessage.receipt)
+            .where(
+                OutboxMessage.peer == asker, OutboxMessage.status == "delivered", OutboxMessage.delivered_at >= since
+            )
+            .order_by(OutboxMessage.delivered_at)
+            .limit(MAX_ANSWER + 1)
+        ).all()
         budget, over_budget = MAX_ANSWER_BYTES, False
         for message_id, stored_jws, stored_receipt in sent[:MAX_ANSWER]:
             if stored_receipt is None:  # delivered rows carry their receipt; never answer without one
@@ -103,14 +126,20 @@ def gap_answer(ctx: NodeContext, query: bytes) -> dict[str, Any]:
             # the version the receipt accepted (a retry may have re-signed the message since)
             wanted = open_unverified(receipt, RECEIPT_TYP, 1 << 20).get("message_sha256")
             if sha256_hex(stored_jws) != wanted:
-                jws = s.execute(select(LogEntry.data).where(LogEntry.ref == message_id,
-                                                            LogEntry.item_sha256 == wanted)).scalar()
+                jws = s.execute(
+                    select(LogEntry.data).where(LogEntry.ref == message_id, LogEntry.item_sha256 == wanted)
+                ).scalar()
             if jws is None:
                 continue
             delivered.append({"message": bytes(jws).decode("ascii"), "receipt": receipt.decode("ascii")})
-    return {"node": ctx.state, "for": asker, "since": verified.payload["since"],
-            "receipts": [bytes(r).decode("ascii") for r in rows[:MAX_ANSWER]], "delivered": delivered,
-            "truncated": len(rows) > MAX_ANSWER or len(sent) > MAX_ANSWER or over_budget}
+    return {
+        "node": ctx.state,
+        "for": asker,
+        "since": verified.payload["since"],
+        "receipts": [bytes(r).decode("ascii") for r in rows[:MAX_ANSWER]],
+        "delivered": delivered,
+        "truncated": len(rows) > MAX_ANSWER or len(sent) > MAX_ANSWER or over_budget,
+    }
 
 
 @bp.post("/gap")
@@ -137,21 +166,35 @@ def _received_lost(ctx: NodeContext, cc: str, items: list[Any], root: Any) -> tu
             data = str(item["message"]).encode("ascii")
             receipt = str(item["receipt"]).encode("ascii")
             created = parse_time(open_unverified(data, "gcc-link-msg+jws", 1 << 24)["created_at"])
-            message = Message.from_jws(data, directory=ctx.directory(), now=created, local_state=ctx.state,
-                                       max_bytes=1 << 24)
+            message = Message.from_jws(
+                data, directory=ctx.directory(), now=created, local_state=ctx.state, max_bytes=1 << 24
+            )
             rcpt, signer = verify_signed_at(receipt, RECEIPT_TYP, root)
-            if (message.sender_state != cc or signer != ctx.state or rcpt.get("status") != "accepted"
-                    or rcpt.get("receipt_for") != message.id or rcpt.get("message_sha256") != sha256_hex(data)):
+            if (
+                message.sender_state != cc
+                or signer != ctx.state
+                or rcpt.get("status") != "accepted"
+                or rcpt.get("receipt_for") != message.id
+                or rcpt.get("message_sha256") != sha256_hex(data)
+            ):
                 raise MalformedError("not a message of this peer accepted by this node")
         except (GccLinkError, KeyError, TypeError, UnicodeError):
             bad += 1
             continue
-        out.append({"id": message.id, "peer": cc, "sender": message.sender, "recipient": message.recipient,
-                    "received_at": rcpt["received_at"], "message": message, "receipt": receipt})
+        out.append(
+            {
+                "id": message.id,
+                "peer": cc,
+                "sender": message.sender,
+                "recipient": message.recipient,
+                "received_at": rcpt["received_at"],
+                "message": message,
+                "receipt": receipt,
+            }
+        )
     if out:
         with ctx.db.read() as s:
-            known = set(s.execute(select(InboxMessage.id).where(InboxMessage.id.in_([o["id"] for o in out])))
-                        .scalars())
+            known = set(s.execute(select(InboxMessage.id).where(InboxMessage.id.in_([o["id"] for o in out]))).scalars())
         out = [o for o in out if o["id"] not in known]
     return out, bad
 
@@ -169,14 +212,25 @@ def recover_received(ctx: NodeContext, lost: list[dict[str, Any]]) -> int:
             if s.execute(select(InboxMessage.id).where(InboxMessage.id == message.id)).scalar() is not None:
                 continue
             agency = ctx.config.agency(message.recipient)
-            s.add(InboxMessage(id=message.id, recipient=message.recipient, sender=message.sender,
-                               service=message.service, conversation_id=message.conversation_id,
-                               in_reply_to=message.in_reply_to, content_type=message.content_type,
-                               body=canonical_json(message.body).decode("utf-8"), jws=message.jws,
-                               message_sha256=message.sha256, receipt=item["receipt"],
-                               received_at=parse_time(item["received_at"]).timestamp(),
-                               push_status="pending" if agency and agency.webhook_url else None,
-                               push_attempts=0, push_next_at=now.timestamp()))
+            s.add(
+                InboxMessage(
+                    id=message.id,
+                    recipient=message.recipient,
+                    sender=message.sender,
+                    service=message.service,
+                    conversation_id=message.conversation_id,
+                    in_reply_to=message.in_reply_to,
+                    content_type=message.content_type,
+                    body=canonical_json(message.body).decode("utf-8"),
+                    jws=message.jws,
+                    message_sha256=message.sha256,
+                    receipt=item["receipt"],
+                    received_at=parse_time(item["received_at"]).timestamp(),
+                    push_status="pending" if agency and agency.webhook_url else None,
+                    push_attempts=0,
+                    push_next_at=now.timestamp(),
+                )
+            )
             s.flush()
             logstore.append(s, "message_received", message.id, message.jws, now)
             logstore.append(s, "receipt_signed", message.id, item["receipt"], now)
@@ -188,8 +242,9 @@ def recover_received(ctx: NodeContext, lost: list[dict[str, Any]]) -> int:
     return done
 
 
-def check_gap(ctx: NodeContext, since: datetime, until: datetime | None = None, *,
-              recover: bool = False) -> dict[str, Any]:
+def check_gap(
+    ctx: NodeContext, since: datetime, until: datetime | None = None, *, recover: bool = False
+) -> dict[str, Any]:
     """Ask every other member what it received from us, and delivered to us, since ``since``.
 
     Reports ``lost`` (our messages a peer holds that our store lacks) and
@@ -210,8 +265,12 @@ def check_gap(ctx: NodeContext, since: datetime, until: datetime | None = None, 
             continue
         url = peer_url(ctx, cc, "/peer/v1/gap")
         try:
-            r = session(ctx).post(url or "", data=query, headers={"Content-Type": "application/jose"},
-                                  timeout=ctx.config.request_timeout_seconds)
+            r = session(ctx).post(
+                url or "",
+                data=query,
+                headers={"Content-Type": "application/jose"},
+                timeout=ctx.config.request_timeout_seconds,
+            )
             answer = r.json() if r.status_code == 200 else None
         except (requests.RequestException, ValueError) as exc:
             peers[cc] = {"reachable": False, "error": type(exc).__name__}
@@ -229,26 +288,47 @@ def check_gap(ctx: NodeContext, since: datetime, until: datetime | None = None, 
             except (GccLinkError, UnicodeError):
                 bad += 1
                 continue
-            found.append({"id": payload["receipt_for"], "peer": cc, "received_at": payload["received_at"],
-                          "message_sha256": payload["message_sha256"]})
+            found.append(
+                {
+                    "id": payload["receipt_for"],
+                    "peer": cc,
+                    "received_at": payload["received_at"],
+                    "message_sha256": payload["message_sha256"],
+                }
+            )
         ids = [f["id"] for f in found]
         known: set[str] = set()
         with ctx.db.read() as s:
             for i in range(0, len(ids), 500):
-                known |= set(s.execute(select(OutboxMessage.id).where(OutboxMessage.id.in_(ids[i:i + 500]))).scalars())
+                known |= set(
+                    s.execute(select(OutboxMessage.id).where(OutboxMessage.id.in_(ids[i : i + 500]))).scalars()
+                )
         missing = [f for f in found if f["id"] not in known]
         lost += missing
         given = answer.get("delivered")
         delivered: list[Any] = given if isinstance(given, list) else []
         gone, bad_delivered = _received_lost(ctx, cc, delivered, root)
         lost_received += gone
-        peers[cc] = {"reachable": True, "received_since": len(found), "unknown_here": len(missing),
-                     "delivered_since": len(delivered), "missing_from_inbox": len(gone),
-                     "invalid_receipts": bad + bad_delivered, "truncated": bool(answer.get("truncated"))}
+        peers[cc] = {
+            "reachable": True,
+            "received_since": len(found),
+            "unknown_here": len(missing),
+            "delivered_since": len(delivered),
+            "missing_from_inbox": len(gone),
+            "invalid_receipts": bad + bad_delivered,
+            "truncated": bool(answer.get("truncated")),
+        }
     recovered = recover_received(ctx, lost_received) if recover else 0
-    return {"node": ctx.state, "since": format_time(since), "until": format_time(until or ctx.now()),
-            "peers": peers, "lost": sorted(lost, key=lambda f: (f["received_at"], f["id"])),
-            "lost_received": sorted(({k: v for k, v in o.items() if k not in ("message", "receipt")}
-                                     for o in lost_received), key=lambda f: (f["received_at"], f["id"])),
-            "recovered": recovered,
-            "complete": all(p.get("reachable") and "error" not in p and not p.get("truncated") for p in peers.values())}
+    return {
+        "node": ctx.state,
+        "since": format_time(since),
+        "until": format_time(until or ctx.now()),
+        "peers": peers,
+        "lost": sorted(lost, key=lambda f: (f["received_at"], f["id"])),
+        "lost_received": sorted(
+            ({k: v for k, v in o.items() if k not in ("message", "receipt")} for o in lost_received),
+            key=lambda f: (f["received_at"], f["id"]),
+        ),
+        "recovered": recovered,
+        "complete": all(p.get("reachable") and "error" not in p and not p.get("truncated") for p in peers.values()),
+    }

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from ..protocol.timefmt import format_time
 from ..params import ascii_int
+from ..protocol.timefmt import format_time
 from .apierrors import ApiError
 from .context import NodeContext
 from .models import InboxMessage
@@ -23,11 +23,17 @@ MAX_LIMIT = 500
 
 def item(row: InboxMessage) -> dict[str, Any]:
     return {
-        "id": row.id, "sender": row.sender, "recipient": row.recipient, "service": row.service,
-        "conversation_id": row.conversation_id, "in_reply_to": row.in_reply_to,
-        "content_type": row.content_type, "body": json.loads(row.body),
+        "id": row.id,
+        "sender": row.sender,
+        "recipient": row.recipient,
+        "service": row.service,
+        "conversation_id": row.conversation_id,
+        "in_reply_to": row.in_reply_to,
+        "content_type": row.content_type,
+        "body": json.loads(row.body),
         "received_at": format_time(datetime.fromtimestamp(row.received_at, timezone.utc)),
-        "jws": row.jws.decode("ascii"), "receipt": row.receipt.decode("ascii"),
+        "jws": row.jws.decode("ascii"),
+        "receipt": row.receipt.decode("ascii"),
     }
 
 
@@ -52,11 +58,16 @@ def parse_limit(limit: str | None) -> int:
 def page(ctx: NodeContext, agency: str, after: str | None, limit: str | None) -> dict[str, Any]:
     cursor, n = parse_cursor(after), parse_limit(limit)
     with ctx.db.read() as session:
-        rows = session.execute(
-            select(InboxMessage)
-            .where(InboxMessage.recipient == agency, InboxMessage.seq > cursor, InboxMessage.acked_at.is_(None))
-            .order_by(InboxMessage.seq).limit(n)
-        ).scalars().all()
+        rows = (
+            session.execute(
+                select(InboxMessage)
+                .where(InboxMessage.recipient == agency, InboxMessage.seq > cursor, InboxMessage.acked_at.is_(None))
+                .order_by(InboxMessage.seq)
+                .limit(n)
+            )
+            .scalars()
+            .all()
+        )
         items = [item(r) for r in rows]
     return {"items": items, "next": str(rows[-1].seq if rows else cursor)}
 

@@ -8,16 +8,15 @@ the outbox or inbox row it records.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Iterator
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from ..protocol.msglog import ChainEntry, next_entry
 from ..protocol.timefmt import format_time
 from .models import LogEntry, LogHead
-from ..protocol.msglog import ChainEntry, next_entry
-
 
 _HEAD: Table = LogHead.__table__  # type: ignore[assignment]
 _ENTRIES: Table = LogEntry.__table__  # type: ignore[assignment]
@@ -44,9 +43,19 @@ def append(session: Session, kind: str, ref: str | None, item: bytes, now: datet
     conn = session.connection()
     seq, prev = conn.execute(_SELECT_HEAD).one()
     entry = next_entry(seq, prev, kind, ref, format_time(now), item)
-    conn.execute(_INSERT_ENTRY, {"seq": entry.seq, "kind": entry.kind, "ref": entry.ref, "at": entry.at,
-                                 "item_sha256": entry.item_sha256, "prev_hash": entry.prev_hash,
-                                 "entry_hash": entry.entry_hash, "data": bytes(item)})
+    conn.execute(
+        _INSERT_ENTRY,
+        {
+            "seq": entry.seq,
+            "kind": entry.kind,
+            "ref": entry.ref,
+            "at": entry.at,
+            "item_sha256": entry.item_sha256,
+            "prev_hash": entry.prev_hash,
+            "entry_hash": entry.entry_hash,
+            "data": bytes(item),
+        },
+    )
     conn.execute(_UPDATE_HEAD, {"new_seq": entry.seq, "new_hash": entry.entry_hash})
     return entry
 
@@ -71,8 +80,11 @@ def iter_entries(session: Session, start: int = 1, stop: int | None = None, batc
 
 def find(session: Session, kind: str, ref: str) -> list[LogEntry]:
     """The entries of ``kind`` about ``ref`` (a message id), oldest first (indexed by ref)."""
-    return list(session.execute(select(LogEntry).where(LogEntry.ref == ref, LogEntry.kind == kind)
-                                .order_by(LogEntry.seq)).scalars())
+    return list(
+        session.execute(
+            select(LogEntry).where(LogEntry.ref == ref, LogEntry.kind == kind).order_by(LogEntry.seq)
+        ).scalars()
+    )
 
 
 def head(session: Session) -> tuple[int, str]:

@@ -12,7 +12,7 @@ is one index seek per peer (``ix_outbox_queue_age``).
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -33,23 +33,32 @@ class StoreCollector:
     def collect(self) -> Iterator[object]:
         now = self.ctx.time()
         with self.ctx.db.read() as s:
-            rows = s.execute(select(MetricCounter.name, MetricCounter.l1, MetricCounter.l2,
-                                    MetricCounter.value)).all()
+            rows = s.execute(select(MetricCounter.name, MetricCounter.l1, MetricCounter.l2, MetricCounter.value)).all()
             sent_rows = [(l1, l2, v) for n, l1, l2, v in rows if n == "sent"]
             oldest: dict[str, float] = {}
             for peer in sorted({p for p, status, v in sent_rows if status == "queued" and v > 0}):
-                first = s.execute(select(func.min(OutboxMessage.created_at))
-                                  .where(OutboxMessage.status == "queued", OutboxMessage.peer == peer)).scalar()
+                first = s.execute(
+                    select(func.min(OutboxMessage.created_at)).where(
+                        OutboxMessage.status == "queued", OutboxMessage.peer == peer
+                    )
+                ).scalar()
                 if first is not None:
                     oldest[peer] = max(0.0, now - float(first))
-        sent = CounterMetricFamily("gcc_link_messages", "Messages sent, by peer state and status",
-                                   labels=["peer", "status"])
-        retries = CounterMetricFamily("gcc_link_delivery_retries", "Delivery attempts beyond the first", labels=["peer"])
+        sent = CounterMetricFamily(
+            "gcc_link_messages", "Messages sent, by peer state and status", labels=["peer", "status"]
+        )
+        retries = CounterMetricFamily(
+            "gcc_link_delivery_retries", "Delivery attempts beyond the first", labels=["peer"]
+        )
         depth = GaugeMetricFamily("gcc_link_queue_depth", "Messages waiting for delivery")
-        depth_peer = GaugeMetricFamily("gcc_link_queue_depth_by_peer", "Messages waiting for delivery, by peer",
-                                       labels=["peer"])
-        age = GaugeMetricFamily("gcc_link_oldest_queued_age_seconds",
-                                "Age of the oldest message waiting for delivery, by peer", labels=["peer"])
+        depth_peer = GaugeMetricFamily(
+            "gcc_link_queue_depth_by_peer", "Messages waiting for delivery, by peer", labels=["peer"]
+        )
+        age = GaugeMetricFamily(
+            "gcc_link_oldest_queued_age_seconds",
+            "Age of the oldest message waiting for delivery, by peer",
+            labels=["peer"],
+        )
         per_peer_count: dict[str, float] = {}
         queued: dict[str, float] = {}
         for peer, status, value in sent_rows:
@@ -74,8 +83,9 @@ class StoreCollector:
         count = sum(v for n, _a, _b, v in rows if n == "latency_count")
         total = sum(v for n, _a, _b, v in rows if n == "latency_sum")
         buckets = [(str(b), int(bucket_values.get(str(b), 0))) for b in LATENCY_BUCKETS] + [("+Inf", int(count))]
-        latency_metric = HistogramMetricFamily("gcc_link_delivery_latency_seconds",
-                                               "Time from queued to receipt of delivered messages")
+        latency_metric = HistogramMetricFamily(
+            "gcc_link_delivery_latency_seconds", "Time from queued to receipt of delivered messages"
+        )
         latency_metric.add_metric([], buckets, float(total))
         yield from (sent, retries, depth, depth_peer, age, rej, inbox, latency_metric)
 

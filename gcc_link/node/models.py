@@ -188,6 +188,8 @@ class TrafficHour(Base):
     direction: Mapped[str] = mapped_column(String(16), primary_key=True)  # sent received calls_sent calls_received
     outcome: Mapped[str] = mapped_column(String(40), primary_key=True)  # ok, or the rejection/failure code
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class MetricCounter(Base):
     """A running total for ``/metrics``, kept by database triggers (migration ``n10_counters``).
 

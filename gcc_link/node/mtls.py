@@ -48,8 +48,9 @@ def peer_state(ctx: NodeContext) -> str | None:
     try:
         state = directory.check_certificate(cert, ctx.now(), fingerprint)
     except DirectoryExpiredError as exc:
-        raise ApiError(503, exc.code, f"this node cannot check peers until its directory is refreshed: "
-                                      f"{exc.message}") from None
+        raise ApiError(
+            503, exc.code, f"this node cannot check peers until its directory is refreshed: {exc.message}"
+        ) from None
     except GccLinkError as exc:
         raise ApiError(403, "untrusted_client", f"client certificate refused: {exc.message}") from None
     member = directory.member(state)

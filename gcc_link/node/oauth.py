@@ -12,14 +12,15 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, grants
-from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc6749.errors import InsecureTransportError
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from flask import Flask, current_app, g, jsonify, request
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
@@ -31,8 +32,8 @@ from ..protocol.identifiers import AgencyId
 from .apierrors import ApiError
 from .clock import utcnow
 from .config import SCOPES, NodeConfig
-from .ratelimit import WindowLimiter
 from .models import OAuthClient, OAuthToken, UsedJti
+from .ratelimit import WindowLimiter
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 
@@ -139,8 +140,15 @@ def _query_client(client_id: str) -> Client | None:
     with ctx.db.read() as session:
         row = session.get(OAuthClient, client_id)
     if row is None:
-        row = OAuthClient(client_id=str(client_id)[:64], agency="", secret_hash=_DUMMY_HASH, public_key_pem=None,
-                          auth_method="client_secret_basic", scopes="", created_at=0.0)
+        row = OAuthClient(
+            client_id=str(client_id)[:64],
+            agency="",
+            secret_hash=_DUMMY_HASH,
+            public_key_pem=None,
+            auth_method="client_secret_basic",
+            scopes="",
+            created_at=0.0,
+        )
         return _UnknownClient(row)
     return Client(row)
 
@@ -165,8 +173,7 @@ def _failures() -> tuple[WindowLimiter, WindowLimiter]:
     limiters = current_app.extensions.get("gcc_link.token_failures")
     if limiters is None:
         limit = current_app.extensions["gcc_link"].config.max_token_failures_per_minute
-        limiters = current_app.extensions["gcc_link.token_failures"] = (WindowLimiter(limit),
-                                                                         WindowLimiter(3 * limit))
+        limiters = current_app.extensions["gcc_link.token_failures"] = (WindowLimiter(limit), WindowLimiter(3 * limit))
     return limiters
 
 
@@ -217,9 +224,16 @@ def _save_token(token: dict[str, Any], req: Any) -> None:
     now = ctx.time()
     with ctx.db.write() as session:
         session.execute(delete(OAuthToken).where(OAuthToken.expires_at < now - 86400))
-        session.add(OAuthToken(token_sha256=token_digest(token["access_token"]), client_id=client.client_id,
-                               agency=client.agency, scope=token.get("scope", ""), issued_at=now,
-                               expires_at=now + int(token["expires_in"])))
+        session.add(
+            OAuthToken(
+                token_sha256=token_digest(token["access_token"]),
+                client_id=client.client_id,
+                agency=client.agency,
+                scope=token.get("scope", ""),
+                issued_at=now,
+                expires_at=now + int(token["expires_in"]),
+            )
+        )
 
 
 def init_oauth(app: Flask, token_ttl: int) -> AuthorizationServer:
@@ -233,7 +247,7 @@ def init_oauth(app: Flask, token_ttl: int) -> AuthorizationServer:
 
 
 # token digest -> (caller, token expiry, cache expiry): a short per-process cache of the store
-_TOKEN_CACHE: dict[str, tuple["Caller", float, float]] = {}
+_TOKEN_CACHE: dict[str, tuple[Caller, float, float]] = {}
 TOKEN_CACHE_SECONDS = 5.0
 
 
@@ -288,8 +302,14 @@ def require(scope: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return decorate
 
 
-def create_client(db: Any, agency: str, *, scopes: tuple[str, ...] = SCOPES, public_key_pem: str | None = None,
-                  client_id: str | None = None) -> dict[str, str]:
+def create_client(
+    db: Any,
+    agency: str,
+    *,
+    scopes: tuple[str, ...] = SCOPES,
+    public_key_pem: str | None = None,
+    client_id: str | None = None,
+) -> dict[str, str]:
     """Register a client bound to ``agency``; returns its id (and secret, shown once)."""
     AgencyId.parse(agency)
     bad = [s for s in scopes if s not in SCOPES]
@@ -305,13 +325,27 @@ def create_client(db: Any, agency: str, *, scopes: tuple[str, ...] = SCOPES, pub
                 RSAKey.import_key(public_key_pem)
             except (JoseError, ValueError, TypeError) as exc:
                 raise ConfigError(f"not a public key PEM: {exc}") from None
-        row = OAuthClient(client_id=client_id, agency=agency, secret_hash=None, public_key_pem=public_key_pem,
-                          auth_method="private_key_jwt", scopes=" ".join(scopes), created_at=utcnow().timestamp())
+        row = OAuthClient(
+            client_id=client_id,
+            agency=agency,
+            secret_hash=None,
+            public_key_pem=public_key_pem,
+            auth_method="private_key_jwt",
+            scopes=" ".join(scopes),
+            created_at=utcnow().timestamp(),
+        )
         result["auth_method"] = "private_key_jwt"
     else:
         secret = secrets.token_urlsafe(32)
-        row = OAuthClient(client_id=client_id, agency=agency, secret_hash=hash_secret(secret), public_key_pem=None,
-                          auth_method="client_secret_basic", scopes=" ".join(scopes), created_at=utcnow().timestamp())
+        row = OAuthClient(
+            client_id=client_id,
+            agency=agency,
+            secret_hash=hash_secret(secret),
+            public_key_pem=None,
+            auth_method="client_secret_basic",
+            scopes=" ".join(scopes),
+            created_at=utcnow().timestamp(),
+        )
         result["client_secret"] = secret
         result["auth_method"] = "client_secret_basic"
     with db.write() as session:
@@ -321,5 +355,7 @@ def create_client(db: Any, agency: str, *, scopes: tuple[str, ...] = SCOPES, pub
 
 def list_clients(db: Any) -> list[dict[str, str]]:
     with db.read() as session:
-        return [{"client_id": r.client_id, "agency": r.agency, "auth_method": r.auth_method, "scope": r.scopes}
-                for r in session.execute(select(OAuthClient).order_by(OAuthClient.client_id)).scalars()]
+        return [
+            {"client_id": r.client_id, "agency": r.agency, "auth_method": r.auth_method, "scope": r.scopes}
+            for r in session.execute(select(OAuthClient).order_by(OAuthClient.client_id)).scalars()
+        ]

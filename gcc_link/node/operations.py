@@ -37,9 +37,22 @@ from . import logstore
 from .db import Database
 from .models import Grant, InboxMessage, OAuthClient, OAuthToken, OutboxMessage, Service
 
-__all__ = ["OPERATOR_SCOPE", "OperationRefusedError", "cancel_message", "create_operator_client", "grant",
-           "list_clients", "list_grants", "list_messages", "requeue_message", "revoke_client", "revoke",
-           "rotate_key", "rotate_secret", "show_message"]
+__all__ = [
+    "OPERATOR_SCOPE",
+    "OperationRefusedError",
+    "cancel_message",
+    "create_operator_client",
+    "grant",
+    "list_clients",
+    "list_grants",
+    "list_messages",
+    "requeue_message",
+    "revoke_client",
+    "revoke",
+    "rotate_key",
+    "rotate_secret",
+    "show_message",
+]
 
 #: The scope of operator clients; agency clients can never hold it (``create_client`` refuses it).
 OPERATOR_SCOPE = "operator"
@@ -67,32 +80,72 @@ def _since(value: str | None, name: str) -> float | None:
 
 # --- messages ----------------------------------------------------------------
 
+
 def _outbox_dict(r: OutboxMessage, full: bool = False) -> dict[str, Any]:
-    d: dict[str, Any] = {"id": r.id, "direction": "sent", "status": r.status, "sender": r.sender,
-                         "recipient": r.recipient, "peer": r.peer, "service": r.service,
-                         "attempts": r.attempts, "last_error": r.last_error, "created_at": _ts(r.created_at),
-                         "delivered_at": _ts(r.delivered_at), "expires_at": _ts(r.expires_at)}
+    d: dict[str, Any] = {
+        "id": r.id,
+        "direction": "sent",
+        "status": r.status,
+        "sender": r.sender,
+        "recipient": r.recipient,
+        "peer": r.peer,
+        "service": r.service,
+        "attempts": r.attempts,
+        "last_error": r.last_error,
+        "created_at": _ts(r.created_at),
+        "delivered_at": _ts(r.delivered_at),
+        "expires_at": _ts(r.expires_at),
+    }
     if full:
-        d.update({"conversation_id": r.conversation_id, "signed_at": _ts(r.signed_at),
-                  "next_attempt_at": _ts(r.next_attempt_at), "versions": r.versions.split(),
-                  "jws": bytes(r.jws).decode("ascii"),
-                  "receipt": bytes(r.receipt).decode("ascii") if r.receipt else None})
+        d.update(
+            {
+                "conversation_id": r.conversation_id,
+                "signed_at": _ts(r.signed_at),
+                "next_attempt_at": _ts(r.next_attempt_at),
+                "versions": r.versions.split(),
+                "jws": bytes(r.jws).decode("ascii"),
+                "receipt": bytes(r.receipt).decode("ascii") if r.receipt else None,
+            }
+        )
     return d
 
 
 def _inbox_dict(r: InboxMessage, full: bool = False) -> dict[str, Any]:
-    d: dict[str, Any] = {"id": r.id, "direction": "received", "status": "acked" if r.acked_at else "received",
-                         "sender": r.sender, "recipient": r.recipient, "peer": r.sender.split("/")[0],
-                         "service": r.service, "received_at": _ts(r.received_at), "acked_at": _ts(r.acked_at)}
+    d: dict[str, Any] = {
+        "id": r.id,
+        "direction": "received",
+        "status": "acked" if r.acked_at else "received",
+        "sender": r.sender,
+        "recipient": r.recipient,
+        "peer": r.sender.split("/")[0],
+        "service": r.service,
+        "received_at": _ts(r.received_at),
+        "acked_at": _ts(r.acked_at),
+    }
     if full:
-        d.update({"conversation_id": r.conversation_id, "in_reply_to": r.in_reply_to, "push_status": r.push_status,
-                  "jws": bytes(r.jws).decode("ascii"), "receipt": bytes(r.receipt).decode("ascii")})
+        d.update(
+            {
+                "conversation_id": r.conversation_id,
+                "in_reply_to": r.in_reply_to,
+                "push_status": r.push_status,
+                "jws": bytes(r.jws).decode("ascii"),
+                "receipt": bytes(r.receipt).decode("ascii"),
+            }
+        )
     return d
 
 
-def list_messages(db: Database, *, direction: str = "sent", status: str | None = None, peer: str | None = None,
-                  agency: str | None = None, since: str | None = None, until: str | None = None,
-                  limit: int = 100) -> list[dict[str, Any]]:
+def list_messages(
+    db: Database,
+    *,
+    direction: str = "sent",
+    status: str | None = None,
+    peer: str | None = None,
+    agency: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
     """Messages by direction (``sent``: the outbox, ``received``: the inbox), filtered; newest first."""
     if not 1 <= limit <= MAX_LIST:
         raise MalformedError(f"limit must be 1..{MAX_LIST}")
@@ -149,14 +202,16 @@ def show_message(db: Database, message_id: str) -> dict[str, Any]:
         result = _outbox_dict(out, True) if out is not None else _inbox_dict(inb, True)  # type: ignore[arg-type]
         from .models import LogEntry
 
-        result["log"] = [{"seq": e.seq, "kind": e.kind, "at": e.at, "item_sha256": e.item_sha256}
-                         for e in s.execute(select(LogEntry).where(LogEntry.ref == message_id)
-                                            .order_by(LogEntry.seq)).scalars()]
+        result["log"] = [
+            {"seq": e.seq, "kind": e.kind, "at": e.at, "item_sha256": e.item_sha256}
+            for e in s.execute(select(LogEntry).where(LogEntry.ref == message_id).order_by(LogEntry.seq)).scalars()
+        ]
         return result
 
 
-def requeue_message(db: Database, identity: NodeIdentity, message_id: str, now: datetime,
-                    ttl_seconds: int = DEFAULT_REQUEUE_TTL) -> dict[str, Any]:
+def requeue_message(
+    db: Database, identity: NodeIdentity, message_id: str, now: datetime, ttl_seconds: int = DEFAULT_REQUEUE_TTL
+) -> dict[str, Any]:
     """Send a ``failed`` or ``dead`` message again: re-signed (same id), queued now, attempts reset."""
     if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int) or not 1 <= ttl_seconds <= MAX_TTL_SECONDS:
         raise MalformedError(f"ttl_seconds must be an integer from 1 to {MAX_TTL_SECONDS}")
@@ -204,14 +259,23 @@ def cancel_message(db: Database, message_id: str, now: datetime) -> dict[str, An
 
 # --- clients -----------------------------------------------------------------
 
+
 def list_clients(db: Database) -> list[dict[str, Any]]:
     """Every registered client (agency and operator), with its live token count; never a secret."""
     with db.read() as s:
         live = dict(s.execute(select(OAuthToken.client_id, func.count()).group_by(OAuthToken.client_id)).all())
-        return [{"client_id": r.client_id, "agency": r.agency, "auth_method": r.auth_method, "scope": r.scopes,
-                 "revoked": r.auth_method == "revoked", "tokens": int(live.get(r.client_id, 0)),
-                 "created_at": _ts(r.created_at)}
-                for r in s.execute(select(OAuthClient).order_by(OAuthClient.client_id)).scalars()]
+        return [
+            {
+                "client_id": r.client_id,
+                "agency": r.agency,
+                "auth_method": r.auth_method,
+                "scope": r.scopes,
+                "revoked": r.auth_method == "revoked",
+                "tokens": int(live.get(r.client_id, 0)),
+                "created_at": _ts(r.created_at),
+            }
+            for r in s.execute(select(OAuthClient).order_by(OAuthClient.client_id)).scalars()
+        ]
 
 
 def _client(s: Session, client_id: str) -> OAuthClient:
@@ -302,13 +366,28 @@ def create_operator_client(db: Database, state: str, now: datetime) -> dict[str,
     client_id = f"operator-{state.lower()}-{secrets.token_hex(6)}"
     secret = secrets.token_urlsafe(32)
     with db.write() as s:
-        s.add(OAuthClient(client_id=client_id, agency=state, secret_hash=hash_secret(secret), public_key_pem=None,
-                          auth_method="client_secret_basic", scopes=OPERATOR_SCOPE, created_at=now.timestamp()))
-    return {"client_id": client_id, "client_secret": secret, "agency": state, "scope": OPERATOR_SCOPE,
-            "auth_method": "client_secret_basic"}
+        s.add(
+            OAuthClient(
+                client_id=client_id,
+                agency=state,
+                secret_hash=hash_secret(secret),
+                public_key_pem=None,
+                auth_method="client_secret_basic",
+                scopes=OPERATOR_SCOPE,
+                created_at=now.timestamp(),
+            )
+        )
+    return {
+        "client_id": client_id,
+        "client_secret": secret,
+        "agency": state,
+        "scope": OPERATOR_SCOPE,
+        "auth_method": "client_secret_basic",
+    }
 
 
 # --- service grants ------------------------------------------------------------
+
 
 def list_grants(db: Database, service: str | None = None) -> list[dict[str, Any]]:
     """The services of this node and who may use each."""

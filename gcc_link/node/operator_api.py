@@ -9,7 +9,8 @@ done by ``operations.py``, shared with the CLI.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -85,9 +86,17 @@ def messages() -> Response:
     limit_text = args.get("limit", "100")
     if not limit_text.isdigit():
         raise ApiError(400, "invalid_request", "limit must be a positive integer")
-    items = _run(list_messages, ctx().db, direction=args.get("direction", "sent"), status=args.get("status"),
-                 peer=args.get("peer"), agency=args.get("agency"), since=args.get("since"), until=args.get("until"),
-                 limit=int(limit_text))
+    items = _run(
+        list_messages,
+        ctx().db,
+        direction=args.get("direction", "sent"),
+        status=args.get("status"),
+        peer=args.get("peer"),
+        agency=args.get("agency"),
+        since=args.get("since"),
+        until=args.get("until"),
+        limit=int(limit_text),
+    )
     return jsonify({"items": items})
 
 
@@ -103,8 +112,7 @@ def requeue(message_id: str) -> Response:
     """Re-sign (same id) and queue a failed or dead message; optional ``{"ttl_seconds"}``."""
     c = ctx()
     data = _body({"ttl_seconds"})
-    return jsonify(_run(requeue_message, c.db, c.identity, message_id[:64], c.now(),
-                        data.get("ttl_seconds", 86_400)))
+    return jsonify(_run(requeue_message, c.db, c.identity, message_id[:64], c.now(), data.get("ttl_seconds", 86_400)))
 
 
 @bp.post("/messages/<message_id>/cancel")
@@ -163,50 +171,108 @@ def openapi_paths() -> dict[str, Any]:
     """The operator and gap routes for the node's OpenAPI document (``openapi.py`` merges them in)."""
     err = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
-    def op(summary: str, *, params: Sequence[str] = (), query: Sequence[str] = (), body: dict[str, Any] | None = None,
-           codes: tuple[int, ...] = (400, 401, 403)) -> dict[str, Any]:
+    def op(
+        summary: str,
+        *,
+        params: Sequence[str] = (),
+        query: Sequence[str] = (),
+        body: dict[str, Any] | None = None,
+        codes: tuple[int, ...] = (400, 401, 403),
+    ) -> dict[str, Any]:
         spec: dict[str, Any] = {
-            "summary": summary, "security": [{"oauth2": [OPERATOR_SCOPE]}],
-            "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"type": "object"}}}},
-                          **{str(c): err for c in codes}},
+            "summary": summary,
+            "security": [{"oauth2": [OPERATOR_SCOPE]}],
+            "responses": {
+                "200": {"description": "ok", "content": {"application/json": {"schema": {"type": "object"}}}},
+                **{str(c): err for c in codes},
+            },
             "parameters": [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
-            + [{"name": q, "in": "query", "schema": {"type": "string"}} for q in query]}
+            + [{"name": q, "in": "query", "schema": {"type": "string"}} for q in query],
+        }
         if body is not None:
             spec["requestBody"] = {"required": False, "content": {"application/json": {"schema": body}}}
         return spec
 
     msg, client = ["message_id"], ["client_id"]
     return {
-        "/operator/v1/messages": {"get": op("List messages by direction, status, peer, agency and time",
-                                            query=["direction", "status", "peer", "agency", "since", "until",
-                                                   "limit"])},
-        "/operator/v1/messages/{message_id}": {"get": op("One message with its log entries", params=msg,
-                                                         codes=(401, 403, 404))},
-        "/operator/v1/messages/{message_id}/requeue": {"post": op(
-            "Re-sign (same id) and queue a failed or dead message", params=msg, codes=(400, 401, 403, 404, 409),
-            body={"type": "object", "properties": {"ttl_seconds": {"type": "integer", "minimum": 1}}})},
-        "/operator/v1/messages/{message_id}/cancel": {"post": op("Cancel a queued message", params=msg,
-                                                                 codes=(401, 403, 404, 409))},
+        "/operator/v1/messages": {
+            "get": op(
+                "List messages by direction, status, peer, agency and time",
+                query=["direction", "status", "peer", "agency", "since", "until", "limit"],
+            )
+        },
+        "/operator/v1/messages/{message_id}": {
+            "get": op("One message with its log entries", params=msg, codes=(401, 403, 404))
+        },
+        "/operator/v1/messages/{message_id}/requeue": {
+            "post": op(
+                "Re-sign (same id) and queue a failed or dead message",
+                params=msg,
+                codes=(400, 401, 403, 404, 409),
+                body={"type": "object", "properties": {"ttl_seconds": {"type": "integer", "minimum": 1}}},
+            )
+        },
+        "/operator/v1/messages/{message_id}/cancel": {
+            "post": op("Cancel a queued message", params=msg, codes=(401, 403, 404, 409))
+        },
         "/operator/v1/clients": {"get": op("Agency and operator clients (never secrets)")},
-        "/operator/v1/clients/{client_id}/revoke": {"post": op("Revoke a client; its live tokens end now",
-                                                               params=client, codes=(401, 403, 404, 409))},
-        "/operator/v1/clients/{client_id}/rotate-secret": {"post": op("New client secret (returned once)",
-                                                                      params=client, codes=(401, 403, 404, 409))},
-        "/operator/v1/clients/{client_id}/rotate-key": {"post": op(
-            "New private_key_jwt public key", params=client, codes=(400, 401, 403, 404, 409),
-            body={"type": "object", "required": ["public_key_pem"],
-                  "properties": {"public_key_pem": {"type": "string"}}})},
+        "/operator/v1/clients/{client_id}/revoke": {
+            "post": op("Revoke a client; its live tokens end now", params=client, codes=(401, 403, 404, 409))
+        },
+        "/operator/v1/clients/{client_id}/rotate-secret": {
+            "post": op("New client secret (returned once)", params=client, codes=(401, 403, 404, 409))
+        },
+        "/operator/v1/clients/{client_id}/rotate-key": {
+            "post": op(
+                "New private_key_jwt public key",
+                params=client,
+                codes=(400, 401, 403, 404, 409),
+                body={
+                    "type": "object",
+                    "required": ["public_key_pem"],
+                    "properties": {"public_key_pem": {"type": "string"}},
+                },
+            )
+        },
         "/operator/v1/grants": {
             "get": op("Services and their grantees", query=["service"], codes=(401, 403, 404)),
-            "post": op("Grant or withdraw a service to an agency", codes=(400, 401, 403, 404), body={
-                "type": "object", "required": ["service", "grantee"],
-                "properties": {"service": {"type": "string"}, "grantee": {"type": "string"},
-                               "granted": {"type": "boolean"}}})},
-        "/peer/v1/gap": {"post": {
-            "summary": "Signed gap query (gcc-link-gap+jws) in; receipts for the asker's messages since then out",
-            "requestBody": {"required": True, "content": {"application/jose": {"schema": {"type": "string"}}}},
-            "responses": {"200": {"description": "receipts", "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"node": {"type": "string"}, "receipts": {
-                    "type": "array", "items": {"type": "string"}}, "truncated": {"type": "boolean"}}}}}},
-                "400": err, "403": err}}},
+            "post": op(
+                "Grant or withdraw a service to an agency",
+                codes=(400, 401, 403, 404),
+                body={
+                    "type": "object",
+                    "required": ["service", "grantee"],
+                    "properties": {
+                        "service": {"type": "string"},
+                        "grantee": {"type": "string"},
+                        "granted": {"type": "boolean"},
+                    },
+                },
+            ),
+        },
+        "/peer/v1/gap": {
+            "post": {
+                "summary": "Signed gap query (gcc-link-gap+jws) in; receipts for the asker's messages since then out",
+                "requestBody": {"required": True, "content": {"application/jose": {"schema": {"type": "string"}}}},
+                "responses": {
+                    "200": {
+                        "description": "receipts",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "node": {"type": "string"},
+                                        "receipts": {"type": "array", "items": {"type": "string"}},
+                                        "truncated": {"type": "boolean"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "400": err,
+                    "403": err,
+                },
+            }
+        },
     }

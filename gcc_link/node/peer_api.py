@@ -13,11 +13,10 @@ from ..protocol.errors import MalformedError
 from ..protocol.message import peek_message_id
 from ..protocol.receipt import Receipt
 from ..protocol.status import NodeStatus
-from . import calls
+from . import calls, traffic
 from .apierrors import ApiError
 from .context import NodeContext
 from .models import Grant, OutboxMessage, Service
-from . import traffic
 from .mtls import peer_state
 from .ratelimit import WindowLimiter
 from .receiving import INTERNAL, parse_batch, receipt_status, receive_many
@@ -35,7 +34,8 @@ def _rejections(c: NodeContext) -> WindowLimiter:
     limiter = current_app.extensions.get("gcc_link.peer_rejections")
     if limiter is None:
         limiter = current_app.extensions["gcc_link.peer_rejections"] = WindowLimiter(
-            c.config.max_peer_rejections_per_minute)
+            c.config.max_peer_rejections_per_minute
+        )
     return limiter
 
 
@@ -52,8 +52,9 @@ def _count_rejections(c: NodeContext, outcomes: list) -> None:
 
 
 def _rejection(c: NodeContext, data: bytes, code: str, status: int) -> Response:
-    receipt = Receipt.create(c.identity, message_jws=data, message_id=peek_message_id(data), status="rejected",
-                             code=code, now=c.now())
+    receipt = Receipt.create(
+        c.identity, message_jws=data, message_id=peek_message_id(data), status="rejected", code=code, now=c.now()
+    )
     return Response(receipt.jws, status=status, mimetype=JOSE)
 
 
@@ -110,16 +111,26 @@ def status() -> Response:
     """This node's signed status: version, directory version, queue depth, services."""
     c = ctx()
     with c.db.read() as s:
-        depth = s.execute(select(func.count()).select_from(OutboxMessage)
-                          .where(OutboxMessage.status == "queued")).scalar_one()
+        depth = s.execute(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "queued")
+        ).scalar_one()
         services = sorted(s.execute(select(Service.id)).scalars())
         now = c.now()
-        extra = {"uptime_seconds": max(0, int((now - c.started_at).total_seconds())),
-                 "traffic": traffic.last_24h(s, now),
-                 "catalogue": catalogue(c, s)}
-    status = NodeStatus(node=c.state, software_version=__version__, directory_version=c.directory().version,
-                        queue_depth=depth, services=tuple(services), agencies=tuple(sorted(c.config.agency_ids)),
-                        at=now, extra=extra)
+        extra = {
+            "uptime_seconds": max(0, int((now - c.started_at).total_seconds())),
+            "traffic": traffic.last_24h(s, now),
+            "catalogue": catalogue(c, s),
+        }
+    status = NodeStatus(
+        node=c.state,
+        software_version=__version__,
+        directory_version=c.directory().version,
+        queue_depth=depth,
+        services=tuple(services),
+        agencies=tuple(sorted(c.config.agency_ids)),
+        at=now,
+        extra=extra,
+    )
     return Response(status.sign(c.identity).jws, status=200, mimetype=JOSE)
 
 
@@ -132,7 +143,16 @@ def catalogue(c: NodeContext, session: Any) -> list[dict[str, Any]]:
     items = []
     for row in session.execute(select(Service).order_by(Service.id)).scalars():
         svc = configured.get(row.id)
-        items.append({"id": row.id, "description": row.description[:200], "stage": svc.stage if svc else None,
-                      "channels": list(svc.channels) if svc else [], "e_payment": bool(svc.e_payment) if svc else False,
-                      "cross_border": True, "grants": grants.get(row.id, 0), "backend": bool(row.backend_url)})
+        items.append(
+            {
+                "id": row.id,
+                "description": row.description[:200],
+                "stage": svc.stage if svc else None,
+                "channels": list(svc.channels) if svc else [],
+                "e_payment": bool(svc.e_payment) if svc else False,
+                "cross_border": True,
+                "grants": grants.get(row.id, 0),
+                "backend": bool(row.backend_url),
+            }
+        )
     return items

@@ -48,8 +48,10 @@ _INSERT_REJECTION = insert(Rejection)
 INTERNAL = "internal_error"
 #: Marks a rejection of input that names no sender: answered with a receipt, not stored (only counted).
 UNSTORED = "unstored"
-_COUNT_UNSTORED = text("INSERT INTO metric_counters (name, l1, l2, value) VALUES ('rejected', :code, '', 1) "
-                       "ON CONFLICT (name, l1, l2) DO UPDATE SET value = metric_counters.value + 1")
+_COUNT_UNSTORED = text(
+    "INSERT INTO metric_counters (name, l1, l2, value) VALUES ('rejected', :code, '', 1) "
+    "ON CONFLICT (name, l1, l2) DO UPDATE SET value = metric_counters.value + 1"
+)
 
 
 @dataclass(frozen=True)
@@ -87,8 +89,14 @@ def _existing(session: Session, ids: list[str]) -> dict[str, InboxMessage]:
 def verify_incoming(ctx: NodeContext, data: bytes, now: datetime, has_grant, peer_state: str | None) -> Message:
     """All protocol checks for a message received by this node (plus: recipient agency known, and
     over mTLS the relaying node is the sender's state); raises the rejection."""
-    message = Message.from_jws(data, directory=ctx.directory(), now=now, local_state=ctx.state,
-                               has_grant=has_grant, max_bytes=ctx.config.max_body_bytes)
+    message = Message.from_jws(
+        data,
+        directory=ctx.directory(),
+        now=now,
+        local_state=ctx.state,
+        has_grant=has_grant,
+        max_bytes=ctx.config.max_body_bytes,
+    )
     if message.recipient not in ctx.config.agency_ids:
         raise WrongRecipientError(f"{message.recipient} is not an agency of {ctx.state}")
     if peer_state is not None and message.sender_state != peer_state:
@@ -96,8 +104,9 @@ def verify_incoming(ctx: NodeContext, data: bytes, now: datetime, has_grant, pee
     return message
 
 
-def receive_many(ctx: NodeContext, items: list[bytes], *, peer_state: str | None = None,
-                 push: bool = False) -> list[Outcome]:
+def receive_many(
+    ctx: NodeContext, items: list[bytes], *, peer_state: str | None = None, push: bool = False
+) -> list[Outcome]:
     """Process received message JWS in order; commits once for the whole batch."""
     now = ctx.now()
     outcomes: list[Outcome | None] = [None] * len(items)
@@ -120,8 +129,9 @@ def receive_many(ctx: NodeContext, items: list[bytes], *, peer_state: str | None
             if first_sender is not None and first_sender != message.sender:
                 raise IdConflictError(f"message id {message.id} was already used by another sender")
         except RejectionError as exc:
-            receipt = Receipt.create(ctx.identity, message_jws=data, message_id=mid, status="rejected",
-                                     code=exc.code, now=now)
+            receipt = Receipt.create(
+                ctx.identity, message_jws=data, message_id=mid, status="rejected", code=exc.code, now=now
+            )
             # kept as evidence only when the input names a sender; otherwise answered, counted, not stored
             pending.append((n, None, data, receipt, exc.code if claims[n][1] else UNSTORED))
             continue
@@ -129,8 +139,9 @@ def receive_many(ctx: NodeContext, items: list[bytes], *, peer_state: str | None
             pending.append((n, message, data, None, "duplicate"))
             continue
         seen[message.id] = message.sender
-        receipt = Receipt.create(ctx.identity, message_jws=data, message_id=message.id, status="accepted",
-                                 code=None, now=now)
+        receipt = Receipt.create(
+            ctx.identity, message_jws=data, message_id=message.id, status="accepted", code=None, now=now
+        )
         pending.append((n, message, data, receipt, None))
     try:
         ctx.db.retrying(lambda s: _store(ctx, s, pending, now, push))
@@ -168,20 +179,33 @@ def _store(ctx: NodeContext, session: Session, pending, now: datetime, push: boo
             continue
         if message is not None and receipt is not None:
             agency = ctx.config.agency(message.recipient)
-            session.connection().execute(_INSERT_INBOX, dict(
-                id=message.id, recipient=message.recipient, sender=message.sender, service=message.service,
-                conversation_id=message.conversation_id, in_reply_to=message.in_reply_to,
-                content_type=message.content_type, body=canonical_json(message.body).decode("utf-8"),
-                jws=data, message_sha256=message.sha256, receipt=receipt.jws, received_at=ts,
-                push_status="pending" if (push and agency and agency.webhook_url) else None,
-                push_attempts=0, push_next_at=ts,
-            ))
+            session.connection().execute(
+                _INSERT_INBOX,
+                dict(
+                    id=message.id,
+                    recipient=message.recipient,
+                    sender=message.sender,
+                    service=message.service,
+                    conversation_id=message.conversation_id,
+                    in_reply_to=message.in_reply_to,
+                    content_type=message.content_type,
+                    body=canonical_json(message.body).decode("utf-8"),
+                    jws=data,
+                    message_sha256=message.sha256,
+                    receipt=receipt.jws,
+                    received_at=ts,
+                    push_status="pending" if (push and agency and agency.webhook_url) else None,
+                    push_attempts=0,
+                    push_next_at=ts,
+                ),
+            )
             logstore.append(session, "message_received", message.id, data, now)
             logstore.append(session, "receipt_signed", message.id, receipt.jws, now)
             traffic.record(session, message.sender_state, "received", None, now)
         elif receipt is not None:
-            session.connection().execute(_INSERT_REJECTION, dict(
-                message_id=receipt.receipt_for, code=receipt.code or "", at=ts, peer=None))
+            session.connection().execute(
+                _INSERT_REJECTION, dict(message_id=receipt.receipt_for, code=receipt.code or "", at=ts, peer=None)
+            )
             logstore.append(session, "receipt_signed", receipt.receipt_for, receipt.jws, now)
             sender = peek_claims(data)[1]
             if sender is not None:
@@ -199,8 +223,10 @@ def parse_batch(raw: bytes) -> list[bytes]:
     A batch is one flat list; anything nested is refused before it is decoded, so absurd nesting costs nothing.
     """
     if raw.count(b"[") > 1 or raw.count(b"{") > 0:
-        raise MalformedError(f"a batch is one flat JSON list of message JWS strings (no nesting; limit "
-                             f"{MAX_JSON_DEPTH} applies inside messages)")
+        raise MalformedError(
+            f"a batch is one flat JSON list of message JWS strings (no nesting; limit "
+            f"{MAX_JSON_DEPTH} applies inside messages)"
+        )
     try:
         items = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -208,4 +234,3 @@ def parse_batch(raw: bytes) -> list[bytes]:
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
         raise MalformedError("a batch is a JSON list of message JWS strings")
     return [i.encode("ascii", "replace") for i in items]
-

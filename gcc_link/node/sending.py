@@ -117,12 +117,25 @@ def queue(ctx: NodeContext, agency: str, data: Any) -> Message:
     ts = now.timestamp()
 
     def store(session: Session) -> None:
-        session.connection().execute(_INSERT_OUTBOX, dict(
-            id=message.id, sender=message.sender, recipient=message.recipient, peer=message.recipient_state,
-            service=message.service, conversation_id=message.conversation_id, jws=message.jws, status="queued",
-            attempts=0, next_attempt_at=ts, created_at=ts, signed_at=ts, expires_at=message.expires_at.timestamp(),
-            versions=message.sha256,
-        ))
+        session.connection().execute(
+            _INSERT_OUTBOX,
+            dict(
+                id=message.id,
+                sender=message.sender,
+                recipient=message.recipient,
+                peer=message.recipient_state,
+                service=message.service,
+                conversation_id=message.conversation_id,
+                jws=message.jws,
+                status="queued",
+                attempts=0,
+                next_attempt_at=ts,
+                created_at=ts,
+                signed_at=ts,
+                expires_at=message.expires_at.timestamp(),
+                versions=message.sha256,
+            ),
+        )
         logstore.append(session, "message_sent", message.id, message.jws, now)
 
     ctx.db.retrying(store)
@@ -135,6 +148,11 @@ def outbox_status(ctx: NodeContext, agency: str, message_id: str) -> dict[str, A
         row = session.execute(select(OutboxMessage).where(OutboxMessage.id == message_id)).scalar_one_or_none()
         if row is None or row.sender != agency:
             raise ApiError(404, "not_found", "no message with this id was sent by this agency")
-        return {"id": row.id, "status": row.status, "attempts": row.attempts, "last_error": row.last_error,
-                "recipient": row.recipient,
-                "receipt": row.receipt.decode("ascii") if row.receipt else None}
+        return {
+            "id": row.id,
+            "status": row.status,
+            "attempts": row.attempts,
+            "last_error": row.last_error,
+            "recipient": row.recipient,
+            "receipt": row.receipt.decode("ascii") if row.receipt else None,
+        }

@@ -34,8 +34,13 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line; messages never include secrets or tokens."""
 
     def format(self, record: logging.LogRecord) -> str:
-        data = {"ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "level": record.levelname,
-                "logger": record.name, "pid": record.process, "msg": record.getMessage()}
+        data = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "pid": record.process,
+            "msg": record.getMessage(),
+        }
         if record.exc_info and record.exc_info[1] is not None:
             # the cause in one line: the driver's own message for database errors, not SQLAlchemy's help link
             data["exc"] = describe_db_error(record.exc_info[1])
@@ -104,8 +109,13 @@ def run_development(config: NodeConfig) -> None:
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     worker.start()
-    log.info("node %s (development) on %s:%s %s", config.state, config.host, config.port,
-             "mTLS" if config.tls else "plain HTTP (dev_insecure_http)")
+    log.info(
+        "node %s (development) on %s:%s %s",
+        config.state,
+        config.host,
+        config.port,
+        "mTLS" if config.tls else "plain HTTP (dev_insecure_http)",
+    )
     server.serve_forever()
     worker.join(timeout=10)
 
@@ -122,19 +132,44 @@ def run_production(config: NodeConfig, config_path: Path | None) -> None:
     children: list[subprocess.Popen[bytes]] = []
     env = dict(os.environ)
     for i in range(n_delivery):
-        children.append(subprocess.Popen(
-            [sys.executable, "-c", "from gcc_link.cli import main; main()", "node", "deliver",
-             "--config", str(config_path), "--name", f"delivery-{i}"], env=env))
+        children.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    "from gcc_link.cli import main; main()",
+                    "node",
+                    "deliver",
+                    "--config",
+                    str(config_path),
+                    "--name",
+                    f"delivery-{i}",
+                ],
+                env=env,
+            )
+        )
 
     options: dict[str, Any] = {
-        "bind": f"{config.host}:{config.port}", "workers": config.workers, "worker_class": "gthread",
-        "threads": 4, "timeout": 60, "graceful_timeout": 10, "accesslog": None, "errorlog": "-",
+        "bind": f"{config.host}:{config.port}",
+        "workers": config.workers,
+        "worker_class": "gthread",
+        "threads": 4,
+        "timeout": 60,
+        "graceful_timeout": 10,
+        "accesslog": None,
+        "errorlog": "-",
         "loglevel": "warning",
     }
     if config.tls:
         root = root_pem_path(NodeContext.create(config))
-        options.update({"certfile": str(config.certificate), "keyfile": str(config.private_key),
-                        "ca_certs": str(root), "cert_reqs": ssl.CERT_OPTIONAL})
+        options.update(
+            {
+                "certfile": str(config.certificate),
+                "keyfile": str(config.private_key),
+                "ca_certs": str(root),
+                "cert_reqs": ssl.CERT_OPTIONAL,
+            }
+        )
 
     class NodeApplication(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -145,8 +180,14 @@ def run_production(config: NodeConfig, config_path: Path | None) -> None:
             return create_app(config)
 
     try:
-        log.info("node %s (production: %d web, %d delivery) on %s:%s", config.state, config.workers, n_delivery,
-                 config.host, config.port)
+        log.info(
+            "node %s (production: %d web, %d delivery) on %s:%s",
+            config.state,
+            config.workers,
+            n_delivery,
+            config.host,
+            config.port,
+        )
         NodeApplication().run()
     finally:
         for child in children:

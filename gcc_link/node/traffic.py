@@ -22,23 +22,37 @@ WINDOW_HOURS = 24
 
 _UPSERT = text(
     "INSERT INTO traffic_hourly (hour, peer, direction, outcome, count) VALUES (:hour, :peer, :direction, :outcome, :n) "
-    "ON CONFLICT (hour, peer, direction, outcome) DO UPDATE SET count = traffic_hourly.count + excluded.count")
+    "ON CONFLICT (hour, peer, direction, outcome) DO UPDATE SET count = traffic_hourly.count + excluded.count"
+)
 
 
 def record(session: Session, peer: str, direction: str, outcome: str | None, now: datetime, n: int = 1) -> None:
     """Count ``n`` messages of ``direction`` with ``peer`` (outcome None means ``ok``) in the hour of ``now``."""
     if direction not in DIRECTIONS:
         raise ValueError(f"unknown traffic direction {direction!r}")
-    session.execute(_UPSERT, {"hour": int(now.timestamp()) // 3600, "peer": peer, "direction": direction,
-                              "outcome": outcome or "ok", "n": n})
+    session.execute(
+        _UPSERT,
+        {
+            "hour": int(now.timestamp()) // 3600,
+            "peer": peer,
+            "direction": direction,
+            "outcome": outcome or "ok",
+            "n": n,
+        },
+    )
 
 
 def last_24h(session: Session, now: datetime) -> dict[str, Any]:
     """``{"window_hours": 24, "peers": {CC: {"sent": n, "received": n, "calls_sent": n, "calls_received": n,
     "failed": {code: n}}}}`` over the 24 hours ending at ``now`` (the current hour included)."""
     since = int(now.timestamp()) // 3600 - (WINDOW_HOURS - 1)
-    rows = session.execute(text("SELECT peer, direction, outcome, SUM(count) FROM traffic_hourly WHERE hour >= :since "
-                                "GROUP BY peer, direction, outcome"), {"since": since}).all()
+    rows = session.execute(
+        text(
+            "SELECT peer, direction, outcome, SUM(count) FROM traffic_hourly WHERE hour >= :since "
+            "GROUP BY peer, direction, outcome"
+        ),
+        {"since": since},
+    ).all()
     peers: dict[str, dict[str, Any]] = defaultdict(lambda: {**{d: 0 for d in DIRECTIONS}, "failed": {}})
     for peer, direction, outcome, count in rows:
         entry = peers[peer]

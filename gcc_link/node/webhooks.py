@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import time
 from typing import Any
 
 import requests
@@ -20,9 +19,9 @@ from sqlalchemy import select, update
 
 from ..protocol.push import Push
 from .context import NodeContext
-from .retry import backoff
 from .inbox import item
 from .models import InboxMessage
+from .retry import backoff
 
 log = logging.getLogger("gcc_link.node.webhooks")
 MAX_PUSH_ATTEMPTS = 50
@@ -37,8 +36,12 @@ def push_once(ctx: NodeContext, limit: int = 20, lease: float = 30.0) -> int:
     now = ctx.time()
 
     def claim(s) -> list[tuple[int, str, bytes, int]]:
-        q = (select(InboxMessage).where(InboxMessage.push_status == "pending", InboxMessage.push_next_at <= now)
-             .order_by(InboxMessage.seq).limit(limit))
+        q = (
+            select(InboxMessage)
+            .where(InboxMessage.push_status == "pending", InboxMessage.push_next_at <= now)
+            .order_by(InboxMessage.seq)
+            .limit(limit)
+        )
         if not ctx.db.sqlite:
             q = q.with_for_update(skip_locked=True)
         out = []
@@ -49,7 +52,9 @@ def push_once(ctx: NodeContext, limit: int = 20, lease: float = 30.0) -> int:
                 continue
             row.push_attempts += 1
             row.push_next_at = now + lease
-            out.append((row.seq, agency.webhook_url, Push.create(ctx.identity, item(row), ctx.now()).jws, row.push_attempts))
+            out.append(
+                (row.seq, agency.webhook_url, Push.create(ctx.identity, item(row), ctx.now()).jws, row.push_attempts)
+            )
         return out
 
     claimed = ctx.db.retrying(claim)
@@ -57,8 +62,9 @@ def push_once(ctx: NodeContext, limit: int = 20, lease: float = 30.0) -> int:
     for seq, url, body, attempts in claimed:
         ok = False
         try:
-            r = requests.post(url, data=body, headers={"Content-Type": "application/jose"},
-                              timeout=cfg.request_timeout_seconds)
+            r = requests.post(
+                url, data=body, headers={"Content-Type": "application/jose"}, timeout=cfg.request_timeout_seconds
+            )
             ok = 200 <= r.status_code < 300
             reason = f"http {r.status_code}"
         except requests.RequestException as exc:

@@ -15,9 +15,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -80,7 +81,7 @@ class DirectoryKey:
     public_key: ec.EllipticCurvePublicKey = field(repr=False)
 
     @classmethod
-    def from_public_key(cls, public_key: ec.EllipticCurvePublicKey, holder: str) -> "DirectoryKey":
+    def from_public_key(cls, public_key: ec.EllipticCurvePublicKey, holder: str) -> DirectoryKey:
         return cls(ECKey.import_key(public_key).thumbprint(), holder, public_key)
 
     def to_dict(self) -> dict[str, Any]:
@@ -173,7 +174,7 @@ class Directory(DirectoryContent):
     _verified_chains: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def load(cls, data: bytes, now: datetime) -> "Directory":
+    def load(cls, data: bytes, now: datetime) -> Directory:
         """Same as :func:`load_directory`."""
         return load_directory(data, now)
 
@@ -195,8 +196,14 @@ class Directory(DirectoryContent):
     def content(self) -> DirectoryContent:
         """The signed part, e.g. to build the next version with ``dataclasses.replace``."""
         return DirectoryContent(
-            self.version, self.issued_at, self.expires_at, self.threshold, self.keys,
-            self.root_certificate, self.revoked_serials, self.members,
+            self.version,
+            self.issued_at,
+            self.expires_at,
+            self.threshold,
+            self.keys,
+            self.root_certificate,
+            self.revoked_serials,
+            self.members,
         )
 
     def check_certificate(self, cert: x509.Certificate, now: datetime, fingerprint: str | None = None) -> str:
@@ -247,6 +254,7 @@ class Directory(DirectoryContent):
 
 # --- expiry (the one rule: a directory is expired from its expires_at on) -----------
 
+
 def is_expired(expires_at: datetime, now: datetime) -> bool:
     """Whether a directory that expires at ``expires_at`` has expired at ``now``."""
     return require_aware(now) >= expires_at
@@ -259,6 +267,7 @@ def require_unexpired(version: int, expires_at: datetime, now: datetime) -> None
 
 
 # --- serialisation -----------------------------------------------------------
+
 
 def _general_json(payload: bytes, signatures: list[dict[str, str]]) -> dict[str, Any]:
     return {"payload": base64.urlsafe_b64encode(payload).rstrip(b"=").decode(), "signatures": signatures}
@@ -422,16 +431,21 @@ def _read(data: bytes) -> tuple[dict[str, Any], DirectoryContent]:
 
 def _require_threshold(signers: frozenset[str], threshold: int, whose: str) -> None:
     if len(signers) < threshold:
-        raise DirectoryThresholdError(
-            f"signed by {len(signers)} distinct {whose} key(s); {threshold} required"
-        )
+        raise DirectoryThresholdError(f"signed by {len(signers)} distinct {whose} key(s); {threshold} required")
 
 
 def _finish(data: bytes, content: DirectoryContent, signers: frozenset[str]) -> Directory:
     return Directory(
-        content.version, content.issued_at, content.expires_at, content.threshold, content.keys,
-        content.root_certificate, content.revoked_serials, content.members,
-        raw=data, signer_kids=signers,
+        content.version,
+        content.issued_at,
+        content.expires_at,
+        content.threshold,
+        content.keys,
+        content.root_certificate,
+        content.revoked_serials,
+        content.members,
+        raw=data,
+        signer_kids=signers,
     )
 
 
@@ -508,4 +522,3 @@ def _update(trusted: Directory, data: bytes, now: datetime, *, final: bool) -> D
     if final:
         require_unexpired(content.version, content.expires_at, now)
     return _finish(data, content, signers)
-

@@ -30,6 +30,7 @@ class GccLinkError(Exception):
 
 # --- message rejection codes (protocol v1, normative) -----------------------
 
+
 class RejectionError(GccLinkError):
     """A message or receipt failed one of the receiving checks."""
 
@@ -97,11 +98,13 @@ class BadReceiptError(GccLinkError):
 
 # --- identifiers -------------------------------------------------------------
 
+
 class InvalidIdentifierError(MalformedError):
     """A state, agency or service identifier does not match protocol v1."""
 
 
 # --- member directory --------------------------------------------------------
+
 
 class DirectoryError(GccLinkError):
     code = "directory_invalid"
@@ -131,6 +134,7 @@ class UnknownMemberError(DirectoryError):
 
 # --- PKI and configuration ---------------------------------------------------
 
+
 class PkiError(GccLinkError):
     code = "pki_error"
 
@@ -145,5 +149,7 @@ class NotFoundError(GccLinkError):
     code = "not_found"
 
 
-__all__ = [name for name, value in globals().items()
-           if isinstance(value, type) and issubclass(value, GccLinkError)] + ["REJECTIONS", "REJECTION_CODES"]
+__all__ = [name for name, value in globals().items() if isinstance(value, type) and issubclass(value, GccLinkError)] + [
+    "REJECTIONS",
+    "REJECTION_CODES",
+]

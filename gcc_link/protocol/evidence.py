@@ -41,8 +41,7 @@ _TIME_AND_STATE: dict[str, tuple[str, str]] = {
 
 def sign_checkpoint(identity: NodeIdentity, seq: int, entry_hash: str, now: datetime) -> bytes:
     """The node's signed statement that its log reached ``seq`` with ``entry_hash``."""
-    payload = {"gcc_link_log": 1, "node": identity.state, "seq": seq, "entry_hash": entry_hash,
-               "at": format_time(now)}
+    payload = {"gcc_link_log": 1, "node": identity.state, "seq": seq, "entry_hash": entry_hash, "at": format_time(now)}
     return signed.sign(identity, CHECKPOINT_TYP, payload, now)
 
 
@@ -68,13 +67,15 @@ def verify_signed_at(data: bytes, typ: str, root: x509.Certificate) -> tuple[dic
 
     # offline, "now" is the moment the document says it was signed
     at = signed_at(fields(signed.open_unverified(data, typ, _MAX)))
-    verified = signed.verify(data, typ, signed.RootTrust(root), at, fields=fields, state_of=signer_state,
-                             max_bytes=_MAX, signed_at=signed_at)
+    verified = signed.verify(
+        data, typ, signed.RootTrust(root), at, fields=fields, state_of=signer_state, max_bytes=_MAX, signed_at=signed_at
+    )
     return verified.payload, verified.signer.state
 
 
-def build_bundle(message_jws: bytes, receipt_jws: bytes, entries: list[ChainEntry], checkpoint: bytes,
-                 node: str) -> dict[str, Any]:
+def build_bundle(
+    message_jws: bytes, receipt_jws: bytes, entries: list[ChainEntry], checkpoint: bytes, node: str
+) -> dict[str, Any]:
     return {
         "gcc_link_evidence": BUNDLE_FORMAT,
         "node": node,
@@ -108,8 +109,7 @@ def verify_bundle(bundle: Any, root: x509.Certificate) -> dict[str, Any]:
         if not entries:
             raise MalformedError("the log proof is empty")
         first = entries[0]
-        chain_problems = verify_chain([(e, None) for e in entries], start_hash=first.prev_hash,
-                                      start_seq=first.seq - 1)
+        chain_problems = verify_chain([(e, None) for e in entries], start_hash=first.prev_hash, start_seq=first.seq - 1)
         problems += [f"log entry {p.seq}: {p.problem}" for p in chain_problems]
         digests = {e.item_sha256 for e in entries}
         if sha256_hex(message) not in digests:

@@ -13,8 +13,21 @@ from dataclasses import dataclass
 from .errors import InvalidIdentifierError, MalformedError
 
 __all__ = [
-    "AGENCY_NAME_PATTERN", "AGENCY_PATTERN", "GCC_STATES", "SERVICE_CODE_PATTERN", "HEX64_PATTERN", "SERVICE_PATTERN", "STATE_NAMES", "STATE_PATTERN",
-    "UUID4_PATTERN", "AgencyId", "ServiceId", "parse_hex64", "parse_state", "parse_uuid4", "state_of",
+    "AGENCY_NAME_PATTERN",
+    "AGENCY_PATTERN",
+    "GCC_STATES",
+    "SERVICE_CODE_PATTERN",
+    "HEX64_PATTERN",
+    "SERVICE_PATTERN",
+    "STATE_NAMES",
+    "STATE_PATTERN",
+    "UUID4_PATTERN",
+    "AgencyId",
+    "ServiceId",
+    "parse_hex64",
+    "parse_state",
+    "parse_uuid4",
+    "state_of",
 ]
 
 GCC_STATES: tuple[str, ...] = ("KW", "SA", "QA", "AE", "BH", "OM")
@@ -79,7 +92,7 @@ class AgencyId:
     agency: str
 
     @classmethod
-    def parse(cls, value: object) -> "AgencyId":
+    def parse(cls, value: object) -> AgencyId:
         if not isinstance(value, str) or value.count("/") != 1:
             raise InvalidIdentifierError(f"not an agency address (CC/AGENCY): {value!r}")
         state, agency = value.split("/")
@@ -101,7 +114,7 @@ class ServiceId:
     code: str
 
     @classmethod
-    def parse(cls, value: object) -> "ServiceId":
+    def parse(cls, value: object) -> ServiceId:
         if not isinstance(value, str) or value.count("/") != 2:
             raise InvalidIdentifierError(f"not a service address (CC/AGENCY/code): {value!r}")
         state, agency, code = value.split("/")

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from cryptography import x509
 
@@ -34,8 +35,15 @@ from .signed import CLOCK_SKEW_SECONDS
 from .timefmt import format_time, parse_time, require_aware
 
 __all__ = [
-    "CLOCK_SKEW_SECONDS", "DEFAULT_TTL_SECONDS", "MAX_MESSAGE_BYTES", "MAX_TTL_SECONDS", "MESSAGE_TYP",
-    "Message", "MessageTooLargeError", "body_digest", "peek_message_id",
+    "CLOCK_SKEW_SECONDS",
+    "DEFAULT_TTL_SECONDS",
+    "MAX_MESSAGE_BYTES",
+    "MAX_TTL_SECONDS",
+    "MESSAGE_TYP",
+    "Message",
+    "MessageTooLargeError",
+    "body_digest",
+    "peek_message_id",
 ]
 
 PROTOCOL_VERSION = 1
@@ -45,8 +53,20 @@ DEFAULT_TTL_SECONDS = 86_400
 MAX_TTL_SECONDS = 30 * 86_400
 
 _REQUIRED = frozenset(
-    {"gcc_link", "id", "conversation_id", "in_reply_to", "sender", "recipient", "service",
-     "created_at", "expires_at", "content_type", "body", "body_sha256"}
+    {
+        "gcc_link",
+        "id",
+        "conversation_id",
+        "in_reply_to",
+        "sender",
+        "recipient",
+        "service",
+        "created_at",
+        "expires_at",
+        "content_type",
+        "body",
+        "body_sha256",
+    }
 )
 _OPTIONAL = frozenset({"request_sha256"})
 _CONTENT_TYPE_RE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
@@ -132,7 +152,7 @@ class Message:
         content_type: str = "application/json",
         request_sha256: str | None = None,
         max_bytes: int = MAX_MESSAGE_BYTES,
-    ) -> "Message":
+    ) -> Message:
         """Build and sign a message from ``sender`` (an agency of ``identity``'s state)."""
         require_aware(now)
         if AgencyId.parse(sender).state != identity.state:
@@ -165,20 +185,31 @@ class Message:
         return _from_payload(payload, data, identity.certificate, created, expires)
 
     @classmethod
-    def unverified(cls, data: bytes, max_bytes: int = 16 * MAX_MESSAGE_BYTES) -> "Message":
+    def unverified(cls, data: bytes, max_bytes: int = 16 * MAX_MESSAGE_BYTES) -> Message:
         """A message this node signed itself, re-read from its own store: format and fields, NO trust checks."""
         return replace(_fields(signed.open_unverified(data, MESSAGE_TYP, max_bytes)), jws=bytes(data))
 
-    def resign(self, identity: NodeIdentity, now: datetime, ttl_seconds: int) -> "Message":
+    def resign(self, identity: NodeIdentity, now: datetime, ttl_seconds: int) -> Message:
         """The same message (same id, body and addresses) signed again at ``now``, expiring ``ttl_seconds`` later.
 
         A retry whose signature would be stale at the receiver is re-signed;
         the receiver's idempotency on (sender, id) keeps it delivered once.
         """
-        return Message.create(identity, sender=self.sender, recipient=self.recipient, body=self.body, now=now,
-                              ttl_seconds=ttl_seconds, service=self.service, conversation_id=self.conversation_id,
-                              in_reply_to=self.in_reply_to, message_id=self.id, content_type=self.content_type,
-                              request_sha256=self.request_sha256, max_bytes=16 * MAX_MESSAGE_BYTES)
+        return Message.create(
+            identity,
+            sender=self.sender,
+            recipient=self.recipient,
+            body=self.body,
+            now=now,
+            ttl_seconds=ttl_seconds,
+            service=self.service,
+            conversation_id=self.conversation_id,
+            in_reply_to=self.in_reply_to,
+            message_id=self.id,
+            content_type=self.content_type,
+            request_sha256=self.request_sha256,
+            max_bytes=16 * MAX_MESSAGE_BYTES,
+        )
 
     @classmethod
     def from_jws(
@@ -191,7 +222,7 @@ class Message:
         has_grant: GrantCheck | None = None,
         max_bytes: int = MAX_MESSAGE_BYTES,
         skew_seconds: int = CLOCK_SKEW_SECONDS,
-    ) -> "Message":
+    ) -> Message:
         """Verify ``data`` as received and return the message, or raise the rejection.
 
         Checks, in the protocol's order: format (``malformed``), signature
@@ -202,8 +233,9 @@ class Message:
         (``digest_mismatch``), service grant (``access_denied``, only with
         ``has_grant``).
         """
-        verified = signed.verify(data, MESSAGE_TYP, directory, now, fields=_fields, state_of=_sender_state,
-                                 max_bytes=max_bytes)
+        verified = signed.verify(
+            data, MESSAGE_TYP, directory, now, fields=_fields, state_of=_sender_state, max_bytes=max_bytes
+        )
         message = replace(verified.document, jws=verified.jws, certificate=verified.signer.certificate)
         if local_state is not None and message.recipient_state != local_state:
             raise WrongRecipientError(f"{message.recipient} is not an agency of {local_state}")

@@ -8,8 +8,8 @@ here: the store (``logstore``) and the CLI feed entries in.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from .canonical import canonical_json, sha256_hex
 
@@ -25,12 +25,12 @@ __all__ = [
 
 GENESIS = "0" * 64
 KINDS = (
-    "message_sent",       # a message this node signed for one of its agencies
-    "message_received",   # a message this node accepted for one of its agencies
-    "receipt_signed",     # a receipt (accept or reject) this node signed
-    "receipt_received",   # a peer's receipt for a message this node sent
-    "call_request",       # a service call request (sent or received)
-    "call_response",      # a service call response (signed or received)
+    "message_sent",  # a message this node signed for one of its agencies
+    "message_received",  # a message this node accepted for one of its agencies
+    "receipt_signed",  # a receipt (accept or reject) this node signed
+    "receipt_received",  # a peer's receipt for a message this node sent
+    "call_request",  # a service call request (sent or received)
+    "call_response",  # a service call response (signed or received)
 )
 
 
@@ -47,23 +47,39 @@ class ChainEntry:
     entry_hash: str = ""
 
     def header(self) -> dict[str, object]:
-        return {"seq": self.seq, "kind": self.kind, "ref": self.ref, "at": self.at,
-                "item_sha256": self.item_sha256, "prev_hash": self.prev_hash}
+        return {
+            "seq": self.seq,
+            "kind": self.kind,
+            "ref": self.ref,
+            "at": self.at,
+            "item_sha256": self.item_sha256,
+            "prev_hash": self.prev_hash,
+        }
 
     def to_dict(self) -> dict[str, object]:
         return {**self.header(), "entry_hash": self.entry_hash}
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> "ChainEntry":
+    def from_dict(cls, data: dict[str, object]) -> ChainEntry:
         ref = data.get("ref")
-        return cls(int(str(data["seq"])), str(data["kind"]), None if ref is None else str(ref), str(data["at"]),
-                   str(data["item_sha256"]), str(data["prev_hash"]), str(data["entry_hash"]))
+        return cls(
+            int(str(data["seq"])),
+            str(data["kind"]),
+            None if ref is None else str(ref),
+            str(data["at"]),
+            str(data["item_sha256"]),
+            str(data["prev_hash"]),
+            str(data["entry_hash"]),
+        )
 
 
 def entry_hash(seq: int, kind: str, ref: str | None, at: str, item_sha256: str, prev_hash: str) -> str:
     """SHA-256 of the canonical JSON of the entry header."""
-    return sha256_hex(canonical_json({"seq": seq, "kind": kind, "ref": ref, "at": at,
-                                      "item_sha256": item_sha256, "prev_hash": prev_hash}))
+    return sha256_hex(
+        canonical_json(
+            {"seq": seq, "kind": kind, "ref": ref, "at": at, "item_sha256": item_sha256, "prev_hash": prev_hash}
+        )
+    )
 
 
 def next_entry(prev_seq: int, prev_hash: str, kind: str, ref: str | None, at: str, item: bytes) -> ChainEntry:
@@ -81,8 +97,9 @@ class ChainProblem:
     problem: str
 
 
-def verify_chain(entries: Iterable[tuple[ChainEntry, bytes | None]], *, start_hash: str = GENESIS,
-                 start_seq: int = 0) -> list[ChainProblem]:
+def verify_chain(
+    entries: Iterable[tuple[ChainEntry, bytes | None]], *, start_hash: str = GENESIS, start_seq: int = 0
+) -> list[ChainProblem]:
     """Check a run of entries (with their data, or None when only headers are known).
 
     Returns the problems found (empty list: the chain is intact): sequence
@@ -96,7 +113,10 @@ def verify_chain(entries: Iterable[tuple[ChainEntry, bytes | None]], *, start_ha
             problems.append(ChainProblem(entry.seq, f"sequence gap after {prev_seq}"))
         if entry.prev_hash != prev_hash:
             problems.append(ChainProblem(entry.seq, "prev_hash does not match the previous entry"))
-        if entry_hash(entry.seq, entry.kind, entry.ref, entry.at, entry.item_sha256, entry.prev_hash) != entry.entry_hash:
+        if (
+            entry_hash(entry.seq, entry.kind, entry.ref, entry.at, entry.item_sha256, entry.prev_hash)
+            != entry.entry_hash
+        ):
             problems.append(ChainProblem(entry.seq, "entry hash does not match its contents"))
         if data is not None and sha256_hex(data) != entry.item_sha256:
             problems.append(ChainProblem(entry.seq, "item data does not match item_sha256"))

@@ -57,7 +57,8 @@ def generate_key() -> ec.EllipticCurvePrivateKey:
 def is_p256(key: object) -> bool:
     """Whether ``key`` is an ECDSA P-256 key, public or private (the only key type GCC Link uses)."""
     return isinstance(key, (ec.EllipticCurvePublicKey, ec.EllipticCurvePrivateKey)) and isinstance(
-        key.curve, ec.SECP256R1)
+        key.curve, ec.SECP256R1
+    )
 
 
 def _require_p256(key: object) -> None:
@@ -133,9 +134,15 @@ def create_root(
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=False, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=True, encipher_only=False, decipher_only=False,
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -176,9 +183,15 @@ def issue_node_certificate(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=True, key_cert_sign=False,
-                crl_sign=False, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=True,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -188,9 +201,7 @@ def issue_node_certificate(
         )
         .add_extension(x509.SubjectAlternativeName(san), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski), critical=False)
         .sign(root_key, hashes.SHA256())
     )
 
@@ -203,7 +214,7 @@ def node_state(cert: x509.Certificate) -> str | None:
         return None
     for uri in san.get_values_for_type(x509.UniformResourceIdentifier):
         if uri.startswith(NODE_URI_PREFIX):
-            return uri[len(NODE_URI_PREFIX):]
+            return uri[len(NODE_URI_PREFIX) :]
     return None
 
 
@@ -249,7 +260,7 @@ class NodeIdentity:
             raise PkiError(f"the certificate is not a node certificate for {self.state}")
 
     @classmethod
-    def from_pem(cls, cert_data: bytes, key_data: bytes) -> "NodeIdentity":
+    def from_pem(cls, cert_data: bytes, key_data: bytes) -> NodeIdentity:
         cert = load_certificate(cert_data)
         state = node_state(cert)
         if state is None:

@@ -34,15 +34,23 @@ class Push:
     jws: bytes = field(default=b"", repr=False)
 
     @classmethod
-    def create(cls, identity: NodeIdentity, item: dict[str, Any], now: datetime) -> "Push":
+    def create(cls, identity: NodeIdentity, item: dict[str, Any], now: datetime) -> Push:
         payload = {"gcc_link_push": 1, "node": identity.state, "item": item}
         push = _fields(payload)
         return replace(push, jws=signed.sign(identity, PUSH_TYP, payload, now))
 
     @classmethod
-    def from_jws(cls, data: bytes, *, directory: Directory, now: datetime) -> "Push":
-        verified = signed.verify(data, PUSH_TYP, directory, now, fields=_fields, state_of=_node,
-                                 max_bytes=MAX_PUSH_BYTES, require_authorised=False)
+    def from_jws(cls, data: bytes, *, directory: Directory, now: datetime) -> Push:
+        verified = signed.verify(
+            data,
+            PUSH_TYP,
+            directory,
+            now,
+            fields=_fields,
+            state_of=_node,
+            max_bytes=MAX_PUSH_BYTES,
+            require_authorised=False,
+        )
         return replace(verified.document, jws=verified.jws)
 
 

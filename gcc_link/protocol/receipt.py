@@ -66,15 +66,16 @@ class Receipt:
         status: str,
         code: str | None,
         now: datetime,
-    ) -> "Receipt":
+    ) -> Receipt:
         """Sign a receipt for ``message_jws`` as received (its exact bytes are hashed)."""
         require_aware(now)
         receipt = cls(message_id, sha256_hex(bytes(message_jws)), status, code, now, identity.state)
         payload = receipt.payload()
         _validate(payload)
         data = signed.sign(identity, RECEIPT_TYP, payload, now)
-        return replace(receipt, received_at=parse_time(payload["received_at"]), jws=data,
-                       certificate=identity.certificate)
+        return replace(
+            receipt, received_at=parse_time(payload["received_at"]), jws=data, certificate=identity.certificate
+        )
 
     @classmethod
     def from_jws(
@@ -85,14 +86,22 @@ class Receipt:
         now: datetime,
         expected_node: str | None = None,
         expected_message_sha256: str | None = None,
-    ) -> "Receipt":
+    ) -> Receipt:
         """Verify a receipt: format, signature, and a node certificate listed for ``node``.
 
         The signing state's status is not required to be active: a suspended
         state's receipts for messages it received earlier remain proof.
         """
-        verified = signed.verify(data, RECEIPT_TYP, directory, now, fields=_fields, state_of=_node,
-                                 max_bytes=MAX_RECEIPT_BYTES, require_authorised=False)
+        verified = signed.verify(
+            data,
+            RECEIPT_TYP,
+            directory,
+            now,
+            fields=_fields,
+            state_of=_node,
+            max_bytes=MAX_RECEIPT_BYTES,
+            require_authorised=False,
+        )
         receipt = verified.document
         if expected_node is not None and receipt.node != expected_node:
             raise SenderNotAuthorisedError(f"receipt from {receipt.node}, expected {expected_node}")
@@ -103,8 +112,14 @@ class Receipt:
 
 def _fields(payload: dict[str, Any]) -> Receipt:
     _validate(payload)
-    return Receipt(payload["receipt_for"], payload["message_sha256"], payload["status"], payload["code"],
-                   parse_time(payload["received_at"]), payload["node"])
+    return Receipt(
+        payload["receipt_for"],
+        payload["message_sha256"],
+        payload["status"],
+        payload["code"],
+        parse_time(payload["received_at"]),
+        payload["node"],
+    )
 
 
 def _node(receipt: Receipt) -> str:

@@ -26,8 +26,9 @@ __all__ = ["MAX_STATUS_BYTES", "STATUS_TYP", "NodeStatus"]
 
 STATUS_TYP = "gcc-link-status+jws"
 MAX_STATUS_BYTES = 256 * 1024
-_REQUIRED = frozenset({"gcc_link", "node", "software_version", "directory_version", "queue_depth", "services",
-                       "agencies", "at"})
+_REQUIRED = frozenset(
+    {"gcc_link", "node", "software_version", "directory_version", "queue_depth", "services", "agencies", "at"}
+)
 #: Fields a newer node may add; a verifier keeps them in ``extra`` without interpreting them here.
 _OPTIONAL = frozenset({"uptime_seconds", "traffic", "catalogue"})
 
@@ -59,7 +60,7 @@ class NodeStatus:
             **self.extra,
         }
 
-    def sign(self, identity: NodeIdentity) -> "NodeStatus":
+    def sign(self, identity: NodeIdentity) -> NodeStatus:
         """This status signed by ``identity`` (its node must be the one the status is about)."""
         if identity.state != self.node:
             raise MalformedError(f"a {identity.state} node cannot sign the status of {self.node}")
@@ -77,15 +78,24 @@ class NodeStatus:
         expected_node: str | None = None,
         not_before: datetime | None = None,
         window_seconds: int = CLOCK_SKEW_SECONDS,
-    ) -> "NodeStatus":
+    ) -> NodeStatus:
         """Verify a status: the shared checks, the node it names, and its time.
 
         ``stale`` when ``at`` is outside ``window_seconds`` of ``now`` or older
         than ``not_before`` (the time of the last status accepted from
         that node).
         """
-        verified = signed.verify(data, STATUS_TYP, directory, now, fields=_fields, state_of=_node,
-                                 max_bytes=MAX_STATUS_BYTES, signed_at=_at, window_seconds=window_seconds)
+        verified = signed.verify(
+            data,
+            STATUS_TYP,
+            directory,
+            now,
+            fields=_fields,
+            state_of=_node,
+            max_bytes=MAX_STATUS_BYTES,
+            signed_at=_at,
+            window_seconds=window_seconds,
+        )
         status = verified.document
         if expected_node is not None and status.node != expected_node:
             raise MalformedError(f"the status is about {status.node}, not {expected_node}")
@@ -125,6 +135,13 @@ def _fields(payload: dict[str, Any]) -> NodeStatus:
         if AgencyId.parse(a).state != node:
             raise MalformedError(f"{node} cannot list the agency {a}")
     extra = {k: payload[k] for k in _OPTIONAL if k in payload}
-    return NodeStatus(node, payload["software_version"], _count(payload["directory_version"], "directory_version"),
-                      _count(payload["queue_depth"], "queue_depth"), tuple(services), tuple(agencies),
-                      parse_time(payload["at"]), extra)
+    return NodeStatus(
+        node,
+        payload["software_version"],
+        _count(payload["directory_version"], "directory_version"),
+        _count(payload["queue_depth"], "queue_depth"),
+        tuple(services),
+        tuple(agencies),
+        parse_time(payload["at"]),
+        extra,
+    )

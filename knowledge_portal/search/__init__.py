@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .interface import Hit, Lang, PracticeDoc, SearchBackend, SearchQuery, SearchResults, Sort
 
-__all__ = ['Hit', 'Lang', 'PracticeDoc', 'SearchBackend', 'SearchQuery', 'SearchResults', 'Sort', 'open_backend']
+__all__ = ["Hit", "Lang", "PracticeDoc", "SearchBackend", "SearchQuery", "SearchResults", "Sort", "open_backend"]
 
 
 def open_backend(index_dir: Path) -> SearchBackend:

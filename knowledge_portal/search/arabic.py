@@ -25,8 +25,8 @@ included, in the index's table of contents).
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from functools import cache, lru_cache
 
 import snowballstemmer
 from whoosh.analysis import (
@@ -42,10 +42,7 @@ from whoosh.analysis import (
 
 # Combining marks kept inside a token: Arabic harakat and Quranic marks,
 # superscript alef, generic Latin combining diacritics, ZWNJ/ZWJ and tatweel.
-_MARKS = (
-    "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed"
-    "\u0300-\u036f\u200c\u200d\u0640"
-)
+_MARKS = "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed\u0300-\u036f\u200c\u200d\u0640"
 #: A word: a letter/digit (``[^\W_]``) followed by letters, digits and marks.
 #: Marks alone never make a token.
 WORD_PATTERN = rf"[^\W_](?:[^\W_]|[{_MARKS}])*"
@@ -101,7 +98,15 @@ _PREFIXES: tuple[str, ...] = ("وبال", "وال", "بال", "كال", "فال"
 #: each with the letters that must remain; plus the adverbial ـياً
 #: (إلكترونياً, رسمياً), which needs three remaining letters (آسيا stays).
 _SUFFIXES: tuple[tuple[str, int], ...] = (
-    ("ها", 2), ("ان", 2), ("ات", 2), ("ون", 2), ("ين", 2), ("يا", 3), ("يه", 2), ("ه", 2), ("ي", 2),
+    ("ها", 2),
+    ("ان", 2),
+    ("ات", 2),
+    ("ون", 2),
+    ("ين", 2),
+    ("يا", 3),
+    ("يه", 2),
+    ("ه", 2),
+    ("ي", 2),
 )
 
 #: Beginnings of common words whose first letter is a root و (وزارة "ministry",
@@ -121,10 +126,7 @@ WAW_ROOT_BEGINNINGS: tuple[str, ...] = tuple(
 #: البحرين would otherwise become بحر ("sea") and عمان would become عم.
 PROTECTED_WORDS: frozenset[str] = frozenset(
     normalize(w)
-    for w in (
-        "كويت قطر عمان عُمان بحرين إمارات رياض دوحة مسقط منامة أبوظبي دبي "
-        "يسّر إسكوا فواتيركم أردن يمن"
-    ).split()
+    for w in ("كويت قطر عمان عُمان بحرين إمارات رياض دوحة مسقط منامة أبوظبي دبي يسّر إسكوا فواتيركم أردن يمن").split()
 )
 
 
@@ -139,7 +141,7 @@ def _loanword(word: str) -> str | None:
     """``word`` without its prefix if the rest is a :data:`NON_ARTICLE_AL` word."""
     for prefix in _LOAN_PREFIXES:
         if word.startswith(NON_ARTICLE_AL, len(prefix)) and word.startswith(prefix):
-            return word[len(prefix):]
+            return word[len(prefix) :]
     return None
 
 
@@ -169,7 +171,7 @@ def light_stem(word: str) -> str:
         stem = word
         for prefix in _PREFIXES:
             if stem.startswith(prefix) and len(stem) >= len(prefix) + 2:
-                stem = stem[len(prefix):]
+                stem = stem[len(prefix) :]
                 break
         else:
             stem = _strip_waw(stem)
@@ -191,25 +193,73 @@ def light_stem(word: str) -> str:
 #: Add a pair here when a judged query shows one missing; the index must then be
 #: rebuilt (``gcc-link portal reindex``) for documents already indexed.
 BROKEN_PLURALS: dict[str, str] = {
-    "مشاريع": "مشروع", "أنظمة": "نظام", "وثائق": "وثيقة", "رسوم": "رسم", "أجهزة": "جهاز",
-    "مراكز": "مركز", "قوانين": "قانون", "معايير": "معيار", "تقارير": "تقرير", "برامج": "برنامج",
-    "مواقع": "موقع", "مكاتب": "مكتب", "وسائل": "وسيلة", "أعمال": "عمل", "موارد": "مورد",
-    "مصارف": "مصرف", "بنوك": "بنك", "رخص": "رخصة", "تراخيص": "ترخيص", "عقود": "عقد",
-    "مدارس": "مدرسة", "مشاكل": "مشكلة", "فرص": "فرصة", "أسواق": "سوق", "طرق": "طريق",
-    "مراحل": "مرحلة", "نماذج": "نموذج", "أنشطة": "نشاط", "منافذ": "منفذ", "مواعيد": "موعد",
-    "قروض": "قرض", "أسر": "أسرة", "عمال": "عامل", "لوائح": "لائحة", "مناطق": "منطقة",
-    "مدن": "مدينة", "شروط": "شرط", "مصادر": "مصدر", "مبان": "مبنى", "مباني": "مبنى",
-    "خطط": "خطة", "أدلة": "دليل", "حلول": "حل", "أهداف": "هدف", "أمور": "أمر",
-    "مؤشرات": "مؤشر", "مهام": "مهمة", "موظفو": "موظف", "شوارع": "شارع", "مستشفيات": "مستشفى",
-    "دوائر": "دائرة", "هيئات": "هيئة", "بطاقات": "بطاقة", "ضرائب": "ضريبة", "جوازات": "جواز",
-    "سجلات": "سجل", "أنماط": "نمط", "أقسام": "قسم", "أسماء": "اسم", "أرقام": "رقم",
+    "مشاريع": "مشروع",
+    "أنظمة": "نظام",
+    "وثائق": "وثيقة",
+    "رسوم": "رسم",
+    "أجهزة": "جهاز",
+    "مراكز": "مركز",
+    "قوانين": "قانون",
+    "معايير": "معيار",
+    "تقارير": "تقرير",
+    "برامج": "برنامج",
+    "مواقع": "موقع",
+    "مكاتب": "مكتب",
+    "وسائل": "وسيلة",
+    "أعمال": "عمل",
+    "موارد": "مورد",
+    "مصارف": "مصرف",
+    "بنوك": "بنك",
+    "رخص": "رخصة",
+    "تراخيص": "ترخيص",
+    "عقود": "عقد",
+    "مدارس": "مدرسة",
+    "مشاكل": "مشكلة",
+    "فرص": "فرصة",
+    "أسواق": "سوق",
+    "طرق": "طريق",
+    "مراحل": "مرحلة",
+    "نماذج": "نموذج",
+    "أنشطة": "نشاط",
+    "منافذ": "منفذ",
+    "مواعيد": "موعد",
+    "قروض": "قرض",
+    "أسر": "أسرة",
+    "عمال": "عامل",
+    "لوائح": "لائحة",
+    "مناطق": "منطقة",
+    "مدن": "مدينة",
+    "شروط": "شرط",
+    "مصادر": "مصدر",
+    "مبان": "مبنى",
+    "مباني": "مبنى",
+    "خطط": "خطة",
+    "أدلة": "دليل",
+    "حلول": "حل",
+    "أهداف": "هدف",
+    "أمور": "أمر",
+    "مؤشرات": "مؤشر",
+    "مهام": "مهمة",
+    "موظفو": "موظف",
+    "شوارع": "شارع",
+    "مستشفيات": "مستشفى",
+    "دوائر": "دائرة",
+    "هيئات": "هيئة",
+    "بطاقات": "بطاقة",
+    "ضرائب": "ضريبة",
+    "جوازات": "جواز",
+    "سجلات": "سجل",
+    "أنماط": "نمط",
+    "أقسام": "قسم",
+    "أسماء": "اسم",
+    "أرقام": "رقم",
 }
 
 
 _BROKEN_KEYS: frozenset[str] = frozenset()  # filled below, once normalize and the list exist
 
 
-@lru_cache(maxsize=None)
+@cache
 def _broken_plural_stems() -> dict[str, str]:
     """Normalised plural (without prefix) → the stem its singular gets (computed once)."""
     return {normalize(plural): light_stem(normalize(singular)) for plural, singular in BROKEN_PLURALS.items()}

@@ -18,10 +18,10 @@ import argparse
 import json
 import sys
 import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from whoosh.analysis import Analyzer, StandardAnalyzer
 
@@ -60,8 +60,12 @@ class Quality:
     ranks: tuple[tuple[str, int], ...]
 
     def as_dict(self) -> dict[str, object]:
-        return {"p_at_1": round(self.p_at_1, 4), "mrr": round(self.mrr, 4), "n": self.n,
-                "misses": [q for q, r in self.ranks if r != 1]}
+        return {
+            "p_at_1": round(self.p_at_1, 4),
+            "mrr": round(self.mrr, 4),
+            "n": self.n,
+            "misses": [q for q, r in self.ranks if r != 1],
+        }
 
 
 def load_corpus(path: Path) -> list[PracticeDoc]:

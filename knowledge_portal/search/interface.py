@@ -7,9 +7,10 @@ backend without an import cycle.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Iterable, Literal, Protocol
+from typing import Literal, Protocol
 
 Lang = Literal["ar", "en"]
 Sort = Literal["relevance", "date"]

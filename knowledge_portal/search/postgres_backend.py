@@ -134,13 +134,16 @@ class PostgresSearchBackend:
         self._word_tokenizer = ArabicTokenizer()
         analyzers = self.text_analyzers()
         self._analyzers: dict[int, Analyzer] = {
-            i: analyzers[name.rsplit("_", 1)[1]] for i, name in enumerate(TEXT_FIELDS)  # type: ignore[index]
+            i: analyzers[name.rsplit("_", 1)[1]]  # type: ignore[index]
+            for i, name in enumerate(TEXT_FIELDS)
         }
         self._analyzers[SPELL] = spelling_analyzer()
         self._analyzers[SURFACE] = surface_analyzer()
         self._highlighter = Highlighter(
-            fragmenter=ContextFragmenter(maxchars=240, surround=60), formatter=MarkFormatter(),
-            scorer=BasicFragmentScorer(), order=FIRST,
+            fragmenter=ContextFragmenter(maxchars=240, surround=60),
+            formatter=MarkFormatter(),
+            scorer=BasicFragmentScorer(),
+            order=FIRST,
         )
 
     def text_analyzers(self) -> dict[Lang, Analyzer]:
@@ -191,9 +194,14 @@ class PostgresSearchBackend:
     def _row(doc: PracticeDoc, lengths: list[float]) -> dict[str, Any]:
         tags = [t.strip() for t in doc.tags if t and t.strip()]
         row: dict[str, Any] = {
-            "id": doc.id, "state": doc.state or None, "sector": doc.sector, "year": int(doc.year),
-            "tags": tags, "published": doc.published,
-            "date_key": doc.published.toordinal() if doc.published else 0, "lengths": lengths,
+            "id": doc.id,
+            "state": doc.state or None,
+            "sector": doc.sector,
+            "year": int(doc.year),
+            "tags": tags,
+            "published": doc.published,
+            "date_key": doc.published.toordinal() if doc.published else 0,
+            "lengths": lengths,
         }
         for name in TEXT_FIELDS:
             row[name] = getattr(doc, name) or ""
@@ -205,29 +213,36 @@ class PostgresSearchBackend:
         if gone is None:
             return
         # the postings first (the document's row would cascade them away unseen)
-        unused = conn.execute(text("""
+        unused = conn.execute(
+            text("""
             WITH gone AS (DELETE FROM search_postings WHERE doc = :doc RETURNING field, term)
             UPDATE search_terms t SET df = t.df - 1 FROM gone
             WHERE t.field = gone.field AND t.term = gone.term
-            RETURNING t.field, t.term, t.df"""), {"doc": gone.doc}).all()
+            RETURNING t.field, t.term, t.df"""),
+            {"doc": gone.doc},
+        ).all()
         conn.execute(text("DELETE FROM search_docs WHERE doc = :doc"), {"doc": gone.doc})
         unused = [r for r in unused if r.df <= 0]
         if unused:  # words no document has any more leave the vocabulary ("did you mean")
-            conn.execute(text("""
+            conn.execute(
+                text("""
                 DELETE FROM search_terms t USING unnest(CAST(:f AS smallint[]), CAST(:t AS text[])) AS u(f, t)
                 WHERE t.field = u.f AND t.term = u.t COLLATE "C" """),
-                         {"f": [r.field for r in unused], "t": [r.term for r in unused]})
+                {"f": [r.field for r in unused], "t": [r.term for r in unused]},
+            )
         self._add_stats(conn, [-x for x in gone.lengths], -1)
 
     @staticmethod
     def _add_stats(conn: Connection, lengths: Sequence[float], docs: int) -> None:
         fields = [*range(len(lengths)), DOC_COUNT]
         values = [*lengths, float(docs)]
-        conn.execute(text("""
+        conn.execute(
+            text("""
             INSERT INTO search_stats (field, total)
             SELECT * FROM unnest(CAST(:f AS smallint[]), CAST(:v AS float8[]))
             ON CONFLICT (field) DO UPDATE SET total = search_stats.total + excluded.total"""),
-                     {"f": fields, "v": values})
+            {"f": fields, "v": values},
+        )
 
     def _insert(self, conn: Connection, doc: PracticeDoc) -> None:
         lengths, postings = self._analyse(doc)
@@ -238,16 +253,20 @@ class PostgresSearchBackend:
             row,
         ).scalar_one()
         fields, terms, weights = zip(*postings, strict=True) if postings else ((), (), ())
-        conn.execute(text("""
+        conn.execute(
+            text("""
             INSERT INTO search_postings (field, term, doc, weight, length)
             SELECT p.f, p.t, :doc, p.w, (CAST(:lengths AS real[]))[p.f + 1]
             FROM unnest(CAST(:f AS smallint[]), CAST(:t AS text[]), CAST(:w AS real[])) AS p(f, t, w)"""),
-                     {"doc": number, "f": list(fields), "t": list(terms), "w": list(weights), "lengths": lengths})
-        conn.execute(text("""
+            {"doc": number, "f": list(fields), "t": list(terms), "w": list(weights), "lengths": lengths},
+        )
+        conn.execute(
+            text("""
             INSERT INTO search_terms (field, term, df)
             SELECT f, t, 1 FROM unnest(CAST(:f AS smallint[]), CAST(:t AS text[])) AS p(f, t)
             ON CONFLICT (field, term) DO UPDATE SET df = search_terms.df + 1"""),
-                     {"f": list(fields), "t": list(terms)})
+            {"f": list(fields), "t": list(terms)},
+        )
         self._add_stats(conn, lengths, 1)
 
     def index(self, doc: PracticeDoc) -> None:
@@ -274,8 +293,18 @@ class PostgresSearchBackend:
             totals = [0.0] * (SURFACE + 1)
             first = conn.execute(text("SELECT nextval(pg_get_serial_sequence('search_docs', 'doc'))")).scalar_one()
             with raw.cursor() as cur:  # type: ignore[union-attr]
-                doc_cols = ["doc", "id", "state", "sector", "year", "tags", "published", "date_key",
-                            *TEXT_FIELDS, "lengths"]
+                doc_cols = [
+                    "doc",
+                    "id",
+                    "state",
+                    "sector",
+                    "year",
+                    "tags",
+                    "published",
+                    "date_key",
+                    *TEXT_FIELDS,
+                    "lengths",
+                ]
                 postings: list[tuple[int, str, int, float, float]] = []
                 with cur.copy(f"COPY search_docs ({', '.join(doc_cols)}) FROM STDIN") as copy:
                     for number, doc in enumerate(latest.values(), start=first):
@@ -287,10 +316,11 @@ class PostgresSearchBackend:
                 with cur.copy("COPY search_postings (field, term, doc, weight, length) FROM STDIN") as copy:
                     for posting in postings:
                         copy.write_row(posting)
-                cur.execute("SELECT setval(pg_get_serial_sequence('search_docs', 'doc'), %s)",
-                            (first + len(latest),))
-            conn.execute(text("""INSERT INTO search_terms (field, term, df)
-                                 SELECT field, term, count(*) FROM search_postings GROUP BY field, term"""))
+                cur.execute("SELECT setval(pg_get_serial_sequence('search_docs', 'doc'), %s)", (first + len(latest),))
+            conn.execute(
+                text("""INSERT INTO search_terms (field, term, df)
+                                 SELECT field, term, count(*) FROM search_postings GROUP BY field, term""")
+            )
             self._add_stats(conn, totals, len(latest))
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("ANALYZE search_docs, search_postings, search_terms")
@@ -375,15 +405,20 @@ class PostgresSearchBackend:
     def _matched_cte(self, plan: _Plan, strict: bool, filter_sql: str) -> tuple[str, dict[str, Any]]:
         """SQL (``WITH … f AS …``) of the filtered matching documents with scores."""
         if not plan.words:
-            return (f"WITH f AS MATERIALIZED (SELECT d.doc, d.id, d.state, d.sector, d.year, d.tags, "
-                    f"d.date_key, 0.0::float8 AS score FROM search_docs d WHERE {filter_sql})"), {}
+            return (
+                f"WITH f AS MATERIALIZED (SELECT d.doc, d.id, d.state, d.sector, d.year, d.tags, "
+                f"d.date_key, 0.0::float8 AS score FROM search_docs d WHERE {filter_sql})"
+            ), {}
         params = self._plan_params(plan)
         params["need"] = len(plan.words) if strict else 1
-        return (f"WITH {self._MATCH_SQL}, f AS MATERIALIZED (SELECT d.doc, d.id, d.state, d.sector, d.year, "
-                f"d.tags, d.date_key, sc.score FROM sc JOIN search_docs d USING (doc) WHERE {filter_sql})"), params
+        return (
+            f"WITH {self._MATCH_SQL}, f AS MATERIALIZED (SELECT d.doc, d.id, d.state, d.sector, d.year, "
+            f"d.tags, d.date_key, sc.score FROM sc JOIN search_docs d USING (doc) WHERE {filter_sql})"
+        ), params
 
-    def _run(self, conn: Connection, plan: _Plan, strict: bool, query: SearchQuery, by_date: bool,
-             limit: int, offset: int) -> tuple[int, list[dict[str, Any]], dict[str, Any]]:
+    def _run(
+        self, conn: Connection, plan: _Plan, strict: bool, query: SearchQuery, by_date: bool, limit: int, offset: int
+    ) -> tuple[int, list[dict[str, Any]], dict[str, Any]]:
         """Total, the page's hit rows and the facet counts, in one round trip."""
         filter_sql, fparams = self._filter_sql(query)
         cte, params = self._matched_cte(plan, strict, filter_sql)
@@ -442,7 +477,9 @@ class PostgresSearchBackend:
             conn.rollback()
         words = self._query_words(plan)
         return SearchResults(
-            total=total, page=page, per_page=per_page,
+            total=total,
+            page=page,
+            per_page=per_page,
             hits=tuple(self._hit(h, query.lang, words if plan.words else None) for h in hits),
             facets={name: _facet_counts(facets[name], name) for name in FACETS},
             suggestion=suggestion,
@@ -473,21 +510,32 @@ class PostgresSearchBackend:
         title = row.get(f"title_{lang}") or row.get(f"title_{other}") or row["id"]
         snippet = ""
         if words is not None:
-            for group in ((f"body_{lang}", f"summary_{lang}"), (f"body_{other}", f"summary_{other}"),
-                          (f"title_{lang}", f"title_{other}")):
+            for group in (
+                (f"body_{lang}", f"summary_{lang}"),
+                (f"body_{other}", f"summary_{other}"),
+                (f"title_{lang}", f"title_{other}"),
+            ):
                 found = [self._highlight(row[f], TEXT_FIELDS.index(f), words[f]) for f in group if row.get(f)]
                 snippet = max(found, key=lambda h: h.count("<mark>"), default="")
                 if snippet:
                     break
         if not snippet:
             snippet = plain_snippet(
-                row.get(f"summary_{lang}") or row.get(f"summary_{other}")
-                or row.get(f"body_{lang}") or row.get(f"body_{other}") or ""
+                row.get(f"summary_{lang}")
+                or row.get(f"summary_{other}")
+                or row.get(f"body_{lang}")
+                or row.get(f"body_{other}")
+                or ""
             )
         published = row.get("published")
         return Hit(
-            id=row["id"], score=float(row.get("score") or 0.0), title=title, snippet=snippet,
-            state=row.get("state") or None, sector=row.get("sector") or "", year=int(row.get("year") or 0),
+            id=row["id"],
+            score=float(row.get("score") or 0.0),
+            title=title,
+            snippet=snippet,
+            state=row.get("state") or None,
+            sector=row.get("sector") or "",
+            year=int(row.get("year") or 0),
             published=date.fromisoformat(published) if published else None,
         )
 
@@ -496,11 +544,14 @@ class PostgresSearchBackend:
     def _df(self, conn: Connection, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], int]:
         if not keys:
             return {}
-        rows = conn.execute(text("""
+        rows = conn.execute(
+            text("""
             SELECT st.field, st.term, st.df FROM search_terms st
             JOIN unnest(CAST(:f AS smallint[]), CAST(:t AS text[])) AS k(f, t)
               ON st.field = k.f AND st.term = k.t COLLATE "C"
-            WHERE st.df > 0"""), {"f": [k[0] for k in keys], "t": [k[1] for k in keys]})
+            WHERE st.df > 0"""),
+            {"f": [k[0] for k in keys], "t": [k[1] for k in keys]},
+        )
         return {(r.field, r.term): r.df for r in rows}
 
     def _suggest(self, conn: Connection, query: SearchQuery, current: int) -> str | None:
@@ -531,18 +582,23 @@ class PostgresSearchBackend:
         """Nearest vocabulary word by Damerau-Levenshtein distance (1, then 2 for
         words longer than four letters), the most frequent among equally near ones."""
         dists = (1, 2) if len(word) > 4 else (1,)
-        rows = conn.execute(text("""
+        rows = conn.execute(
+            text("""
             SELECT term, df FROM search_terms
             WHERE field = :f AND df > 0 AND length(term) BETWEEN :lo AND :hi AND term <> :w COLLATE "C" """),
-                            {"f": SPELL, "lo": len(word) - dists[-1], "hi": len(word) + dists[-1], "w": word}).all()
+            {"f": SPELL, "lo": len(word) - dists[-1], "hi": len(word) + dists[-1], "w": word},
+        ).all()
         letters = set(word)
         # A necessary condition, checked in C before the Python edit distance: each edit
         # (insertion, deletion, substitution, transposition) changes the set of letters by
         # at most two, so words whose letter sets differ by more cannot be near enough.
         rows = [r for r in rows if len(letters.symmetric_difference(r.term)) <= 2 * dists[-1]]
         for dist in dists:
-            near = [(r.df, r.term) for r in rows if len(letters.symmetric_difference(r.term)) <= 2 * dist
-                    and distance(r.term, word, limit=dist) <= dist]
+            near = [
+                (r.df, r.term)
+                for r in rows
+                if len(letters.symmetric_difference(r.term)) <= 2 * dist and distance(r.term, word, limit=dist) <= dist
+            ]
             if near:
                 return max(near)[1]
         return None
@@ -551,11 +607,13 @@ class PostgresSearchBackend:
     def _written_form(conn: Connection, normalised: str) -> str:
         """The commonest written form of a normalised word (with its ة, أ ...)."""
         prefix = normalised + "|"
-        row = conn.execute(text("""
+        row = conn.execute(
+            text("""
             SELECT term FROM search_terms
             WHERE field = :f AND df > 0 AND term >= :lo COLLATE "C" AND term < :hi COLLATE "C"
             ORDER BY df DESC, term COLLATE "C" LIMIT 1"""),
-                           {"f": SURFACE, "lo": prefix, "hi": normalised + chr(ord("|") + 1)}).first()
+            {"f": SURFACE, "lo": prefix, "hi": normalised + chr(ord("|") + 1)},
+        ).first()
         return row.term.split("|", 1)[1] if row else normalised
 
 

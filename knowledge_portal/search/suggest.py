@@ -18,8 +18,9 @@ from whoosh.searching import Searcher
 from whoosh.support.levenshtein import distance
 
 
-def suggest(searcher: Searcher, text: str, *, text_fields: list[str],
-            count: Callable[[str], int], current: int) -> str | None:
+def suggest(
+    searcher: Searcher, text: str, *, text_fields: list[str], count: Callable[[str], int], current: int
+) -> str | None:
     """``text`` with its unknown words corrected, if ``count`` of the
     corrected text exceeds ``current`` (the count of ``text``); else None."""
     reader = searcher.reader()

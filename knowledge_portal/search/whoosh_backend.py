@@ -16,11 +16,12 @@ so quotes, parentheses, ``AND``, ``*`` or ``:`` are just characters.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from whoosh import index as whoosh_index
 from whoosh import sorting
@@ -35,7 +36,6 @@ from whoosh.writing import CLEAR, IndexWriter
 
 from gcc_link.protocol.errors import GccLinkError
 
-from .interface import Hit, Lang, PracticeDoc, SearchQuery, SearchResults
 from .arabic import (
     ArabicTokenizer,
     arabic_analyzer,
@@ -44,6 +44,7 @@ from .arabic import (
     surface_analyzer,
 )
 from .facets import MultiValueFacet
+from .interface import Hit, Lang, PracticeDoc, SearchQuery, SearchResults
 from .snippets import MarkFormatter, plain_snippet
 from .suggest import suggest
 
@@ -155,9 +156,7 @@ class WhooshBackend:
         try:
             return self._index().writer(timeout=self.lock_timeout, delay=0.05)
         except whoosh_index.LockError as exc:
-            raise SearchIndexBusyError(
-                f"search index {self.index_dir} is locked by another writer"
-            ) from exc
+            raise SearchIndexBusyError(f"search index {self.index_dir} is locked by another writer") from exc
 
     @contextmanager
     def _writer(self) -> Iterator[IndexWriter]:
@@ -336,7 +335,8 @@ class WhooshBackend:
             suggestion = None
             if plan.strict is not None:
                 suggestion = suggest(
-                    searcher, query.q,
+                    searcher,
+                    query.q,
                     text_fields=[f for f, _ in self._field_boosts(query.lang)],
                     count=lambda text: self._strict_count(searcher, text, query.lang, filterq),
                     current=strict_total,
@@ -359,9 +359,7 @@ class WhooshBackend:
     @staticmethod
     def _date_order() -> sorting.MultiFacet:
         """Newest first; undated documents last; ties by id for stable pages."""
-        return sorting.MultiFacet(
-            [sorting.FieldFacet("date_key", reverse=True), sorting.FieldFacet("id")]
-        )
+        return sorting.MultiFacet([sorting.FieldFacet("date_key", reverse=True), sorting.FieldFacet("id")])
 
     @staticmethod
     def _facets() -> dict[str, sorting.FacetType]:
@@ -392,16 +390,22 @@ class WhooshBackend:
         snippet = ""
         if highlight:
             # The passage with the most marked words, UI language first.
-            for group in ((f"body_{lang}", f"summary_{lang}"), (f"body_{other}", f"summary_{other}"),
-                          (f"title_{lang}", f"title_{other}")):
+            for group in (
+                (f"body_{lang}", f"summary_{lang}"),
+                (f"body_{other}", f"summary_{other}"),
+                (f"title_{lang}", f"title_{other}"),
+            ):
                 found = [hit.highlights(f, top=2) for f in group if stored.get(f)]
                 snippet = max(found, key=lambda h: h.count("<mark>"), default="")
                 if snippet:
                     break
         if not snippet:
             snippet = plain_snippet(
-                stored.get(f"summary_{lang}") or stored.get(f"summary_{other}")
-                or stored.get(f"body_{lang}") or stored.get(f"body_{other}") or ""
+                stored.get(f"summary_{lang}")
+                or stored.get(f"summary_{other}")
+                or stored.get(f"body_{lang}")
+                or stored.get(f"body_{other}")
+                or ""
             )
         published = stored.get("published")
         score = hit.score if isinstance(hit.score, (int, float)) else 0.0  # sort key when by date

@@ -13,8 +13,8 @@ from __future__ import annotations
 import secrets
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
-from zoneinfo import ZoneInfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -25,13 +25,32 @@ from ..auth import login_required, revoke_sessions, roles_required
 from ..db import get_session
 from ..forms import ActionForm, AttachmentForm, CsvImportForm, ModerationForm, UserForm, select_choices
 from ..importer import import_services_csv
-from ..inputs import clean_filename, parse_int
 from ..indexing import get_backend, reindex_tag, sync_practice
+from ..inputs import clean_filename, parse_int
 from ..models import (
-    Attachment, AuditEntry, AwardWinner, EgdiRank, Practice, Revision, SoftDeletable, TagLabel, User, utcnow,
+    Attachment,
+    AuditEntry,
+    AwardWinner,
+    EgdiRank,
+    Practice,
+    Revision,
+    SoftDeletable,
+    TagLabel,
+    User,
+    utcnow,
 )
 from ..resources import (
-    AUDIT_ACTIONS, RESOURCES, action_label, entity_label, Resource, build_form, field_labels, parse_ranks, parse_winners, record_data, snapshot,
+    AUDIT_ACTIONS,
+    RESOURCES,
+    Resource,
+    action_label,
+    build_form,
+    entity_label,
+    field_labels,
+    parse_ranks,
+    parse_winners,
+    record_data,
+    snapshot,
 )
 from ..sanitize import clean_html
 from ..security import audit, hash_password
@@ -39,13 +58,20 @@ from ..vocab import STATE_CODES, STATUS_LABELS
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-ALLOWED_UPLOADS = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
-                   ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                   ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                   ".csv": "text/csv", ".txt": "text/plain"}
+ALLOWED_UPLOADS = {
+    ".pdf": "application/pdf",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".csv": "text/csv",
+    ".txt": "text/plain",
+}
 
 
 # --- access -----------------------------------------------------------------
+
 
 def resource_or_404(slug: str) -> Resource:
     resource = RESOURCES.get(slug)
@@ -76,8 +102,12 @@ def get_record(resource: Resource, record_id: Any, deleted: bool = False):
     obj = get_session().get(resource.model, record_id, execution_options={"include_deleted": True})
     if obj is None or (is_deleted(obj) and not deleted):
         abort(404)
-    if g.user.role == "editor" and resource.is_state_scoped() \
-            and getattr(obj, resource.state_field) != g.user.state_code:
+    if (
+        g.user.role == "editor"
+        and resource.state_field is not None
+        and resource.is_state_scoped()
+        and getattr(obj, resource.state_field) != g.user.state_code
+    ):
         abort(404)  # never reveal another state's records to an editor
     return obj
 
@@ -114,8 +144,15 @@ def record_id_of(obj: Any) -> Any:
 
 
 def _revision(resource: Resource, obj: Any, comment: str = "") -> None:
-    get_session().add(Revision(entity=resource.slug, entity_id=str(record_id_of(obj)),
-                               data=snapshot(obj, resource), username=g.user.username, comment=comment))
+    get_session().add(
+        Revision(
+            entity=resource.slug,
+            entity_id=str(record_id_of(obj)),
+            data=snapshot(obj, resource),
+            username=g.user.username,
+            comment=comment,
+        )
+    )
 
 
 @bp.context_processor
@@ -124,6 +161,7 @@ def _admin_helpers() -> dict[str, Any]:
 
 
 # --- dashboard and audit ------------------------------------------------------
+
 
 @bp.get("/")
 @login_required
@@ -137,14 +175,20 @@ def dashboard():
             continue
         counts[resource.slug] = db.scalar(select(func.count()).select_from(scoped_query(resource).subquery()))
         if resource.workflow:
-            query = scoped_query(resource).where(getattr(resource.model, "status") == "submitted")
+            query = scoped_query(resource).where(resource.model.status == "submitted")
             queue += [(resource, obj) for obj in db.scalars(query)]
             if can_edit(resource):
-                query = scoped_query(resource).where(getattr(resource.model, "status") == "returned")
-                newest_first = getattr(resource.model, "updated_at").desc()
+                query = scoped_query(resource).where(resource.model.status == "returned")
+                newest_first = resource.model.updated_at.desc()
                 returned += [(resource, obj) for obj in db.scalars(query.order_by(newest_first))]
-    return render_template("admin/dashboard.html", resources=RESOURCES, counts=counts, queue=queue,
-                           returned=returned, action_form=ActionForm())
+    return render_template(
+        "admin/dashboard.html",
+        resources=RESOURCES,
+        counts=counts,
+        queue=queue,
+        returned=returned,
+        action_form=ActionForm(),
+    )
 
 
 AUDIT_PAGE = 50
@@ -219,25 +263,56 @@ def audit_log():
             query = query.where(AuditEntry.at >= _zone_start(day))
         else:
             query = query.where(AuditEntry.at < _zone_start(day + timedelta(days=1)))
-    entries = db.scalars(query.order_by(AuditEntry.id.desc()).offset((page_no - 1) * AUDIT_PAGE)
-                         .limit(AUDIT_PAGE + 1)).all()
+    entries = db.scalars(
+        query.order_by(AuditEntry.id.desc()).offset((page_no - 1) * AUDIT_PAGE).limit(AUDIT_PAGE + 1)
+    ).all()
     users = db.scalars(select(AuditEntry.username).distinct().order_by(AuditEntry.username).limit(500)).all()
-    actions = sorted(((code, str(label)) for code, label in AUDIT_ACTIONS.items()
-                      if code in AUDIT_CODES), key=lambda pair: pair[1])
-    rows = [(e, action_label(e.action), entity_label(e.entity), entity_url(e.entity, e.entity_id))
-            for e in entries[:AUDIT_PAGE]]
-    return render_template("admin/audit.html", rows=rows, page=page_no, more=len(entries) > AUDIT_PAGE,
-                           filters=filters, users=users, actions=actions, invalid=invalid,
-                           zone=AUDIT_ZONE), 400 if invalid else 200
+    actions = sorted(
+        ((code, str(label)) for code, label in AUDIT_ACTIONS.items() if code in AUDIT_CODES), key=lambda pair: pair[1]
+    )
+    rows = [
+        (e, action_label(e.action), entity_label(e.entity), entity_url(e.entity, e.entity_id))
+        for e in entries[:AUDIT_PAGE]
+    ]
+    return render_template(
+        "admin/audit.html",
+        rows=rows,
+        page=page_no,
+        more=len(entries) > AUDIT_PAGE,
+        filters=filters,
+        users=users,
+        actions=actions,
+        invalid=invalid,
+        zone=AUDIT_ZONE,
+    ), 400 if invalid else 200
 
 
 #: The action codes the audit log records (revision comments share the vocabulary but are not actions).
-AUDIT_CODES = ("create", "update", "delete", "restore", "submit", "publish", "return", "unpublish", "attach",
-               "import_services", "user_create", "user_update", "login", "login_sso", "logout", "login_failed",
-               "login_blocked", "sso_login_refused", "directory_upload")
+AUDIT_CODES = (
+    "create",
+    "update",
+    "delete",
+    "restore",
+    "submit",
+    "publish",
+    "return",
+    "unpublish",
+    "attach",
+    "import_services",
+    "user_create",
+    "user_update",
+    "login",
+    "login_sso",
+    "logout",
+    "login_failed",
+    "login_blocked",
+    "sso_login_refused",
+    "directory_upload",
+)
 
 
 # --- generic CRUD ----------------------------------------------------------------
+
 
 @bp.get("/<slug>/")
 @login_required
@@ -247,12 +322,19 @@ def list_records(slug: str):
     query = scoped_query(resource)
     status = request.args.get("status")
     if status == "deleted" and soft_deletes(resource):
-        query = query.where(getattr(resource.model, "deleted_at").is_not(None)).execution_options(include_deleted=True)
+        query = query.where(resource.model.deleted_at.is_not(None)).execution_options(include_deleted=True)
     elif resource.workflow and status in STATUS_LABELS:
-        query = query.where(getattr(resource.model, "status") == status)
+        query = query.where(resource.model.status == status)
     items = db.scalars(query).all()
-    return render_template("admin/list.html", resource=resource, items=items, can_edit=can_edit(resource),
-                           status=status, soft_deletes=soft_deletes(resource), action_form=ActionForm())
+    return render_template(
+        "admin/list.html",
+        resource=resource,
+        items=items,
+        can_edit=can_edit(resource),
+        status=status,
+        soft_deletes=soft_deletes(resource),
+        action_form=ActionForm(),
+    )
 
 
 def _apply(resource: Resource, obj: Any, form: Any) -> None:
@@ -281,8 +363,13 @@ def _apply(resource: Resource, obj: Any, form: Any) -> None:
         obj.winners = [AwardWinner(**w) for w in parse_winners(form.winners.data)]
     if "related" in resource.extra:
         wanted = [x.strip() for x in (form.related.data or "").split(",") if x.strip()]
-        obj.related = list(db.scalars(select(Practice).where(Practice.public_id.in_(wanted),
-                                                             Practice.public_id != obj.public_id))) if wanted else []
+        obj.related = (
+            list(
+                db.scalars(select(Practice).where(Practice.public_id.in_(wanted), Practice.public_id != obj.public_id))
+            )
+            if wanted
+            else []
+        )
 
 
 @bp.route("/<slug>/new", methods=["GET", "POST"])
@@ -355,10 +442,17 @@ def edit(slug: str, record_id: str):
         flash(_("Saved."), "ok")
         return redirect(url_for("admin.edit", slug=slug, record_id=record_id_of(obj)))
     status = 400 if request.method == "POST" else 200
-    return render_template("admin/form.html", resource=resource, form=form, obj=obj, editable=editable,
-                           may_delete=editable and may_delete(resource, obj),
-                           moderation_form=ModerationForm(), action_form=ActionForm(),
-                           attachment_form=AttachmentForm()), status
+    return render_template(
+        "admin/form.html",
+        resource=resource,
+        form=form,
+        obj=obj,
+        editable=editable,
+        may_delete=editable and may_delete(resource, obj),
+        moderation_form=ModerationForm(),
+        action_form=ActionForm(),
+        attachment_form=AttachmentForm(),
+    ), status
 
 
 def _key(resource: Resource, record_id: str) -> Any:
@@ -382,8 +476,14 @@ def delete(slug: str, record_id: str):
         abort(403)  # a published (or once published) record leaves the site only by the secretariat's hand
     form = ActionForm()
     if request.method == "GET":
-        return render_template("admin/confirm_delete.html", resource=resource, obj=obj, form=form,
-                               record_id=record_id, reversible=soft_deletes(resource))
+        return render_template(
+            "admin/confirm_delete.html",
+            resource=resource,
+            obj=obj,
+            form=form,
+            record_id=record_id,
+            reversible=soft_deletes(resource),
+        )
     if not form.validate_on_submit():
         abort(400)
     db = get_session()
@@ -453,17 +553,32 @@ def restore(slug: str, record_id: str):
 def history(slug: str, record_id: str):
     resource = resource_or_404(slug)
     obj = get_record(resource, _key(resource, record_id), deleted=True)
-    revisions = get_session().scalars(select(Revision).where(
-        Revision.entity == slug, Revision.entity_id == str(record_id_of(obj))).order_by(Revision.id.asc())).all()
+    revisions = (
+        get_session()
+        .scalars(
+            select(Revision)
+            .where(Revision.entity == slug, Revision.entity_id == str(record_id_of(obj)))
+            .order_by(Revision.id.asc())
+        )
+        .all()
+    )
     changes = []  # (revision, fields that differ from the revision before it), newest first
     previous: dict[str, Any] = {}
     for rev in revisions:
         changed = sorted(k for k in set(rev.data) | set(previous) if rev.data.get(k) != previous.get(k))
         changes.append((rev, changed if previous else []))
         previous = rev.data
-    return render_template("admin/history.html", resource=resource, obj=obj, changes=list(reversed(changes)),
-                           deleted=is_deleted(obj), may_restore=is_deleted(obj) and may_delete(resource, obj),
-                           field_labels=field_labels(resource), form=ActionForm(), record_id=record_id)
+    return render_template(
+        "admin/history.html",
+        resource=resource,
+        obj=obj,
+        changes=list(reversed(changes)),
+        deleted=is_deleted(obj),
+        may_restore=is_deleted(obj) and may_delete(resource, obj),
+        field_labels=field_labels(resource),
+        form=ActionForm(),
+        record_id=record_id,
+    )
 
 
 # --- moderation ---------------------------------------------------------------------
@@ -514,6 +629,7 @@ def moderate(slug: str, record_id: str, action: str):
 
 # --- attachments ------------------------------------------------------------------------
 
+
 @bp.post("/practices/<int:record_id>/attachments")
 @login_required
 def upload_attachment(record_id: int):
@@ -536,8 +652,13 @@ def upload_attachment(record_id: int):
     stored = secrets.token_hex(16) + suffix
     upload.save(upload_dir / stored)
     db = get_session()
-    att = Attachment(practice=practice, filename=name, stored_name=stored, content_type=ALLOWED_UPLOADS[suffix],
-                     size=(upload_dir / stored).stat().st_size)
+    att = Attachment(
+        practice=practice,
+        filename=name,
+        stored_name=stored,
+        content_type=ALLOWED_UPLOADS[suffix],
+        size=(upload_dir / stored).stat().st_size,
+    )
     db.add(att)
     audit(db, g.user.username, "attach", "practices", record_id, filename=name)
     back_to_review = g.user.role != "admin" and practice.status == "published"
@@ -554,6 +675,7 @@ def upload_attachment(record_id: int):
 
 # --- CSV import of a state's service catalogue ------------------------------------------
 
+
 @bp.route("/services/import", methods=["GET", "POST"])
 @roles_required("editor")
 def import_services():
@@ -569,8 +691,16 @@ def import_services():
             raw = form.file.data.read(2 * 1024 * 1024 + 1)
             db = get_session()
             report = import_services_csv(db, raw, state)
-            audit(db, g.user.username, "import_services", "services", state, imported=report.imported,
-                  updated=report.updated, errors=len(report.errors))
+            audit(
+                db,
+                g.user.username,
+                "import_services",
+                "services",
+                state,
+                imported=report.imported,
+                updated=report.updated,
+                errors=len(report.errors),
+            )
             db.commit()
             status = 200 if not report.errors else 422
         else:
@@ -579,6 +709,7 @@ def import_services():
 
 
 # --- users (secretariat only) ----------------------------------------------------------
+
 
 @bp.get("/users/")
 @roles_required("admin")
@@ -614,8 +745,10 @@ def user_form(user_id: int | None):
         user.active = form.active.data
         subject = (form.oidc_subject.data or "").strip() or None
         if subject != user.oidc_subject:
-            if subject is not None and db.scalar(select(User).where(User.oidc_subject == subject,
-                                                                    User.id != user.id)) is not None:
+            if (
+                subject is not None
+                and db.scalar(select(User).where(User.oidc_subject == subject, User.id != user.id)) is not None
+            ):
                 flash(_("A record with this identifier already exists."), "error")
                 db.rollback()
                 return render_template("admin/user_form.html", form=form, user=user), 409
@@ -632,8 +765,17 @@ def user_form(user_id: int | None):
         db.flush()
         if user.id == g.user.id:
             session["session_version"] = user.session_version  # changing one's own account keeps this session
-        audit(db, g.user.username, "user_create" if user_id is None else "user_update", "users", user.id,
-              role=user.role, state=user.state_code, active=user.active, password_changed=bool(password))
+        audit(
+            db,
+            g.user.username,
+            "user_create" if user_id is None else "user_update",
+            "users",
+            user.id,
+            role=user.role,
+            state=user.state_code,
+            active=user.active,
+            password_changed=bool(password),
+        )
         db.commit()
         if generated:
             flash(_("Generated password, shown only now: %(password)s", password=generated), "ok")

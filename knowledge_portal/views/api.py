@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
@@ -18,10 +19,17 @@ from gcc_link.http_errors import error_body
 from ..db import get_session
 from ..inputs import parse_int
 from ..models import Achievement, AwardEdition, Practice, Service, State
-from ..serialize import (
-    SERVICE_CSV_FIELDS, achievement_dict, csv_cell, award_dict, practice_dict, service_dict, service_row, state_dict,
-)
 from ..search import Lang, Sort
+from ..serialize import (
+    SERVICE_CSV_FIELDS,
+    achievement_dict,
+    award_dict,
+    csv_cell,
+    practice_dict,
+    service_dict,
+    service_row,
+    state_dict,
+)
 from ..vocab import MATURITY
 from .filters import FilterError, parse_filters
 from .practices import MAX_QUERY, browse, run_search
@@ -51,8 +59,14 @@ def _per_page() -> int:
 
 def _page(items: list, page: int, per_page: int, to_dict: Callable[[Any], dict]) -> Response:
     start = (page - 1) * per_page
-    return jsonify({"total": len(items), "page": page, "per_page": per_page,
-                    "results": [to_dict(i) for i in items[start:start + per_page]]})
+    return jsonify(
+        {
+            "total": len(items),
+            "page": page,
+            "per_page": per_page,
+            "results": [to_dict(i) for i in items[start : start + per_page]],
+        }
+    )
 
 
 @bp.get("/api/v1/states")
@@ -105,8 +119,9 @@ def achievements():
         query = query.where(Achievement.state_code == f.state)
     if f.category:
         query = query.where(Achievement.category == f.category)
-    items = [a for a in get_session().scalars(query.order_by(Achievement.date.desc()))
-             if not f.year or a.date.year == f.year]
+    items = [
+        a for a in get_session().scalars(query.order_by(Achievement.date.desc())) if not f.year or a.date.year == f.year
+    ]
     return _page(items, f.page, _per_page(), achievement_dict)
 
 
@@ -121,14 +136,12 @@ def practices():
     f = parse_filters(request, strict=True)
     per_page = _per_page()
     total, items = browse(f, per_page)
-    return jsonify({"total": total, "page": f.page, "per_page": per_page,
-                    "results": [practice_dict(p) for p in items]})
+    return jsonify({"total": total, "page": f.page, "per_page": per_page, "results": [practice_dict(p) for p in items]})
 
 
 @bp.get("/api/v1/practices/<public_id>")
 def practice(public_id: str):
-    p = get_session().scalar(select(Practice).where(Practice.public_id == public_id,
-                                                    Practice.status == "published"))
+    p = get_session().scalar(select(Practice).where(Practice.public_id == public_id, Practice.status == "published"))
     if p is None:
         return api_error(404, "not_found", f"no published practice {public_id[:80]!r}")
     return jsonify(practice_dict(p, full=True))
@@ -156,14 +169,29 @@ def search():
     except Exception:
         current_app.logger.exception("search failed")
         return api_error(503, "search_unavailable", "the search index is not available")
-    return jsonify({
-        "total": res.total, "page": res.page, "per_page": res.per_page, "suggestion": res.suggestion,
-        "partial": res.partial,  # no result has every word: these have most of them
-        "facets": {k: [{"value": v, "count": n} for v, n in vals] for k, vals in res.facets.items()},
-        "results": [{"id": h.id, "title": h.title, "snippet": h.snippet, "state": h.state, "sector": h.sector,
-                     "year": h.year, "score": h.score,
-                     "published": h.published.isoformat() if h.published else None} for h in res.hits],
-    })
+    return jsonify(
+        {
+            "total": res.total,
+            "page": res.page,
+            "per_page": res.per_page,
+            "suggestion": res.suggestion,
+            "partial": res.partial,  # no result has every word: these have most of them
+            "facets": {k: [{"value": v, "count": n} for v, n in vals] for k, vals in res.facets.items()},
+            "results": [
+                {
+                    "id": h.id,
+                    "title": h.title,
+                    "snippet": h.snippet,
+                    "state": h.state,
+                    "sector": h.sector,
+                    "year": h.year,
+                    "score": h.score,
+                    "published": h.published.isoformat() if h.published else None,
+                }
+                for h in res.hits
+            ],
+        }
+    )
 
 
 def _csv(rows: list[dict[str, Any]], fields: tuple[str, ...], name: str) -> Response:
@@ -173,8 +201,11 @@ def _csv(rows: list[dict[str, Any]], fields: tuple[str, ...], name: str) -> Resp
     writer = csv.DictWriter(buf, fieldnames=list(fields), extrasaction="ignore")
     writer.writeheader()
     writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)
-    return Response(buf.getvalue(), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        buf.getvalue(),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @bp.get("/api/v1/services.csv")
@@ -185,21 +216,51 @@ def services_csv():
 @bp.get("/api/v1/achievements.csv")
 def achievements_csv():
     items = get_session().scalars(published_achievements().order_by(Achievement.date.desc())).all()
-    rows = [{"id": a.id, "state": a.state_code, "date": a.date.isoformat(), "category": a.category,
-             "title_ar": a.title_ar, "title_en": a.title_en, "source": a.source, "demo": a.is_demo} for a in items]
-    return _csv(rows, ("id", "state", "date", "category", "title_ar", "title_en", "source", "demo"),
-                "gcc-achievements.csv")
+    rows = [
+        {
+            "id": a.id,
+            "state": a.state_code,
+            "date": a.date.isoformat(),
+            "category": a.category,
+            "title_ar": a.title_ar,
+            "title_en": a.title_en,
+            "source": a.source,
+            "demo": a.is_demo,
+        }
+        for a in items
+    ]
+    return _csv(
+        rows, ("id", "state", "date", "category", "title_ar", "title_en", "source", "demo"), "gcc-achievements.csv"
+    )
 
 
 @bp.get("/api/v1/practices.csv")
 def practices_csv():
-    items = get_session().scalars(select(Practice).where(Practice.status == "published")
-                                  .order_by(Practice.year.desc())).all()
-    rows = [{"id": p.public_id, "state": p.state_code or "", "sector": p.sector, "year": p.year,
-             "tags": ";".join(p.tags or []), "title_ar": p.title_ar, "title_en": p.title_en,
-             "summary_ar": p.summary_ar, "summary_en": p.summary_en, "demo": p.is_demo} for p in items]
-    return _csv(rows, ("id", "state", "sector", "year", "tags", "title_ar", "title_en", "summary_ar", "summary_en",
-                       "demo"), "gcc-practices.csv")
+    items = (
+        get_session()
+        .scalars(select(Practice).where(Practice.status == "published").order_by(Practice.year.desc()))
+        .all()
+    )
+    rows = [
+        {
+            "id": p.public_id,
+            "state": p.state_code or "",
+            "sector": p.sector,
+            "year": p.year,
+            "tags": ";".join(p.tags or []),
+            "title_ar": p.title_ar,
+            "title_en": p.title_en,
+            "summary_ar": p.summary_ar,
+            "summary_en": p.summary_en,
+            "demo": p.is_demo,
+        }
+        for p in items
+    ]
+    return _csv(
+        rows,
+        ("id", "state", "sector", "year", "tags", "title_ar", "title_en", "summary_ar", "summary_en", "demo"),
+        "gcc-practices.csv",
+    )
 
 
 @bp.get("/openapi.json")

@@ -66,11 +66,23 @@ def version_file(version: int) -> Response:
 @files_bp.get("/api/v1/network/directory")
 def versions_api() -> Response:
     """Every hosted version: when issued, until when, members and statuses, who signed."""
-    return jsonify({"versions": [{
-        "version": v.version, "issued_at": v.issued_at.isoformat(), "expires_at": v.expires_at.isoformat(),
-        "uploaded_at": v.uploaded_at.isoformat(), "threshold": v.threshold, "signers": v.signers,
-        "members": v.members, "url": url_for("directory_files.version_file", version=v.version),
-    } for v in _versions()]})
+    return jsonify(
+        {
+            "versions": [
+                {
+                    "version": v.version,
+                    "issued_at": v.issued_at.isoformat(),
+                    "expires_at": v.expires_at.isoformat(),
+                    "uploaded_at": v.uploaded_at.isoformat(),
+                    "threshold": v.threshold,
+                    "signers": v.signers,
+                    "members": v.members,
+                    "url": url_for("directory_files.version_file", version=v.version),
+                }
+                for v in _versions()
+            ]
+        }
+    )
 
 
 @bp.get("/directory")
@@ -104,4 +116,7 @@ def directory_upload():
 
 
 def _config() -> dict:
-    return {"DIRECTORY_FILE": current_app.config.get("DIRECTORY_FILE"), "ROOT_CERT": current_app.config.get("ROOT_CERT")}
+    return {
+        "DIRECTORY_FILE": current_app.config.get("DIRECTORY_FILE"),
+        "ROOT_CERT": current_app.config.get("ROOT_CERT"),
+    }

@@ -19,9 +19,9 @@ from sqlalchemy import select
 
 from ..db import get_session
 from ..i18n import current_lang
+from ..inputs import strip_bidi
 from ..models import Achievement, Practice
 from ..sanitize import html_to_text
-from ..inputs import strip_bidi
 from ..security import site_url
 from ..tags import tag_label
 from .filters import parse_filters
@@ -85,14 +85,23 @@ def achievements():
         query = query.where(Achievement.state_code == f.state)
     if f.category:
         query = query.where(Achievement.category == f.category)
-    items = [a for a in get_session().scalars(query.order_by(Achievement.date.desc()).limit(200))
-             if not f.year or a.date.year == f.year][:50]
+    items = [
+        a
+        for a in get_session().scalars(query.order_by(Achievement.date.desc()).limit(200))
+        if not f.year or a.date.year == f.year
+    ][:50]
     alt = _url("public.achievements", **f.as_args())
-    entries = [{
-        "title": a.t("title", lang), "id": _url("public.achievements") + f"#a{a.id}",
-        "link": _url("public.achievements", state=a.state_code) + f"#a{a.id}",
-        "updated": datetime.combine(a.date, time()), "summary": html_to_text(a.t("body", lang)),
-        "category": a.category} for a in items]
+    entries = [
+        {
+            "title": a.t("title", lang),
+            "id": _url("public.achievements") + f"#a{a.id}",
+            "link": _url("public.achievements", state=a.state_code) + f"#a{a.id}",
+            "updated": datetime.combine(a.date, time()),
+            "summary": html_to_text(a.t("body", lang)),
+            "category": a.category,
+        }
+        for a in items
+    ]
     return _feed(_("GCC e-government achievements"), _self_url(), alt, entries)
 
 
@@ -107,13 +116,18 @@ def practices():
     alt = _url("practices.index", **f.as_args())
     # tags: the slug as term, its label in the feed's language; one scheme for both languages (like the ids)
     tag_scheme = _url("practices.index", lang="en")
-    entries = [{
-        "title": p.t("title", lang),
-        "id": _url("practices.detail", public_id=p.public_id, lang="en"),
-        "link": _url("practices.detail", public_id=p.public_id),
-        "updated": p.published_at or p.updated_at, "summary": p.t("summary", lang), "category": p.sector,
-        "tags": [(t, tag_label(t, lang), tag_scheme) for t in (p.tags or [])],
-    } for p in items[:50]]
+    entries = [
+        {
+            "title": p.t("title", lang),
+            "id": _url("practices.detail", public_id=p.public_id, lang="en"),
+            "link": _url("practices.detail", public_id=p.public_id),
+            "updated": p.published_at or p.updated_at,
+            "summary": p.t("summary", lang),
+            "category": p.sector,
+            "tags": [(t, tag_label(t, lang), tag_scheme) for t in (p.tags or [])],
+        }
+        for p in items[:50]
+    ]
     return _feed(_("GCC e-government best practices"), _self_url(), alt, entries)
 
 
@@ -138,11 +152,15 @@ def services():
     items = get_session().scalars(query.order_by(Service.as_of.desc(), Service.id.desc()).limit(100)).all()
     args = {**f.as_args(), **({"maturity": maturity} if maturity else {})}
     alt = _url("public.services", **args)
-    entries = [{
-        "title": s.t("name", lang) + " — " + s.state.t("name", lang),
-        "id": _url("api.services") + f"#s{s.id}",
-        "link": _url("public.services", state=s.state_code, sector=s.sector),
-        "updated": datetime.combine(s.as_of, time()) if s.as_of else datetime(2000, 1, 1),
-        "summary": f"{s.t('agency', lang)} · {MATURITY.get(s.maturity, s.maturity)}",
-        "category": SECTORS.get(s.sector) and s.sector} for s in items]
+    entries = [
+        {
+            "title": s.t("name", lang) + " — " + s.state.t("name", lang),
+            "id": _url("api.services") + f"#s{s.id}",
+            "link": _url("public.services", state=s.state_code, sector=s.sector),
+            "updated": datetime.combine(s.as_of, time()) if s.as_of else datetime(2000, 1, 1),
+            "summary": f"{s.t('agency', lang)} · {MATURITY.get(s.maturity, s.maturity)}",
+            "category": SECTORS.get(s.sector) and s.sector,
+        }
+        for s in items
+    ]
     return _feed(_("GCC e-services readiness"), _self_url(), alt, entries)

@@ -38,8 +38,13 @@ class Filters:
     errors: list[FilterError] = field(default_factory=list)
 
     def as_args(self) -> dict[str, str]:
-        out = {"state": self.state, "sector": self.sector, "year": self.year, "category": self.category,
-               "tag": self.tag}
+        out = {
+            "state": self.state,
+            "sector": self.sector,
+            "year": self.year,
+            "category": self.category,
+            "tag": self.tag,
+        }
         return {k: str(v) for k, v in out.items() if v not in (None, "")}
 
 

@@ -37,8 +37,9 @@ def network_page() -> str:
     names = {st.code: st.t("name", lang) for st in states}
     for n in network.states:
         names.setdefault(n.cc, n.name.get(lang) or n.cc)
-    return render_template("network.html", network=network, hist=hist, names=names,
-                           codes=[n.cc for n in network.states])
+    return render_template(
+        "network.html", network=network, hist=hist, names=names, codes=[n.cc for n in network.states]
+    )
 
 
 @api_bp.get("/api/v1/network/history")
@@ -61,12 +62,21 @@ def network_catalogue() -> Response:
 
     db = get_session()
     catalogues = attested_catalogues(db)
-    states: dict[str, dict] = {cc: {"attested": sorted(items.values(), key=lambda i: i["id"]), "entered": []}
-                               for cc, items in catalogues.items()}
+    states: dict[str, dict] = {
+        cc: {"attested": sorted(items.values(), key=lambda i: i["id"]), "entered": []}
+        for cc, items in catalogues.items()
+    }
     for svc in db.scalars(select(Service).where(Service.network_service != "").order_by(Service.id)):
         att = attest(svc, catalogues)
-        states.setdefault(svc.state_code, {"attested": [], "entered": []})["entered"].append({
-            "id": svc.id, "name": {"ar": svc.name_ar, "en": svc.name_en}, "network_service": svc.network_service,
-            "maturity": svc.maturity, "attested": None if att is None else att.attested,
-            "node_stage": att.stage if att else None, "differences": list(att.differences) if att else []})
+        states.setdefault(svc.state_code, {"attested": [], "entered": []})["entered"].append(
+            {
+                "id": svc.id,
+                "name": {"ar": svc.name_ar, "en": svc.name_en},
+                "network_service": svc.network_service,
+                "maturity": svc.maturity,
+                "attested": None if att is None else att.attested,
+                "node_stage": att.stage if att else None,
+                "differences": list(att.differences) if att else [],
+            }
+        )
     return jsonify({"states": states})

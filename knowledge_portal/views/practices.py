@@ -25,18 +25,32 @@ MAX_QUERY = 200
 def run_search(q: str, lang: Lang, f: Filters, sort: Sort, per_page: int) -> SearchResults:
     """Ask the search backend; filter values are already validated."""
     state = None if f.state == "REGIONAL" else f.state
-    return get_backend().search(SearchQuery(q=q[:MAX_QUERY], lang=lang, state=state, sector=f.sector, year=f.year,
-                                            tag=f.tag, page=f.page, per_page=per_page, sort=sort))
+    return get_backend().search(
+        SearchQuery(
+            q=q[:MAX_QUERY],
+            lang=lang,
+            state=state,
+            sector=f.sector,
+            year=f.year,
+            tag=f.tag,
+            page=f.page,
+            per_page=per_page,
+            sort=sort,
+        )
+    )
 
 
 def browse(f: Filters, per_page: int, sort: Sort = "relevance") -> tuple[int, list[Practice]]:
     """Published practices from the database (no query text): newest year first, or by publication date."""
-    order = (Practice.published_at.desc(), Practice.id.desc()) if sort == "date" else (Practice.year.desc(),
-                                                                                       Practice.id.desc())
+    order = (
+        (Practice.published_at.desc(), Practice.id.desc())
+        if sort == "date"
+        else (Practice.year.desc(), Practice.id.desc())
+    )
     items = [p for p in get_session().scalars(filtered_practices(f).order_by(*order)) if has_tag(p, f.tag)]
     total = len(items)
     start = (f.page - 1) * per_page
-    return total, items[start:start + per_page]
+    return total, items[start : start + per_page]
 
 
 @bp.get("/")
@@ -61,11 +75,30 @@ def index():
         total, practices = browse(f, per_page, sort)
     pages = max(1, math.ceil(total / per_page))
     db = get_session()
-    years = [y for (y,) in db.execute(select(Practice.year).where(Practice.status == "published")
-                                      .group_by(Practice.year).order_by(Practice.year.desc()))]
-    return render_template("practices.html", q=q, filters=f, sort=sort, results=results, practices=practices,
-                           total=total, page=f.page, pages=pages, states=states_in_order(), sectors=sector_choices(),
-                           years=years, search_error=search_error)
+    years = [
+        y
+        for (y,) in db.execute(
+            select(Practice.year)
+            .where(Practice.status == "published")
+            .group_by(Practice.year)
+            .order_by(Practice.year.desc())
+        )
+    ]
+    return render_template(
+        "practices.html",
+        q=q,
+        filters=f,
+        sort=sort,
+        results=results,
+        practices=practices,
+        total=total,
+        page=f.page,
+        pages=pages,
+        states=states_in_order(),
+        sectors=sector_choices(),
+        years=years,
+        search_error=search_error,
+    )
 
 
 @bp.get("/<public_id>")
@@ -85,6 +118,10 @@ def attachment(public_id: str, attachment_id: int):
     att = db.get(Attachment, attachment_id)
     if att is None or att.practice.public_id != public_id or att.practice.status != "published":
         abort(404)
-    return send_from_directory(Path(current_app.config["UPLOAD_DIR"]), att.stored_name, as_attachment=True,
-                               download_name=att.filename, mimetype=att.content_type)
-
+    return send_from_directory(
+        Path(current_app.config["UPLOAD_DIR"]),
+        att.stored_name,
+        as_attachment=True,
+        download_name=att.filename,
+        mimetype=att.content_type,
+    )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -14,7 +15,8 @@ from ..charts import network_map, rank_history, stacked_bars
 from ..db import get_session
 from ..i18n import current_lang, digits
 from ..models import Achievement, AwardEdition, Practice, Service, Standard, State
-from ..sectors import is_sector, sector_choices, sector_label, sectors as sector_records
+from ..sectors import is_sector, sector_choices, sector_label
+from ..sectors import sectors as sector_records
 from ..vocab import ACHIEVEMENT_CATEGORIES, MATURITY, MATURITY_ORDER, STANDARD_CATEGORIES, STATE_CODES
 from .filters import MYVIEW_COOKIE, Filters, parse_filters, read_myview
 
@@ -78,25 +80,42 @@ def traffic_links(network: Any) -> dict[tuple[str, str], int]:
 def home():
     db = get_session()
     achievements = db.scalars(published_achievements().order_by(Achievement.date.desc()).limit(5)).all()
-    practices = db.scalars(published_practices().order_by(Practice.published_at.desc(), Practice.id.desc())
-                           .limit(5)).all()
+    practices = db.scalars(
+        published_practices().order_by(Practice.published_at.desc(), Practice.id.desc()).limit(5)
+    ).all()
     service_counts = Counter(db.scalars(select(Service.state_code)))
     cross_border = Counter(db.scalars(select(Service.state_code).where(Service.cross_border.is_(True))))
     sts = states_in_order()
     network = current_app.extensions["portal_network"].view(sts)
     lang = current_lang()
     names = {st.code: st.t("name", lang) for st in sts}
-    map_nodes = [(n.cc, names.get(n.cc, n.cc), ("online" if n.online else "offline") if n.online is not None
-                  else n.status) for n in network.states]
+    map_nodes = [
+        (n.cc, names.get(n.cc, n.cc), ("online" if n.online else "offline") if n.online is not None else n.status)
+        for n in network.states
+    ]
     links = traffic_links(network) if network.directory_version else {}
-    network_svg = network_map(map_nodes, _("The GCC e-government network"),
-                              _("Each member state's node; lines join the nodes that exchanged messages in the "
-                                "last 24 hours, thicker for more. A hollow, dashed node is offline or suspended."),
-                              links=links, link_title=_("{a} – {b}: {n} messages in 24 hours"))
-    return render_template("home.html", states=sts, achievements=achievements, network=network,
-                           network_svg=network_svg, has_links=bool(links),
-                           nodes={n.cc: n for n in network.states}, practices=practices,
-                           service_counts=service_counts, cross_border=cross_border)
+    network_svg = network_map(
+        map_nodes,
+        _("The GCC e-government network"),
+        _(
+            "Each member state's node; lines join the nodes that exchanged messages in the "
+            "last 24 hours, thicker for more. A hollow, dashed node is offline or suspended."
+        ),
+        links=links,
+        link_title=_("{a} – {b}: {n} messages in 24 hours"),
+    )
+    return render_template(
+        "home.html",
+        states=sts,
+        achievements=achievements,
+        network=network,
+        network_svg=network_svg,
+        has_links=bool(links),
+        nodes={n.cc: n for n in network.states},
+        practices=practices,
+        service_counts=service_counts,
+        cross_border=cross_border,
+    )
 
 
 @bp.get("/states/")
@@ -111,19 +130,31 @@ def state(code: str):
     if st is None:
         abort(404)
     lang = current_lang()
-    achievements = db.scalars(published_achievements().where(Achievement.state_code == st.code)
-                              .order_by(Achievement.date.desc())).all()
-    practices = db.scalars(published_practices().where(Practice.state_code == st.code)
-                           .order_by(Practice.year.desc())).all()
+    achievements = db.scalars(
+        published_achievements().where(Achievement.state_code == st.code).order_by(Achievement.date.desc())
+    ).all()
+    practices = db.scalars(
+        published_practices().where(Practice.state_code == st.code).order_by(Practice.year.desc())
+    ).all()
     services = db.scalars(select(Service).where(Service.state_code == st.code)).all()
     by_stage = Counter(s.maturity for s in services)
-    chart = rank_history([(r.year, r.rank) for r in st.ranks],
-                         _("UN e-government development index rank of %(state)s", state=st.t("name", lang)),
-                         _("Lower is better; rank 1 is the top of the world ranking."),
-                         fmt=lambda n: digits(n, st.code))
-    return render_template("state.html", st=st, achievements=achievements, practices=practices,
-                           services=services, by_stage=by_stage, stages=maturity_stages(), chart=chart,
-                           digits_state=st.code)
+    chart = rank_history(
+        [(r.year, r.rank) for r in st.ranks],
+        _("UN e-government development index rank of %(state)s", state=st.t("name", lang)),
+        _("Lower is better; rank 1 is the top of the world ranking."),
+        fmt=lambda n: digits(n, st.code),
+    )
+    return render_template(
+        "state.html",
+        st=st,
+        achievements=achievements,
+        practices=practices,
+        services=services,
+        by_stage=by_stage,
+        stages=maturity_stages(),
+        chart=chart,
+        digits_state=st.code,
+    )
 
 
 @bp.get("/achievements/")
@@ -140,9 +171,15 @@ def achievements():
     by_year: dict[int, list[Achievement]] = defaultdict(list)
     for a in items:
         by_year[a.date.year].append(a)
-    return render_template("achievements.html", filters=f, by_year=sorted(by_year.items(), reverse=True),
-                           total=len(items), years=years, states=states_in_order(),
-                           categories=ACHIEVEMENT_CATEGORIES)
+    return render_template(
+        "achievements.html",
+        filters=f,
+        by_year=sorted(by_year.items(), reverse=True),
+        total=len(items),
+        years=years,
+        states=states_in_order(),
+        categories=ACHIEVEMENT_CATEGORIES,
+    )
 
 
 @bp.get("/award/")
@@ -170,24 +207,38 @@ def dashboard():
     used = {s.sector for s in services}
     sectors = [code for code in sector_records() if code in used] + sorted(used - set(sector_records()))
     rows = _readiness_rows(services, lambda s: s.state_code)
-    chart = stacked_bars([(st.t("name", lang), dict(rows.get(st.code, {}))) for st in sts], maturity_stages(),
-                         _("Services by maturity stage in each member state"),
-                         _("Stacked bars: number of services at each UN maturity stage."), rtl=lang == "ar", fmt=digits)
+    chart = stacked_bars(
+        [(st.t("name", lang), dict(rows.get(st.code, {}))) for st in sts],
+        maturity_stages(),
+        _("Services by maturity stage in each member state"),
+        _("Stacked bars: number of services at each UN maturity stage."),
+        rtl=lang == "ar",
+        fmt=digits,
+    )
     totals = {
         "services": len(services),
         "e_payment": sum(s.e_payment for s in services),
         "end_to_end": sum(s.end_to_end for s in services),
         "cross_border": sum(s.cross_border for s in services),
     }
-    return render_template("dashboard.html", states=sts, sectors=sectors, matrix=matrix, chart=chart,
-                           totals=totals, stages=maturity_stages())
+    return render_template(
+        "dashboard.html",
+        states=sts,
+        sectors=sectors,
+        matrix=matrix,
+        chart=chart,
+        totals=totals,
+        stages=maturity_stages(),
+    )
 
 
 def _stage_score(services: list[Service]) -> str | None:
     """The highest maturity stage any service in a matrix cell reaches (the cell shows it and is coloured by it)."""
     if not services:
         return None
-    return max(services, key=lambda s: MATURITY_ORDER.index(s.maturity) if s.maturity in MATURITY_ORDER else -1).maturity
+    return max(
+        services, key=lambda s: MATURITY_ORDER.index(s.maturity) if s.maturity in MATURITY_ORDER else -1
+    ).maturity
 
 
 bp.add_app_template_global(_stage_score, "stage_score")
@@ -202,11 +253,22 @@ def dashboard_state(code: str):
     lang = current_lang()
     services = db.scalars(select(Service).where(Service.state_code == st.code).order_by(Service.sector)).all()
     rows = _readiness_rows(services, lambda s: s.sector)
-    chart = stacked_bars([(sector_label(k), dict(v)) for k, v in sorted(rows.items())], maturity_stages(),
-                         _("Services of %(state)s by sector and maturity stage", state=st.t("name", lang)),
-                         _("Stacked bars: number of services at each UN maturity stage."), rtl=lang == "ar", fmt=digits)
-    return render_template("dashboard_list.html", heading=st.t("name", lang), services=services, chart=chart,
-                           show_state=False, feed_args={"state": st.code})
+    chart = stacked_bars(
+        [(sector_label(k), dict(v)) for k, v in sorted(rows.items())],
+        maturity_stages(),
+        _("Services of %(state)s by sector and maturity stage", state=st.t("name", lang)),
+        _("Stacked bars: number of services at each UN maturity stage."),
+        rtl=lang == "ar",
+        fmt=digits,
+    )
+    return render_template(
+        "dashboard_list.html",
+        heading=st.t("name", lang),
+        services=services,
+        chart=chart,
+        show_state=False,
+        feed_args={"state": st.code},
+    )
 
 
 @bp.get("/readiness/sector/<sector>")
@@ -218,11 +280,22 @@ def dashboard_sector(sector: str):
     services = db.scalars(select(Service).where(Service.sector == sector).order_by(Service.state_code)).all()
     names = {st.code: st.t("name", lang) for st in states_in_order()}
     rows = _readiness_rows(services, lambda s: s.state_code)
-    chart = stacked_bars([(names.get(k, k), dict(v)) for k, v in rows.items()], maturity_stages(),
-                         _("Services of the %(sector)s sector by state and maturity stage", sector=sector_label(sector)),
-                         _("Stacked bars: number of services at each UN maturity stage."), rtl=lang == "ar", fmt=digits)
-    return render_template("dashboard_list.html", heading=sector_label(sector), services=services, chart=chart,
-                           show_state=True, feed_args={"sector": sector})
+    chart = stacked_bars(
+        [(names.get(k, k), dict(v)) for k, v in rows.items()],
+        maturity_stages(),
+        _("Services of the %(sector)s sector by state and maturity stage", sector=sector_label(sector)),
+        _("Stacked bars: number of services at each UN maturity stage."),
+        rtl=lang == "ar",
+        fmt=digits,
+    )
+    return render_template(
+        "dashboard_list.html",
+        heading=sector_label(sector),
+        services=services,
+        chart=chart,
+        show_state=True,
+        feed_args={"sector": sector},
+    )
 
 
 #: Orders of the service catalogue (``?sort=``): key → columns (state and id break ties, so pages are stable).
@@ -262,11 +335,21 @@ def services():
     total = len(items)
     pages = max(1, -(-total // SERVICES_PER_PAGE))
     page = min(f.page, pages)
-    shown = items[(page - 1) * SERVICES_PER_PAGE: page * SERVICES_PER_PAGE]
+    shown = items[(page - 1) * SERVICES_PER_PAGE : page * SERVICES_PER_PAGE]
     feed_args = {**f.as_args(), **({"maturity": maturity} if maturity in MATURITY else {})}
-    return render_template("services.html", services=shown, total=total, page=page, pages=pages, sort=sort,
-                           filters=f, states=states_in_order(), sectors=sector_choices(),
-                           maturity=maturity if maturity in MATURITY else None, feed_args=feed_args)
+    return render_template(
+        "services.html",
+        services=shown,
+        total=total,
+        page=page,
+        pages=pages,
+        sort=sort,
+        filters=f,
+        states=states_in_order(),
+        sectors=sector_choices(),
+        maturity=maturity if maturity in MATURITY else None,
+        feed_args=feed_args,
+    )
 
 
 @bp.get("/services/<int:service_id>")
@@ -342,5 +425,13 @@ def my_view():
         achievements = db.scalars(aq.order_by(Achievement.date.desc()).limit(10)).all()
         practices = db.scalars(pq.order_by(Practice.year.desc()).limit(10)).all()
         services = db.scalars(sq.order_by(Service.state_code).limit(50)).all()
-    return render_template("my_view.html", form=form, pins=pins, states=states_in_order(), sectors=sector_choices(),
-                           achievements=achievements, practices=practices, services=services)
+    return render_template(
+        "my_view.html",
+        form=form,
+        pins=pins,
+        states=states_in_order(),
+        sectors=sector_choices(),
+        achievements=achievements,
+        practices=practices,
+        services=services,
+    )

@@ -17,8 +17,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "gcc_link" / "protocol"
-FORBIDDEN_IN_CORE = ("flask", "werkzeug", "requests", "sqlalchemy", "alembic", "whoosh", "click", "authlib",
-                     "gunicorn", "knowledge_portal", "gcc_link.node", "gcc_link.cli")
+FORBIDDEN_IN_CORE = (
+    "flask",
+    "werkzeug",
+    "requests",
+    "sqlalchemy",
+    "alembic",
+    "whoosh",
+    "click",
+    "authlib",
+    "gunicorn",
+    "knowledge_portal",
+    "gcc_link.node",
+    "gcc_link.cli",
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,18 +40,34 @@ def graph() -> grimp.ImportGraph:
 
 def test_the_core_imports_no_framework_in_a_fresh_interpreter():
     modules = sorted(p.stem for p in CORE.glob("*.py") if p.stem != "__init__")
-    code = ("import importlib, json, sys\n"
-            f"for m in {modules!r}: importlib.import_module('gcc_link.protocol.' + m)\n"
-            "print(json.dumps(sorted(sys.modules)))")
-    loaded = json.loads(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
-                                       cwd=ROOT, timeout=60).stdout)
+    code = (
+        "import importlib, json, sys\n"
+        f"for m in {modules!r}: importlib.import_module('gcc_link.protocol.' + m)\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    loaded = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT, timeout=60
+        ).stdout
+    )
     assert len(modules) >= 12  # the whole core was imported
     leaked = [m for m in loaded if any(m == f or m.startswith(f + ".") for f in FORBIDDEN_IN_CORE)]
     assert leaked == []
 
 
-CLOCK_AND_FILE_CALLS = {"now", "utcnow", "today", "time", "monotonic", "open", "read_bytes", "read_text",
-                        "write_bytes", "write_text", "getenv"}
+CLOCK_AND_FILE_CALLS = {
+    "now",
+    "utcnow",
+    "today",
+    "time",
+    "monotonic",
+    "open",
+    "read_bytes",
+    "read_text",
+    "write_bytes",
+    "write_text",
+    "getenv",
+}
 
 
 def test_the_core_reads_no_clock_no_file_and_no_environment():
@@ -59,16 +87,22 @@ def test_the_core_reads_no_clock_no_file_and_no_environment():
 
 def test_layers(graph):
     """protocol < (node | portal) < cli; node and portal never import each other."""
-    layers = [grimp.Layer("gcc_link.cli"), grimp.Layer("gcc_link.node", "knowledge_portal", independent=True),
-              grimp.Layer("gcc_link.protocol")]
+    layers = [
+        grimp.Layer("gcc_link.cli"),
+        grimp.Layer("gcc_link.node", "knowledge_portal", independent=True),
+        grimp.Layer("gcc_link.protocol"),
+    ]
     illegal = graph.find_illegal_dependencies_for_layers(layers=layers, containers=set())
     assert [(d.importer, d.imported) for d in illegal] == []
 
 
 def test_the_core_depends_on_nothing_of_the_project_outside_it(graph):
-    outside = {m for core in graph.find_children("gcc_link.protocol") | {"gcc_link.protocol"}
-               for m in graph.find_modules_directly_imported_by(core)
-               if m.startswith(("gcc_link", "knowledge_portal")) and not m.startswith("gcc_link.protocol")}
+    outside = {
+        m
+        for core in graph.find_children("gcc_link.protocol") | {"gcc_link.protocol"}
+        for m in graph.find_modules_directly_imported_by(core)
+        if m.startswith(("gcc_link", "knowledge_portal")) and not m.startswith("gcc_link.protocol")
+    }
     assert outside == set()
 
 
@@ -128,8 +162,17 @@ def test_no_import_cycles(graph):
 def test_layer_edges_point_down_only():
     from tests.architecture.import_graph import edges
 
-    allowed = {("cli", "core"), ("cli", "node"), ("cli", "portal"), ("cli", "shared"), ("node", "core"),
-               ("node", "shared"), ("portal", "core"), ("portal", "shared"), ("shared", "core")}
+    allowed = {
+        ("cli", "core"),
+        ("cli", "node"),
+        ("cli", "portal"),
+        ("cli", "shared"),
+        ("node", "core"),
+        ("node", "shared"),
+        ("portal", "core"),
+        ("portal", "shared"),
+        ("shared", "core"),
+    }
     found = set(edges())
     assert found <= allowed, found - allowed
     assert ("node", "core") in found and ("portal", "core") in found and ("cli", "node") in found

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -28,12 +29,19 @@ def world() -> World:
         fps = [identity.fingerprint]
         if cc == "KW":
             fps += [revoked.fingerprint, foreign.fingerprint]
-        members.append(Member(cc, cc, cc, status[cc], f"http://127.0.0.1:81{len(members)}", tuple(fps),
-                              (f"{cc}/MOI/vehicle-record",)))
+        members.append(
+            Member(
+                cc, cc, cc, status[cc], f"http://127.0.0.1:81{len(members)}", tuple(fps), (f"{cc}/MOI/vehicle-record",)
+            )
+        )
     content = DirectoryContent(
-        version=1, issued_at=NOW - timedelta(days=1), expires_at=NOW + timedelta(days=30), threshold=3,
+        version=1,
+        issued_at=NOW - timedelta(days=1),
+        expires_at=NOW + timedelta(days=30),
+        threshold=3,
         keys=tuple(DirectoryKey.from_public_key(k.public_key(), f"holder-{i}") for i, k in enumerate(dir_keys)),
-        root_certificate=root_cert, revoked_serials=frozenset({revoked.certificate.serial_number}),
+        root_certificate=root_cert,
+        revoked_serials=frozenset({revoked.certificate.serial_number}),
         members=tuple(members),
     )
     directory = load_directory(content.sign(dir_keys[:3]), NOW)
@@ -43,9 +51,10 @@ def world() -> World:
 @pytest.fixture
 def make_message(world: World) -> Callable[..., Message]:
     def make(identity: pki.NodeIdentity | None = None, **kw: Any) -> Message:
-        args: dict[str, Any] = dict(sender="KW/MOI", recipient="SA/MOI", body={"plate": "12345", "ar": "مرحبا"}, now=NOW)
+        args: dict[str, Any] = dict(
+            sender="KW/MOI", recipient="SA/MOI", body={"plate": "12345", "ar": "مرحبا"}, now=NOW
+        )
         args.update(kw)
         return Message.create(identity or world.ids["KW"], **args)
+
     return make
-
-

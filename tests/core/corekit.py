@@ -26,10 +26,10 @@ class World:
 
     root_key: ec.EllipticCurvePrivateKey
     root_cert: x509.Certificate
-    ids: dict[str, pki.NodeIdentity]          # KW, SA, QA (trial), OM (suspended)
-    revoked: pki.NodeIdentity                 # a KW certificate whose serial is revoked
-    unlisted: pki.NodeIdentity                # a KW certificate not listed in the directory
-    foreign: pki.NodeIdentity                 # KW certificate from another root, listed for KW
+    ids: dict[str, pki.NodeIdentity]  # KW, SA, QA (trial), OM (suspended)
+    revoked: pki.NodeIdentity  # a KW certificate whose serial is revoked
+    unlisted: pki.NodeIdentity  # a KW certificate not listed in the directory
+    foreign: pki.NodeIdentity  # KW certificate from another root, listed for KW
     dir_keys: list[ec.EllipticCurvePrivateKey]
     content: DirectoryContent
     directory: Directory
@@ -40,15 +40,23 @@ class World:
 
 def make_identity(root_key: ec.EllipticCurvePrivateKey, root_cert: x509.Certificate, cc: str) -> pki.NodeIdentity:
     key = pki.generate_key()
-    return pki.NodeIdentity(cc, pki.issue_node_certificate(root_key, root_cert, cc, key.public_key(), NOW - timedelta(days=1)), key)
+    return pki.NodeIdentity(
+        cc, pki.issue_node_certificate(root_key, root_cert, cc, key.public_key(), NOW - timedelta(days=1)), key
+    )
 
 
 def b64url(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
-def resign(payload: dict[str, Any], signer_key: ec.EllipticCurvePrivateKey, cert: x509.Certificate,
-           *, canonical: bool = True, typ: str = MESSAGE_TYP) -> bytes:
+def resign(
+    payload: dict[str, Any],
+    signer_key: ec.EllipticCurvePrivateKey,
+    cert: x509.Certificate,
+    *,
+    canonical: bool = True,
+    typ: str = MESSAGE_TYP,
+) -> bytes:
     """The change-and-re-sign helper: sign ``payload`` with ``signer_key`` while presenting ``cert``."""
     body = canonical_json(payload) if canonical else json.dumps(payload, indent=1).encode()
     der = cert.public_bytes(Encoding.DER)

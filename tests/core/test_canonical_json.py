@@ -12,7 +12,7 @@ from gcc_link.protocol.canonical import canonical_json, reference_canonical_json
 from gcc_link.protocol.errors import MalformedError
 
 ALPHABET = (
-    "abcXYZ09 \"\\/\b\f\n\r\t\x00\x1f\x7f"
+    'abcXYZ09 "\\/\b\f\n\r\t\x00\x1f\x7f'
     "مرحباً بالعالم ـــ \u064b\u0650 ١٢٣"
     "\u00e9\u2028\u2029\ue000\uffff\U0001f600\U00010000"
 )
@@ -25,14 +25,16 @@ def random_value(rng: random.Random, depth: int = 0) -> Any:
     if kind == 1:
         return rng.choice([True, False])
     if kind == 2:
-        return rng.choice([0, -1, 1, 2**53 - 1, -(2**53 - 1), rng.randrange(-10**9, 10**9)])
+        return rng.choice([0, -1, 1, 2**53 - 1, -(2**53 - 1), rng.randrange(-(10**9), 10**9)])
     if kind == 3:
         return rng.choice([0.5, -1.25, 1e21, 1e-7, 3.0, 123456789.125, 2.0**60])
     if kind in (4, 5):
         return "".join(rng.choice(ALPHABET) for _ in range(rng.randrange(0, 12)))
     if kind in (6, 7):
-        return {"".join(rng.choice(ALPHABET) for _ in range(rng.randrange(0, 5))): random_value(rng, depth + 1)
-                for _ in range(rng.randrange(0, 6))}
+        return {
+            "".join(rng.choice(ALPHABET) for _ in range(rng.randrange(0, 5))): random_value(rng, depth + 1)
+            for _ in range(rng.randrange(0, 6))
+        }
     return [random_value(rng, depth + 1) for _ in range(rng.randrange(0, 6))]
 
 

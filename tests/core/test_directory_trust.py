@@ -108,7 +108,8 @@ def test_expiry_boundaries(world, delta, ok):
 def test_key_rotation_needs_old_and_new_thresholds(world):
     new_keys = [pki.generate_key() for _ in range(3)]
     rotated = next_version(
-        world, threshold=2,
+        world,
+        threshold=2,
         keys=tuple(DirectoryKey.from_public_key(k.public_key(), f"new-{i}") for i, k in enumerate(new_keys)),
     )
     with pytest.raises(DirectoryThresholdError, match="previously trusted"):
@@ -130,8 +131,12 @@ def rotations(world, count=2):
     content = world.content
     for version in range(2, count + 2):
         fresh = [pki.generate_key() for _ in range(3)]
-        content = replace(content, version=version, threshold=2, keys=tuple(
-            DirectoryKey.from_public_key(k.public_key(), f"v{version}-{i}") for i, k in enumerate(fresh)))
+        content = replace(
+            content,
+            version=version,
+            threshold=2,
+            keys=tuple(DirectoryKey.from_public_key(k.public_key(), f"v{version}-{i}") for i, k in enumerate(fresh)),
+        )
         chain.append(content.sign(keys + fresh[:2]))
         keys = fresh
     return chain, keys

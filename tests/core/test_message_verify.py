@@ -24,8 +24,13 @@ def code_of(data: bytes, world: Any, **kw: Any) -> str | None:
 
 def test_valid_message_round_trips(world, make_message):
     msg = make_message(service="SA/MOI/vehicle-record")
-    got = Message.from_jws(msg.jws, directory=world.directory, now=NOW, local_state="SA",
-                           has_grant=lambda sender, service: (sender, service) == ("KW/MOI", "SA/MOI/vehicle-record"))
+    got = Message.from_jws(
+        msg.jws,
+        directory=world.directory,
+        now=NOW,
+        local_state="SA",
+        has_grant=lambda sender, service: (sender, service) == ("KW/MOI", "SA/MOI/vehicle-record"),
+    )
     assert got.id == msg.id and got.body == {"plate": "12345", "ar": "مرحبا"}
     assert got.jws == msg.jws and got.sender == "KW/MOI" and got.service == "SA/MOI/vehicle-record"
     assert got.body_sha256 == body_digest(got.body)
@@ -102,7 +107,7 @@ def test_non_canonical_base64_in_signature_is_malformed(world, make_message):
     # 64 bytes -> 86 chars; the last char carries 2 unused bits: set one without changing the bytes
     alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     last = alphabet.index(s[-1:])
-    tweaked = s[:-1] + alphabet[last ^ 0x01:(last ^ 0x01) + 1]
+    tweaked = s[:-1] + alphabet[last ^ 0x01 : (last ^ 0x01) + 1]
     assert _decode(tweaked) == _decode(s)
     assert code_of(b".".join([h, p, tweaked]), world) == "malformed"
 
@@ -147,6 +152,7 @@ def test_duplicate_payload_keys_are_malformed(world, make_message):
     dup = payload[:-1] + b',"body":{"plate":"x"}}'
     header = _decode(_segments(text)[0])
     from gcc_link.protocol import jose
+
     signed = jose.sign(dup, "gcc-link-msg+jws", kw.private_key, kw.der, kw.fingerprint)
     assert json.loads(_decode(_segments(signed)[0])) == json.loads(header)
     assert code_of(signed, world) == "malformed"
@@ -154,10 +160,20 @@ def test_duplicate_payload_keys_are_malformed(world, make_message):
 
 @pytest.mark.parametrize(
     "field,value",
-    [("id", "not-a-uuid"), ("id", "0B8A3D7E-3A4B-4C5D-8E6F-7A8B9C0D1E2F"), ("sender", "kw/moi"),
-     ("recipient", "SA"), ("service", "SA/MOH/vehicle-record"), ("created_at", "2026-11-22 10:00:00"),
-     ("expires_at", "2026-11-22T09:00:00.000Z"), ("content_type", ""), ("body_sha256", "XYZ"),
-     ("gcc_link", 2), ("gcc_link", True), ("conversation_id", 7)],
+    [
+        ("id", "not-a-uuid"),
+        ("id", "0B8A3D7E-3A4B-4C5D-8E6F-7A8B9C0D1E2F"),
+        ("sender", "kw/moi"),
+        ("recipient", "SA"),
+        ("service", "SA/MOH/vehicle-record"),
+        ("created_at", "2026-11-22 10:00:00"),
+        ("expires_at", "2026-11-22T09:00:00.000Z"),
+        ("content_type", ""),
+        ("body_sha256", "XYZ"),
+        ("gcc_link", 2),
+        ("gcc_link", True),
+        ("conversation_id", 7),
+    ],
 )
 def test_invalid_fields_correctly_signed_are_malformed(world, make_message, field, value):
     kw = world.ids["KW"]
@@ -201,8 +217,11 @@ def test_suspended_state_is_not_authorised_but_trial_is(world, make_message):
 
 def test_state_missing_from_directory_is_not_authorised(world):
     from gcc_link.protocol import pki
+
     key = pki.generate_key()
-    bh = pki.NodeIdentity("BH", pki.issue_node_certificate(world.root_key, world.root_cert, "BH", key.public_key(), NOW), key)
+    bh = pki.NodeIdentity(
+        "BH", pki.issue_node_certificate(world.root_key, world.root_cert, "BH", key.public_key(), NOW), key
+    )
     msg = Message.create(bh, sender="BH/MOI", recipient="SA/MOI", body=1, now=NOW)
     assert code_of(msg.jws, world) == "sender_not_authorised"
 

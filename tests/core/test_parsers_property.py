@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,14 +27,22 @@ from gcc_link.protocol.receipt import RECEIPT_TYP, Receipt
 from gcc_link.protocol.status import STATUS_TYP, NodeStatus
 from tests.core.corekit import NOW
 
-PROPERTY = settings(max_examples=150, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+PROPERTY = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**60), max_value=2**60)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**60), max_value=2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
-    max_leaves=20)
+    max_leaves=20,
+)
 b64 = st.binary(max_size=200).map(lambda b: base64.urlsafe_b64encode(b).rstrip(b"="))
 compactish = st.tuples(b64, b64, b64).map(lambda t: b".".join(t))
 noise = st.one_of(st.binary(max_size=400), compactish, st.text(max_size=200).map(str.encode))
@@ -70,9 +79,29 @@ def test_noise_raises_only_project_errors(world, data):
 
 
 @PROPERTY
-@given(payload=st.dictionaries(st.sampled_from(["gcc_link", "id", "node", "sender", "recipient", "body", "at",
-                                                "created_at", "expires_at", "status", "code", "item", "services"]),
-                               json_values, max_size=8))
+@given(
+    payload=st.dictionaries(
+        st.sampled_from(
+            [
+                "gcc_link",
+                "id",
+                "node",
+                "sender",
+                "recipient",
+                "body",
+                "at",
+                "created_at",
+                "expires_at",
+                "status",
+                "code",
+                "item",
+                "services",
+            ]
+        ),
+        json_values,
+        max_size=8,
+    )
+)
 def test_signed_documents_with_arbitrary_payloads_raise_only_project_errors(world, payload):
     kw = world.ids["KW"]
     for typ in (MESSAGE_TYP, RECEIPT_TYP, STATUS_TYP, PUSH_TYP):

@@ -54,8 +54,9 @@ def test_other_root_and_revocation(world):
 def test_directory_chain_cache_still_checks_time_and_revocation(world):
     cert = world.ids["SA"].certificate
     # a directory that outlives the certificate, so only the certificate's own time can refuse it
-    d = load_directory(replace(world.content, expires_at=cert.not_valid_after_utc + timedelta(days=1))
-                       .sign(world.dir_keys[:3]), NOW)
+    d = load_directory(
+        replace(world.content, expires_at=cert.not_valid_after_utc + timedelta(days=1)).sign(world.dir_keys[:3]), NOW
+    )
     assert d.check_certificate(cert, NOW) == "SA"  # caches the chain check
     with pytest.raises(UntrustedCertificateError):
         d.check_certificate(cert, cert.not_valid_after_utc + timedelta(seconds=1))

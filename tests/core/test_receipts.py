@@ -17,8 +17,9 @@ def test_accepted_and_rejected_receipts_round_trip(world, make_message):
     sa = world.ids["SA"]
     for status, code in (("accepted", None), ("rejected", "stale")):
         r = Receipt.create(sa, message_jws=msg.jws, message_id=msg.id, status=status, code=code, now=NOW)
-        got = Receipt.from_jws(r.jws, directory=world.directory, now=NOW, expected_node="SA",
-                               expected_message_sha256=sha256_hex(msg.jws))
+        got = Receipt.from_jws(
+            r.jws, directory=world.directory, now=NOW, expected_node="SA", expected_message_sha256=sha256_hex(msg.jws)
+        )
         assert (got.status, got.code, got.receipt_for, got.node) == (status, code, msg.id, "SA")
         assert got.message_sha256 == msg.sha256
 
@@ -43,7 +44,9 @@ def test_receipt_claiming_another_node_is_refused(world, make_message):
     assert info.value.code == "sender_not_authorised"
 
 
-@pytest.mark.parametrize("status,code", [("accepted", "stale"), ("rejected", None), ("rejected", "oops"), ("maybe", None)])
+@pytest.mark.parametrize(
+    "status,code", [("accepted", "stale"), ("rejected", None), ("rejected", "oops"), ("maybe", None)]
+)
 def test_inconsistent_status_and_code_are_refused(world, make_message, status, code):
     with pytest.raises(MalformedError):
         Receipt.create(world.ids["SA"], message_jws=b"x", message_id=None, status=status, code=code, now=NOW)

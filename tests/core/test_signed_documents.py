@@ -16,8 +16,15 @@ from tests.core.corekit import NOW, resign
 
 
 def _status(cc: str = "KW", at=NOW) -> NodeStatus:
-    return NodeStatus(node=cc, software_version="1.0", directory_version=1, queue_depth=3,
-                      services=(f"{cc}/MOI/vehicle-record",), agencies=(f"{cc}/MOI",), at=at)
+    return NodeStatus(
+        node=cc,
+        software_version="1.0",
+        directory_version=1,
+        queue_depth=3,
+        services=(f"{cc}/MOI/vehicle-record",),
+        agencies=(f"{cc}/MOI",),
+        at=at,
+    )
 
 
 def code_of(call) -> str | None:
@@ -44,11 +51,11 @@ def test_status_time_window_one_second_either_side(world, offset, code):
 def test_an_older_status_than_the_last_accepted_is_a_replay(world):
     old = _status(at=NOW - timedelta(seconds=60)).sign(world.ids["KW"]).jws
     newer = _status(at=NOW).sign(world.ids["KW"])
-    assert code_of(lambda: NodeStatus.from_jws(old, directory=world.directory, now=NOW,
-                                               not_before=newer.at)) == "stale"
+    assert code_of(lambda: NodeStatus.from_jws(old, directory=world.directory, now=NOW, not_before=newer.at)) == "stale"
     # the same status again is not older than itself
-    assert code_of(lambda: NodeStatus.from_jws(newer.jws, directory=world.directory, now=NOW,
-                                               not_before=newer.at)) is None
+    assert (
+        code_of(lambda: NodeStatus.from_jws(newer.jws, directory=world.directory, now=NOW, not_before=newer.at)) is None
+    )
 
 
 def test_status_trust_codes(world):
@@ -56,15 +63,23 @@ def test_status_trust_codes(world):
     forged = resign(other_state.payload(), world.ids["KW"].private_key, world.ids["KW"].certificate, typ=STATUS_TYP)
     assert code_of(lambda: NodeStatus.from_jws(forged, directory=world.directory, now=NOW)) == "sender_not_authorised"
     suspended = _status("OM").sign(world.ids["OM"]).jws
-    assert code_of(lambda: NodeStatus.from_jws(suspended, directory=world.directory, now=NOW)) == "sender_not_authorised"
+    assert (
+        code_of(lambda: NodeStatus.from_jws(suspended, directory=world.directory, now=NOW)) == "sender_not_authorised"
+    )
     foreign = resign(_status().payload(), world.foreign.private_key, world.foreign.certificate, typ=STATUS_TYP)
     assert code_of(lambda: NodeStatus.from_jws(foreign, directory=world.directory, now=NOW)) == "untrusted_certificate"
-    tampered = resign({**_status().payload(), "queue_depth": -1}, world.ids["KW"].private_key,
-                      world.ids["KW"].certificate, typ=STATUS_TYP)
+    tampered = resign(
+        {**_status().payload(), "queue_depth": -1},
+        world.ids["KW"].private_key,
+        world.ids["KW"].certificate,
+        typ=STATUS_TYP,
+    )
     assert code_of(lambda: NodeStatus.from_jws(tampered, directory=world.directory, now=NOW)) == "malformed"
     data = _status().sign(world.ids["KW"]).jws
-    assert code_of(lambda: NodeStatus.from_jws(data, directory=world.directory, now=NOW,
-                                               expected_node="SA")) == "malformed"
+    assert (
+        code_of(lambda: NodeStatus.from_jws(data, directory=world.directory, now=NOW, expected_node="SA"))
+        == "malformed"
+    )
 
 
 def test_a_node_cannot_sign_another_states_status(world):
@@ -81,8 +96,10 @@ def test_signing_outside_the_certificate_validity_is_refused(world):
     identity = world.ids["KW"]
     after = identity.certificate.not_valid_after_utc
     assert code_of(lambda: signed.sign(identity, PUSH_TYP, {"a": 1}, after)) is None
-    assert code_of(lambda: signed.sign(identity, PUSH_TYP, {"a": 1}, after + timedelta(seconds=1))) == \
-        "untrusted_certificate"
+    assert (
+        code_of(lambda: signed.sign(identity, PUSH_TYP, {"a": 1}, after + timedelta(seconds=1)))
+        == "untrusted_certificate"
+    )
 
 
 def test_checkpoints_verify_offline_at_their_own_time(world):

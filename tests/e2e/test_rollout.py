@@ -16,7 +16,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -35,8 +34,16 @@ CLI = [sys.executable, "-c", "from gcc_link.cli import main; main()"]
 FIRST, LATER = ["KW", "QA", "SA"], ["AE", "BH", "OM"]
 HEALTH = {"KW": "KW/MOH", "SA": "SA/MOH", "QA": "QA/MOPH", "AE": "AE/MOHAP", "BH": "BH/MOH", "OM": "OM/MOH"}
 CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium") or "") if p and Path(p).exists()), None)
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 class Portal:
@@ -44,16 +51,22 @@ class Portal:
 
     def __init__(self, instance: Path, port: int, pki: Path) -> None:
         self.url = f"http://127.0.0.1:{port}"
-        subprocess.run([*CLI, "portal", "init", "--instance", str(instance)], check=True, capture_output=True,
-                       timeout=120)
+        subprocess.run(
+            [*CLI, "portal", "init", "--instance", str(instance)], check=True, capture_output=True, timeout=120
+        )
         shutil.copy(pki / "directory.v1.jws", instance / "directory-v1.jws")
         (instance / "portal.toml").write_text(
             f'directory_file = "{instance / "directory-v1.jws"}"\nroot_cert = "{pki / "gcc-root.pem"}"\n'
-            "network_cache_seconds = 1.0\nnetwork_offline_after_seconds = 6.0\n", encoding="utf-8")
+            "network_cache_seconds = 1.0\nnetwork_offline_after_seconds = 6.0\n",
+            encoding="utf-8",
+        )
         self.admin = json.loads((instance / "admin.json").read_text())
         self.log = open(instance.parent / "portal.log", "wb")
-        self.proc = subprocess.Popen([*CLI, "portal", "run", "--instance", str(instance), "--port", str(port),
-                                      "--no-reindex"], stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [*CLI, "portal", "run", "--instance", str(instance), "--port", str(port), "--no-reindex"],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         wait_until(self._up, 60, 0.2, what="portal up")
         self.http = requests.Session()
         self._login()
@@ -73,16 +86,28 @@ class Portal:
         return match.group(1)
 
     def _login(self) -> None:
-        r = self.http.post(self.url + "/en/login", timeout=10, allow_redirects=False, data={
-            "username": self.admin["username"], "password": self.admin["password"],
-            "csrf_token": self._csrf("/en/login")})
+        r = self.http.post(
+            self.url + "/en/login",
+            timeout=10,
+            allow_redirects=False,
+            data={
+                "username": self.admin["username"],
+                "password": self.admin["password"],
+                "csrf_token": self._csrf("/en/login"),
+            },
+        )
         assert r.status_code == 302, r.text[:300]
 
     def publish(self, file: Path) -> None:
         """The secretariat uploads a version signed offline; the portal must accept it."""
         token = self._csrf("/en/admin/directory/")
-        r = self.http.post(self.url + "/en/admin/directory/", timeout=30, allow_redirects=False,
-                           data={"csrf_token": token}, files={"file": (file.name, file.read_bytes())})
+        r = self.http.post(
+            self.url + "/en/admin/directory/",
+            timeout=30,
+            allow_redirects=False,
+            data={"csrf_token": token},
+            files={"file": (file.name, file.read_bytes())},
+        )
         assert r.status_code == 302, r.text[-800:]
 
     def network(self) -> dict:
@@ -108,8 +133,12 @@ def _send_all_pairs(cluster: Cluster, states: list[str]) -> dict[str, list[tuple
                 assert r.status_code == 202, (src, dst, r.text)
                 sent.setdefault(src, []).append((dst, r.json()["id"]))
     for src, items in sent.items():
-        wait_until(lambda: all(agencies[src].status(mid)["status"] == "delivered" for _d, mid in items), 60, 0.2,
-                   what=f"{src} delivered to {len(items)} states")
+        wait_until(
+            lambda: all(agencies[src].status(mid)["status"] == "delivered" for _d, mid in items),
+            60,
+            0.2,
+            what=f"{src} delivered to {len(items)} states",
+        )
     return sent
 
 
@@ -123,7 +152,8 @@ def _screenshot(page, portal: Portal, step: str) -> dict[str, str]:
         if lang == "en":
             for row in page.locator("table.data").first.locator("tbody tr").all():
                 cells[row.locator("th").inner_text().strip()] = " | ".join(
-                    c.strip() for c in row.locator("td").all_inner_texts())
+                    c.strip() for c in row.locator("td").all_inner_texts()
+                )
     return cells
 
 
@@ -157,8 +187,12 @@ def test_the_rollout_from_three_trial_states_to_six_with_a_suspension(tmp_path, 
         portal.publish(pki / "directory.v2.jws")
         cluster.start()
         _send_all_pairs(cluster, FIRST)
-        wait_until(lambda: {s["cc"]: s["online"] for s in portal.network()["states"]} ==
-                   {cc: True for cc in FIRST}, 30, 0.5, what="three trial nodes online on the portal")
+        wait_until(
+            lambda: {s["cc"]: s["online"] for s in portal.network()["states"]} == {cc: True for cc in FIRST},
+            30,
+            0.5,
+            what="three trial nodes online on the portal",
+        )
         cells = _screenshot(browser_page, portal, "1-trial")
         assert len(cells) == 3 and all("Trial connection" in c and "Online" in c for c in cells.values())
 
@@ -172,11 +206,21 @@ def test_the_rollout_from_three_trial_states_to_six_with_a_suspension(tmp_path, 
             later_nodes.append(node.start())
         # every running node picks the new version up from the portal, without a restart
         for cc in FIRST:
-            wait_until(lambda: requests.get(cluster.nodes[cc].url + "/readyz", timeout=5).json()
-                       ["directory_version"] == newest, 30, 0.3, what=f"{cc} on directory v{newest}")
+            wait_until(
+                lambda: (
+                    requests.get(cluster.nodes[cc].url + "/readyz", timeout=5).json()["directory_version"] == newest
+                ),
+                30,
+                0.3,
+                what=f"{cc} on directory v{newest}",
+            )
         _send_all_pairs(cluster, list(GCC_STATES))  # all 30 ordered pairs
-        wait_until(lambda: sum(1 for s in portal.network()["states"] if s["online"]) == 6, 30, 0.5,
-                   what="six nodes online on the portal")
+        wait_until(
+            lambda: sum(1 for s in portal.network()["states"] if s["online"]) == 6,
+            30,
+            0.5,
+            what="six nodes online on the portal",
+        )
         cells = _screenshot(browser_page, portal, "2-six")
         assert len(cells) == 6 and all("Online" in c for c in cells.values())
 
@@ -184,14 +228,24 @@ def test_the_rollout_from_three_trial_states_to_six_with_a_suspension(tmp_path, 
         dirfiles.add_member(pki, "OM", cluster.fed.urls["OM"], "suspended")
         dirfiles.sign(pki, _now())
         portal.publish(pki / f"directory.v{newest + 1}.jws")
-        wait_until(lambda: requests.get(cluster.nodes["KW"].url + "/readyz", timeout=5).json()
-                   ["directory_version"] == newest + 1, 30, 0.3, what="KW on the suspension version")
+        wait_until(
+            lambda: (
+                requests.get(cluster.nodes["KW"].url + "/readyz", timeout=5).json()["directory_version"] == newest + 1
+            ),
+            30,
+            0.3,
+            what="KW on the suspension version",
+        )
         om = cluster.agency("OM/MOH")
         mid = om.send("KW/MOH", {"after": "suspension"}).json()["id"]
         wait_until(lambda: om.status(mid)["status"] == "failed", 30, 0.3, what="OM's message refused")
         assert om.status(mid)["last_error"] == "sender_not_authorised"
-        wait_until(lambda: {s["cc"]: s["status"] for s in portal.network()["states"]}["OM"] == "suspended", 30, 0.5,
-                   what="the portal shows the suspension")
+        wait_until(
+            lambda: {s["cc"]: s["status"] for s in portal.network()["states"]}["OM"] == "suspended",
+            30,
+            0.5,
+            what="the portal shows the suspension",
+        )
         cells = _screenshot(browser_page, portal, "3-suspended")
         oman = next(v for k, v in cells.items() if "Oman" in k)
         assert "Suspended" in oman

@@ -9,8 +9,12 @@ from tests.node.nodeharness import Cluster  # noqa: E402
 
 def assert_no_internal_errors(cluster: Cluster) -> None:
     """No request ended in the catch-all 500 handler (bad input must be 4xx); no secret was logged."""
-    secrets = [c["client_secret"] for agencies in cluster.fed.clients.values() for c in agencies.values()
-               if "client_secret" in c]
+    secrets = [
+        c["client_secret"]
+        for agencies in cluster.fed.clients.values()
+        for c in agencies.values()
+        if "client_secret" in c
+    ]
     for cc, node in cluster.nodes.items():
         text = node.log_path.read_text(errors="replace") if node.log_path.exists() else ""
         assert '"msg": "unexpected error"' not in text, f"{cc} answered a 500:\n{text[-3000:]}"
@@ -63,6 +67,11 @@ def inprocess_node(tmp_path_factory):
     prepare_store(config.data_dir, config.db_url)
     app = create_app(config)
     creds = fed.clients["KW"]["KW/MOI"]
-    token = app.test_client().post("/oauth/token", data={"grant_type": "client_credentials"},
-                                   auth=(creds["client_id"], creds["client_secret"])).get_json()["access_token"]
+    token = (
+        app.test_client()
+        .post(
+            "/oauth/token", data={"grant_type": "client_credentials"}, auth=(creds["client_id"], creds["client_secret"])
+        )
+        .get_json()["access_token"]
+    )
     return app, {"Authorization": f"Bearer {token}"}

@@ -14,9 +14,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import requests
 
@@ -70,13 +71,26 @@ class NodeProc:
     cert: Any = None
     proc: subprocess.Popen | None = None
 
-    def start(self, wait: bool = True) -> "NodeProc":
+    def start(self, wait: bool = True) -> NodeProc:
         env = {**os.environ, **self.env}
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from gcc_link.cli import main; main()", "node", "run", "--config",
-             str(self.config), "--mode", self.mode],
-            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            [
+                sys.executable,
+                "-c",
+                "from gcc_link.cli import main; main()",
+                "node",
+                "run",
+                "--config",
+                str(self.config),
+                "--mode",
+                self.mode,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
         log.close()
         if wait:
             self.wait_healthy()
@@ -87,7 +101,9 @@ class NodeProc:
             if self.proc is not None and self.proc.poll() is not None:
                 raise NodeExited(self.proc.returncode)
             try:
-                return requests.get(self.url + "/readyz", timeout=2, verify=self.verify, cert=self.cert).status_code == 200
+                return (
+                    requests.get(self.url + "/readyz", timeout=2, verify=self.verify, cert=self.cert).status_code == 200
+                )
             except requests.RequestException:
                 return False
 
@@ -101,8 +117,9 @@ class NodeProc:
                     fh.write(f"[harness] node killed by signal {-exc.returncode} while starting; restarting once\n")
                 self.start(wait=False)
                 return self.wait_healthy(timeout, _restarts - 1)
-            raise AssertionError(f"node {self.cc} exited with {exc.returncode}: "
-                                 f"{self.log_path.read_text()[-3000:]}") from None
+            raise AssertionError(
+                f"node {self.cc} exited with {exc.returncode}: {self.log_path.read_text()[-3000:]}"
+            ) from None
 
     def _signal_group(self, sig: int) -> None:
         """Signal the node's process group, only while its leader is unreaped (its PGID cannot be recycled)."""
@@ -162,8 +179,12 @@ class Agency:
         return {"Authorization": f"Bearer {self._token}"}
 
     def send(self, recipient: str, body: Any, **extra: Any) -> requests.Response:
-        return self.http.post(self.node.url + "/api/v1/messages", json={"recipient": recipient, "body": body, **extra},
-                              headers=self.headers, timeout=30)
+        return self.http.post(
+            self.node.url + "/api/v1/messages",
+            json={"recipient": recipient, "body": body, **extra},
+            headers=self.headers,
+            timeout=30,
+        )
 
     def status(self, message_id: str) -> dict[str, Any]:
         r = self.http.get(self.node.url + f"/api/v1/messages/{message_id}", headers=self.headers, timeout=10)
@@ -198,33 +219,60 @@ class Agency:
 class Cluster:
     """A federation built in a temp dir and its running nodes."""
 
-    def __init__(self, root: Path, states: list[str], *, mode: str = "development", tls: bool = False,
-                 overrides: dict[str, Any] | None = None, backend_base: str | None = None,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        states: list[str],
+        *,
+        mode: str = "development",
+        tls: bool = False,
+        overrides: dict[str, Any] | None = None,
+        backend_base: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         base = free_port_base(len(states) + 4)  # room for members that join later
         self.root, self.base, self.tls, self.backend_base = root, base, tls, backend_base
-        over = {"delivery.poll_seconds": 0.05, "delivery.backoff_base_seconds": 0.2,
-                "delivery.backoff_max_seconds": 2.0, "delivery.request_timeout_seconds": 5.0,
-                "workers": 2, **(overrides or {})}
+        over = {
+            "delivery.poll_seconds": 0.05,
+            "delivery.backoff_base_seconds": 0.2,
+            "delivery.backoff_max_seconds": 2.0,
+            "delivery.request_timeout_seconds": 5.0,
+            "workers": 2,
+            **(overrides or {}),
+        }
         self.overrides = over
         self.fed: Federation = build(root, states, base, tls=tls, backend_base=backend_base, node_overrides=over)
         verify: Any = str(self.fed.root_cert) if tls else True
         self.nodes: dict[str, NodeProc] = {}
         for cc in states:
-            self.nodes[cc] = NodeProc(cc, self.fed.configs[cc], self.fed.urls[cc], root / f"{cc}.log", mode=mode,
-                                      env=dict(env or {}), verify=verify)
+            self.nodes[cc] = NodeProc(
+                cc,
+                self.fed.configs[cc],
+                self.fed.urls[cc],
+                root / f"{cc}.log",
+                mode=mode,
+                env=dict(env or {}),
+                verify=verify,
+            )
 
     def add_member(self, cc: str, mode: str = "development") -> NodeProc:
         """Sign a new directory version listing ``cc`` too, and start its node."""
         states = [*self.fed.states, cc]
-        self.fed = build(self.root, states, self.base, tls=self.tls, backend_base=self.backend_base,
-                         node_overrides=self.overrides)
-        node = NodeProc(cc, self.fed.configs[cc], self.fed.urls[cc], self.root / f"{cc}.log", mode=mode,
-                        verify=self.nodes[states[0]].verify)
+        self.fed = build(
+            self.root, states, self.base, tls=self.tls, backend_base=self.backend_base, node_overrides=self.overrides
+        )
+        node = NodeProc(
+            cc,
+            self.fed.configs[cc],
+            self.fed.urls[cc],
+            self.root / f"{cc}.log",
+            mode=mode,
+            verify=self.nodes[states[0]].verify,
+        )
         self.nodes[cc] = node
         return node.start()
 
-    def start(self) -> "Cluster":
+    def start(self) -> Cluster:
         for node in self.nodes.values():
             node.start(wait=False)
         for node in self.nodes.values():
@@ -239,9 +287,16 @@ class Cluster:
     def service_admin(self, address: str) -> Agency:
         """A client of ``address`` that also holds ``services:admin`` (agencies' default clients do not)."""
         cc = address.split("/")[0]
-        out = gcc_link("client", "create", "--config", str(self.fed.configs[cc]), "--agency", address,
-                       *[a for s in ("messages:send", "messages:read", "calls", "services:admin") for a in ("--scope", s)],
-                       "--json")
+        out = gcc_link(
+            "client",
+            "create",
+            "--config",
+            str(self.fed.configs[cc]),
+            "--agency",
+            address,
+            *[a for s in ("messages:send", "messages:read", "calls", "services:admin") for a in ("--scope", s)],
+            "--json",
+        )
         created = json.loads(out.stdout)
         return Agency(self.nodes[cc], address, created["client_id"], created["client_secret"])
 
@@ -257,14 +312,20 @@ class Cluster:
         return load_directory(self.fed.directory.read_bytes(), datetime.now(timezone.utc))
 
     def logs(self) -> str:
-        return "\n".join(f"--- {cc}\n" + n.log_path.read_text()[-4000:] for cc, n in self.nodes.items()
-                         if n.log_path.exists())
+        return "\n".join(
+            f"--- {cc}\n" + n.log_path.read_text()[-4000:] for cc, n in self.nodes.items() if n.log_path.exists()
+        )
 
 
 def gcc_link(*args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the ``gcc-link`` CLI as a real subprocess."""
-    result = subprocess.run([sys.executable, "-c", "from gcc_link.cli import main; main()", *args],
-                            capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
+    result = subprocess.run(
+        [sys.executable, "-c", "from gcc_link.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"gcc-link {' '.join(args)} failed: {result.stderr}")
     return result

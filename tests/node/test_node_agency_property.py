@@ -9,19 +9,29 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False) | st.text(max_size=12),
-    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=6), kids, max_size=3), max_leaves=12)
-fields = st.fixed_dictionaries({}, optional={
-    "recipient": st.one_of(st.sampled_from(["SA/MOI", "KW/MOH", "XX/MOI", "SA/NOSUCH", "sa/moi"]), json_values),
-    "body": json_values,
-    "service": st.one_of(st.none(), st.sampled_from(["SA/MOI/vehicle-record", "SA/NIC/identity-verify"]), json_values),
-    "conversation_id": st.one_of(st.none(), st.uuids().map(str), json_values),
-    "in_reply_to": st.one_of(st.none(), st.uuids().map(str), json_values),
-    "ttl_seconds": st.one_of(st.integers(-5, 3_000_000), json_values),
-    "content_type": st.one_of(st.just("application/json"), json_values),
-    "sender": st.one_of(st.just("KW/MOI"), json_values),
-})
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12),
+    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=6), kids, max_size=3),
+    max_leaves=12,
+)
+fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "recipient": st.one_of(st.sampled_from(["SA/MOI", "KW/MOH", "XX/MOI", "SA/NOSUCH", "sa/moi"]), json_values),
+        "body": json_values,
+        "service": st.one_of(
+            st.none(), st.sampled_from(["SA/MOI/vehicle-record", "SA/NIC/identity-verify"]), json_values
+        ),
+        "conversation_id": st.one_of(st.none(), st.uuids().map(str), json_values),
+        "in_reply_to": st.one_of(st.none(), st.uuids().map(str), json_values),
+        "ttl_seconds": st.one_of(st.integers(-5, 3_000_000), json_values),
+        "content_type": st.one_of(st.just("application/json"), json_values),
+        "sender": st.one_of(st.just("KW/MOI"), json_values),
+    },
+)
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +40,19 @@ def node(inprocess_node):
     return app.test_client(), headers
 
 
-@settings(max_examples=200, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(request=st.one_of(fields, json_values))
 def test_any_send_request_is_answered_with_a_stable_code(node, request):
     client, headers = node
-    r = client.post("/api/v1/messages", data=json.dumps(request), headers={**headers, "Content-Type": "application/json"})
+    r = client.post(
+        "/api/v1/messages", data=json.dumps(request), headers={**headers, "Content-Type": "application/json"}
+    )
     assert r.status_code in (202, 400, 403, 404, 413, 422), r.get_data(as_text=True)
     data = r.get_json()
     if r.status_code == 202:
@@ -44,8 +61,13 @@ def test_any_send_request_is_answered_with_a_stable_code(node, request):
         assert set(data) == {"error"} and data["error"]["code"] and data["error"]["message"]
 
 
-@settings(max_examples=100, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(after=st.text(max_size=12), limit=st.text(max_size=6))
 def test_any_inbox_parameters_are_answered_with_a_stable_code(node, after, limit):
     client, headers = node

@@ -56,8 +56,11 @@ def test_archive_crash_between_file_and_delete(make_cluster, tmp_path):
         r = kw.send("SA/MOI", {"n": i})
         assert r.status_code == 202
         ids.append(r.json()["id"])
-    wait_until(lambda: _q(cluster, "KW", "SELECT count(*) FROM outbox WHERE status='delivered'")[0][0] == 6, 30,
-               what="delivered")
+    wait_until(
+        lambda: _q(cluster, "KW", "SELECT count(*) FROM outbox WHERE status='delivered'")[0][0] == 6,
+        30,
+        what="delivered",
+    )
     for message_id in ids[:4]:
         assert sa.ack(message_id).status_code == 200
     entries_kw = _q(cluster, "KW", "SELECT count(*) FROM message_log")[0][0]
@@ -123,8 +126,7 @@ def test_archive_crash_between_file_and_delete(make_cluster, tmp_path):
 
     # --- SA: acknowledged rows are archived, unacknowledged stay (their entries archived all the same)
     at_sa = _archive_at(cluster, "SA")
-    result = json.loads(gcc_link("node", "archive", "--config", sa_cfg, "--days", "1", "--at", at_sa,
-                                 "--json").stdout)
+    result = json.loads(gcc_link("node", "archive", "--config", sa_cfg, "--days", "1", "--at", at_sa, "--json").stdout)
     assert sum(d["inbox"] for d in result["archived"]) == 4
     left = sorted(x[0] for x in _q(cluster, "SA", "SELECT id FROM inbox"))
     assert set(ids[4:]) <= set(left) and not set(ids[:4]) & set(left)

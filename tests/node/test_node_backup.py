@@ -55,8 +55,7 @@ def test_backup_restore_delivers_once_and_reports_the_gap(make_cluster, tmp_path
     try:
         queued_at_backup = _send(kw, 3, "queued")
         backup = tmp_path / "kw.backup"
-        out = gcc_link("node", "backup", "--config", config, "--out", str(backup), "--include-key", "--json",
-                       env=PASS)
+        out = gcc_link("node", "backup", "--config", config, "--out", str(backup), "--include-key", "--json", env=PASS)
     finally:
         os.killpg(sa_node.proc.pid, signal.SIGCONT)
     manifest = json.loads(out.stdout)
@@ -90,8 +89,9 @@ def test_backup_restore_delivers_once_and_reports_the_gap(make_cluster, tmp_path
     assert missing.returncode == 1 and "store_missing" in missing.stderr
     assert not (data_dir / "node.sqlite").exists()
 
-    wrong = gcc_link("node", "restore", str(backup), "--config", config, check=False,
-                     env={"GCC_BACKUP_PASSPHRASE": "wrong"})
+    wrong = gcc_link(
+        "node", "restore", str(backup), "--config", config, check=False, env={"GCC_BACKUP_PASSPHRASE": "wrong"}
+    )
     assert wrong.returncode == 1 and "wrong passphrase" in wrong.stderr and "Traceback" not in wrong.stderr
     assert not (data_dir / "node.sqlite").exists()
 
@@ -120,13 +120,11 @@ def test_backup_restore_delivers_once_and_reports_the_gap(make_cluster, tmp_path
     assert not set(incoming) & set(_inbox_ids(cluster, "KW"))
 
     # --recover puts the messages SA delivered back into KW/MOI's inbox (verified, once), the log stays valid
-    recovered = json.loads(gcc_link("node", "check-gap", "--config", config, "--recover", "--json",
-                                    check=False).stdout)
+    recovered = json.loads(gcc_link("node", "check-gap", "--config", config, "--recover", "--json", check=False).stdout)
     assert recovered["recovered"] == 2
     inbox = [i for i in cluster.agency("KW/MOI").all_inbox() if i["id"] in incoming]
     assert sorted(i["id"] for i in inbox) == sorted(incoming) and {i["body"]["reply"] for i in inbox} == {0, 1}
-    again = json.loads(gcc_link("node", "check-gap", "--config", config, "--recover", "--json",
-                                check=False).stdout)
+    again = json.loads(gcc_link("node", "check-gap", "--config", config, "--recover", "--json", check=False).stdout)
     assert again["lost_received"] == [] and again["recovered"] == 0
     assert sorted(_inbox_ids(cluster, "KW")) == sorted(incoming)
     assert json.loads(gcc_link("log", "verify", "--config", config, "--json").stdout)["valid"]

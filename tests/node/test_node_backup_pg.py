@@ -24,8 +24,9 @@ def test_postgres_backup_restore_and_gap(tmp_path, postgres_url):
     env = {"GCC_NODE__DATABASE_URL": postgres_url, "GCC_BACKUP_PASSPHRASE": PASS}
     kw_node.env = {"GCC_NODE__DATABASE_URL": postgres_url}
     config = str(cluster.fed.configs["KW"])
-    created = json.loads(gcc_link("client", "create", "--config", config, "--agency", "KW/MOI", "--json",
-                                  env=env).stdout)
+    created = json.loads(
+        gcc_link("client", "create", "--config", config, "--agency", "KW/MOI", "--json", env=env).stdout
+    )
     cluster.fed.clients["KW"]["KW/MOI"] = created
 
     def statuses() -> dict[str, str]:
@@ -37,8 +38,9 @@ def test_postgres_backup_restore_and_gap(tmp_path, postgres_url):
         kw = cluster.agency("KW/MOI")
         before = [kw.send("SA/MOI", {"n": i}).json()["id"] for i in range(3)]
         wait_until(lambda: set(statuses().values()) == {"delivered"} and len(statuses()) == 3, 30, what="delivered")
-        out = json.loads(gcc_link("node", "backup", "--config", config, "--out", str(tmp_path / "kw.bak"), "--json",
-                                  env=env).stdout)
+        out = json.loads(
+            gcc_link("node", "backup", "--config", config, "--out", str(tmp_path / "kw.bak"), "--json", env=env).stdout
+        )
         assert out["store"] == "postgresql" and out["includes_private_key"] is False
         after = [kw.send("SA/MOI", {"late": i}).json()["id"] for i in range(2)]
         wait_until(lambda: len(statuses()) == 5 and set(statuses().values()) == {"delivered"}, 30, what="late ones")
@@ -46,8 +48,9 @@ def test_postgres_backup_restore_and_gap(tmp_path, postgres_url):
         with psycopg.connect(postgres_url, autocommit=True) as conn:  # the disaster: the database is gone
             conn.execute("DROP SCHEMA public CASCADE")
             conn.execute("CREATE SCHEMA public")
-        restored = json.loads(gcc_link("node", "restore", str(tmp_path / "kw.bak"), "--config", config, "--json",
-                                       env=env).stdout)
+        restored = json.loads(
+            gcc_link("node", "restore", str(tmp_path / "kw.bak"), "--config", config, "--json", env=env).stdout
+        )
         assert restored["log_verify"]["valid"] and restored["store"] == "postgresql"
         assert sorted(statuses()) == sorted(before)
         kw_node.start()

@@ -29,8 +29,9 @@ class Backend(BaseHTTPRequestHandler):
             self.send_response(500)
             self.end_headers()
             return
-        data = json.dumps({"plate": body.get("plate"), "owner": "DEMONSTRATION",
-                           "asked_by": self.headers["X-GCC-Link-Sender"]}).encode()
+        data = json.dumps(
+            {"plate": body.get("plate"), "owner": "DEMONSTRATION", "asked_by": self.headers["X-GCC-Link-Sender"]}
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -48,9 +49,15 @@ def calls_pair(tmp_path_factory):
     port = free_port_base(1)
     server = ThreadingHTTPServer(("127.0.0.1", port), Backend)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    cluster = Cluster(tmp_path_factory.mktemp("calls"), ["KW", "SA"], backend_base=f"http://127.0.0.1:{port}",
-                      overrides={"calls.timeout_seconds": 2.0,
-                                 "node.backend_allowlist": [f"http://127.0.0.1:{port}/", "http://127.0.0.1:9/"]})
+    cluster = Cluster(
+        tmp_path_factory.mktemp("calls"),
+        ["KW", "SA"],
+        backend_base=f"http://127.0.0.1:{port}",
+        overrides={
+            "calls.timeout_seconds": 2.0,
+            "node.backend_allowlist": [f"http://127.0.0.1:{port}/", "http://127.0.0.1:9/"],
+        },
+    )
     try:
         cluster.start()
         yield cluster, port
@@ -97,8 +104,9 @@ def test_backend_down_slow_or_broken(calls_pair):
     kw = cluster.agency("KW/MOI")
 
     def point_to(backend: str) -> None:
-        r = sa_admin.http.put(url, headers=sa_admin.headers, timeout=5,
-                              json={"backend_url": backend, "grants": ["KW/MOI"]})
+        r = sa_admin.http.put(
+            url, headers=sa_admin.headers, timeout=5, json={"backend_url": backend, "grants": ["KW/MOI"]}
+        )
         assert r.status_code == 200
 
     try:
@@ -140,16 +148,24 @@ def test_a_replayed_call_request_does_not_run_the_backend_twice(calls_pair):
     kw = pki.NodeIdentity.from_pem((d / "node.pem").read_bytes(), (d / "node.key").read_bytes())
     url = cluster.nodes["SA"].url + "/peer/v1/calls"
     t = datetime.now(timezone.utc)
-    request = Message.create(kw, sender="KW/MOI", recipient="SA/MUROOR", body={"plate": "R-1"}, now=t,
-                             service="SA/MUROOR/vehicle-record")
+    request = Message.create(
+        kw, sender="KW/MOI", recipient="SA/MUROOR", body={"plate": "R-1"}, now=t, service="SA/MUROOR/vehicle-record"
+    )
     before = Backend.calls
     first = requests.post(url, data=request.jws, headers={"Content-Type": "application/jose"}, timeout=10)
     assert first.status_code == 200 and Backend.calls == before + 1
     replay = requests.post(url, data=request.jws, headers={"Content-Type": "application/jose"}, timeout=10)
     assert replay.status_code == 200 and replay.content == first.content
     assert Backend.calls == before + 1  # the backend ran once
-    other = Message.create(kw, sender="KW/MOI", recipient="SA/MUROOR", body={"plate": "R-2"}, now=t,
-                           service="SA/MUROOR/vehicle-record", message_id=request.id)
+    other = Message.create(
+        kw,
+        sender="KW/MOI",
+        recipient="SA/MUROOR",
+        body={"plate": "R-2"},
+        now=t,
+        service="SA/MUROOR/vehicle-record",
+        message_id=request.id,
+    )
     clash = requests.post(url, data=other.jws, headers={"Content-Type": "application/jose"}, timeout=10)
     receipt = Receipt.from_jws(clash.content, directory=cluster.directory(), now=datetime.now(timezone.utc))
     assert clash.status_code == 409 and receipt.code == "id_conflict" and Backend.calls == before + 1

@@ -45,8 +45,7 @@ def outbox_counts(cluster: Cluster, cc: str) -> dict[str, int]:
 
 
 def assert_exactly_once(cluster: Cluster, ids: list[str], agency) -> None:
-    wait_until(lambda: outbox_counts(cluster, "KW").get("delivered", 0) == len(ids), 90, 0.25,
-               what="all delivered")
+    wait_until(lambda: outbox_counts(cluster, "KW").get("delivered", 0) == len(ids), 90, 0.25, what="all delivered")
     received = inbox_ids(cluster, "SA")
     assert sorted(received) == sorted(ids)  # each exactly once, none missing, none extra
     listed = [i["id"] for i in agency.all_inbox()]

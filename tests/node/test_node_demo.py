@@ -29,9 +29,24 @@ def test_demo_no_portal(tmp_path):
     base = free_port_base(100)
     data = tmp_path / "demo"
     log = open(tmp_path / "demo.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-c", "from gcc_link.cli import main; main()", "demo", "--no-portal",
-                             "--states", "KW,SA", "--data-dir", str(data), "--port-base", str(base)],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from gcc_link.cli import main; main()",
+            "demo",
+            "--no-portal",
+            "--states",
+            "KW,SA",
+            "--data-dir",
+            str(data),
+            "--port-base",
+            str(base),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         wait_until(lambda: (data / "demo.json").exists() or proc.poll() is not None, 90, 0.2, what="demo.json")
         assert proc.poll() is None, (tmp_path / "demo.log").read_text()
@@ -40,15 +55,29 @@ def test_demo_no_portal(tmp_path):
         assert info["portal"] is None and set(info["nodes"]) == {"KW", "SA"}
         kw = info["nodes"]["KW"]
         creds = kw["agencies"]["KW/MOI"]
-        token = requests.post(kw["url"] + "/oauth/token", data={"grant_type": "client_credentials"},
-                              auth=(creds["client_id"], creds["client_secret"]), timeout=10).json()["access_token"]
+        token = requests.post(
+            kw["url"] + "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(creds["client_id"], creds["client_secret"]),
+            timeout=10,
+        ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
-        r = requests.post(kw["url"] + "/api/v1/messages", json={"recipient": "SA/MOI", "body": {"demo": 1}},
-                          headers=headers, timeout=10)
+        r = requests.post(
+            kw["url"] + "/api/v1/messages",
+            json={"recipient": "SA/MOI", "body": {"demo": 1}},
+            headers=headers,
+            timeout=10,
+        )
         assert r.status_code == 202
         mid = r.json()["id"]
-        wait_until(lambda: requests.get(kw["url"] + f"/api/v1/messages/{mid}", headers=headers, timeout=5)
-                   .json()["status"] == "delivered", 20, what="delivery")
+        wait_until(
+            lambda: (
+                requests.get(kw["url"] + f"/api/v1/messages/{mid}", headers=headers, timeout=5).json()["status"]
+                == "delivered"
+            ),
+            20,
+            what="delivery",
+        )
         # the sample traffic included a service call answered through the demo backend
         assert any(line.startswith("call") and line.endswith("200") for line in info["sample_traffic"])
         # a newcomer's screen: progress lines, then a table with every node and a curl pair to paste
@@ -60,11 +89,21 @@ def test_demo_no_portal(tmp_path):
         os.kill(pid, signal.SIGKILL)
         wait_until(lambda: "node SA is back" in (tmp_path / "demo.log").read_text(), 60, 0.3, what="SA restarted")
         assert proc.poll() is None and _pid_listening(sa_port) != pid
-        r = requests.post(kw["url"] + "/api/v1/messages", json={"recipient": "SA/MOI", "body": {"after": "restart"}},
-                          headers=headers, timeout=10)
+        r = requests.post(
+            kw["url"] + "/api/v1/messages",
+            json={"recipient": "SA/MOI", "body": {"after": "restart"}},
+            headers=headers,
+            timeout=10,
+        )
         mid = r.json()["id"]
-        wait_until(lambda: requests.get(kw["url"] + f"/api/v1/messages/{mid}", headers=headers, timeout=5)
-                   .json()["status"] == "delivered", 30, what="delivery after the restart")
+        wait_until(
+            lambda: (
+                requests.get(kw["url"] + f"/api/v1/messages/{mid}", headers=headers, timeout=5).json()["status"]
+                == "delivered"
+            ),
+            30,
+            what="delivery after the restart",
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -85,8 +124,12 @@ def test_demo_with_portal_stops_on_sigint(tmp_path):
     base = free_port_base(100)
     data = tmp_path / "demo"
     log = open(tmp_path / "demo.log", "wb")
-    proc = subprocess.Popen([*cli, "demo", "--states", "KW,SA", "--data-dir", str(data), "--port-base", str(base)],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [*cli, "demo", "--states", "KW,SA", "--data-dir", str(data), "--port-base", str(base)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         wait_until(lambda: (data / "demo.json").exists() or proc.poll() is not None, 180, 0.2, what="demo.json")
         assert proc.poll() is None, (tmp_path / "demo.log").read_text()

@@ -40,7 +40,7 @@ def test_new_member_joins_without_restart(make_cluster, directory_server, source
         overrides["directory"] = directory_server  # nodes fetch the directory over HTTP
     cluster = make_cluster(["KW", "SA"], overrides=overrides)
     if source == "url":
-        assert "directory = \"http://" in cluster.fed.configs["KW"].read_text()
+        assert 'directory = "http://' in cluster.fed.configs["KW"].read_text()
     kw = cluster.agency("KW/MOI")
     r = kw.send("QA/MOI", {"early": True})
     assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_state"

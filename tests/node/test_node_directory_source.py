@@ -25,13 +25,14 @@ def run(*args: str) -> dict:
 
 def rotate(d: Path) -> None:
     """Hand the directory to two fresh keys; signed by the keys it replaces and the new ones only."""
+
     def keys() -> list[dict]:
         return json.loads((d / "directory-draft.json").read_text())["keys"]
 
     old = keys()
     for i in range(2):
         run("directory", "add-key", "--dir", str(d), "--holder", f"holder-{len(old) + i}")
-    new = keys()[len(old):]
+    new = keys()[len(old) :]
     for entry in old:
         run("directory", "remove-key", "--kid", entry["kid"], "--dir", str(d))
     run("directory", "set-threshold", "2", "--dir", str(d))

@@ -32,8 +32,9 @@ def identity_of(pair, cc: str) -> pki.NodeIdentity:
 
 
 def post(pair, data: bytes, path: str = "/peer/v1/messages") -> requests.Response:
-    return requests.post(pair.nodes["SA"].url + path, data=data, headers={"Content-Type": "application/jose"},
-                         timeout=30)
+    return requests.post(
+        pair.nodes["SA"].url + path, data=data, headers={"Content-Type": "application/jose"}, timeout=30
+    )
 
 
 def receipt_of(pair, r: requests.Response) -> Receipt:
@@ -46,12 +47,25 @@ def error_code(r: requests.Response) -> str:
 
 # --- 3. numbers the protocol cannot carry ----------------------------------------------------------
 
-@pytest.mark.parametrize("body", [b"1e17", b"12345678901234567.0", b"9007199254740992", b"-9007199254740993",
-                                  b'{"n": [1, 1e300, 100000000000000000000]}'])
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"1e17",
+        b"12345678901234567.0",
+        b"9007199254740992",
+        b"-9007199254740993",
+        b'{"n": [1, 1e300, 100000000000000000000]}',
+    ],
+)
 def test_numbers_outside_i_json_are_refused_before_signing(pair, body):
     kw = pair.agency("KW/MOI")
-    r = requests.post(pair.nodes["KW"].url + "/api/v1/messages", data=b'{"recipient": "SA/MOI", "body": ' + body + b"}",
-                      headers={**kw.headers, "Content-Type": "application/json"}, timeout=10)
+    r = requests.post(
+        pair.nodes["KW"].url + "/api/v1/messages",
+        data=b'{"recipient": "SA/MOI", "body": ' + body + b"}",
+        headers={**kw.headers, "Content-Type": "application/json"},
+        timeout=10,
+    )
     assert r.status_code == 400 and error_code(r) == "invalid_request", r.text
     assert "I-JSON" in r.json()["error"]["message"] or "RFC 8785" in r.json()["error"]["message"]
 
@@ -69,6 +83,7 @@ def test_the_largest_exact_integer_is_carried_and_the_log_stays_valid(pair):
 
 # --- 4. one nesting limit everywhere ------------------------------------------------------------
 
+
 def nested(depth: int) -> bytes:
     return b"[" * depth + b"]" * depth
 
@@ -77,9 +92,12 @@ def nested(depth: int) -> bytes:
 def test_agency_api_nesting_limit(pair, depth, status):
     kw = pair.agency("KW/MOI")
     # the body sits one level inside the request object
-    r = requests.post(pair.nodes["KW"].url + "/api/v1/messages",
-                      data=b'{"recipient": "SA/MOI", "body": ' + nested(depth) + b"}",
-                      headers={**kw.headers, "Content-Type": "application/json"}, timeout=10)
+    r = requests.post(
+        pair.nodes["KW"].url + "/api/v1/messages",
+        data=b'{"recipient": "SA/MOI", "body": ' + nested(depth) + b"}",
+        headers={**kw.headers, "Content-Type": "application/json"},
+        timeout=10,
+    )
     assert r.status_code == status, r.text
 
 
@@ -107,6 +125,7 @@ def test_a_body_nested_beyond_the_limit_signed_by_a_peer_is_malformed(pair):
 
 # --- 5. one id, two senders ----------------------------------------------------------------------
 
+
 def test_an_id_reused_by_another_sender_is_rejected_not_answered_with_the_first_receipt(make_cluster):
     cluster = make_cluster(["KW", "SA", "QA"])
     kw, qa = identity_of(cluster, "KW"), identity_of(cluster, "QA")
@@ -116,8 +135,9 @@ def test_an_id_reused_by_another_sender_is_rejected_not_answered_with_the_first_
     assert r1.status_code == 202 and receipt_of(cluster, r1).accepted
     again = post(cluster, first.jws)  # the same sender retrying: the original receipt, byte for byte
     assert again.status_code == 202 and again.content == r1.content
-    intruder = Message.create(qa, sender="QA/MOI", recipient="SA/MOI", body={"from": "QA"}, now=now(),
-                              message_id=shared)
+    intruder = Message.create(
+        qa, sender="QA/MOI", recipient="SA/MOI", body={"from": "QA"}, now=now(), message_id=shared
+    )
     r2 = post(cluster, intruder.jws)
     receipt = receipt_of(cluster, r2)
     assert r2.status_code == 409 and receipt.code == "id_conflict" and receipt.message_sha256 == intruder.sha256
@@ -127,19 +147,28 @@ def test_an_id_reused_by_another_sender_is_rejected_not_answered_with_the_first_
 
 # --- 6. bounded times ------------------------------------------------------------------------------
 
+
 def test_expiry_beyond_the_maximum_ttl_is_malformed(pair):
     kw = identity_of(pair, "KW")
     payload = Message.create(kw, sender="KW/MOI", recipient="SA/MOI", body={}, now=now()).payload()
     created = now()
-    for seconds, code in ((MAX_TTL_SECONDS, None), (MAX_TTL_SECONDS + 1, "malformed"), (100 * 365 * 86400, "malformed")):
-        payload.update(id=str(uuid.uuid4()), created_at=format_time(created),
-                       expires_at=format_time(created + timedelta(seconds=seconds)))
+    for seconds, code in (
+        (MAX_TTL_SECONDS, None),
+        (MAX_TTL_SECONDS + 1, "malformed"),
+        (100 * 365 * 86400, "malformed"),
+    ):
+        payload.update(
+            id=str(uuid.uuid4()),
+            created_at=format_time(created),
+            expires_at=format_time(created + timedelta(seconds=seconds)),
+        )
         data = jose.sign(canonical_json(payload), MESSAGE_TYP, kw.private_key, kw.der, kw.fingerprint)
         receipt = receipt_of(pair, post(pair, data))
         assert receipt.code == code, seconds
 
 
 # --- 12. no storage for garbage ------------------------------------------------------------------
+
 
 def _data_size(pair, cc: str) -> int:
     data = pair.fed.data_dir / "nodes" / cc / "data"
@@ -152,8 +181,10 @@ def test_garbage_from_nobody_is_answered_but_not_stored(make_cluster):
 
     def counts() -> tuple[int, int]:
         with sqlite3.connect(sa_db, timeout=30) as conn:
-            return (conn.execute("SELECT count(*) FROM rejections").fetchone()[0],
-                    conn.execute("SELECT count(*) FROM message_log").fetchone()[0])
+            return (
+                conn.execute("SELECT count(*) FROM rejections").fetchone()[0],
+                conn.execute("SELECT count(*) FROM message_log").fetchone()[0],
+            )
 
     before = counts()
     batch = json.dumps([f"garbage-{n}.x.y" for n in range(400)]).encode()
@@ -181,11 +212,11 @@ def test_an_address_sending_mostly_garbage_is_throttled(make_cluster):
 
 BACKENDS = [
     ("http://127.0.0.1:9/backend/x", 200),
-    ("http://127.0.0.1:9/other", 403),                     # outside the allowed path
-    ("http://127.0.0.1:90/backend/x", 403),                # another port
+    ("http://127.0.0.1:9/other", 403),  # outside the allowed path
+    ("http://127.0.0.1:90/backend/x", 403),  # another port
     ("http://127.0.0.1:9@169.254.169.254/backend/", 403),  # userinfo trick
     ("http://169.254.169.254/latest/meta-data", 403),
-    ("https://127.0.0.1:9/backend/x", 403),                # another scheme
+    ("https://127.0.0.1:9/backend/x", 403),  # another scheme
 ]
 
 
@@ -193,8 +224,12 @@ def test_service_backends_come_from_the_operator_allowlist(make_cluster):
     cluster = make_cluster(["KW", "SA"], overrides={"node.backend_allowlist": ["http://127.0.0.1:9/backend/"]})
     admin = cluster.service_admin("SA/NIC")
     for backend, status in BACKENDS:
-        r = requests.put(cluster.nodes["SA"].url + "/api/v1/services/identity-verify", headers=admin.headers,
-                         timeout=5, json={"backend_url": backend, "grants": ["KW/MOI"]})
+        r = requests.put(
+            cluster.nodes["SA"].url + "/api/v1/services/identity-verify",
+            headers=admin.headers,
+            timeout=5,
+            json={"backend_url": backend, "grants": ["KW/MOI"]},
+        )
         assert r.status_code == status, (backend, r.text)
         if status == 403:
             assert error_code(r) == "backend_not_allowed"

@@ -37,12 +37,16 @@ def test_queue_metrics_and_counters_survive_archiving(make_cluster):
         wait_until(lambda: metric(scrape(), "gcc_link_queue_depth_by_peer", 'peer="SA"') == 3, 10, what="depth 3")
         text = scrape()
         assert metric(text, "gcc_link_queue_depth") == 3
-        wait_until(lambda: (metric(scrape(), "gcc_link_oldest_queued_age_seconds", 'peer="SA"') or 0) >= 0.5, 10,
-                   what="oldest age grows")
+        wait_until(
+            lambda: (metric(scrape(), "gcc_link_oldest_queued_age_seconds", 'peer="SA"') or 0) >= 0.5,
+            10,
+            what="oldest age grows",
+        )
     finally:
         os.killpg(sa_node.proc.pid, signal.SIGCONT)
-    wait_until(lambda: metric(scrape(), "gcc_link_messages_total", 'peer="SA",status="delivered"') == 3, 30,
-               what="3 delivered")
+    wait_until(
+        lambda: metric(scrape(), "gcc_link_messages_total", 'peer="SA",status="delivered"') == 3, 30, what="3 delivered"
+    )
     text = scrape()
     assert metric(text, "gcc_link_queue_depth") == 0
     assert metric(text, "gcc_link_messages_total", 'peer="SA",status="queued"') == 0
@@ -54,9 +58,17 @@ def test_queue_metrics_and_counters_survive_archiving(make_cluster):
     db = cluster.fed.data_dir / "nodes" / "KW" / "data" / "node.sqlite"
     with sqlite3.connect(db) as conn:
         last = conn.execute("SELECT max(at) FROM message_log").fetchone()[0]
-    at = (datetime.strptime(last[:10], "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=2))
-    gcc_link("node", "archive", "--config", str(cluster.fed.configs["KW"]), "--days", "1",
-             "--at", at.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+    at = datetime.strptime(last[:10], "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=2)
+    gcc_link(
+        "node",
+        "archive",
+        "--config",
+        str(cluster.fed.configs["KW"]),
+        "--days",
+        "1",
+        "--at",
+        at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+    )
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
     after = scrape()

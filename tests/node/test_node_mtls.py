@@ -35,14 +35,16 @@ def test_mtls_delivery_and_client_certificate_checks(make_cluster, tmp_path, mod
     (tmp_path / "rogue.pem").write_bytes(pki.cert_pem(rogue))
     (tmp_path / "rogue.key").write_bytes(pki.key_pem(key))
     with pytest.raises(requests.exceptions.SSLError):
-        requests.post(peer, data=b"x", verify=root, cert=(str(tmp_path / "rogue.pem"), str(tmp_path / "rogue.key")),
-                      timeout=10)
+        requests.post(
+            peer, data=b"x", verify=root, cert=(str(tmp_path / "rogue.pem"), str(tmp_path / "rogue.key")), timeout=10
+        )
     # a GCC certificate that the directory does not list
     root_key = pki.load_private_key((cluster.fed.pki_dir / "gcc-root.key").read_bytes())
     unlisted = pki.issue_node_certificate(root_key, cluster.directory().root_certificate, "OM", key.public_key(), now)
     (tmp_path / "om.pem").write_bytes(pki.cert_pem(unlisted))
-    r = requests.post(peer, data=b"x", verify=root, cert=(str(tmp_path / "om.pem"), str(tmp_path / "rogue.key")),
-                      timeout=10)
+    r = requests.post(
+        peer, data=b"x", verify=root, cert=(str(tmp_path / "om.pem"), str(tmp_path / "rogue.key")), timeout=10
+    )
     assert r.status_code == 403 and r.json()["error"]["code"] == "untrusted_client"
     # the server's certificate is checked by clients too: without the GCC root it is not trusted
     with pytest.raises(requests.exceptions.SSLError):

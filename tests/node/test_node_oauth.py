@@ -19,25 +19,48 @@ pytestmark = pytest.mark.slow
 
 
 def assertion(key, client_id: str, aud: str, **extra) -> str:
-    claims = {"iss": client_id, "sub": client_id, "aud": aud, "iat": int(time.time()),
-              "exp": int(time.time()) + 60, "jti": str(uuid.uuid4()), **extra}
+    claims = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": aud,
+        "iat": int(time.time()),
+        "exp": int(time.time()) + 60,
+        "jti": str(uuid.uuid4()),
+        **extra,
+    }
     return jwt.encode({"alg": "ES256"}, claims, ECKey.import_key(key))
 
 
 def token_request(url: str, signed: str) -> requests.Response:
-    return requests.post(url, timeout=10, data={
-        "grant_type": "client_credentials", "scope": "messages:read",
-        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-        "client_assertion": signed})
+    return requests.post(
+        url,
+        timeout=10,
+        data={
+            "grant_type": "client_credentials",
+            "scope": "messages:read",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": signed,
+        },
+    )
 
 
 def test_private_key_jwt_and_replay(pair, tmp_path):
     key = ec.generate_private_key(ec.SECP256R1())
     pub = tmp_path / "pub.pem"
-    pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
-    out = gcc_link("client", "create", "--config", str(pair.fed.configs["KW"]), "--agency", "KW/MOI",
-                   "--public-key", str(pub), "--json")
+    pub.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    out = gcc_link(
+        "client",
+        "create",
+        "--config",
+        str(pair.fed.configs["KW"]),
+        "--agency",
+        "KW/MOI",
+        "--public-key",
+        str(pub),
+        "--json",
+    )
     client = json.loads(out.stdout)
     assert client["auth_method"] == "private_key_jwt" and "client_secret" not in client
     url = pair.nodes["KW"].url + "/oauth/token"
@@ -46,16 +69,20 @@ def test_private_key_jwt_and_replay(pair, tmp_path):
     assert r.status_code == 200, r.text
     token = r.json()["access_token"]
     assert r.json()["scope"] == "messages:read"
-    inbox = requests.get(pair.nodes["KW"].url + "/api/v1/inbox", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    inbox = requests.get(
+        pair.nodes["KW"].url + "/api/v1/inbox", headers={"Authorization": f"Bearer {token}"}, timeout=5
+    )
     assert inbox.status_code == 200
     # the same assertion again: its jti was used
     replay = token_request(url, signed)
     assert replay.status_code in (400, 401) and replay.json()["error"] == "invalid_client"
     # another key, another audience, an expired assertion: all refused
     other = ec.generate_private_key(ec.SECP256R1())
-    for bad in (assertion(other, client["client_id"], url),
-                assertion(key, client["client_id"], "https://elsewhere.example/token"),
-                assertion(key, client["client_id"], url, exp=int(time.time()) - 600, iat=int(time.time()) - 700)):
+    for bad in (
+        assertion(other, client["client_id"], url),
+        assertion(key, client["client_id"], "https://elsewhere.example/token"),
+        assertion(key, client["client_id"], url, exp=int(time.time()) - 600, iat=int(time.time()) - 700),
+    ):
         r = token_request(url, bad)
         assert r.status_code in (400, 401) and r.json()["error"] == "invalid_client", r.text
     # a secret client cannot use an assertion, and this one has no secret
@@ -76,10 +103,20 @@ def test_client_cli_rejects_foreign_agency(pair):
 def _jwt_client(pair, tmp_path, cc: str = "KW", agency: str = "KW/MOI"):
     key = ec.generate_private_key(ec.SECP256R1())
     pub = tmp_path / f"pub-{cc}.pem"
-    pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
-    out = gcc_link("client", "create", "--config", str(pair.fed.configs[cc]), "--agency", agency,
-                   "--public-key", str(pub), "--json")
+    pub.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    out = gcc_link(
+        "client",
+        "create",
+        "--config",
+        str(pair.fed.configs[cc]),
+        "--agency",
+        agency,
+        "--public-key",
+        str(pub),
+        "--json",
+    )
     return key, json.loads(out.stdout)["client_id"]
 
 
@@ -88,18 +125,30 @@ def test_assertion_audience_is_the_configured_url_never_the_host_header(pair, tm
     key, client_id = _jwt_client(pair, tmp_path)
     kw_url, sa_url = pair.nodes["KW"].url + "/oauth/token", pair.nodes["SA"].url + "/oauth/token"
     sa_host = sa_url.split("//")[1].split("/")[0]
-    r = requests.post(kw_url, timeout=10, headers={"Host": sa_host}, data={
-        "grant_type": "client_credentials", "scope": "messages:read",
-        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-        "client_assertion": assertion(key, client_id, sa_url)})
+    r = requests.post(
+        kw_url,
+        timeout=10,
+        headers={"Host": sa_host},
+        data={
+            "grant_type": "client_credentials",
+            "scope": "messages:read",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": assertion(key, client_id, sa_url),
+        },
+    )
     assert r.status_code in (400, 401) and r.json()["error"] == "invalid_client", r.text
     assert token_request(kw_url, assertion(key, client_id, kw_url)).status_code == 200
 
 
 def test_a_foreign_host_header_is_a_400_not_a_500(pair):
     kw = pair.agency("KW/MOI")
-    r = requests.post(pair.nodes["KW"].url + "/oauth/token", headers={"Host": "evil.example"}, timeout=10,
-                      data={"grant_type": "client_credentials"}, auth=(kw.client_id, kw.secret))
+    r = requests.post(
+        pair.nodes["KW"].url + "/oauth/token",
+        headers={"Host": "evil.example"},
+        timeout=10,
+        data={"grant_type": "client_credentials"},
+        auth=(kw.client_id, kw.secret),
+    )
     assert r.status_code == 400 and r.json()["error"] == "invalid_request"
 
 

@@ -7,10 +7,10 @@ import time
 
 import pytest
 import requests
-from tests.node.conftest import assert_no_internal_errors
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from tests.node.conftest import assert_no_internal_errors
 from tests.node.nodeharness import Cluster, gcc_link, wait_until
 
 
@@ -33,9 +33,12 @@ def cli(*args: str, check: bool = True):
 def operator(cluster: Cluster, cc: str) -> dict[str, str]:
     creds = cli("client", "create", "--operator", "--config", str(cluster.fed.configs[cc]), "--json")
     assert creds["scope"] == "operator"
-    r = requests.post(cluster.nodes[cc].url + "/oauth/token", data={"grant_type": "client_credentials",
-                                                                     "scope": "operator"},
-                      auth=(creds["client_id"], creds["client_secret"]), timeout=10)
+    r = requests.post(
+        cluster.nodes[cc].url + "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": "operator"},
+        auth=(creds["client_id"], creds["client_secret"]),
+        timeout=10,
+    )
     assert r.status_code == 200 and r.json()["scope"] == "operator", r.text
     return {"Authorization": "Bearer " + r.json()["access_token"]}
 
@@ -49,8 +52,12 @@ def test_operator_scope_is_not_for_agencies(ops):
     url = ops.nodes["KW"].url
     r = requests.get(url + "/operator/v1/messages", headers=kw.headers, timeout=10)
     assert r.status_code == 403 and r.json()["error"]["code"] == "insufficient_scope"
-    r = requests.post(url + "/oauth/token", data={"grant_type": "client_credentials", "scope": "operator"},
-                      auth=(kw.client_id, kw.secret), timeout=10)
+    r = requests.post(
+        url + "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": "operator"},
+        auth=(kw.client_id, kw.secret),
+        timeout=10,
+    )
     if r.status_code == 200:  # granted without the scope it may not have
         assert "operator" not in r.json().get("scope", "").split()
         token = r.json()["access_token"]
@@ -58,8 +65,17 @@ def test_operator_scope_is_not_for_agencies(ops):
         assert denied.status_code == 403
     else:
         assert r.status_code in (400, 401)
-    bad = cli("client", "create", "--agency", "KW/MOI", "--scope", "operator", "--config",
-              str(ops.fed.configs["KW"]), check=False)
+    bad = cli(
+        "client",
+        "create",
+        "--agency",
+        "KW/MOI",
+        "--scope",
+        "operator",
+        "--config",
+        str(ops.fed.configs["KW"]),
+        check=False,
+    )
     assert bad.returncode == 1 and "unknown scope" in bad.stderr
     assert requests.get(url + "/operator/v1/messages", timeout=10).status_code == 401
     doc = requests.get(url + "/openapi.json", timeout=10).json()
@@ -74,15 +90,38 @@ def test_failed_message_requeued_after_grant(ops):
     assert r.status_code == 202
     mid = r.json()["id"]
     wait_until(lambda: status(ops, kw, mid) == "failed", 30, what="failed")
-    listed = cli("node", "messages", "list", "--status", "failed", "--peer", "SA", "--agency", "KW/MOI",
-                 "--config", kw_cfg, "--json")
+    listed = cli(
+        "node",
+        "messages",
+        "list",
+        "--status",
+        "failed",
+        "--peer",
+        "SA",
+        "--agency",
+        "KW/MOI",
+        "--config",
+        kw_cfg,
+        "--json",
+    )
     assert [m["id"] for m in listed] == [mid] and listed[0]["last_error"] == "access_denied"
     created = listed[0]["created_at"]
-    same = cli("node", "messages", "list", "--since", created, "--until", "2999-01-01T00:00:00.000Z",
-               "--status", "failed", "--config", kw_cfg, "--json")
+    same = cli(
+        "node",
+        "messages",
+        "list",
+        "--since",
+        created,
+        "--until",
+        "2999-01-01T00:00:00.000Z",
+        "--status",
+        "failed",
+        "--config",
+        kw_cfg,
+        "--json",
+    )
     assert [m["id"] for m in same] == [mid]
-    assert cli("node", "messages", "list", "--until", created, "--status", "failed", "--config", kw_cfg,
-               "--json") == []
+    assert cli("node", "messages", "list", "--until", created, "--status", "failed", "--config", kw_cfg, "--json") == []
     bad_time = cli("node", "messages", "list", "--since", "yesterday", "--config", kw_cfg, check=False)
     assert bad_time.returncode == 1 and "malformed" in bad_time.stderr
     shown = cli("node", "messages", "show", mid, "--config", kw_cfg, "--json")
@@ -97,12 +136,28 @@ def test_failed_message_requeued_after_grant(ops):
     wait_until(lambda: status(ops, kw, mid) == "delivered", 30, what="delivered after requeue")
     inbox = [i for i in ops.agency("SA/MOH").all_inbox() if i["id"] == mid]
     assert len(inbox) == 1
-    received = cli("node", "messages", "list", "--direction", "received", "--status", "received", "--peer", "KW",
-                   "--agency", "SA/MOH", "--config", sa_cfg, "--json")
+    received = cli(
+        "node",
+        "messages",
+        "list",
+        "--direction",
+        "received",
+        "--status",
+        "received",
+        "--peer",
+        "KW",
+        "--agency",
+        "SA/MOH",
+        "--config",
+        sa_cfg,
+        "--json",
+    )
     assert [m["id"] for m in received] == [mid] and received[0]["status"] == "received"
     shown_sa = cli("node", "messages", "show", mid, "--config", sa_cfg, "--json")
     assert shown_sa["direction"] == "received" and [e["kind"] for e in shown_sa["log"]][-2:] == [
-        "message_received", "receipt_signed"]
+        "message_received",
+        "receipt_signed",
+    ]
     again = cli("node", "messages", "requeue", mid, "--config", kw_cfg, check=False)
     assert again.returncode == 1 and "conflict" in again.stderr
     removed = cli("node", "grants", "remove", "SA/MOH/nurse-licence", "KW/MOI", "--config", sa_cfg, "--json")
@@ -125,28 +180,36 @@ def test_dead_requeue_and_cancel_over_the_api(ops):
         assert "cancelled by operator" in kw.status(doomed)["last_error"]
     finally:
         sa.start()
-    r = requests.get(url + "/operator/v1/messages", params={"status": "dead", "peer": "SA"}, headers=headers,
-                     timeout=10)
+    r = requests.get(
+        url + "/operator/v1/messages", params={"status": "dead", "peer": "SA"}, headers=headers, timeout=10
+    )
     assert {dead, doomed} <= {m["id"] for m in r.json()["items"]}
-    r = requests.post(url + f"/operator/v1/messages/{dead}/requeue", json={"ttl_seconds": 600}, headers=headers,
-                      timeout=10)
+    r = requests.post(
+        url + f"/operator/v1/messages/{dead}/requeue", json={"ttl_seconds": 600}, headers=headers, timeout=10
+    )
     assert r.status_code == 200 and r.json()["status"] == "queued", r.text
     wait_until(lambda: status(ops, kw, dead) == "delivered", 30, what="requeued dead delivered")
     assert status(ops, kw, doomed) == "dead"
     received = [i["id"] for i in ops.agency("SA/MOI").all_inbox()]
     assert received.count(dead) == 1 and doomed not in received
     # refusals are 4xx with codes, never 500
-    assert requests.post(url + f"/operator/v1/messages/{dead}/cancel", headers=headers,
-                         timeout=10).status_code == 409
+    assert requests.post(url + f"/operator/v1/messages/{dead}/cancel", headers=headers, timeout=10).status_code == 409
     assert requests.get(url + "/operator/v1/messages/nope", headers=headers, timeout=10).status_code == 404
-    assert requests.get(url + "/operator/v1/messages", params={"status": "weird"}, headers=headers,
-                        timeout=10).status_code == 400
-    assert requests.get(url + "/operator/v1/messages", params={"limit": "x"}, headers=headers,
-                        timeout=10).status_code == 400
-    assert requests.post(url + f"/operator/v1/messages/{dead}/requeue", data="[1", headers=headers,
-                         timeout=10).status_code == 400
-    r = requests.post(url + "/operator/v1/grants", json={"service": "KW/MOI/x", "grantee": 5}, headers=headers,
-                      timeout=10)
+    assert (
+        requests.get(url + "/operator/v1/messages", params={"status": "weird"}, headers=headers, timeout=10).status_code
+        == 400
+    )
+    assert (
+        requests.get(url + "/operator/v1/messages", params={"limit": "x"}, headers=headers, timeout=10).status_code
+        == 400
+    )
+    assert (
+        requests.post(url + f"/operator/v1/messages/{dead}/requeue", data="[1", headers=headers, timeout=10).status_code
+        == 400
+    )
+    r = requests.post(
+        url + "/operator/v1/grants", json={"service": "KW/MOI/x", "grantee": 5}, headers=headers, timeout=10
+    )
     assert r.status_code == 400
 
 
@@ -158,12 +221,12 @@ def test_revoke_and_rotate(ops, tmp_path):
     auth = (victim["client_id"], victim["client_secret"])
 
     def token(credentials) -> requests.Response:
-        return requests.post(url + "/oauth/token", data={"grant_type": "client_credentials"}, auth=credentials,
-                             timeout=10)
+        return requests.post(
+            url + "/oauth/token", data={"grant_type": "client_credentials"}, auth=credentials, timeout=10
+        )
 
     def inbox(tok: str) -> int:
-        return requests.get(url + "/api/v1/inbox", headers={"Authorization": f"Bearer {tok}"},
-                            timeout=10).status_code
+        return requests.get(url + "/api/v1/inbox", headers={"Authorization": f"Bearer {tok}"}, timeout=10).status_code
 
     # rotate-secret by CLI (another process): the old secret is refused at once, the old token within 5 s
     old = token(auth).json()["access_token"]
@@ -193,8 +256,11 @@ def test_revoke_and_rotate(ops, tmp_path):
     # rotate-key: a client switches to private_key_jwt; bad PEM refused
     other = cli("client", "create", "--agency", "KW/MOI", "--config", kw_cfg, "--json")
     pem = tmp_path / "k.pem"
-    pem.write_bytes(ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    pem.write_bytes(
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     moved = cli("client", "rotate-key", other["client_id"], "--public-key", str(pem), "--config", kw_cfg, "--json")
     assert moved["auth_method"] == "private_key_jwt"
     assert token((other["client_id"], other["client_secret"])).status_code == 401

@@ -59,16 +59,18 @@ def test_long_outage_retry_is_resigned_not_stale(make_cluster, tmp_path):
     cluster.nodes["SA"].start()
     wait_until(lambda: kw.status(mid)["status"] == "delivered", 30, 0.2, what="delivery")
     item = [i for i in sa.all_inbox() if i["id"] == mid][0]
-    receipt = Receipt.from_jws(kw.status(mid)["receipt"].encode(), directory=cluster.directory(),
-                               now=datetime.now(timezone.utc))
+    receipt = Receipt.from_jws(
+        kw.status(mid)["receipt"].encode(), directory=cluster.directory(), now=datetime.now(timezone.utc)
+    )
     from gcc_link.protocol.canonical import sha256_hex
 
     assert receipt.accepted and receipt.message_sha256 == sha256_hex(item["jws"].encode())
     # the log holds every version signed; evidence picks the version the receipt is for
     bundle = tmp_path / "ev.json"
     gcc_link("evidence", "export", mid, "--config", str(cluster.fed.configs["KW"]), "--out", str(bundle))
-    result = json.loads(gcc_link("evidence", "verify", str(bundle), "--root", str(cluster.fed.root_cert),
-                                 "--json").stdout)
+    result = json.loads(
+        gcc_link("evidence", "verify", str(bundle), "--root", str(cluster.fed.root_cert), "--json").stdout
+    )
     assert result["valid"], result
     log = json.loads(gcc_link("log", "verify", "--config", str(cluster.fed.configs["KW"]), "--json").stdout)
     assert log["valid"] and log["entries"] >= 3  # original + re-signed version(s) + receipt

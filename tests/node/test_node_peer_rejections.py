@@ -27,8 +27,9 @@ def kw_identity(pair):
 
 
 def post(pair, data: bytes) -> requests.Response:
-    return requests.post(pair.nodes["SA"].url + "/peer/v1/messages", data=data,
-                         headers={"Content-Type": "application/jose"}, timeout=10)
+    return requests.post(
+        pair.nodes["SA"].url + "/peer/v1/messages", data=data, headers={"Content-Type": "application/jose"}, timeout=10
+    )
 
 
 def assert_rejected(pair, r: requests.Response, code: str, status: int) -> Receipt:
@@ -39,12 +40,14 @@ def assert_rejected(pair, r: requests.Response, code: str, status: int) -> Recei
 
 
 def test_accepted_control(pair, kw_identity):
-    msg = Message.create(kw_identity, sender="KW/PACI", recipient="SA/NIC", body={"q": 1}, now=now(),
-                         service="SA/NIC/identity-verify")
+    msg = Message.create(
+        kw_identity, sender="KW/PACI", recipient="SA/NIC", body={"q": 1}, now=now(), service="SA/NIC/identity-verify"
+    )
     r = post(pair, msg.jws)
     assert r.status_code == 202
-    receipt = Receipt.from_jws(r.content, directory=pair.directory(), now=now(), expected_node="SA",
-                               expected_message_sha256=msg.sha256)
+    receipt = Receipt.from_jws(
+        r.content, directory=pair.directory(), now=now(), expected_node="SA", expected_message_sha256=msg.sha256
+    )
     assert receipt.accepted
 
 
@@ -117,17 +120,20 @@ def test_digest_mismatch(pair, kw_identity):
     msg = Message.create(kw_identity, sender="KW/MOI", recipient="SA/MOI", body={"x": 1}, now=now())
     payload = msg.payload()
     payload["body"] = {"x": 2}  # body changed, digest kept, then properly signed
-    data = jose.sign(canonical_json(payload), MESSAGE_TYP, kw_identity.private_key, kw_identity.der,
-                     kw_identity.fingerprint)
+    data = jose.sign(
+        canonical_json(payload), MESSAGE_TYP, kw_identity.private_key, kw_identity.der, kw_identity.fingerprint
+    )
     assert_rejected(pair, post(pair, data), "digest_mismatch", 400)
 
 
 def test_access_denied(pair, kw_identity):
-    no_grant = Message.create(kw_identity, sender="KW/MOCI", recipient="SA/NIC", body={}, now=now(),
-                              service="SA/NIC/identity-verify")
+    no_grant = Message.create(
+        kw_identity, sender="KW/MOCI", recipient="SA/NIC", body={}, now=now(), service="SA/NIC/identity-verify"
+    )
     assert_rejected(pair, post(pair, no_grant.jws), "access_denied", 403)
-    unknown_service = Message.create(kw_identity, sender="KW/MOI", recipient="SA/NIC", body={}, now=now(),
-                                     service="SA/NIC/no-such-service")
+    unknown_service = Message.create(
+        kw_identity, sender="KW/MOI", recipient="SA/NIC", body={}, now=now(), service="SA/NIC/no-such-service"
+    )
     assert_rejected(pair, post(pair, unknown_service.jws), "access_denied", 403)
 
 

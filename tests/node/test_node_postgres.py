@@ -29,8 +29,18 @@ def test_two_delivery_workers_no_double_delivery(tmp_path, postgres_url):
     kw_node.env = {"GCC_NODE__DATABASE_URL": postgres_url, "GCC_NODE__DELIVERY_WORKERS": "0"}
     workers: list[NodeProc] = []
     # the KW node's store is PostgreSQL: its agency clients are registered there
-    created = json.loads(gcc_link("client", "create", "--config", str(cluster.fed.configs["KW"]), "--agency", "KW/MOI",
-                                  "--json", env=kw_node.env).stdout)
+    created = json.loads(
+        gcc_link(
+            "client",
+            "create",
+            "--config",
+            str(cluster.fed.configs["KW"]),
+            "--agency",
+            "KW/MOI",
+            "--json",
+            env=kw_node.env,
+        ).stdout
+    )
     cluster.fed.clients["KW"]["KW/MOI"] = created
     try:
         cluster.start()
@@ -41,12 +51,26 @@ def test_two_delivery_workers_no_double_delivery(tmp_path, postgres_url):
         # two delivery processes on the one database, started together on a full queue
         for name in ("worker-a", "worker-b"):
             log = open(tmp_path / f"{name}.log", "wb")
-            proc = subprocess.Popen([sys.executable, "-c", "from gcc_link.cli import main; main()", "node", "deliver",
-                                     "--config", str(cluster.fed.configs["KW"]), "--name", name],
-                                    env={**os.environ, **kw_node.env}, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    "from gcc_link.cli import main; main()",
+                    "node",
+                    "deliver",
+                    "--config",
+                    str(cluster.fed.configs["KW"]),
+                    "--name",
+                    name,
+                ],
+                env={**os.environ, **kw_node.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
             workers.append(NodeProc(name, cluster.fed.configs["KW"], "", tmp_path / f"{name}.log", proc=proc))
         with psycopg.connect(postgres_url.replace("postgresql://", "postgresql://", 1)) as conn:
+
             def delivered() -> bool:
                 return conn.execute("SELECT count(*) FROM outbox WHERE status = 'delivered'").fetchone()[0] == N
 
@@ -58,8 +82,9 @@ def test_two_delivery_workers_no_double_delivery(tmp_path, postgres_url):
         for w in workers:
             text = w.log_path.read_text()
             assert f"{w.cc}: batch of" in text, f"{w.cc} delivered nothing"
-        result = json.loads(gcc_link("log", "verify", "--config", str(cluster.fed.configs["KW"]), "--json",
-                                     env=kw_node.env).stdout)
+        result = json.loads(
+            gcc_link("log", "verify", "--config", str(cluster.fed.configs["KW"]), "--json", env=kw_node.env).stdout
+        )
         assert result["valid"] and result["entries"] == 2 * N  # message_sent + receipt_received each
     finally:
         for w in workers:

@@ -80,14 +80,29 @@ def test_two_instances_behind_nginx_on_one_postgres(tmp_path: Path, postgres_url
     listen = int(kw_url.rsplit(":", 1)[1])
     base = free_port_base(2)
     ports = [base, base + 1]
-    kw_env = {"GCC_NODE__DATABASE_URL": postgres_url, "GCC_NODE__PUBLIC_URL": kw_url,
-              "GCC_NODE__WORKERS": "2", "GCC_NODE__DELIVERY_WORKERS": "2"}
-    created = json.loads(gcc_link("client", "create", "--config", str(cluster.fed.configs["KW"]), "--agency", "KW/MOI",
-                                  "--json", env=kw_env).stdout)
+    kw_env = {
+        "GCC_NODE__DATABASE_URL": postgres_url,
+        "GCC_NODE__PUBLIC_URL": kw_url,
+        "GCC_NODE__WORKERS": "2",
+        "GCC_NODE__DELIVERY_WORKERS": "2",
+    }
+    created = json.loads(
+        gcc_link(
+            "client", "create", "--config", str(cluster.fed.configs["KW"]), "--agency", "KW/MOI", "--json", env=kw_env
+        ).stdout
+    )
     cluster.fed.clients["KW"]["KW/MOI"] = created
-    instances = [NodeProc("KW", cluster.fed.configs["KW"], f"http://127.0.0.1:{port}", tmp_path / f"kw-{i}.log",
-                          mode="production", env={**kw_env, "GCC_NODE__PORT": str(port)})
-                 for i, port in enumerate(ports)]
+    instances = [
+        NodeProc(
+            "KW",
+            cluster.fed.configs["KW"],
+            f"http://127.0.0.1:{port}",
+            tmp_path / f"kw-{i}.log",
+            mode="production",
+            env={**kw_env, "GCC_NODE__PORT": str(port)},
+        )
+        for i, port in enumerate(ports)
+    ]
     balancer = cluster.nodes["KW"]  # used only for its URL: requests go through nginx
     nginx_dir = tmp_path / "nginx"
     nginx_dir.mkdir()
@@ -97,8 +112,12 @@ def test_two_instances_behind_nginx_on_one_postgres(tmp_path: Path, postgres_url
         cluster.nodes["SA"].start()
         for inst in instances:  # one after the other: the first one prepares the shared store
             inst.start()
-        proxy = subprocess.Popen([nginx, "-c", str(conf), "-p", str(nginx_dir)], stdout=subprocess.DEVNULL,
-                                 stderr=open(nginx_dir / "stderr.log", "wb"), start_new_session=True)
+        proxy = subprocess.Popen(
+            [nginx, "-c", str(conf), "-p", str(nginx_dir)],
+            stdout=subprocess.DEVNULL,
+            stderr=open(nginx_dir / "stderr.log", "wb"),
+            start_new_session=True,
+        )
 
         def balancer_ready() -> bool:
             assert proxy is not None and proxy.poll() is None, (nginx_dir / "stderr.log").read_text()
@@ -122,6 +141,7 @@ def test_two_instances_behind_nginx_on_one_postgres(tmp_path: Path, postgres_url
         sent_in = [r.json()["id"] for r in in_responses]
 
         with psycopg.connect(postgres_url) as conn:
+
             def kw_settled() -> bool:
                 return conn.execute("SELECT count(*) FROM outbox WHERE status = 'delivered'").fetchone()[0] == N
 
@@ -131,8 +151,12 @@ def test_two_instances_behind_nginx_on_one_postgres(tmp_path: Path, postgres_url
 
         received_by_sa = [i["id"] for i in sa.all_inbox()]
         assert Counter(received_by_sa) == Counter(sent_out)  # nothing lost, nothing doubled
-        wait_until(lambda: all(sa.status(m)["status"] == "delivered" for m in sent_in[-5:]), 120, 0.2,
-                   what="SA outbox delivered")
+        wait_until(
+            lambda: all(sa.status(m)["status"] == "delivered" for m in sent_in[-5:]),
+            120,
+            0.2,
+            what="SA outbox delivered",
+        )
         assert all(sa.status(m)["status"] == "delivered" for m in sent_in)
         # KW's inbox read through the balancer: pages come from either instance, cursors still line up
         received_by_kw = [i["id"] for i in kw.all_inbox()]
@@ -141,13 +165,15 @@ def test_two_instances_behind_nginx_on_one_postgres(tmp_path: Path, postgres_url
         # the balancer really spread the work: both instances answered agency and peer requests
         lines = (nginx_dir / "access.log").read_text().splitlines()
         for path in ("/api/v1/messages", "/peer/v1/messages"):
-            used = {m.group(1) for line in lines if path in line
-                    for m in [re.search(r"127\.0\.0\.1:(\d+)$", line)] if m}
+            used = {
+                m.group(1) for line in lines if path in line for m in [re.search(r"127\.0\.0\.1:(\d+)$", line)] if m
+            }
             assert used == {str(p) for p in ports}, (path, used)
 
         # one valid hash chain over everything both instances appended
-        result = json.loads(gcc_link("log", "verify", "--config", str(cluster.fed.configs["KW"]), "--json",
-                                     env=kw_env).stdout)
+        result = json.loads(
+            gcc_link("log", "verify", "--config", str(cluster.fed.configs["KW"]), "--json", env=kw_env).stdout
+        )
         assert result["valid"], result
         assert result["entries"] >= 4 * N  # sent + receipt received, received + receipt sent
     finally:

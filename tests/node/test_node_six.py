@@ -18,15 +18,17 @@ def test_six_nodes_all_pairs(make_cluster):
     for src in GCC_STATES:
         for dst in GCC_STATES:
             if src != dst:
-                r = agencies[src].send(HEALTH[dst], {"from": src, "licence": f"{src}-{dst}-001"},
-                                       service=f"{HEALTH[dst]}/nurse-licence")
+                r = agencies[src].send(
+                    HEALTH[dst], {"from": src, "licence": f"{src}-{dst}-001"}, service=f"{HEALTH[dst]}/nurse-licence"
+                )
                 assert r.status_code == 202, r.text
                 sent.setdefault(dst, []).append((src, r.json()["id"]))
     for src in GCC_STATES:
         agency = agencies[src]
         ids = [mid for dst in sent for s, mid in sent[dst] if s == src]
-        wait_until(lambda: all(agency.status(i)["status"] == "delivered" for i in ids), 30, 0.2,
-                   what=f"{src} deliveries")
+        wait_until(
+            lambda: all(agency.status(i)["status"] == "delivered" for i in ids), 30, 0.2, what=f"{src} deliveries"
+        )
     for dst in GCC_STATES:
         inbox = agencies[dst].all_inbox()
         assert sorted((i["sender"].split("/")[0], i["id"]) for i in inbox) == sorted(sent[dst])

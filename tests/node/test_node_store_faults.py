@@ -43,8 +43,11 @@ def test_a_read_only_store_is_not_ready_and_requests_get_503_not_500(tmp_path, p
     node.env = {"GCC_NODE__DATABASE_URL": postgres_url}
     gcc_link("node", "migrate", "--config", str(cluster.fed.configs["KW"]), env=node.env)
 
-    created = json.loads(gcc_link("client", "create", "--config", str(cluster.fed.configs["KW"]), "--agency",
-                                  "KW/MOI", "--json", env=node.env).stdout)
+    created = json.loads(
+        gcc_link(
+            "client", "create", "--config", str(cluster.fed.configs["KW"]), "--agency", "KW/MOI", "--json", env=node.env
+        ).stdout
+    )
     cluster.fed.clients["KW"]["KW/MOI"] = created
     try:
         cluster.start()
@@ -54,17 +57,25 @@ def test_a_read_only_store_is_not_ready_and_requests_get_503_not_500(tmp_path, p
             conn.execute("ALTER DATABASE postgres SET default_transaction_read_only = on")
         # pooled connections keep their old setting: the node's pools are recycled by ending their sessions
         with psycopg.connect(postgres_url, autocommit=True) as conn:
-            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
-                         "AND datname = 'postgres'")
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                "AND datname = 'postgres'"
+            )
 
         def not_ready() -> bool:
             return requests.get(node.url + "/readyz", timeout=5).status_code == 503
+
         wait_until(not_ready, 20, 0.2, what="readiness red on a read-only store")
-        r = requests.post(node.url + "/oauth/token", data={"grant_type": "client_credentials"},
-                          auth=(created["client_id"], created["client_secret"]), timeout=10)
+        r = requests.post(
+            node.url + "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(created["client_id"], created["client_secret"]),
+            timeout=10,
+        )
         assert r.status_code == 503, r.text
-        r = requests.post(node.url + "/api/v1/messages", json={"recipient": "SA/MOI", "body": {}},
-                          headers=kw.headers, timeout=10)
+        r = requests.post(
+            node.url + "/api/v1/messages", json={"recipient": "SA/MOI", "body": {}}, headers=kw.headers, timeout=10
+        )
         assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable"
         log = node.log_path.read_text()
         assert "read-only" in log and "Background on this error" not in log
@@ -72,6 +83,5 @@ def test_a_read_only_store_is_not_ready_and_requests_get_503_not_500(tmp_path, p
         try:
             cluster.stop()  # first: whatever happens to the database, no node outlives the test
         finally:
-            with psycopg.connect(postgres_url, autocommit=True,
-                                 options="-c default_transaction_read_only=off") as conn:
+            with psycopg.connect(postgres_url, autocommit=True, options="-c default_transaction_read_only=off") as conn:
                 conn.execute("ALTER DATABASE postgres SET default_transaction_read_only = off")

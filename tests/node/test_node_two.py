@@ -70,8 +70,12 @@ def test_duplicate_delivery_is_idempotent(pair):
     jws = [i for i in sa.all_inbox() if i["id"] == mid][0]["jws"]
     # replaying the same message to the peer API returns the original receipt and stores nothing new
     for _ in range(2):
-        r = requests.post(pair.nodes["SA"].url + "/peer/v1/messages", data=jws,
-                          headers={"Content-Type": "application/jose"}, timeout=10)
+        r = requests.post(
+            pair.nodes["SA"].url + "/peer/v1/messages",
+            data=jws,
+            headers={"Content-Type": "application/jose"},
+            timeout=10,
+        )
         assert r.status_code == 202 and r.text == original
     r = requests.post(pair.nodes["SA"].url + "/peer/v1/messages:batch", json=[jws, jws], timeout=10)
     assert r.json() == [original, original]
@@ -94,7 +98,9 @@ def test_log_verify_and_evidence(pair, tmp_path):
         assert result["valid"] and result["message_id"] == mid and result["receipt_status"] == "accepted"
         # tampering with the body breaks it
         data = json.loads(bundle.read_text())
-        data["log"]["entries"][0]["kind"] = "message_received" if data["log"]["entries"][0]["kind"] != "message_received" else "message_sent"
+        data["log"]["entries"][0]["kind"] = (
+            "message_received" if data["log"]["entries"][0]["kind"] != "message_received" else "message_sent"
+        )
         bundle.write_text(json.dumps(data))
         bad = gcc_link("evidence", "verify", str(bundle), "--root", str(pair.fed.root_cert), "--json", check=False)
         assert bad.returncode == 1 and not json.loads(bad.stdout)["valid"]
@@ -145,13 +151,22 @@ def test_signed_status_reports_24h_traffic_uptime_and_the_catalogue(make_cluster
     ids = [kw.send("SA/MOI", {"n": n}).json()["id"] for n in range(3)]
     back = sa.send("KW/MOI", {"reply": True}).json()["id"]
     refused = kw.send("SA/NOSUCH", {}).json()["id"]  # SA rejects: wrong_recipient
-    wait_until(lambda: all(kw.status(i)["status"] == "delivered" for i in ids)
-               and sa.status(back)["status"] == "delivered" and kw.status(refused)["status"] == "failed", 30,
-               what="settled")
+    wait_until(
+        lambda: (
+            all(kw.status(i)["status"] == "delivered" for i in ids)
+            and sa.status(back)["status"] == "delivered"
+            and kw.status(refused)["status"] == "failed"
+        ),
+        30,
+        what="settled",
+    )
+
     def status(cc: str) -> NodeStatus:
         r = requests.get(cluster.nodes[cc].url + "/peer/v1/status", timeout=5)
-        return NodeStatus.from_jws(r.content, directory=cluster.directory(), now=datetime.now(timezone.utc),
-                                   expected_node=cc)
+        return NodeStatus.from_jws(
+            r.content, directory=cluster.directory(), now=datetime.now(timezone.utc), expected_node=cc
+        )
+
     kw_status, sa_status = status("KW"), status("SA")
     kw_sa = kw_status.extra["traffic"]["peers"]["SA"]
     assert (kw_sa["sent"], kw_sa["received"], kw_sa["failed"]) == (4, 1, {"wrong_recipient": 1})

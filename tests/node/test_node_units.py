@@ -84,10 +84,18 @@ def test_evidence_problems(pki_pair):
 
 def test_config_env_overrides_and_errors(tmp_path):
     path = tmp_path / "node.toml"
-    path.write_text('[node]\nstate = "KW"\ndata_dir = "d"\ncertificate = "c.pem"\nprivate_key = "k.pem"\n'
-                    'directory = "dir.jws"\nport = 8101\n[[agencies]]\nid = "KW/MOI"\n')
-    cfg = load_config(path, env={"GCC_NODE__PORT": "9000", "GCC_DELIVERY__BATCH_SIZE": "7",
-                                 "GCC_NODE__DATABASE_URL": "postgresql://u@h/db"})
+    path.write_text(
+        '[node]\nstate = "KW"\ndata_dir = "d"\ncertificate = "c.pem"\nprivate_key = "k.pem"\n'
+        'directory = "dir.jws"\nport = 8101\n[[agencies]]\nid = "KW/MOI"\n'
+    )
+    cfg = load_config(
+        path,
+        env={
+            "GCC_NODE__PORT": "9000",
+            "GCC_DELIVERY__BATCH_SIZE": "7",
+            "GCC_NODE__DATABASE_URL": "postgresql://u@h/db",
+        },
+    )
     assert cfg.port == 9000 and cfg.batch_size == 7 and cfg.db_url == "postgresql://u@h/db"
     assert cfg.data_dir == (tmp_path / "d").resolve() and cfg.tls  # mTLS unless explicitly insecure
     with pytest.raises(ConfigError):
@@ -147,8 +155,15 @@ def test_concurrent_duplicate_falls_back_to_original_receipt(tmp_path, monkeypat
     kw = pki.NodeIdentity.from_pem((kw_dir / "node.pem").read_bytes(), (kw_dir / "node.key").read_bytes())
     now = datetime.now(timezone.utc)
     first = Message.create(kw, sender="KW/MOI", recipient="SA/MOI", body={"v": 1}, now=now)
-    again = Message.create(kw, sender="KW/MOI", recipient="SA/MOI", body={"v": 1}, now=now, message_id=first.id,
-                           conversation_id=first.conversation_id)  # re-signed: other bytes, same id
+    again = Message.create(
+        kw,
+        sender="KW/MOI",
+        recipient="SA/MOI",
+        body={"v": 1},
+        now=now,
+        message_id=first.id,
+        conversation_id=first.conversation_id,
+    )  # re-signed: other bytes, same id
     [won] = receiving.receive_many(ctx, [first.jws])
     assert won.accepted and not won.duplicate
     original_existing = receiving._existing
@@ -170,16 +185,20 @@ def test_concurrent_duplicate_falls_back_to_original_receipt(tmp_path, monkeypat
     ctx.db.dispose()
 
 
-
 def test_cli_failures_are_one_line(tmp_path):
     """Operators get one reason, not a traceback, and nothing is started."""
     from tests.node.nodeharness import gcc_link
 
     path = tmp_path / "node.toml"
-    path.write_text('[node]\nstate = "KW"\ndata_dir = "d"\ncertificate = "missing.pem"\nprivate_key = "missing.key"\n'
-                    'directory = "missing.jws"\n[[agencies]]\nid = "KW/MOI"\n')
-    for args in (["node", "run", "--config", str(path)], ["log", "verify", "--config", str(path)],
-                 ["evidence", "export", "x", "--config", str(path), "--out", str(tmp_path / "e.json")]):
+    path.write_text(
+        '[node]\nstate = "KW"\ndata_dir = "d"\ncertificate = "missing.pem"\nprivate_key = "missing.key"\n'
+        'directory = "missing.jws"\n[[agencies]]\nid = "KW/MOI"\n'
+    )
+    for args in (
+        ["node", "run", "--config", str(path)],
+        ["log", "verify", "--config", str(path)],
+        ["evidence", "export", "x", "--config", str(path), "--out", str(tmp_path / "e.json")],
+    ):
         result = gcc_link(*args, check=False)
         assert result.returncode == 1, result
         lines = result.stderr.strip().splitlines()

@@ -56,8 +56,9 @@ def test_webhook_push_signed_retried_once(make_cluster):
         assert env.fingerprint in cluster.directory().member("SA").cert_fingerprints
         pushed = env.payload["item"]
         assert pushed["id"] == mid and pushed["body"] == {"licence": "N-1"}
-        original = Message.from_jws(pushed["jws"].encode(), directory=cluster.directory(),
-                                    now=datetime.now(timezone.utc))
+        original = Message.from_jws(
+            pushed["jws"].encode(), directory=cluster.directory(), now=datetime.now(timezone.utc)
+        )
         assert original.sender == "KW/MOH"
         assert calls["n"] == 2  # one failure, one success, then no more pushes
         wait_until(lambda: sa.all_inbox() == [], 5, what="acknowledged by the push")

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -61,12 +60,23 @@ def build_instance(instance: Path, demo: bool = True, **config: Any) -> PortalEn
         db = get_session()
         if demo:
             load_demo(db)
-        for name, role, state in (("admin", "admin", None), ("kw-editor", "editor", "KW"),
-                                  ("sa-editor", "editor", "SA"), ("reviewer", "reviewer", None)):
+        for name, role, state in (
+            ("admin", "admin", None),
+            ("kw-editor", "editor", "KW"),
+            ("sa-editor", "editor", "SA"),
+            ("reviewer", "reviewer", None),
+        ):
             if state and not demo:
                 continue  # editors need their state's record
-            db.add(User(username=name, role=role, state_code=state, password_hash=hash_password(PASSWORDS[name]),
-                        email=f"{name}@example.org"))
+            db.add(
+                User(
+                    username=name,
+                    role=role,
+                    state_code=state,
+                    password_hash=hash_password(PASSWORDS[name]),
+                    email=f"{name}@example.org",
+                )
+            )
         db.commit()
         reindex_all(db)
     return PortalEnv(app, instance)
@@ -85,12 +95,13 @@ def csrf_from(client: FlaskClient, url: str) -> str:
 
 def login(client: FlaskClient, username: str, lang: str = "en") -> None:
     token = csrf_from(client, f"/{lang}/login")
-    response = client.post(f"/{lang}/login", data={"username": username, "password": PASSWORDS[username],
-                                                   "csrf_token": token})
+    response = client.post(
+        f"/{lang}/login", data={"username": username, "password": PASSWORDS[username], "csrf_token": token}
+    )
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
 
 
-def stop_process(proc: "subprocess.Popen[Any]") -> None:
+def stop_process(proc: subprocess.Popen[Any]) -> None:
     """Stop a server the test started, by its PID: SIGTERM, then SIGKILL after 10 s."""
     os.kill(proc.pid, signal.SIGTERM)
     try:

@@ -8,9 +8,8 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
-
 from portalkit import build_instance, csrf_from, login
+from sqlalchemy import select
 
 
 @pytest.fixture()
@@ -23,11 +22,13 @@ def _practice_id(env, public_id: str) -> int:
     from knowledge_portal.models import Practice
 
     with env.app.app_context():
-        return get_session().scalar(select(Practice.id).where(Practice.public_id == public_id)
-                                    .execution_options(include_deleted=True))
+        return get_session().scalar(
+            select(Practice.id).where(Practice.public_id == public_id).execution_options(include_deleted=True)
+        )
 
 
 # --- editor ------------------------------------------------------------------------------------------------------
+
 
 def test_rich_text_fields_carry_the_editor_and_still_post_sanitised_html(env):
     admin = env.client()
@@ -40,7 +41,7 @@ def test_rich_text_fields_carry_the_editor_and_still_post_sanitised_html(env):
         tag = re.search(rf'<textarea[^>]*id="fld-{name}"[^>]*>', page).group(0)
         assert 'data-richtext="1"' in tag and f'aria-describedby="hint-{name}"' in tag
         assert f'id="hint-{name}"' in page
-    assert 'data-richtext' not in re.search(r'<textarea[^>]*id="fld-summary_ar"[^>]*>', page).group(0)
+    assert "data-richtext" not in re.search(r'<textarea[^>]*id="fld-summary_ar"[^>]*>', page).group(0)
     assert 'dir="rtl"' in re.search(r'<textarea[^>]*id="fld-body_ar"[^>]*>', page).group(0)
     js = admin.get("/static/admin.js").get_data(as_text=True)
     assert "textarea[data-richtext]" in js and "execCommand" in js
@@ -59,8 +60,8 @@ def test_rich_text_fields_carry_the_editor_and_still_post_sanitised_html(env):
 
 def _form_values(page: str) -> dict[str, str]:
     """The values of the record form's text inputs, selects and textareas (enough to post it back)."""
-    form = page[page.index('<form method="post" class="form"'):]
-    form = form[:form.index("</form>")]
+    form = page[page.index('<form method="post" class="form"') :]
+    form = form[: form.index("</form>")]
     out: dict[str, str] = {}
     for m in re.finditer(r'<input[^>]*name="([^"]+)"[^>]*>', form):
         tag = m.group(0)
@@ -83,6 +84,7 @@ def _unescape(text: str) -> str:
 
 
 # --- soft delete and restore ---------------------------------------------------------------------------------------
+
 
 def test_delete_asks_for_confirmation_and_restore_brings_the_record_back(env):
     admin = env.client()
@@ -117,7 +119,7 @@ def test_delete_asks_for_confirmation_and_restore_brings_the_record_back(env):
     assert "kw-social-loan" not in [r["id"] for r in public.get("/api/v1/search?q=loan&lang=en").get_json()["results"]]
     # from the admin list too, except under "Deleted"; the edit page sends to the history
     listing = admin.get("/en/admin/practices/").get_data(as_text=True)
-    assert f"/en/admin/practices/{record_id}\"" not in listing
+    assert f'/en/admin/practices/{record_id}"' not in listing
     deleted = admin.get("/en/admin/practices/?status=deleted").get_data(as_text=True)
     assert f'href="/en/admin/practices/{record_id}/history"' in deleted
     assert admin.get(f"/en/admin/practices/{record_id}").headers["Location"].endswith(f"/practices/{record_id}/history")
@@ -166,8 +168,10 @@ def test_deleted_service_leaves_public_pages_and_api(env):
     other = env.client()
     login(other, "sa-editor")
     assert other.get(f"/en/admin/services/{sid}/history").status_code == 404
-    assert other.post(f"/en/admin/services/{sid}/restore", data={"csrf_token": csrf_from(other, "/en/admin/")}
-                      ).status_code == 404
+    assert (
+        other.post(f"/en/admin/services/{sid}/restore", data={"csrf_token": csrf_from(other, "/en/admin/")}).status_code
+        == 404
+    )
     assert editor.post(f"/en/admin/services/{sid}/restore", data={"csrf_token": token}).status_code == 302
     assert name in public.get("/api/v1/services?state=KW").get_data(as_text=True)
 
@@ -176,9 +180,24 @@ def test_editor_restores_own_never_published_record_but_not_a_published_one(env)
     editor = env.client()
     login(editor, "kw-editor")
     token = csrf_from(editor, "/en/admin/practices/new")
-    data = {"csrf_token": token, "public_id": "draft-one", "state_code": "KW", "sector": "health", "year": "2020",
-            "tags": "", "title_ar": "مسودة", "title_en": "Draft one", "summary_ar": "ملخص", "summary_en": "Summary",
-            "body_ar": "", "body_en": "", "outcomes_ar": "", "outcomes_en": "", "source": "", "related": ""}
+    data = {
+        "csrf_token": token,
+        "public_id": "draft-one",
+        "state_code": "KW",
+        "sector": "health",
+        "year": "2020",
+        "tags": "",
+        "title_ar": "مسودة",
+        "title_en": "Draft one",
+        "summary_ar": "ملخص",
+        "summary_en": "Summary",
+        "body_ar": "",
+        "body_en": "",
+        "outcomes_ar": "",
+        "outcomes_en": "",
+        "source": "",
+        "related": "",
+    }
     response = editor.post("/en/admin/practices/new", data=data)
     record_id = response.headers["Location"].rstrip("/").split("/")[-1]
     assert editor.post(f"/en/admin/practices/{record_id}/delete", data={"csrf_token": token}).status_code == 302
@@ -200,25 +219,41 @@ def test_editor_restores_own_never_published_record_but_not_a_published_one(env)
 
 # --- returned queue --------------------------------------------------------------------------------------------
 
+
 def test_returned_queue_shows_the_reviewers_comment_to_that_states_editor_only(env):
     editor = env.client()
     login(editor, "kw-editor")
     home = editor.get("/en/admin/").get_data(as_text=True)
     assert "Returned to you for changes" in home and "Nothing has been returned to you." in home
     token = csrf_from(editor, "/en/admin/practices/new")
-    data = {"csrf_token": token, "public_id": "ret-one", "state_code": "KW", "sector": "health", "year": "2020",
-            "tags": "", "title_ar": "تجربة", "title_en": "Returned practice", "summary_ar": "ملخص",
-            "summary_en": "Summary", "body_ar": "", "body_en": "", "outcomes_ar": "", "outcomes_en": "",
-            "source": "", "related": ""}
+    data = {
+        "csrf_token": token,
+        "public_id": "ret-one",
+        "state_code": "KW",
+        "sector": "health",
+        "year": "2020",
+        "tags": "",
+        "title_ar": "تجربة",
+        "title_en": "Returned practice",
+        "summary_ar": "ملخص",
+        "summary_en": "Summary",
+        "body_ar": "",
+        "body_en": "",
+        "outcomes_ar": "",
+        "outcomes_en": "",
+        "source": "",
+        "related": "",
+    }
     record_id = editor.post("/en/admin/practices/new", data=data).headers["Location"].rstrip("/").split("/")[-1]
     editor.post(f"/en/admin/practices/{record_id}/submit", data={"csrf_token": token})
     reviewer = env.client()
     login(reviewer, "reviewer", lang="ar")
     rtoken = csrf_from(reviewer, "/ar/admin/")
-    reviewer.post(f"/ar/admin/practices/{record_id}/return",
-                  data={"csrf_token": rtoken, "comment": "أضيفوا النتائج من فضلكم"})
+    reviewer.post(
+        f"/ar/admin/practices/{record_id}/return", data={"csrf_token": rtoken, "comment": "أضيفوا النتائج من فضلكم"}
+    )
     home = editor.get("/en/admin/").get_data(as_text=True)
-    queue = home[home.index("Returned to you for changes"):home.index("Waiting for review")]
+    queue = home[home.index("Returned to you for changes") : home.index("Waiting for review")]
     assert "Returned practice" in queue and "أضيفوا النتائج من فضلكم" in queue
     assert f'href="/en/admin/practices/{record_id}"' in queue
     ar_home = editor.get("/ar/admin/").get_data(as_text=True)
@@ -236,31 +271,35 @@ def test_returned_queue_shows_the_reviewers_comment_to_that_states_editor_only(e
 
 # --- error summary ---------------------------------------------------------------------------------------------
 
+
 def test_error_summary_links_to_each_invalid_field(env):
     admin = env.client()
     login(admin, "admin")
     token = csrf_from(admin, "/en/admin/practices/new")
-    response = admin.post("/en/admin/practices/new", data={"csrf_token": token, "public_id": "bad id!",
-                                                            "year": "٢٠٢٠", "sector": "health"})
+    response = admin.post(
+        "/en/admin/practices/new",
+        data={"csrf_token": token, "public_id": "bad id!", "year": "٢٠٢٠", "sector": "health"},
+    )
     assert response.status_code == 400
     page = response.get_data(as_text=True)
-    summary = page[page.index('id="error-summary"'):]
-    summary = summary[:summary.index("</div>")]
-    assert 'role="alert"' in page[page.index('<div class="error-summary"'):page.index('id="error-summary"') + 200]
-    invalid = re.findall(r'id="fld-([a-z_]+)"[^>]*aria-invalid="true"|aria-invalid="true"[^>]*id="fld-([a-z_]+)"',
-                         page)
+    summary = page[page.index('id="error-summary"') :]
+    summary = summary[: summary.index("</div>")]
+    assert 'role="alert"' in page[page.index('<div class="error-summary"') : page.index('id="error-summary"') + 200]
+    invalid = re.findall(r'id="fld-([a-z_]+)"[^>]*aria-invalid="true"|aria-invalid="true"[^>]*id="fld-([a-z_]+)"', page)
     invalid_names = {a or b for a, b in invalid}
     assert {"public_id", "year", "title_ar", "title_en", "summary_ar", "summary_en"} <= invalid_names
     linked = set(re.findall(r'href="#fld-([a-z_]+)"', summary))
     assert linked == invalid_names
     assert summary.index("Public identifier") < page.index('<form method="post" class="form"') - page.index(
-        'id="error-summary"') + len(summary)
+        'id="error-summary"'
+    ) + len(summary)
     assert page.index('id="error-summary"') < page.index('<form method="post" class="form"')
     # in Arabic too, and on the account form
     ar = admin.post("/ar/admin/practices/new", data={"csrf_token": token}).get_data(as_text=True)
     assert re.search(r"توجد ٧ مشكلات في هذا النموذج", ar)
-    users = admin.post("/en/admin/users/new", data={"csrf_token": token, "username": "", "role": "editor",
-                                                    "state_code": ""}).get_data(as_text=True)
+    users = admin.post(
+        "/en/admin/users/new", data={"csrf_token": token, "username": "", "role": "editor", "state_code": ""}
+    ).get_data(as_text=True)
     assert 'href="#fld-username"' in users and 'href="#fld-state_code"' in users
     # a valid form shows no summary
     assert 'id="error-summary"' not in admin.get("/en/admin/practices/new").get_data(as_text=True)
@@ -268,25 +307,43 @@ def test_error_summary_links_to_each_invalid_field(env):
 
 # --- audit log and revision history ------------------------------------------------------------------------------
 
+
 def _moderated_trail(env) -> tuple[str, str]:
     """Create, submit and return a KW practice (editor, reviewer); returns its id and the editor's token."""
     editor = env.client()
     login(editor, "kw-editor")
     token = csrf_from(editor, "/en/admin/practices/new")
-    data = {"csrf_token": token, "public_id": "trail", "state_code": "KW", "sector": "health", "year": "2020",
-            "tags": "", "title_ar": "أثر", "title_en": "Trail", "summary_ar": "ملخص", "summary_en": "Summary",
-            "body_ar": "", "body_en": "", "outcomes_ar": "", "outcomes_en": "", "source": "", "related": ""}
+    data = {
+        "csrf_token": token,
+        "public_id": "trail",
+        "state_code": "KW",
+        "sector": "health",
+        "year": "2020",
+        "tags": "",
+        "title_ar": "أثر",
+        "title_en": "Trail",
+        "summary_ar": "ملخص",
+        "summary_en": "Summary",
+        "body_ar": "",
+        "body_en": "",
+        "outcomes_ar": "",
+        "outcomes_en": "",
+        "source": "",
+        "related": "",
+    }
     record_id = editor.post("/en/admin/practices/new", data=data).headers["Location"].rstrip("/").split("/")[-1]
     editor.post(f"/en/admin/practices/{record_id}/submit", data={"csrf_token": token})
     reviewer = env.client()
     login(reviewer, "reviewer")
-    reviewer.post(f"/en/admin/practices/{record_id}/return",
-                  data={"csrf_token": csrf_from(reviewer, "/en/admin/"), "comment": "More"})
+    reviewer.post(
+        f"/en/admin/practices/{record_id}/return",
+        data={"csrf_token": csrf_from(reviewer, "/en/admin/"), "comment": "More"},
+    )
     return record_id, token
 
 
 def _rows(page: str) -> list[str]:
-    body = page[page.index("<tbody>"):page.index("</tbody>")]
+    body = page[page.index("<tbody>") : page.index("</tbody>")]
     return [r for r in body.split("<tr>")[1:] if "<td" in r]
 
 
@@ -295,8 +352,12 @@ def test_audit_log_speaks_arabic_links_records_and_shows_the_zone(env):
     admin = env.client()
     login(admin, "admin", lang="ar")
     page = admin.get("/ar/admin/audit").get_data(as_text=True)
-    for code, arabic in (("create", "أُنشئ"), ("submit", "أُرسل للمراجعة"), ("return", "أُعيد مع تعليق"),
-                         ("login", "تسجيل دخول")):
+    for code, arabic in (
+        ("create", "أُنشئ"),
+        ("submit", "أُرسل للمراجعة"),
+        ("return", "أُعيد مع تعليق"),
+        ("login", "تسجيل دخول"),
+    ):
         assert re.search(rf'data-code="{code}">{arabic}</span>', page), code
     assert ">submit<" not in page and ">login_failed<" not in page
     assert f'href="/ar/admin/practices/{record_id}"' in page
@@ -314,8 +375,10 @@ def test_audit_log_speaks_arabic_links_records_and_shows_the_zone(env):
     form = admin.get(f"/ar/admin/users/{user_id}").get_data(as_text=True)
     username = re.search(r'name="username"[^>]*value="([^"]+)"', form).group(1)
     role = re.search(r'<option selected value="([^"]+)"', form).group(1)
-    admin.post(f"/ar/admin/users/{user_id}", data={"csrf_token": token, "username": username, "role": role,
-                                                  "state_code": "KW", "active": "y"})
+    admin.post(
+        f"/ar/admin/users/{user_id}",
+        data={"csrf_token": token, "username": username, "role": role, "state_code": "KW", "active": "y"},
+    )
     assert f'href="/ar/admin/users/{user_id}"' in admin.get("/ar/admin/audit?action=user_update").get_data(as_text=True)
 
 
@@ -360,8 +423,11 @@ def test_a_deleted_practices_attachments_are_not_served(env):
     login(admin, "admin")
     record_id = _practice_id(env, "kw-social-loan")
     token = csrf_from(admin, f"/en/admin/practices/{record_id}")
-    admin.post(f"/en/admin/practices/{record_id}/attachments", data={
-        "csrf_token": token, "file": (io.BytesIO(b"%PDF-1.4 x"), "report.pdf")}, content_type="multipart/form-data")
+    admin.post(
+        f"/en/admin/practices/{record_id}/attachments",
+        data={"csrf_token": token, "file": (io.BytesIO(b"%PDF-1.4 x"), "report.pdf")},
+        content_type="multipart/form-data",
+    )
     from knowledge_portal.db import get_session
     from knowledge_portal.models import Attachment
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from test_portal_browser import ARTIFACTS, browser, server, server_admin  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
@@ -67,8 +66,10 @@ def test_editor_formats_arabic_text_with_the_toolbar(server, browser, size):  # 
         page.keyboard.type("الرابط")
         page.keyboard.press("Shift+Home")
         toolbar.locator("button.rte-link").click()
-        page.screenshot(path=str(ARTIFACTS / ("admin-editor-ar.png" if size == "desktop"
-                                              else "admin-editor-ar-phone.png")), full_page=True)
+        page.screenshot(
+            path=str(ARTIFACTS / ("admin-editor-ar.png" if size == "desktop" else "admin-editor-ar-phone.png")),
+            full_page=True,
+        )
         page.click("form.form button[type=submit]")
         page.wait_for_url(re.compile(r".*/ar/admin/practices/\d+$"))
         stored = page.evaluate("() => document.querySelector('#fld-body_ar').value")

@@ -15,9 +15,13 @@ def test_states(portal_env):
     assert data["total"] == 6
     kw = next(s for s in data["results"] if s["code"] == "KW")
     assert kw["name"] == {"ar": "الكويت", "en": "Kuwait"}
-    assert {"year": 2014, "rank": 49, "source": "Reported by the Kuwait News Agency (KUNA)",
-            "source_ar": "ذكرته وكالة الأنباء الكويتية (كونا)",
-            "source_en": "Reported by the Kuwait News Agency (KUNA)"} in kw["egdi_ranks"]
+    assert {
+        "year": 2014,
+        "rank": 49,
+        "source": "Reported by the Kuwait News Agency (KUNA)",
+        "source_ar": "ذكرته وكالة الأنباء الكويتية (كونا)",
+        "source_en": "Reported by the Kuwait News Agency (KUNA)",
+    } in kw["egdi_ranks"]
     one = portal_env.client().get("/api/v1/states/qa").get_json()
     assert one["code"] == "QA"
 
@@ -28,8 +32,20 @@ def test_services_filters_and_paging(portal_env):
     assert data["total"] == 11 and len(data["results"]) == 5 and data["per_page"] == 5
     assert all(s["state"] == "KW" for s in data["results"])
     s = data["results"][0]
-    for key in ("agency", "sector", "name", "maturity", "channels", "e_payment", "end_to_end", "ministry_priority",
-                "launch_phase", "cross_border", "evidence_url", "as_of"):
+    for key in (
+        "agency",
+        "sector",
+        "name",
+        "maturity",
+        "channels",
+        "e_payment",
+        "end_to_end",
+        "ministry_priority",
+        "launch_phase",
+        "cross_border",
+        "evidence_url",
+        "as_of",
+    ):
         assert key in s
     page3 = client.get("/api/v1/services?state=KW&per_page=5&page=3").get_json()
     assert len(page3["results"]) == 1
@@ -75,7 +91,11 @@ def test_practices_list_and_detail(portal_env):
     data = client.get("/api/v1/practices?sector=ict&per_page=100").get_json()
     assert data["total"] >= 5 and all(p["sector"] == "ict" for p in data["results"])
     regional = client.get("/api/v1/practices?state=REGIONAL").get_json()
-    assert {p["id"] for p in regional["results"]} == {"jo-single-sign-on", "jo-priority-services", "ye-national-catalogue"}
+    assert {p["id"] for p in regional["results"]} == {
+        "jo-single-sign-on",
+        "jo-priority-services",
+        "ye-national-catalogue",
+    }
     one = client.get("/api/v1/practices/kw-social-loan").get_json()
     assert one["id"] == "kw-social-loan" and "<p>" in one["body"]["en"] and one["related"] == ["jo-single-sign-on"]
 

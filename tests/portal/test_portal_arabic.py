@@ -10,18 +10,59 @@ import pytest
 
 COUNTS = (0, 1, 2, 3, 11, 100)
 EXPECTED = {
-    ("%(num)d achievement", "%(num)d achievements"):
-        ["لا توجد إنجازات", "إنجاز واحد", "إنجازان", "3 إنجازات", "11 إنجازًا", "100 إنجاز"],
-    ("%(num)d service", "%(num)d services"):
-        ["لا توجد خدمات", "خدمة واحدة", "خدمتان", "3 خدمات", "11 خدمة", "100 خدمة"],
-    ("%(num)d practice", "%(num)d practices"):
-        ["لا توجد ممارسات", "ممارسة واحدة", "ممارستان", "3 ممارسات", "11 ممارسة", "100 ممارسة"],
-    ("%(num)d result", "%(num)d results"):
-        ["لا توجد نتائج", "نتيجة واحدة", "نتيجتان", "3 نتائج", "11 نتيجة", "100 نتيجة"],
+    ("%(num)d achievement", "%(num)d achievements"): [
+        "لا توجد إنجازات",
+        "إنجاز واحد",
+        "إنجازان",
+        "3 إنجازات",
+        "11 إنجازًا",
+        "100 إنجاز",
+    ],
+    ("%(num)d service", "%(num)d services"): [
+        "لا توجد خدمات",
+        "خدمة واحدة",
+        "خدمتان",
+        "3 خدمات",
+        "11 خدمة",
+        "100 خدمة",
+    ],
+    ("%(num)d practice", "%(num)d practices"): [
+        "لا توجد ممارسات",
+        "ممارسة واحدة",
+        "ممارستان",
+        "3 ممارسات",
+        "11 ممارسة",
+        "100 ممارسة",
+    ],
+    ("%(num)d result", "%(num)d results"): [
+        "لا توجد نتائج",
+        "نتيجة واحدة",
+        "نتيجتان",
+        "3 نتائج",
+        "11 نتيجة",
+        "100 نتيجة",
+    ],
 }
-PUBLIC = ["/", "/states/", "/states/KW", "/achievements/", "/award/", "/readiness/", "/readiness/state/OM",
-          "/readiness/sector/health", "/services/", "/standards/", "/practices/", "/practices/?q=الدفع",
-          "/practices/kw-social-loan", "/my-view", "/about-data", "/contact", "/privacy", "/accessibility"]
+PUBLIC = [
+    "/",
+    "/states/",
+    "/states/KW",
+    "/achievements/",
+    "/award/",
+    "/readiness/",
+    "/readiness/state/OM",
+    "/readiness/sector/health",
+    "/services/",
+    "/standards/",
+    "/practices/",
+    "/practices/?q=الدفع",
+    "/practices/kw-social-loan",
+    "/my-view",
+    "/about-data",
+    "/contact",
+    "/privacy",
+    "/accessibility",
+]
 
 
 def _text(page: str) -> str:
@@ -85,8 +126,10 @@ def _fake_network(app, online: bool | None):
     from knowledge_portal.network import NetworkView, NodeStatus
 
     monitor = app.extensions["portal_network"]
-    states = [NodeStatus(cc=cc, name={}, status="active", online=online, last_seen="2026-11-22T22:30:00Z")
-              for cc in ("KW", "SA", "QA", "AE", "BH", "OM")]
+    states = [
+        NodeStatus(cc=cc, name={}, status="active", online=online, last_seen="2026-11-22T22:30:00Z")
+        for cc in ("KW", "SA", "QA", "AE", "BH", "OM")
+    ]
     original = monitor.view
     monitor.view = lambda _states: NetworkView(directory_version=3, states=states)
     return monitor, original
@@ -144,8 +187,10 @@ def test_json_api_keeps_arabic_readable(portal_env):
 def test_list_items_stay_apart_in_indexed_text():
     from knowledge_portal.indexing import _list_text
 
-    assert _list_text("<ul><li>ربط واحد بالبنوك</li><li>طريقة دفع واحدة</li></ul>", "؛") == \
-        "ربط واحد بالبنوك؛ طريقة دفع واحدة"
+    assert (
+        _list_text("<ul><li>ربط واحد بالبنوك</li><li>طريقة دفع واحدة</li></ul>", "؛")
+        == "ربط واحد بالبنوك؛ طريقة دفع واحدة"
+    )
     assert _list_text("<ul><li>One</li>\n<li>Two</li></ul>", ";") == "One; Two"
     assert _list_text("", ";") == ""
 
@@ -156,8 +201,14 @@ def test_catalogue_paging_sorting_and_bad_input(portal_env):
     names = re.findall(r'<td class="service-name"><a (?:dir="auto" )?href="/en/services/(\d+)">([^<]+)</a>', first)
     assert len(names) == 20 and [n for _, n in names] == sorted(n for _, n in names)
     assert 'rel="next"' in first and "51 services" in first
-    for url in ("/en/services/?sort=%00", "/en/services/?page=999", "/ar/services/?sort=maturity&page=3",
-                "/en/services/?page=-1", "/ar/services/abc", "/en/services/999999"):
+    for url in (
+        "/en/services/?sort=%00",
+        "/en/services/?page=999",
+        "/ar/services/?sort=maturity&page=3",
+        "/en/services/?page=-1",
+        "/ar/services/abc",
+        "/en/services/999999",
+    ):
         assert client.get(url).status_code in (200, 404), url
     last = client.get("/en/services/?page=999").get_data(as_text=True)
     assert "Page 3 of 3" in last

@@ -13,7 +13,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from portalkit import stop_process
 
 pytestmark = pytest.mark.browser
@@ -21,8 +20,16 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "portal"
 CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium") or "") if p and Path(p).exists()), None)
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 if CHROMIUM is None:
     pytest.skip("Debian chromium not found (apt-get install chromium); browser tests skipped", allow_module_level=True)
@@ -43,11 +50,20 @@ def server(tmp_path_factory):
     """A real portal process on 127.0.0.1 with the demo instance; stopped by PID."""
     inst = tmp_path_factory.mktemp("browser-portal")
     cli = [sys.executable, "-c", "from gcc_link.cli import main; main()"]
-    subprocess.run(cli + ["portal", "init", "--instance", str(inst), "--demo"], check=True, capture_output=True,
-                   timeout=60, cwd=ROOT)
+    subprocess.run(
+        cli + ["portal", "init", "--instance", str(inst), "--demo"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     port = _free_port()
-    proc = subprocess.Popen(cli + ["portal", "run", "--instance", str(inst), "--port", str(port)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cli + ["portal", "run", "--instance", str(inst), "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

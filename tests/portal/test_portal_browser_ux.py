@@ -18,16 +18,41 @@ DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 
 #: Every public page (path, screenshot name).
 PUBLIC_PAGES = [
-    ("/", "home"), ("/states/", "states"), ("/states/KW", "state-kw"), ("/achievements/", "achievements"),
-    ("/award/", "award"), ("/readiness/", "dashboard"), ("/readiness/state/SA", "readiness-sa"),
-    ("/readiness/sector/health", "readiness-health"), ("/services/", "services"), ("/services/1", "service"),
-    ("/standards/", "standards"), ("/practices/", "practices"), ("/practices/?q=الدفع الإلكتروني", "search"),
-    ("/practices/kw-social-loan", "practice"), ("/my-view", "my-view"), ("/about-data", "about-data"),
-    ("/contact", "contact"), ("/privacy", "privacy"), ("/accessibility", "accessibility"), ("/login", "login"),
+    ("/", "home"),
+    ("/states/", "states"),
+    ("/states/KW", "state-kw"),
+    ("/achievements/", "achievements"),
+    ("/award/", "award"),
+    ("/readiness/", "dashboard"),
+    ("/readiness/state/SA", "readiness-sa"),
+    ("/readiness/sector/health", "readiness-health"),
+    ("/services/", "services"),
+    ("/services/1", "service"),
+    ("/standards/", "standards"),
+    ("/practices/", "practices"),
+    ("/practices/?q=الدفع الإلكتروني", "search"),
+    ("/practices/kw-social-loan", "practice"),
+    ("/my-view", "my-view"),
+    ("/about-data", "about-data"),
+    ("/contact", "contact"),
+    ("/privacy", "privacy"),
+    ("/accessibility", "accessibility"),
+    ("/login", "login"),
 ]
 #: The main pages axe-core checks.
-AXE_PAGES = ["/", "/states/KW", "/achievements/", "/award/", "/readiness/", "/services/", "/practices/?q=portal",
-             "/practices/kw-social-loan", "/contact", "/privacy", "/accessibility"]
+AXE_PAGES = [
+    "/",
+    "/states/KW",
+    "/achievements/",
+    "/award/",
+    "/readiness/",
+    "/services/",
+    "/practices/?q=portal",
+    "/practices/kw-social-loan",
+    "/contact",
+    "/privacy",
+    "/accessibility",
+]
 
 _CHART_TEXT_JS = """() => [...document.querySelectorAll('svg.chart text')].map(t => {
   const size = parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a;
@@ -82,8 +107,10 @@ def test_catalogue_is_cards_with_paging_and_sorting_on_a_phone(server, phone, la
     rows = phone.locator(".services-table tbody tr")
     assert rows.count() == 20  # one page of 20, not the 51 rows at once
     assert phone.evaluate("getComputedStyle(document.querySelector('.services-table tbody tr')).display") == "block"
-    assert not phone.locator(".services-table thead").is_visible() or \
-        phone.evaluate("document.querySelector('.services-table thead').getBoundingClientRect().height") <= 1
+    assert (
+        not phone.locator(".services-table thead").is_visible()
+        or phone.evaluate("document.querySelector('.services-table thead').getBoundingClientRect().height") <= 1
+    )
     assert phone.locator(".services-table .stage").first.get_attribute("class").endswith("stage-connected")
     height = phone.evaluate("document.documentElement.scrollHeight")
     assert height < 8300

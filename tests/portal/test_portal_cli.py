@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from portalkit import stop_process
 
 from gcc_link.cli import main
-from portalkit import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,23 +44,43 @@ def test_init_is_idempotent_and_writes_admin_credentials(tmp_path):
 
 
 def _jsonl(path: Path, objs: list) -> Path:
-    path.write_text("\n".join(o if isinstance(o, str) else json.dumps(o, ensure_ascii=False) for o in objs) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        "\n".join(o if isinstance(o, str) else json.dumps(o, ensure_ascii=False) for o in objs) + "\n", encoding="utf-8"
+    )
     return path
 
 
-GOOD = {"id": "imp-001", "state": "OM", "sector": "health", "year": 2016, "title_ar": "حجز المواعيد",
-        "title_en": "Online appointment booking", "summary_ar": "ملخص", "summary_en": "Booking hospital visits online",
-        "body_ar": "<p>نص</p>", "body_en": "<p>Patients book <b>online</b>.<script>x()</script></p>",
-        "tags": ["appointments"]}
+GOOD = {
+    "id": "imp-001",
+    "state": "OM",
+    "sector": "health",
+    "year": 2016,
+    "title_ar": "حجز المواعيد",
+    "title_en": "Online appointment booking",
+    "summary_ar": "ملخص",
+    "summary_en": "Booking hospital visits online",
+    "body_ar": "<p>نص</p>",
+    "body_en": "<p>Patients book <b>online</b>.<script>x()</script></p>",
+    "tags": ["appointments"],
+}
 
 
 def test_import_practices_reports_bad_lines_and_updates_by_id(tmp_path):
     inst = tmp_path / "inst"
     assert _run("portal", "init", "--instance", str(inst), "--demo").exit_code == 0
     regional = dict(GOOD, id="imp-002", state=None, title_en="Regional experience of telemedicine")
-    src = _jsonl(tmp_path / "p.jsonl", [GOOD, "{not json", dict(GOOD, id="bad id!"), dict(GOOD, id="imp-x", sector="space"),
-                                         dict(GOOD, id="imp-y", year="2016"), regional, dict(GOOD, id="imp-z", state="XX")])
+    src = _jsonl(
+        tmp_path / "p.jsonl",
+        [
+            GOOD,
+            "{not json",
+            dict(GOOD, id="bad id!"),
+            dict(GOOD, id="imp-x", sector="space"),
+            dict(GOOD, id="imp-y", year="2016"),
+            regional,
+            dict(GOOD, id="imp-z", state="XX"),
+        ],
+    )
     result = CliRunner().invoke(main, ["portal", "import-practices", str(src), "--instance", str(inst)])
     assert result.exit_code == 0
     assert "imported 2, updated 0, rejected 5" in result.stdout
@@ -74,8 +94,9 @@ def test_import_practices_reports_bad_lines_and_updates_by_id(tmp_path):
     assert client.get("/en/practices/imp-001").status_code == 404
     # re-import with --publish updates by id and indexes
     src2 = _jsonl(tmp_path / "p2.jsonl", [dict(GOOD, title_en="Online appointment booking (v2)")])
-    out = json.loads(_run("portal", "import-practices", str(src2), "--instance", str(inst), "--publish",
-                          "--json").output)
+    out = json.loads(
+        _run("portal", "import-practices", str(src2), "--instance", str(inst), "--publish", "--json").output
+    )
     assert out == {"imported": 0, "updated": 1, "errors": []}
     app = create_app({"INSTANCE_DIR": str(inst)})
     client = app.test_client()
@@ -112,8 +133,13 @@ def test_portal_package_does_not_import_click():
     offenders = []
     for path in (ROOT / "knowledge_portal").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             offenders += [f"{path.name}: {n}" for n in names if n == "click" or n.startswith("click.")]
     assert offenders == []
     assert not (ROOT / "knowledge_portal" / "cli.py").exists()
@@ -134,8 +160,11 @@ def test_create_user_validates_roles(tmp_path):
     _run("portal", "init", "--instance", str(inst), "--demo")
     bad = _run("portal", "create-user", "--instance", str(inst), "ed", "--role", "editor")
     assert bad.exit_code == 1 and "needs --state" in bad.output
-    ok = json.loads(_run("portal", "create-user", "--instance", str(inst), "ed", "--role", "editor", "--state", "bh",
-                         "--json").output)
+    ok = json.loads(
+        _run(
+            "portal", "create-user", "--instance", str(inst), "ed", "--role", "editor", "--state", "bh", "--json"
+        ).output
+    )
     assert ok["state"] == "BH" and len(ok["password"]) >= 20
 
 
@@ -150,8 +179,9 @@ def test_portal_run_on_a_busy_port_fails_in_one_line(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
         port = busy.getsockname()[1]
-        result = CliRunner().invoke(main, ["portal", "run", "--instance", str(tmp_path / "inst"), "--port", str(port),
-                                           "--no-reindex"])
+        result = CliRunner().invoke(
+            main, ["portal", "run", "--instance", str(tmp_path / "inst"), "--port", str(port), "--no-reindex"]
+        )
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}") and result.stderr.count("\n") == 1
     assert (tmp_path / "inst" / "portal.sqlite").exists()  # run migrated the fresh instance before serving
@@ -161,11 +191,20 @@ def test_portal_run_serves_demo_in_both_languages(tmp_path):
     """Done-when check: a fresh instance, ``init --demo`` then ``run``, shows the demo content in both languages."""
     inst = tmp_path / "inst"
     cli = [sys.executable, "-c", "from gcc_link.cli import main; main()"]
-    subprocess.run(cli + ["portal", "init", "--instance", str(inst), "--demo"], check=True, capture_output=True,
-                   timeout=60, cwd=ROOT)
+    subprocess.run(
+        cli + ["portal", "init", "--instance", str(inst), "--demo"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     port = _free_port()
-    proc = subprocess.Popen(cli + ["portal", "run", "--instance", str(inst), "--port", str(port)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cli + ["portal", "run", "--instance", str(inst), "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -175,14 +214,19 @@ def test_portal_run_serves_demo_in_both_languages(tmp_path):
                 break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail("portal did not start: " + (proc.stderr.read().decode() if proc.poll() is not None else "timeout"))
+                    pytest.fail(
+                        "portal did not start: "
+                        + (proc.stderr.read().decode() if proc.poll() is not None else "timeout")
+                    )
                 time.sleep(0.2)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/en/", timeout=5) as r:
             en = r.read().decode()
         assert 'dir="rtl"' in ar and "الكويت" in ar and "بيانات توضيحية" in ar
         assert 'dir="ltr"' in en and "Kuwait" in en and "Demonstration data" in en
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/auth/oidc/callback?code=SECRET-CODE-42&state=S7", timeout=5)
+            urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/auth/oidc/callback?code=SECRET-CODE-42&state=S7", timeout=5
+            )
         except urllib.error.HTTPError:
             pass
     finally:
@@ -197,11 +241,20 @@ def test_portal_run_serves_demo_in_both_languages(tmp_path):
 def test_portal_run_with_gunicorn_workers(tmp_path):
     inst = tmp_path / "inst"
     cli = [sys.executable, "-c", "from gcc_link.cli import main; main()"]
-    subprocess.run(cli + ["portal", "init", "--instance", str(inst), "--demo"], check=True, capture_output=True,
-                   timeout=60, cwd=ROOT)
+    subprocess.run(
+        cli + ["portal", "init", "--instance", str(inst), "--demo"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     port = _free_port()
-    proc = subprocess.Popen(cli + ["portal", "run", "--instance", str(inst), "--port", str(port), "--workers", "2",
-                                   "--no-reindex"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cli + ["portal", "run", "--instance", str(inst), "--port", str(port), "--workers", "2", "--no-reindex"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 30
         bodies = []
@@ -227,16 +280,20 @@ def test_a_portal_whose_database_vanished_refuses_to_start_empty(tmp_path):
     """Deleting the database must not turn the site into a fresh, empty portal on the next start (issue 9.21)."""
     inst = tmp_path / "inst"
     cli = [sys.executable, "-c", "from gcc_link.cli import main; main()"]
-    subprocess.run([*cli, "portal", "init", "--instance", str(inst), "--demo"], check=True, capture_output=True,
-                   timeout=120)
+    subprocess.run(
+        [*cli, "portal", "init", "--instance", str(inst), "--demo"], check=True, capture_output=True, timeout=120
+    )
     (inst / "portal.sqlite").unlink()
-    refused = subprocess.run([*cli, "portal", "migrate", "--instance", str(inst)], capture_output=True, text=True,
-                             timeout=60)
+    refused = subprocess.run(
+        [*cli, "portal", "migrate", "--instance", str(inst)], capture_output=True, text=True, timeout=60
+    )
     assert refused.returncode != 0 and "store_missing" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
-    run = subprocess.run([*cli, "portal", "run", "--instance", str(inst), "--port", "1"], capture_output=True,
-                         text=True, timeout=60)
+    run = subprocess.run(
+        [*cli, "portal", "run", "--instance", str(inst), "--port", "1"], capture_output=True, text=True, timeout=60
+    )
     assert run.returncode != 0 and "store_missing" in run.stderr
-    again = subprocess.run([*cli, "portal", "migrate", "--instance", str(inst), "--initialise"], capture_output=True,
-                           text=True, timeout=60)
+    again = subprocess.run(
+        [*cli, "portal", "migrate", "--instance", str(inst), "--initialise"], capture_output=True, text=True, timeout=60
+    )
     assert again.returncode == 0, again.stderr

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from portalkit import PASSWORDS, build_instance, csrf_from, login
 
 from gcc_link.cli import main
 from gcc_link.protocol.errors import ConfigError
 from knowledge_portal import create_app
 from knowledge_portal.config import PortalConfig, load_config
 from knowledge_portal.db import migrate
-from portalkit import PASSWORDS, build_instance, csrf_from, login
 
 
 def _tables(db: Path) -> set[str]:
@@ -27,8 +27,9 @@ def _tables(db: Path) -> set[str]:
 def test_instance_file_then_environment_then_explicit(tmp_path, monkeypatch):
     inst = tmp_path / "inst"
     inst.mkdir()
-    (inst / "portal.toml").write_text('per_page = 3\narabic_digits = "latn"\nlogin_max_attempts = 9\n'
-                                      'login_window_seconds = 100\n')
+    (inst / "portal.toml").write_text(
+        'per_page = 3\narabic_digits = "latn"\nlogin_max_attempts = 9\nlogin_window_seconds = 100\n'
+    )
     monkeypatch.setenv("GCC_PORTAL__LOGIN_MAX_ATTEMPTS", "7")
     monkeypatch.setenv("GCC_PORTAL__LOGIN_WINDOW_SECONDS", "90")
     migrate(load_config({"INSTANCE_DIR": str(inst)}).database_url)
@@ -51,9 +52,14 @@ def test_old_single_underscore_variables_are_not_read(tmp_path):
 
 
 def test_environment_values_are_typed_and_text_settings_stay_text(tmp_path):
-    env = {"GCC_PORTAL__INSTANCE_DIR": str(tmp_path / "from-env"), "GCC_PORTAL__SESSION_COOKIE_SECURE": "true",
-           "GCC_PORTAL__NETWORK_TIMEOUT_SECONDS": "2", "GCC_PORTAL__OIDC_CLIENT_ID": "12345",
-           "GCC_PORTAL__STATE_DIGITS": '{OM = "latn"}', "GCC_PORTAL__DIRECTORY_FILE": "dir/directory.jws"}
+    env = {
+        "GCC_PORTAL__INSTANCE_DIR": str(tmp_path / "from-env"),
+        "GCC_PORTAL__SESSION_COOKIE_SECURE": "true",
+        "GCC_PORTAL__NETWORK_TIMEOUT_SECONDS": "2",
+        "GCC_PORTAL__OIDC_CLIENT_ID": "12345",
+        "GCC_PORTAL__STATE_DIGITS": '{OM = "latn"}',
+        "GCC_PORTAL__DIRECTORY_FILE": "dir/directory.jws",
+    }
     config = load_config(env=env)
     assert config.instance_dir == (tmp_path / "from-env").resolve()
     assert config.session_cookie_secure is True and config.network_timeout_seconds == 2.0
@@ -74,17 +80,20 @@ def test_instance_file_paths_are_relative_to_the_instance(tmp_path):
     assert config.search_index_dir == inst.resolve() / "search-index"
 
 
-@pytest.mark.parametrize("where, value, key", [
-    ("file", "per_page = \"many\"\n", "per_page"),
-    ("file", "session_cookie_secure = 1\n", "session_cookie_secure"),
-    ("file", "arabic_digits = \"roman\"\n", "arabic_digits"),
-    ("file", "[state_digits]\nXX = \"latn\"\n", "state_digits"),
-    ("file", "per_pgae = 3\n", "per_pgae"),
-    ("env", "GCC_PORTAL__PER_PAGE=0", "per_page"),
-    ("env", "GCC_PORTAL__NETWORK_CACHE_SECONDS=soon", "network_cache_seconds"),
-    ("env", "GCC_PORTAL__NO_SUCH_SETTING=1", "no_such_setting"),
-    ("explicit", "PROXY_COUNT=x", "proxy_count"),
-])
+@pytest.mark.parametrize(
+    "where, value, key",
+    [
+        ("file", 'per_page = "many"\n', "per_page"),
+        ("file", "session_cookie_secure = 1\n", "session_cookie_secure"),
+        ("file", 'arabic_digits = "roman"\n', "arabic_digits"),
+        ("file", '[state_digits]\nXX = "latn"\n', "state_digits"),
+        ("file", "per_pgae = 3\n", "per_pgae"),
+        ("env", "GCC_PORTAL__PER_PAGE=0", "per_page"),
+        ("env", "GCC_PORTAL__NETWORK_CACHE_SECONDS=soon", "network_cache_seconds"),
+        ("env", "GCC_PORTAL__NO_SUCH_SETTING=1", "no_such_setting"),
+        ("explicit", "PROXY_COUNT=x", "proxy_count"),
+    ],
+)
 def test_invalid_values_name_the_key(tmp_path, where, value, key):
     inst = tmp_path / "inst"
     inst.mkdir()
@@ -203,9 +212,17 @@ def test_same_models_and_migrations_on_postgresql(tmp_path, postgres_url):
     # an admin change and the rate limiter work on PostgreSQL too
     login(client, "admin")
     token = csrf_from(client, "/en/admin/standards/new")
-    response = client.post("/en/admin/standards/new", data={
-        "csrf_token": token, "code": "GCC-PG-01", "category": "security", "year": "2016",
-        "title_ar": "معيار", "title_en": "PG standard"})
+    response = client.post(
+        "/en/admin/standards/new",
+        data={
+            "csrf_token": token,
+            "code": "GCC-PG-01",
+            "category": "security",
+            "year": "2016",
+            "title_ar": "معيار",
+            "title_en": "PG standard",
+        },
+    )
     assert response.status_code == 302
     assert "PG standard" in client.get("/en/standards/").get_data(as_text=True)
     audit = client.get("/en/admin/audit").get_data(as_text=True)

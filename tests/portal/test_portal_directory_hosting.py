@@ -9,12 +9,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from portalkit import PortalEnv, build_instance, csrf_from, login
 from werkzeug.serving import make_server
 
 from gcc_link.cli import directory as dirfiles
 from gcc_link.cli import pki as pkifiles
 from gcc_link.node.directory_source import DirectoryHolder
-from portalkit import PortalEnv, build_instance, csrf_from, login
 
 
 def _pki(d: Path, now: datetime) -> Path:
@@ -36,16 +36,20 @@ def federation(tmp_path: Path) -> tuple[Path, datetime]:
 
 
 def _portal(tmp_path: Path, pki: Path, **extra) -> PortalEnv:
-    return build_instance(tmp_path / "inst", DIRECTORY_FILE=str(pki / "directory.v1.jws"),
-                          ROOT_CERT=str(pki / "gcc-root.pem"), **extra)
+    return build_instance(
+        tmp_path / "inst", DIRECTORY_FILE=str(pki / "directory.v1.jws"), ROOT_CERT=str(pki / "gcc-root.pem"), **extra
+    )
 
 
 def _upload(env: PortalEnv, data: bytes, user: str = "admin"):
     client = env.client(ip="10.9.0.1")
     login(client, user)
     token = csrf_from(client, "/en/admin/") if user != "admin" else csrf_from(client, "/en/admin/directory/")
-    return client.post("/en/admin/directory/", data={"csrf_token": token, "file": (io.BytesIO(data), "d.jws")},
-                       content_type="multipart/form-data")
+    return client.post(
+        "/en/admin/directory/",
+        data={"csrf_token": token, "file": (io.BytesIO(data), "d.jws")},
+        content_type="multipart/form-data",
+    )
 
 
 def test_an_uploaded_version_signed_by_both_thresholds_is_served_to_nodes(federation, tmp_path):
@@ -136,8 +140,10 @@ def test_a_node_refreshes_from_the_portal_across_a_key_rotation(federation, tmp_
     from gcc_link.cli import main
 
     for i in range(2):
-        CliRunner().invoke(main, ["directory", "add-key", "--dir", str(pki), "--holder", f"new-{i}"], catch_exceptions=False)
-    new = json.loads((pki / "directory-draft.json").read_text())["keys"][len(old):]
+        CliRunner().invoke(
+            main, ["directory", "add-key", "--dir", str(pki), "--holder", f"new-{i}"], catch_exceptions=False
+        )
+    new = json.loads((pki / "directory-draft.json").read_text())["keys"][len(old) :]
     for entry in old:
         CliRunner().invoke(main, ["directory", "remove-key", "--kid", entry["kid"], "--dir", str(pki)])
     dirfiles.sign(pki, now, key_paths=tuple(pki / "directory-keys" / e["file"] for e in old[:2] + new))

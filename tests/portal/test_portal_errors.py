@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from portalkit import PortalEnv, build_instance
 
 from gcc_link.http_errors import HTTP_CODES, HttpError, error_body
-from portalkit import PortalEnv, build_instance
 
 
 @pytest.fixture(scope="module")
@@ -24,10 +24,13 @@ def bare(tmp_path_factory: pytest.TempPathFactory) -> PortalEnv:
     return env
 
 
-@pytest.mark.parametrize("method, url, status", [
-    ("get", "/api/v1/no-such-thing", 404),
-    ("post", "/api/v1/states", 405),
-])
+@pytest.mark.parametrize(
+    "method, url, status",
+    [
+        ("get", "/api/v1/no-such-thing", 404),
+        ("post", "/api/v1/states", 405),
+    ],
+)
 def test_http_errors_have_the_shared_codes(bare, method, url, status):
     response = getattr(bare.client(), method)(url)
     assert response.status_code == status

@@ -14,8 +14,15 @@ from click.testing import CliRunner
 
 from gcc_link.cli import main
 
-PRACTICE = {"id": "sa-first", "state": "SA", "sector": "government", "year": 2016,
-            "title_ar": "أول تجربة", "title_en": "A first practice", "summary_en": "First content of a fresh instance."}
+PRACTICE = {
+    "id": "sa-first",
+    "state": "SA",
+    "sector": "government",
+    "year": 2016,
+    "title_ar": "أول تجربة",
+    "title_en": "A first practice",
+    "summary_en": "First content of a fresh instance.",
+}
 
 
 def _run(*args: str):
@@ -54,8 +61,17 @@ def test_first_practice_imports_into_a_fresh_instance(tmp_path):
     bad_state = dict(PRACTICE, id="xx-1", state="XX")
     bad_sector = dict(PRACTICE, id="sa-2", sector="astrology")
     result = CliRunner().invoke(
-        main, ["portal", "import-practices", str(_jsonl(tmp_path / "p.jsonl", [PRACTICE, bad_state, bad_sector])),
-               "--instance", str(inst), "--publish"], catch_exceptions=False)
+        main,
+        [
+            "portal",
+            "import-practices",
+            str(_jsonl(tmp_path / "p.jsonl", [PRACTICE, bad_state, bad_sector])),
+            "--instance",
+            str(inst),
+            "--publish",
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     assert "imported 1" in result.output
     assert "line 2:" in result.stderr and "XX" in result.stderr
@@ -92,8 +108,9 @@ def test_service_csv_with_unknown_state_or_sector_is_line_numbered(tmp_path):
     from knowledge_portal.importer import import_services_csv
 
     header = "name_ar,name_en,agency_ar,agency_en,sector,maturity\n"
-    rows = ("خدمة,Customs declaration,الجمارك,Customs,customs,transactional\n"
-            "خدمة,Horoscope,جهة,Agency,astrology,emerging\n")
+    rows = (
+        "خدمة,Customs declaration,الجمارك,Customs,customs,transactional\nخدمة,Horoscope,جهة,Agency,astrology,emerging\n"
+    )
     app = create_app({"INSTANCE_DIR": str(inst)})
     with app.app_context():
         db = get_session()
@@ -118,12 +135,20 @@ def test_migration_0007_keeps_existing_sources_and_seeds_sectors(tmp_path):
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0002")
-        conn.execute(text("INSERT INTO states (code, name_ar, name_en, programme_ar, programme_en, agency_ar, "
-                          "agency_en, agency_url, readiness_ar, readiness_en, network_status, sort_order) VALUES "
-                          "('KW', 'الكويت', 'Kuwait', '', '', '', '', '', '', '', 'active', 1)"))
-        conn.execute(text("INSERT INTO achievements (state_code, date, category, title_ar, title_en, body_ar, "
-                          "body_en, source, is_demo, status, review_comment, updated_at) VALUES ('KW', '2014-01-01', "
-                          "'network', 'ع', 'E', '', '', 'Reported by KUNA', 0, 'published', '', '2014-01-01')"))
+        conn.execute(
+            text(
+                "INSERT INTO states (code, name_ar, name_en, programme_ar, programme_en, agency_ar, "
+                "agency_en, agency_url, readiness_ar, readiness_en, network_status, sort_order) VALUES "
+                "('KW', 'الكويت', 'Kuwait', '', '', '', '', '', '', '', 'active', 1)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO achievements (state_code, date, category, title_ar, title_en, body_ar, "
+                "body_en, source, is_demo, status, review_comment, updated_at) VALUES ('KW', '2014-01-01', "
+                "'network', 'ع', 'E', '', '', 'Reported by KUNA', 0, 'published', '', '2014-01-01')"
+            )
+        )
     engine.dispose()
     result = migrate(url)
     assert result.before == ("0002",) and result.changed and result.after[0] >= "0007"

@@ -19,8 +19,10 @@ def _source_messages() -> set[str]:
     method_map = [("search/**", "ignore"), ("**.py", "python"), ("templates/**.html", "jinja2")]
     found: set[str] = set()
     for _fn, _line, message, _comments, _ctx in extract_from_dir(
-            str(ROOT / "knowledge_portal"), method_map, keywords={"_": None, "_l": None, "gettext": None,
-                                                                   "lazy_gettext": None, "ngettext": (1, 2)}):
+        str(ROOT / "knowledge_portal"),
+        method_map,
+        keywords={"_": None, "_l": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2)},
+    ):
         found.add(message[0] if isinstance(message, tuple) else message)
     return found
 
@@ -59,6 +61,7 @@ def test_arabic_plural_forms_render(portal_env):
 
     with portal_env.app.test_request_context("/ar/"):
         from flask import g
+
         g.lang = "ar"
         forms = [ngettext("%(num)d practice", "%(num)d practices", n) for n in (0, 1, 2, 3, 11, 100)]
     assert forms[1] == "ممارسة واحدة" and forms[2] == "ممارستان"

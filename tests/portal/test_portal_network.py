@@ -11,20 +11,19 @@ import socket
 import threading
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 import requests
 from click.testing import CliRunner
 from flask import Flask, Response
+from portalkit import build_instance
 from werkzeug.serving import make_server
 
+from gcc_link.cli import main
 from gcc_link.protocol import jose
 from gcc_link.protocol.canonical import canonical_json
-from gcc_link.cli import main
 from gcc_link.protocol.pki import NodeIdentity
 from gcc_link.protocol.timefmt import format_time
-from portalkit import build_instance
 
 
 def _cli(*args: str) -> None:
@@ -39,8 +38,7 @@ def collect(env, now: datetime | None = None) -> list:
     with env.app.app_context():
         session = env.app.extensions["portal_db"].sessionmaker()
         try:
-            return collect_once(session, env.app.extensions["portal_network"].config,
-                                now or datetime.now(timezone.utc))
+            return collect_once(session, env.app.extensions["portal_network"].config, now or datetime.now(timezone.utc))
         finally:
             session.close()
 
@@ -60,21 +58,71 @@ def federation(tmp_path_factory):
     for cc in ("KW", "SA", "QA"):
         _cli("pki", "issue-node", cc, "--dir", str(pki_dir))
     _cli("directory", "init", "--dir", str(pki_dir), "--keys", "1", "--threshold", "1")
-    _cli("directory", "add-member", "KW", "--url", f"http://127.0.0.1:{port}/kw", "--status", "active",
-         "--dir", str(pki_dir), "--name-ar", "الكويت", "--name-en", "Kuwait", "--service", "KW/MOI/civil-id")
-    _cli("directory", "add-member", "SA", "--url", f"http://127.0.0.1:{port}/sa", "--status", "trial",
-         "--dir", str(pki_dir), "--name-ar", "السعودية", "--name-en", "Saudi Arabia")
-    _cli("directory", "add-member", "QA", "--url", f"http://127.0.0.1:{down}", "--status", "trial",
-         "--dir", str(pki_dir), "--name-ar", "قطر", "--name-en", "Qatar")
+    _cli(
+        "directory",
+        "add-member",
+        "KW",
+        "--url",
+        f"http://127.0.0.1:{port}/kw",
+        "--status",
+        "active",
+        "--dir",
+        str(pki_dir),
+        "--name-ar",
+        "الكويت",
+        "--name-en",
+        "Kuwait",
+        "--service",
+        "KW/MOI/civil-id",
+    )
+    _cli(
+        "directory",
+        "add-member",
+        "SA",
+        "--url",
+        f"http://127.0.0.1:{port}/sa",
+        "--status",
+        "trial",
+        "--dir",
+        str(pki_dir),
+        "--name-ar",
+        "السعودية",
+        "--name-en",
+        "Saudi Arabia",
+    )
+    _cli(
+        "directory",
+        "add-member",
+        "QA",
+        "--url",
+        f"http://127.0.0.1:{down}",
+        "--status",
+        "trial",
+        "--dir",
+        str(pki_dir),
+        "--name-ar",
+        "قطر",
+        "--name-en",
+        "Qatar",
+    )
     _cli("directory", "sign", "--dir", str(pki_dir))
-    kw = NodeIdentity.from_pem((pki_dir / "nodes/KW/node.pem").read_bytes(), (pki_dir / "nodes/KW/node.key").read_bytes())
+    kw = NodeIdentity.from_pem(
+        (pki_dir / "nodes/KW/node.pem").read_bytes(), (pki_dir / "nodes/KW/node.key").read_bytes()
+    )
     calls = {"n": 0}
 
     def signed_status(node: str) -> Response:
         calls["n"] += 1
-        payload = {"gcc_link": 1, "node": node, "software_version": "test", "directory_version": 1,
-                   "queue_depth": 0, "services": [f"{node}/MOI/civil-id"], "agencies": [f"{node}/MOI"],
-                   "at": format_time(datetime.now(timezone.utc))}
+        payload = {
+            "gcc_link": 1,
+            "node": node,
+            "software_version": "test",
+            "directory_version": 1,
+            "queue_depth": 0,
+            "services": [f"{node}/MOI/civil-id"],
+            "agencies": [f"{node}/MOI"],
+            "at": format_time(datetime.now(timezone.utc)),
+        }
         body = jose.sign(canonical_json(payload), "gcc-link-status+jws", kw.private_key, kw.der, kw.fingerprint)
         return Response(body, mimetype="application/jose")
 
@@ -92,8 +140,11 @@ def federation(tmp_path_factory):
 
 
 def test_network_api_shows_only_verified_statuses(federation, tmp_path):
-    env = build_instance(tmp_path / "inst", DIRECTORY_FILE=str(federation["dir"] / "directory.jws"),
-                         ROOT_CERT=str(federation["dir"] / "gcc-root.pem"))
+    env = build_instance(
+        tmp_path / "inst",
+        DIRECTORY_FILE=str(federation["dir"] / "directory.jws"),
+        ROOT_CERT=str(federation["dir"] / "gcc-root.pem"),
+    )
     before_collecting = env.client().get("/api/v1/network").get_json()
     assert all(s["online"] is None for s in before_collecting["states"])  # nothing collected yet: not claimed
     collect(env)
@@ -159,8 +210,11 @@ def test_a_node_that_misses_polls_goes_offline_and_a_replayed_status_is_refused(
 def test_directory_from_another_root_is_not_trusted(federation, tmp_path):
     other = tmp_path / "other"
     _cli("pki", "init-root", "--dir", str(other))
-    env = build_instance(tmp_path / "inst", DIRECTORY_FILE=str(federation["dir"] / "directory.jws"),
-                         ROOT_CERT=str(other / "gcc-root.pem"))
+    env = build_instance(
+        tmp_path / "inst",
+        DIRECTORY_FILE=str(federation["dir"] / "directory.jws"),
+        ROOT_CERT=str(other / "gcc-root.pem"),
+    )
     with pytest.raises(Exception, match="root certificate"):
         collect(env)
     data = env.client().get("/api/v1/network").get_json()
@@ -180,8 +234,8 @@ def test_home_network_map_reflects_verified_status(federation, tmp_path):
     env = build_instance(tmp_path / "inst", DIRECTORY_FILE=str(federation["dir"] / "directory.jws"))
     collect(env)
     html = env.client().get("/en/").get_data(as_text=True)
-    svg = html[html.index('<svg xmlns="http://www.w3.org/2000/svg" class="chart network-map"'):]
-    svg = svg[:svg.index("</svg>")]
+    svg = html[html.index('<svg xmlns="http://www.w3.org/2000/svg" class="chart network-map"') :]
+    svg = svg[: svg.index("</svg>")]
     assert svg.count("<circle") == 3  # the directory's members
     assert 'stroke-dasharray="4 3"><title>Saudi Arabia</title>' in svg  # not verified: drawn hollow
     assert 'fill="#047857" stroke="#047857" stroke-width="3"><title>Kuwait</title>' in svg
@@ -193,10 +247,19 @@ def test_a_status_listing_services_that_are_not_the_members_own_is_refused(feder
     from gcc_link.protocol.errors import MalformedError
     from gcc_link.protocol.status import _fields
 
-    base = {"gcc_link": 1, "node": "KW", "software_version": "t", "directory_version": 1, "queue_depth": 0,
-            "agencies": ["KW/MOI"], "at": "2026-11-22T10:00:00.000Z"}
-    assert _fields({**base, "services": ["KW/MOI/civil-id", "KW/MOH/booking"]}).services == \
-        ("KW/MOI/civil-id", "KW/MOH/booking")
+    base = {
+        "gcc_link": 1,
+        "node": "KW",
+        "software_version": "t",
+        "directory_version": 1,
+        "queue_depth": 0,
+        "agencies": ["KW/MOI"],
+        "at": "2026-11-22T10:00:00.000Z",
+    }
+    assert _fields({**base, "services": ["KW/MOI/civil-id", "KW/MOH/booking"]}).services == (
+        "KW/MOI/civil-id",
+        "KW/MOH/booking",
+    )
     for bad in (["SA/MOI/vehicle-record"], ["KW/moi/x"], ["KW/MOI"], [42], ["KW/MOI/Bad_Code"], "KW/MOI/civil-id"):
         with pytest.raises(MalformedError):
             _fields({**base, "services": bad})
@@ -214,10 +277,24 @@ def test_network_page_and_history_show_what_was_verified(federation, tmp_path):
         session = env.app.extensions["portal_db"].sessionmaker()
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         # an earlier verified KW sample that carried a traffic block (as newer nodes sign it)
-        session.add(NodeSample(cc="KW", polled_at=now - timedelta(minutes=5), online=True, error=None,
-                               status_at=now - timedelta(minutes=5), directory_version=1, queue_depth=0,
-                               services=[], extra={"traffic": {"window_hours": 24, "peers": {
-                                   "SA": {"sent": 7, "received": 3}, "QA": {"sent": 2, "received": "x"}}}}))
+        session.add(
+            NodeSample(
+                cc="KW",
+                polled_at=now - timedelta(minutes=5),
+                online=True,
+                error=None,
+                status_at=now - timedelta(minutes=5),
+                directory_version=1,
+                queue_depth=0,
+                services=[],
+                extra={
+                    "traffic": {
+                        "window_hours": 24,
+                        "peers": {"SA": {"sent": 7, "received": 3}, "QA": {"sent": 2, "received": "x"}},
+                    }
+                },
+            )
+        )
         session.commit()
         session.close()
     data = env.client().get("/api/v1/network/history?days=3").get_json()
@@ -248,14 +325,24 @@ def test_home_map_joins_only_states_that_exchanged_messages(federation, tmp_path
     with env.app.app_context():
         session = env.app.extensions["portal_db"].sessionmaker()
         for cc, peer, sent in (("KW", "SA", 5), ("SA", "KW", 2)):
-            session.add(NodeSample(cc=cc, polled_at=now, online=True, error=None, status_at=now, directory_version=1,
-                                   queue_depth=0, services=[], extra={"traffic": {"window_hours": 24, "peers": {
-                                       peer: {"sent": sent, "received": 0}}}}))
+            session.add(
+                NodeSample(
+                    cc=cc,
+                    polled_at=now,
+                    online=True,
+                    error=None,
+                    status_at=now,
+                    directory_version=1,
+                    queue_depth=0,
+                    services=[],
+                    extra={"traffic": {"window_hours": 24, "peers": {peer: {"sent": sent, "received": 0}}}},
+                )
+            )
         session.commit()
         session.close()
     html = env.client().get("/en/").get_data(as_text=True)
-    svg = html[html.index('class="chart network-map"'):]
-    svg = svg[:svg.index("</svg>")]
+    svg = html[html.index('class="chart network-map"') :]
+    svg = svg[: svg.index("</svg>")]
     assert svg.count("<line") == 1
     assert "Kuwait – Saudi Arabia: 7 messages in 24 hours" in svg
     assert "Messages exchanged in the last 24 hours" in html and "The network in detail" in html
@@ -273,10 +360,30 @@ def test_catalogue_marks_what_the_node_attests_and_any_disagreement(federation, 
         session = env.app.extensions["portal_db"].sessionmaker()
         kw = session.scalars(select(Service).where(Service.network_service == "KW/MOCI/commercial-registration")).one()
         kw.maturity, kw.e_payment = "connected", True
-        session.add(NodeSample(cc="KW", polled_at=now, online=True, error=None, status_at=now, directory_version=1,
-                               queue_depth=0, services=["KW/MOCI/commercial-registration"], extra={"catalogue": [
-                                   {"id": "KW/MOCI/commercial-registration", "stage": "transactional",
-                                    "channels": ["web"], "e_payment": True, "cross_border": True, "grants": 5}]}))
+        session.add(
+            NodeSample(
+                cc="KW",
+                polled_at=now,
+                online=True,
+                error=None,
+                status_at=now,
+                directory_version=1,
+                queue_depth=0,
+                services=["KW/MOCI/commercial-registration"],
+                extra={
+                    "catalogue": [
+                        {
+                            "id": "KW/MOCI/commercial-registration",
+                            "stage": "transactional",
+                            "channels": ["web"],
+                            "e_payment": True,
+                            "cross_border": True,
+                            "grants": 5,
+                        }
+                    ]
+                },
+            )
+        )
         session.commit()
         kw_id = kw.id
         session.close()

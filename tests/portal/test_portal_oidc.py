@@ -17,7 +17,6 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 import requests
-
 from portalkit import build_instance, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,8 +35,13 @@ def _ensure_provider_package() -> None:
     CACHE.mkdir(parents=True, exist_ok=True)
     if not (CACHE / "package.json").exists():
         (CACHE / "package.json").write_text('{"private": true, "type": "module"}\n')
-    result = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "oidc-provider@9"], cwd=CACHE,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        ["npm", "install", "--no-audit", "--no-fund", "oidc-provider@9"],
+        cwd=CACHE,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if result.returncode != 0:
         pytest.skip(f"could not install oidc-provider with npm: {result.stderr.strip()[-300:]}")
 
@@ -54,10 +58,17 @@ def provider():
     port = _free_port()
     script = CACHE / SCRIPT.name
     shutil.copyfile(SCRIPT, script)  # resolve 'oidc-provider' from the cache's node_modules
-    env = dict(os.environ, OIDC_PORT=str(port), OIDC_CLIENT_ID=CLIENT_ID, OIDC_CLIENT_SECRET=CLIENT_SECRET,
-               OIDC_REDIRECT_URI=REDIRECT_URI, NODE_ENV="test")
-    proc = subprocess.Popen(["node", str(script)], cwd=CACHE, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    env = dict(
+        os.environ,
+        OIDC_PORT=str(port),
+        OIDC_CLIENT_ID=CLIENT_ID,
+        OIDC_CLIENT_SECRET=CLIENT_SECRET,
+        OIDC_REDIRECT_URI=REDIRECT_URI,
+        NODE_ENV="test",
+    )
+    proc = subprocess.Popen(
+        ["node", str(script)], cwd=CACHE, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         issuer = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -77,8 +88,9 @@ def provider():
 
 @pytest.fixture(scope="module")
 def sso_env(provider, tmp_path_factory):
-    return build_instance(tmp_path_factory.mktemp("sso"), OIDC_ISSUER=provider, OIDC_CLIENT_ID=CLIENT_ID,
-                          OIDC_CLIENT_SECRET=CLIENT_SECRET)
+    return build_instance(
+        tmp_path_factory.mktemp("sso"), OIDC_ISSUER=provider, OIDC_CLIENT_ID=CLIENT_ID, OIDC_CLIENT_SECRET=CLIENT_SECRET
+    )
 
 
 def _sign_in_at_provider(start_url: str, login: str, issuer: str) -> str:

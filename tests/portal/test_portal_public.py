@@ -4,10 +4,24 @@ from __future__ import annotations
 
 import pytest
 
-PAGES = ["/{l}/", "/{l}/states/", "/{l}/states/KW", "/{l}/states/om", "/{l}/achievements/", "/{l}/award/",
-         "/{l}/readiness/", "/{l}/readiness/state/SA", "/{l}/readiness/sector/health", "/{l}/services/",
-         "/{l}/standards/", "/{l}/about-data", "/{l}/my-view", "/{l}/practices/", "/{l}/practices/kw-social-loan",
-         "/{l}/login"]
+PAGES = [
+    "/{l}/",
+    "/{l}/states/",
+    "/{l}/states/KW",
+    "/{l}/states/om",
+    "/{l}/achievements/",
+    "/{l}/award/",
+    "/{l}/readiness/",
+    "/{l}/readiness/state/SA",
+    "/{l}/readiness/sector/health",
+    "/{l}/services/",
+    "/{l}/standards/",
+    "/{l}/about-data",
+    "/{l}/my-view",
+    "/{l}/practices/",
+    "/{l}/practices/kw-social-loan",
+    "/{l}/login",
+]
 
 
 @pytest.mark.parametrize("lang", ["ar", "en"])
@@ -18,8 +32,12 @@ def test_every_public_page_renders(portal_env, lang):
         assert response.status_code == 200, page
         html = response.get_data(as_text=True)
         assert f'lang="{lang}"' in html
-        for landmark in ('<header class="site-header" role="banner">', '<main id="main"', 'role="contentinfo"',
-                         '<nav class="site-nav" aria-label='):
+        for landmark in (
+            '<header class="site-header" role="banner">',
+            '<main id="main"',
+            'role="contentinfo"',
+            '<nav class="site-nav" aria-label=',
+        ):
             assert landmark in html, (page, landmark)
 
 
@@ -57,8 +75,12 @@ def test_achievements_filter_by_state_year_category(portal_env):
 
 def test_bad_filters_are_reported_not_500(portal_env):
     client = portal_env.client()
-    for url in ("/en/achievements/?year=abc&state=ZZ", "/en/practices/?page=-1&sector=nope",
-                "/en/services/?state=%00", "/ar/practices/?q=" + "x" * 5000):
+    for url in (
+        "/en/achievements/?year=abc&state=ZZ",
+        "/en/practices/?page=-1&sector=nope",
+        "/en/services/?state=%00",
+        "/ar/practices/?q=" + "x" * 5000,
+    ):
         response = client.get(url)
         assert response.status_code == 200, url
     assert "invalid_year" in client.get("/en/achievements/?year=abc").get_data(as_text=True)
@@ -172,8 +194,9 @@ def test_browse_sort_by_year_or_publication_date(portal_env):
 
     client = portal_env.client()
     by_year = re.findall(r'href="/en/practices/([a-z0-9-]+)"', client.get("/en/practices/").get_data(as_text=True))
-    by_date = re.findall(r'href="/en/practices/([a-z0-9-]+)"',
-                         client.get("/en/practices/?sort=date").get_data(as_text=True))
+    by_date = re.findall(
+        r'href="/en/practices/([a-z0-9-]+)"', client.get("/en/practices/?sort=date").get_data(as_text=True)
+    )
     assert by_year[0] in ("jo-single-sign-on", "jo-priority-services", "ye-national-catalogue")  # 2015 first
     assert by_date[0] == "ye-national-catalogue"  # the most recently published demo record
     assert by_year != by_date
@@ -198,8 +221,11 @@ def test_one_stylesheet_with_logical_properties_only():
     # the site's one stylesheet, and the admin's own (linked only from the admin pages)
     assert sorted(p.name for p in static.glob("*.css")) == ["admin.css", "style.css"]
     for sheet in ("style.css", "admin.css"):
-        physical = re.findall(r"(?:margin|padding|border)-(?:left|right)|text-align:\s*(?:left|right)"
-                              r"|float:\s*(?:left|right)|(?<![-\w])(?:left|right)\s*:", (static / sheet).read_text())
+        physical = re.findall(
+            r"(?:margin|padding|border)-(?:left|right)|text-align:\s*(?:left|right)"
+            r"|float:\s*(?:left|right)|(?<![-\w])(?:left|right)\s*:",
+            (static / sheet).read_text(),
+        )
         assert physical == [], sheet
     css = (static / "style.css").read_text()
     assert "margin-inline" in css and "padding-inline" in css and "inset-inline-start" in css
@@ -211,9 +237,22 @@ def test_an_empty_instance_renders_every_page(tmp_path):
     env = build_instance(tmp_path / "empty", demo=False)
     client = env.client()
     for lang in ("ar", "en"):
-        for page in ("/", "/states/", "/achievements/", "/award/", "/readiness/", "/readiness/sector/health",
-                     "/services/", "/standards/", "/my-view", "/practices/", "/practices/?q=x",
-                     "/feeds/practices.atom", "/feeds/achievements.atom", "/feeds/services.atom"):
+        for page in (
+            "/",
+            "/states/",
+            "/achievements/",
+            "/award/",
+            "/readiness/",
+            "/readiness/sector/health",
+            "/services/",
+            "/standards/",
+            "/my-view",
+            "/practices/",
+            "/practices/?q=x",
+            "/feeds/practices.atom",
+            "/feeds/achievements.atom",
+            "/feeds/services.atom",
+        ):
             assert client.get(f"/{lang}{page}").status_code == 200, (lang, page)
     for url in ("/api/v1/states", "/api/v1/services", "/api/v1/practices", "/api/v1/search?q=x", "/api/v1/network"):
         assert client.get(url).status_code == 200, url

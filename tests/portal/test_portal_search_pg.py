@@ -18,11 +18,23 @@ from knowledge_portal.search.whoosh_backend import WhooshBackend
 
 pytestmark = pytest.mark.postgres
 
-FORM = {"public_id": "pg-shared-practice", "state_code": "KW", "sector": "health", "year": "2016",
-        "tags": "telehealth", "title_ar": "العيادة الافتراضية المشتركة", "title_en": "Shared virtual clinic",
-        "summary_ar": "ملخص", "summary_en": "A virtual clinic summary", "body_ar": "<p>نص</p>",
-        "body_en": "<p>Consultations by video</p>", "outcomes_ar": "", "outcomes_en": "", "source": "",
-        "related": ""}
+FORM = {
+    "public_id": "pg-shared-practice",
+    "state_code": "KW",
+    "sector": "health",
+    "year": "2016",
+    "tags": "telehealth",
+    "title_ar": "العيادة الافتراضية المشتركة",
+    "title_en": "Shared virtual clinic",
+    "summary_ar": "ملخص",
+    "summary_en": "A virtual clinic summary",
+    "body_ar": "<p>نص</p>",
+    "body_en": "<p>Consultations by video</p>",
+    "outcomes_ar": "",
+    "outcomes_en": "",
+    "source": "",
+    "related": "",
+}
 
 
 def _search_ids(client, q: str, lang: str = "en") -> list[str]:
@@ -32,8 +44,9 @@ def _search_ids(client, q: str, lang: str = "en") -> list[str]:
 
 def test_two_portal_hosts_share_one_postgres_index(tmp_path: Path, postgres_url: str) -> None:
     first = build_instance(tmp_path / "host-a", DATABASE_URL=postgres_url)
-    second_app = create_app(load_config({"INSTANCE_DIR": str(tmp_path / "host-b"), "TESTING": False,
-                                         "DATABASE_URL": postgres_url}))
+    second_app = create_app(
+        load_config({"INSTANCE_DIR": str(tmp_path / "host-b"), "TESTING": False, "DATABASE_URL": postgres_url})
+    )
     with first.app.app_context():
         assert isinstance(get_backend(), PostgresSearchBackend)
     with second_app.app_context():
@@ -58,11 +71,16 @@ def test_two_portal_hosts_share_one_postgres_index(tmp_path: Path, postgres_url:
     # unpublished on B (its own admin session): gone from A's search
     other_admin = reader
     token_b = csrf_from(other_admin, "/en/login")
-    assert other_admin.post("/en/login", data={"username": "admin", "password": PASSWORDS["admin"],
-                                               "csrf_token": token_b}).status_code == 302
+    assert (
+        other_admin.post(
+            "/en/login", data={"username": "admin", "password": PASSWORDS["admin"], "csrf_token": token_b}
+        ).status_code
+        == 302
+    )
     token_b = csrf_from(other_admin, f"/en/admin/practices/{record_id}")
-    assert other_admin.post(f"/en/admin/practices/{record_id}/unpublish",
-                            data={"csrf_token": token_b}).status_code == 302
+    assert (
+        other_admin.post(f"/en/admin/practices/{record_id}/unpublish", data={"csrf_token": token_b}).status_code == 302
+    )
     assert _search_ids(first.client(), "virtual clinic") == []
 
 

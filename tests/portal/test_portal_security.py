@@ -13,9 +13,8 @@ import json
 import re
 
 import pytest
-from sqlalchemy import select
-
 from portalkit import PASSWORDS, build_instance, csrf_from, login
+from sqlalchemy import select
 
 SECTOR_CODES = ("health", "interior", "finance", "justice", "education", "commerce")
 
@@ -40,9 +39,15 @@ NOT_NUMBERS = ("²", "₉", "٣", "1²", "9" * 5000, "-1", "+3", " ", "0x10", "1
 @pytest.mark.parametrize("raw", NOT_NUMBERS)
 def test_api_number_parameters_answer_400_not_500(portal_env, raw):
     client = portal_env.client()
-    for path, name in (("/api/v1/achievements", "year"), ("/api/v1/achievements", "page"),
-                       ("/api/v1/services", "per_page"), ("/api/v1/practices", "per_page"),
-                       ("/api/v1/practices", "page"), ("/api/v1/search", "per_page"), ("/api/v1/search", "year")):
+    for path, name in (
+        ("/api/v1/achievements", "year"),
+        ("/api/v1/achievements", "page"),
+        ("/api/v1/services", "per_page"),
+        ("/api/v1/practices", "per_page"),
+        ("/api/v1/practices", "page"),
+        ("/api/v1/search", "per_page"),
+        ("/api/v1/search", "year"),
+    ):
         response = client.get(path, query_string={name: raw, "q": "loan"})
         if raw == " ":
             assert response.status_code in (200, 400), (path, name)  # blank: absent or refused, never 500
@@ -54,8 +59,13 @@ def test_api_number_parameters_answer_400_not_500(portal_env, raw):
 @pytest.mark.parametrize("raw", NOT_NUMBERS)
 def test_html_pages_and_feeds_never_500_on_bad_numbers(portal_env, raw):
     client = portal_env.client()
-    for path in ("/en/achievements/?year=", "/en/practices/?page=", "/en/practices/?year=",
-                 "/en/feeds/achievements.atom?year=", "/en/feeds/practices.atom?page="):
+    for path in (
+        "/en/achievements/?year=",
+        "/en/practices/?page=",
+        "/en/practices/?year=",
+        "/en/feeds/achievements.atom?year=",
+        "/en/feeds/practices.atom?page=",
+    ):
         response = client.get(path + raw)
         assert response.status_code in (200, 400), (path, raw[:10], response.status_code)
 
@@ -84,24 +94,49 @@ def test_parse_int_accepts_ascii_digits_only():
 def test_service_import_refuses_superscript_launch_phase():
     from knowledge_portal.importer import validate_service_row
 
-    row = {"name_ar": "خدمة", "name_en": "Service", "agency_ar": "جهة", "agency_en": "Agency", "sector": "health",
-           "maturity": "emerging", "launch_phase": "²"}
+    row = {
+        "name_ar": "خدمة",
+        "name_en": "Service",
+        "agency_ar": "جهة",
+        "agency_en": "Agency",
+        "sector": "health",
+        "maturity": "emerging",
+        "launch_phase": "²",
+    }
     with pytest.raises(ValueError, match="launch_phase"):
         validate_service_row(row, "KW", SECTOR_CODES)
 
 
 # --- 13: the login redirect stays on this site -----------------------------------------------------
 
-@pytest.mark.parametrize("target", [
-    "/\t/evil.example", "/\n/evil.example", "/x\r\nSet-Cookie: a=b", "//evil.example",
-    "/\\evil.example", "\\\\evil.example", "https://evil.example/", "http:/evil.example", "javascript:alert(1)",
-    "/\x00", " //evil.example", "evil.example", "/\u3000/evil.example", "/\u202e/lpt.evil",
-])
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/x\r\nSet-Cookie: a=b",
+        "//evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "https://evil.example/",
+        "http:/evil.example",
+        "javascript:alert(1)",
+        "/\x00",
+        " //evil.example",
+        "evil.example",
+        "/\u3000/evil.example",
+        "/\u202e/lpt.evil",
+    ],
+)
 def test_login_next_only_accepts_same_site_paths(env, target):
     client = env.client()
     token = csrf_from(client, "/en/login")
-    response = client.post("/en/login", query_string={"next": target}, data={
-        "username": "admin", "password": PASSWORDS["admin"], "csrf_token": token})
+    response = client.post(
+        "/en/login",
+        query_string={"next": target},
+        data={"username": "admin", "password": PASSWORDS["admin"], "csrf_token": token},
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == "/en/admin/"
 
@@ -109,8 +144,11 @@ def test_login_next_only_accepts_same_site_paths(env, target):
 def test_login_next_keeps_a_plain_local_path(env):
     client = env.client()
     token = csrf_from(client, "/en/login")
-    response = client.post("/en/login", query_string={"next": "/en/admin/audit?page=2"}, data={
-        "username": "admin", "password": PASSWORDS["admin"], "csrf_token": token})
+    response = client.post(
+        "/en/login",
+        query_string={"next": "/en/admin/audit?page=2"},
+        data={"username": "admin", "password": PASSWORDS["admin"], "csrf_token": token},
+    )
     assert response.headers["Location"] == "/en/admin/audit?page=2"
 
 
@@ -135,7 +173,7 @@ def test_csv_cells_cannot_start_a_formula(env):
         db = _db()
         ach = db.scalar(select(Achievement).where(Achievement.status == "published"))
         prac = db.scalar(select(Practice).where(Practice.status == "published"))
-        ach.title_en = "=HYPERLINK(\"http://evil.example\",\"x\")"
+        ach.title_en = '=HYPERLINK("http://evil.example","x")'
         ach.source = "@SUM(1+1)"
         ach.title_ar = "\rعنوان"
         prac.title_en = "+cmd|' /C calc'!A0"
@@ -165,10 +203,10 @@ def test_csv_cell_neutraliser(lead):
 
 # --- 15: login throttling per (user, address), and no timing oracle for user names ---------------------
 
+
 def _try_login(client, username: str, password: str) -> int:
     token = csrf_from(client, "/en/login")
-    return client.post("/en/login", data={"username": username, "password": password,
-                                          "csrf_token": token}).status_code
+    return client.post("/en/login", data={"username": username, "password": password, "csrf_token": token}).status_code
 
 
 def test_attacker_address_is_locked_but_the_victim_still_logs_in(env):
@@ -214,8 +252,9 @@ def test_unknown_and_known_user_names_answer_in_similar_time(env):
         client = env.client(ip=ip)
         token = csrf_from(client, "/en/login")
         start = time.perf_counter()
-        status = client.post("/en/login", data={"username": username, "password": "wrong-guess",
-                                                "csrf_token": token}).status_code
+        status = client.post(
+            "/en/login", data={"username": username, "password": "wrong-guess", "csrf_token": token}
+        ).status_code
         elapsed = time.perf_counter() - start
         assert status == 401
         return elapsed
@@ -228,6 +267,7 @@ def test_unknown_and_known_user_names_answer_in_similar_time(env):
 
 
 # --- 16: sessions end on the server at logout -------------------------------------------------------------
+
 
 def _session_cookie(client) -> str:
     cookie = client.get_cookie("session")
@@ -258,9 +298,18 @@ def test_a_password_change_ends_the_users_other_sessions(env):
 
         user_id = _db().scalar(select(User.id).where(User.username == "kw-editor"))
     token = csrf_from(admin, f"/en/admin/users/{user_id}")
-    changed = admin.post(f"/en/admin/users/{user_id}", data={
-        "csrf_token": token, "username": "kw-editor", "role": "editor", "state_code": "KW",
-        "email": "kw-editor@example.org", "active": "y", "password": "a-brand-new-password-42"})
+    changed = admin.post(
+        f"/en/admin/users/{user_id}",
+        data={
+            "csrf_token": token,
+            "username": "kw-editor",
+            "role": "editor",
+            "state_code": "KW",
+            "email": "kw-editor@example.org",
+            "active": "y",
+            "password": "a-brand-new-password-42",
+        },
+    )
     assert changed.status_code == 302
     assert editor.get("/en/admin/").status_code == 302
     # the admin's own session is untouched by a change to another account
@@ -269,13 +318,15 @@ def test_a_password_change_ends_the_users_other_sessions(env):
 
 # --- 17: editors cannot bypass moderation ------------------------------------------------------------------
 
+
 def _published(env, model_name: str, state: str = "KW") -> int:
     from knowledge_portal import models
 
     model = getattr(models, model_name)
     with env.app.app_context():
-        return _db().scalar(select(model.id).where(model.status == "published", model.state_code == state)
-                            .order_by(model.id))
+        return _db().scalar(
+            select(model.id).where(model.status == "published", model.state_code == state).order_by(model.id)
+        )
 
 
 def test_editor_cannot_delete_a_published_achievement(env):
@@ -304,9 +355,20 @@ def test_editor_may_delete_their_own_never_published_draft(env):
     editor = env.client()
     login(editor, "kw-editor")
     token = csrf_from(editor, "/en/admin/achievements/new")
-    response = editor.post("/en/admin/achievements/new", data={
-        "csrf_token": token, "state_code": "KW", "date": "2016-02-01", "category": "services",
-        "title_ar": "مسودة", "title_en": "A draft", "body_ar": "", "body_en": "", "source": ""})
+    response = editor.post(
+        "/en/admin/achievements/new",
+        data={
+            "csrf_token": token,
+            "state_code": "KW",
+            "date": "2016-02-01",
+            "category": "services",
+            "title_ar": "مسودة",
+            "title_en": "A draft",
+            "body_ar": "",
+            "body_en": "",
+            "source": "",
+        },
+    )
     record_id = response.headers["Location"].rstrip("/").split("/")[-1]
     assert editor.post(f"/en/admin/achievements/{record_id}/delete", data={"csrf_token": token}).status_code == 302
 
@@ -319,9 +381,11 @@ def test_editor_attachment_on_a_published_practice_is_not_public_until_reviewed(
     editor = env.client()
     login(editor, "kw-editor")
     token = csrf_from(editor, f"/en/admin/practices/{record_id}")
-    response = editor.post(f"/en/admin/practices/{record_id}/attachments", data={
-        "csrf_token": token, "file": (io.BytesIO(b"%PDF-1.4 unreviewed"), "unreviewed.pdf")},
-        content_type="multipart/form-data")
+    response = editor.post(
+        f"/en/admin/practices/{record_id}/attachments",
+        data={"csrf_token": token, "file": (io.BytesIO(b"%PDF-1.4 unreviewed"), "unreviewed.pdf")},
+        content_type="multipart/form-data",
+    )
     assert response.status_code in (302, 403)
     public = env.client()
     with env.app.app_context():
@@ -338,10 +402,13 @@ def test_editor_attachment_on_a_published_practice_is_not_public_until_reviewed(
         login(reviewer, "reviewer")
         rtoken = csrf_from(reviewer, "/en/admin/")
         assert reviewer.post(f"/en/admin/practices/{record_id}/publish", data={"csrf_token": rtoken}).status_code == 302
-        assert public.get(f"/en/practices/kw-social-loan/attachments/{attachments[0].id}").data == b"%PDF-1.4 unreviewed"
+        assert (
+            public.get(f"/en/practices/kw-social-loan/attachments/{attachments[0].id}").data == b"%PDF-1.4 unreviewed"
+        )
 
 
 # --- 20: OpenID Connect accounts are linked by the provider's subject only -----------------------------------
+
 
 def _users(env) -> dict[str, int]:
     from knowledge_portal.models import User
@@ -410,14 +477,24 @@ def test_secretariat_binds_a_subject_by_hand(env):
     login(admin, "admin")
     user_id = _users(env)["sa-editor"]
     token = csrf_from(admin, f"/en/admin/users/{user_id}")
-    response = admin.post(f"/en/admin/users/{user_id}", data={
-        "csrf_token": token, "username": "sa-editor", "role": "editor", "state_code": "SA",
-        "email": "sa-editor@example.org", "active": "y", "oidc_subject": "corp-sa-7"})
+    response = admin.post(
+        f"/en/admin/users/{user_id}",
+        data={
+            "csrf_token": token,
+            "username": "sa-editor",
+            "role": "editor",
+            "state_code": "SA",
+            "email": "sa-editor@example.org",
+            "active": "y",
+            "oidc_subject": "corp-sa-7",
+        },
+    )
     assert response.status_code == 302
     assert _sso(env, {"sub": "corp-sa-7"})[0] == "sa-editor"
 
 
 # --- 19: feeds never build links from the Host header ----------------------------------------------------------
+
 
 def _feed_urls(body: bytes) -> list[str]:
     from xml.etree import ElementTree as ET
@@ -457,8 +534,14 @@ def test_feeds_without_a_site_url_still_ignore_the_host_header(portal_env):
 def test_sso_redirect_uri_uses_the_site_url(tmp_path):
     from unittest import mock
 
-    env = build_instance(tmp_path / "sso-site", demo=False, SITE_URL="https://portal.gcc.example",
-                         OIDC_ISSUER="http://127.0.0.1:9", OIDC_CLIENT_ID="x", OIDC_CLIENT_SECRET="y")
+    env = build_instance(
+        tmp_path / "sso-site",
+        demo=False,
+        SITE_URL="https://portal.gcc.example",
+        OIDC_ISSUER="http://127.0.0.1:9",
+        OIDC_CLIENT_ID="x",
+        OIDC_CLIENT_SECRET="y",
+    )
     oauth = env.app.extensions["portal_oauth"]
     with mock.patch.object(oauth.sso, "authorize_redirect", return_value="ok") as redirect:
         env.client().get("/en/login/sso", headers={"Host": "evil.example"})
@@ -483,11 +566,27 @@ def test_admin_form_strips_bidi_controls_everywhere_they_show(env):
     admin = env.client()
     login(admin, "admin")
     token = csrf_from(admin, "/en/admin/practices/new")
-    response = admin.post("/en/admin/practices/new", data={
-        "csrf_token": token, "public_id": "bidi-test", "state_code": "KW", "sector": "health", "year": "2016",
-        "tags": f"{LRI}gpj.exe{PDI}, safe", "title_ar": f"عنوان{RLO}", "title_en": f"Invoice {RLO}fdp.exe",
-        "summary_ar": "ملخص", "summary_en": f"Summary {RLO}x", "body_ar": "", "body_en": f"<p>{RLO}body</p>",
-        "outcomes_ar": "", "outcomes_en": "", "source": "", "related": ""})
+    response = admin.post(
+        "/en/admin/practices/new",
+        data={
+            "csrf_token": token,
+            "public_id": "bidi-test",
+            "state_code": "KW",
+            "sector": "health",
+            "year": "2016",
+            "tags": f"{LRI}gpj.exe{PDI}, safe",
+            "title_ar": f"عنوان{RLO}",
+            "title_en": f"Invoice {RLO}fdp.exe",
+            "summary_ar": "ملخص",
+            "summary_en": f"Summary {RLO}x",
+            "body_ar": "",
+            "body_en": f"<p>{RLO}body</p>",
+            "outcomes_ar": "",
+            "outcomes_en": "",
+            "source": "",
+            "related": "",
+        },
+    )
     assert response.status_code == 302
     record_id = response.headers["Location"].rstrip("/").split("/")[-1]
     with env.app.app_context():
@@ -500,8 +599,13 @@ def test_admin_form_strips_bidi_controls_everywhere_they_show(env):
     rtoken = csrf_from(admin, f"/en/admin/practices/{record_id}")
     admin.post(f"/en/admin/practices/{record_id}/publish", data={"csrf_token": rtoken})
     client = env.client()
-    for path in ("/en/practices/bidi-test", "/en/practices/", "/en/feeds/practices.atom", "/api/v1/practices.csv",
-                 "/api/v1/practices/bidi-test"):
+    for path in (
+        "/en/practices/bidi-test",
+        "/en/practices/",
+        "/en/feeds/practices.atom",
+        "/api/v1/practices.csv",
+        "/api/v1/practices/bidi-test",
+    ):
         text = client.get(path).get_data(as_text=True)
         assert "fdp.exe" in text and not any(ch in text for ch in ALL_BIDI), path
 
@@ -509,12 +613,34 @@ def test_admin_form_strips_bidi_controls_everywhere_they_show(env):
 def test_imports_strip_bidi_controls():
     from knowledge_portal.importer import validate_practice, validate_service_row
 
-    values = validate_practice({"id": "imp-1", "state": "KW", "sector": "health", "year": 2016,
-                                "tags": [f"{RLO}tag"], "title_ar": f"{RLO}عنوان", "title_en": f"T{LRI}itle{PDI}",
-                                "summary_en": f"{RLO}s", "body_en": f"<p>{RLO}b</p>"}, ("KW",), SECTOR_CODES)
+    values = validate_practice(
+        {
+            "id": "imp-1",
+            "state": "KW",
+            "sector": "health",
+            "year": 2016,
+            "tags": [f"{RLO}tag"],
+            "title_ar": f"{RLO}عنوان",
+            "title_en": f"T{LRI}itle{PDI}",
+            "summary_en": f"{RLO}s",
+            "body_en": f"<p>{RLO}b</p>",
+        },
+        ("KW",),
+        SECTOR_CODES,
+    )
     assert not any(ch in json.dumps(values, ensure_ascii=False) for ch in ALL_BIDI), values
-    row = validate_service_row({"name_ar": f"{RLO}خدمة", "name_en": f"Ser{RLO}vice", "agency_ar": "جهة",
-                                "agency_en": f"{LRI}Agency", "sector": "health", "maturity": "emerging"}, "KW", SECTOR_CODES)
+    row = validate_service_row(
+        {
+            "name_ar": f"{RLO}خدمة",
+            "name_en": f"Ser{RLO}vice",
+            "agency_ar": "جهة",
+            "agency_en": f"{LRI}Agency",
+            "sector": "health",
+            "maturity": "emerging",
+        },
+        "KW",
+        SECTOR_CODES,
+    )
     assert not any(ch in json.dumps(row, ensure_ascii=False, default=str) for ch in ALL_BIDI), row
 
 
@@ -557,9 +683,11 @@ def test_arabic_upload_names_are_kept_and_dangerous_parts_dropped(env):
     admin = env.client()
     login(admin, "admin")
     token = csrf_from(admin, f"/en/admin/practices/{record_id}")
-    response = admin.post(f"/en/admin/practices/{record_id}/attachments", data={
-        "csrf_token": token, "file": (io.BytesIO(b"%PDF-1.4 ar"), "تقرير ٢٠٢٤.pdf")},
-        content_type="multipart/form-data")
+    response = admin.post(
+        f"/en/admin/practices/{record_id}/attachments",
+        data={"csrf_token": token, "file": (io.BytesIO(b"%PDF-1.4 ar"), "تقرير ٢٠٢٤.pdf")},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 302
     with env.app.app_context():
         from knowledge_portal.models import Attachment
@@ -581,8 +709,7 @@ ROLE_USER = {"reviewer": "reviewer", "other-editor": "sa-editor", "editor": "kw-
 OK, LOGIN, DENY, HIDDEN = "ok", "login", "deny", "hidden"
 
 
-def _expected(role: str, endpoint: str, method: str, slug: str | None, scope: str | None,
-              action: str | None) -> str:
+def _expected(role: str, endpoint: str, method: str, slug: str | None, scope: str | None, action: str | None) -> str:
     """What ``role`` gets on one admin route (KeyError for a route nobody thought about: add it here).
 
     ``scope`` is whose record the URL names: ``"KW"`` (the editor's state) or ``"SA"`` (another state);
@@ -714,8 +841,9 @@ def _admin_requests(env) -> list[tuple[str, str, str, str | None, str | None, st
             values = {k: val for k, val in v.items() if not k.startswith("_")}
             url = rule.build({"lang": "en", **values}, append_unknown=False)[1]
             for method in methods:
-                out.append((url, method, rule.endpoint, v.get("_slug", v.get("slug")), v.get("_scope"),
-                            v.get("action")))
+                out.append(
+                    (url, method, rule.endpoint, v.get("_slug", v.get("slug")), v.get("_scope"), v.get("action"))
+                )
     out.sort(key=lambda r: r[2] == "admin.delete")
     return out
 
@@ -740,8 +868,17 @@ def test_permission_matrix_over_every_admin_route(tmp_path, role):
         requests_made += 1
         status = response.status_code
         location = response.headers.get("Location", "")
-        got = (LOGIN if status == 302 and "/login" in location else DENY if status == 403
-               else HIDDEN if status == 404 else OK if status in (200, 302, 400, 409, 422) else f"status {status}")
+        got = (
+            LOGIN
+            if status == 302 and "/login" in location
+            else DENY
+            if status == 403
+            else HIDDEN
+            if status == 404
+            else OK
+            if status in (200, 302, 400, 409, 422)
+            else f"status {status}"
+        )
         if got != want:
             wrong.append(f"{role} {method} {url} ({endpoint}): expected {want}, got {got} ({status})")
     assert requests_made > 100
@@ -753,8 +890,15 @@ def test_admin_integer_fields_take_ascii_digits_only(env, year):
     admin = env.client()
     login(admin, "admin")
     token = csrf_from(admin, "/en/admin/standards/new")
-    data = {"csrf_token": token, "code": "STD-X", "category": "portals", "title_ar": "معيار",
-            "title_en": "Standard", "body_ar": "", "body_en": ""}
+    data = {
+        "csrf_token": token,
+        "code": "STD-X",
+        "category": "portals",
+        "title_ar": "معيار",
+        "title_en": "Standard",
+        "body_ar": "",
+        "body_en": "",
+    }
     response = admin.post("/en/admin/standards/new", data={**data, "year": year})
     assert response.status_code == 400, year[:10]
     assert admin.post("/en/admin/standards/new", data={**data, "year": "2016"}).status_code == 302
@@ -764,8 +908,14 @@ def test_neutralised_service_csv_round_trips_through_the_import():
     from knowledge_portal.importer import validate_service_row
     from knowledge_portal.serialize import csv_cell
 
-    row = {"name_ar": csv_cell("-خدمة"), "name_en": csv_cell("=Service"), "agency_ar": "جهة",
-           "agency_en": csv_cell("@Agency"), "sector": "health", "maturity": "emerging"}
+    row = {
+        "name_ar": csv_cell("-خدمة"),
+        "name_en": csv_cell("=Service"),
+        "agency_ar": "جهة",
+        "agency_en": csv_cell("@Agency"),
+        "sector": "health",
+        "maturity": "emerging",
+    }
     values = validate_service_row(row, "KW", SECTOR_CODES)
     assert (values["name_ar"], values["name_en"], values["agency_en"]) == ("-خدمة", "=Service", "@Agency")
     # a quote the author meant stays

@@ -7,7 +7,6 @@ import re
 from datetime import datetime
 
 import pytest
-
 from portalkit import build_instance, csrf_from, login
 
 ARABIC_LETTER = re.compile(r"[\u0621-\u064a]")
@@ -25,12 +24,22 @@ def env(tmp_path_factory):
     with portal.app.app_context():
         db = get_session()
         db.add(TagLabel(slug="digital-identity", label_ar="الهوية الرقمية", label_en="Digital identity"))
-        p = Practice(public_id=PRACTICE, state_code="KW", sector="interior", year=2016,
-                     tags=["digital-identity", "open-data-portal"], title_ar="تجديد الجواز عبر الإنترنت",
-                     title_en="Online passport renewal", summary_ar="تجديد الجواز بالتحقق البيومتري عن بعد.",
-                     summary_en="Passport renewal with remote biometric verification.",
-                     body_ar="<ol><li>الطلب</li><li>التحقق</li></ol>", body_en="<ol><li>Apply</li><li>Verify</li></ol>",
-                     is_demo=True, status="published", published_at=datetime(2016, 5, 1, 9, 0))
+        p = Practice(
+            public_id=PRACTICE,
+            state_code="KW",
+            sector="interior",
+            year=2016,
+            tags=["digital-identity", "open-data-portal"],
+            title_ar="تجديد الجواز عبر الإنترنت",
+            title_en="Online passport renewal",
+            summary_ar="تجديد الجواز بالتحقق البيومتري عن بعد.",
+            summary_en="Passport renewal with remote biometric verification.",
+            body_ar="<ol><li>الطلب</li><li>التحقق</li></ol>",
+            body_en="<ol><li>Apply</li><li>Verify</li></ol>",
+            is_demo=True,
+            status="published",
+            published_at=datetime(2016, 5, 1, 9, 0),
+        )
         db.add(p)
         db.commit()
         sync_practice(p)
@@ -48,8 +57,10 @@ def _tag_links(html: str) -> list[tuple[str, str]]:
 
 def test_arabic_practice_page_shows_arabic_labels_and_links_by_slug(env):
     html = env.client().get(f"/ar/practices/{PRACTICE}").get_data(as_text=True)
-    assert _tag_links(html) == [("/ar/practices/?tag=digital-identity", "الهوية الرقمية"),
-                                ("/ar/practices/?tag=open-data-portal", "open data portal")]  # no label: readable
+    assert _tag_links(html) == [
+        ("/ar/practices/?tag=digital-identity", "الهوية الرقمية"),
+        ("/ar/practices/?tag=open-data-portal", "open data portal"),
+    ]  # no label: readable
     text = _without_urls(html)
     assert "digital-identity" not in text and "open-data-portal" not in text
 
@@ -110,17 +121,25 @@ def test_secretariat_edits_tag_labels_and_editors_cannot(env):
     client = env.client()
     login(client, "admin")
     token = csrf_from(client, "/en/admin/tags/new")
-    response = client.post("/en/admin/tags/new", data={"csrf_token": token, "slug": "Open data portal",
-                                                         "label_ar": "بوابة البيانات المفتوحة",
-                                                         "label_en": "Open data portal"})
+    response = client.post(
+        "/en/admin/tags/new",
+        data={
+            "csrf_token": token,
+            "slug": "Open data portal",
+            "label_ar": "بوابة البيانات المفتوحة",
+            "label_en": "Open data portal",
+        },
+    )
     assert response.status_code == 302
     assert "Open data portal (open-data-portal)" in client.get("/en/admin/tags/").get_data(as_text=True)
     html = env.client().get(f"/ar/practices/{PRACTICE}").get_data(as_text=True)
     assert ("/ar/practices/?tag=open-data-portal", "بوابة البيانات المفتوحة") in _tag_links(html)
     # the new label is searchable at once: the practices carrying the tag were re-indexed
     assert PRACTICE in _search_ids(env, "بوابة البيانات المفتوحة", "ar")
-    again = client.post("/en/admin/tags/new", data={"csrf_token": token, "slug": "open-data-portal",
-                                                      "label_ar": "مكرر", "label_en": "Duplicate"})
+    again = client.post(
+        "/en/admin/tags/new",
+        data={"csrf_token": token, "slug": "open-data-portal", "label_ar": "مكرر", "label_en": "Duplicate"},
+    )
     assert again.status_code == 409  # one label per tag
     editor = env.client()
     login(editor, "kw-editor")
@@ -148,6 +167,7 @@ def test_migrations_match_the_models(env):
 
 
 # --- numbered-list markers ------------------------------------------------------------------
+
 
 def _html_tag(html: str) -> str:
     return re.search(r"<html[^>]*>", html).group(0)

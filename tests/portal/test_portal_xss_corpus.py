@@ -14,11 +14,10 @@ import re
 from urllib.parse import urljoin, urlsplit
 
 import pytest
+from portalkit import build_instance
 from sqlalchemy import String, Text, inspect, select
 
-from portalkit import build_instance
-
-PAYLOAD = '<script>alert(1)</script><img src=x onerror=alert(2)>"\'><svg onload=alert(3)>\u202etxt.exe'
+PAYLOAD = "<script>alert(1)</script><img src=x onerror=alert(2)>\"'><svg onload=alert(3)>\u202etxt.exe"
 RAW_MARKUP = ("<script>alert(1)", "<img src=x onerror", "<svg onload=alert")
 BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 LINK = re.compile(r'(?:href|src)="([^"#]+)"')
@@ -34,10 +33,19 @@ def hostile(tmp_path_factory):
     touched = 0
     with env.app.app_context():
         db = get_session()
-        for cls in [c for c in vars(models).values() if isinstance(c, type) and issubclass(c, models.Base)
-                    and c is not models.Base and hasattr(c, "__tablename__")]:
-            columns = [c.key for c in inspect(cls).columns
-                       if isinstance(c.type, (String, Text)) and c.key.endswith(("_ar", "_en"))]
+        for cls in [
+            c
+            for c in vars(models).values()
+            if isinstance(c, type)
+            and issubclass(c, models.Base)
+            and c is not models.Base
+            and hasattr(c, "__tablename__")
+        ]:
+            columns = [
+                c.key
+                for c in inspect(cls).columns
+                if isinstance(c.type, (String, Text)) and c.key.endswith(("_ar", "_en"))
+            ]
             if not columns:
                 continue
             for row in db.scalars(select(cls)).all():
@@ -68,8 +76,13 @@ def _crawl(client, starts: list[str], limit: int = 250) -> dict[str, str]:
         for link in LINK.findall(html):
             target = urljoin(url, link.replace("&amp;", "&"))
             parts = urlsplit(target)
-            if parts.netloc or not parts.path.startswith(("/ar/", "/en/")) or "/admin" in parts.path \
-                    or "/login" in parts.path or "download" in parts.path:
+            if (
+                parts.netloc
+                or not parts.path.startswith(("/ar/", "/en/"))
+                or "/admin" in parts.path
+                or "/login" in parts.path
+                or "download" in parts.path
+            ):
                 continue
             path = parts.path + (f"?{parts.query}" if parts.query and "page=" not in parts.query else "")
             if path not in seen and path not in queue:
@@ -90,8 +103,13 @@ def test_no_page_renders_hostile_markup_or_bidi_controls(hostile):
 
 def test_feeds_and_exports_carry_the_text_safely(hostile):
     client = hostile.client()
-    feeds = sorted({link for html in _crawl(client, ["/en/"], 60).values()
-                    for link in re.findall(r'href="([^"]+\.atom[^"]*)"', html)})
+    feeds = sorted(
+        {
+            link
+            for html in _crawl(client, ["/en/"], 60).values()
+            for link in re.findall(r'href="([^"]+\.atom[^"]*)"', html)
+        }
+    )
     assert feeds
     for url in feeds:
         xml = client.get(url).get_data(as_text=True)

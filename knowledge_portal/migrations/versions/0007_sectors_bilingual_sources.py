@@ -10,11 +10,12 @@ Revises: 0006
   practices and UN ranks.
 * ``services.updated_at`` (shown as "last updated").
 """
+
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0007'
-down_revision = '0006'
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
@@ -42,30 +43,34 @@ SEED = [
 
 def upgrade() -> None:
     sectors = op.create_table(
-        'sectors',
-        sa.Column('code', sa.String(length=40), nullable=False),
-        sa.Column('label_ar', sa.String(length=200), nullable=False),
-        sa.Column('label_en', sa.String(length=200), nullable=False),
-        sa.Column('sort_order', sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint('code'),
+        "sectors",
+        sa.Column("code", sa.String(length=40), nullable=False),
+        sa.Column("label_ar", sa.String(length=200), nullable=False),
+        sa.Column("label_en", sa.String(length=200), nullable=False),
+        sa.Column("sort_order", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("code"),
     )
-    op.bulk_insert(sectors, [{"code": c, "label_ar": ar, "label_en": en, "sort_order": i}
-                             for i, (c, ar, en) in enumerate(SEED, start=1)])
+    op.bulk_insert(
+        sectors,
+        [{"code": c, "label_ar": ar, "label_en": en, "sort_order": i} for i, (c, ar, en) in enumerate(SEED, start=1)],
+    )
     for table, length in SOURCED.items():
         with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.alter_column('source', new_column_name='source_en', existing_type=sa.String(length=length),
-                                  existing_nullable=False)
-            batch_op.add_column(sa.Column('source_ar', sa.String(length=length), nullable=False, server_default=''))
-    with op.batch_alter_table('services', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('updated_at', sa.DateTime(), nullable=True))
+            batch_op.alter_column(
+                "source", new_column_name="source_en", existing_type=sa.String(length=length), existing_nullable=False
+            )
+            batch_op.add_column(sa.Column("source_ar", sa.String(length=length), nullable=False, server_default=""))
+    with op.batch_alter_table("services", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("updated_at", sa.DateTime(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('services', schema=None) as batch_op:
-        batch_op.drop_column('updated_at')
+    with op.batch_alter_table("services", schema=None) as batch_op:
+        batch_op.drop_column("updated_at")
     for table, length in SOURCED.items():
         with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.drop_column('source_ar')
-            batch_op.alter_column('source_en', new_column_name='source', existing_type=sa.String(length=length),
-                                  existing_nullable=False)
-    op.drop_table('sectors')
+            batch_op.drop_column("source_ar")
+            batch_op.alter_column(
+                "source_en", new_column_name="source", existing_type=sa.String(length=length), existing_nullable=False
+            )
+    op.drop_table("sectors")

@@ -31,5 +31,3 @@ def make_backend(request: pytest.FixtureRequest, kind: str, where: Path, name: s
         url = request.getfixturevalue("postgres_session_url")
         return PostgresSearchBackend(pg_schema_engine(url, name))  # type: ignore[return-value]
     return WhooshBackend(where)
-
-

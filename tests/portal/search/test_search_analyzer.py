@@ -60,7 +60,7 @@ def test_diacritics_stay_inside_the_token() -> None:
     tokens = [(t.text, t.startchar, t.endchar) for t in ArabicTokenizer()(value, chars=True)]
     assert [t for t, _, _ in tokens] == ["الحُكُومَةُ", "الإلكترونيّة"]
     # offsets cover the whole diacritised word, so highlighting marks all of it
-    assert value[tokens[0][1]:tokens[0][2]] == "الحُكُومَةُ"
+    assert value[tokens[0][1] : tokens[0][2]] == "الحُكُومَةُ"
 
 
 def test_diacritised_word_is_one_normalised_token_not_fragments() -> None:
@@ -69,7 +69,11 @@ def test_diacritised_word_is_one_normalised_token_not_fragments() -> None:
 
 def test_tokenizer_splits_on_punctuation_and_syntax_characters() -> None:
     assert [t.text for t in ArabicTokenizer()('"خدمة" AND (رخص*):x_y')] == [
-        "خدمة", "AND", "رخص", "x", "y",
+        "خدمة",
+        "AND",
+        "رخص",
+        "x",
+        "y",
     ]
 
 
@@ -173,9 +177,7 @@ NASTY = [
 
 
 @pytest.mark.parametrize("value", NASTY)
-@pytest.mark.parametrize(
-    "factory", [arabic_analyzer, english_analyzer, spelling_analyzer, surface_analyzer]
-)
+@pytest.mark.parametrize("factory", [arabic_analyzer, english_analyzer, spelling_analyzer, surface_analyzer])
 def test_analyzers_never_crash_and_offsets_stay_in_range(factory, value: str) -> None:
     for token in factory()(value, chars=True, positions=True):
         assert token.text
@@ -209,8 +211,18 @@ def test_analyzers_survive_seeded_random_unicode() -> None:
     import random
 
     rng = random.Random(20260521)
-    ranges = [(0x20, 0x7F), (0x600, 0x6FF), (0x750, 0x77F), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF),
-              (0x300, 0x36F), (0x2000, 0x206F), (0x1F300, 0x1FAFF), (0x0, 0xD7FF), (0xE000, 0x10FFFF)]
+    ranges = [
+        (0x20, 0x7F),
+        (0x600, 0x6FF),
+        (0x750, 0x77F),
+        (0xFB50, 0xFDFF),
+        (0xFE70, 0xFEFF),
+        (0x300, 0x36F),
+        (0x2000, 0x206F),
+        (0x1F300, 0x1FAFF),
+        (0x0, 0xD7FF),
+        (0xE000, 0x10FFFF),
+    ]
     analyzers = [arabic_analyzer(), english_analyzer(), spelling_analyzer(), surface_analyzer()]
     for _ in range(300):
         chars = []

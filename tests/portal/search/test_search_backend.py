@@ -4,9 +4,9 @@ highlighting, paging, sorting, suggestions and hostile input."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -93,9 +93,7 @@ def test_filters_combine_with_a_text_query(corpus_backend: WhooshBackend) -> Non
     assert ids(corpus_backend, q="تجديد", state="KW", year=1999) == []
 
 
-def test_facet_counts_of_empty_query_match_the_corpus(
-    corpus_backend: WhooshBackend, corpus: list[PracticeDoc]
-) -> None:
+def test_facet_counts_of_empty_query_match_the_corpus(corpus_backend: WhooshBackend, corpus: list[PracticeDoc]) -> None:
     facets = corpus_backend.search(SearchQuery(q="")).facets
     states: dict[str, int] = {}
     tags: dict[str, int] = {}
@@ -155,11 +153,13 @@ def only_marks(snippet: str) -> bool:
 
 
 def test_snippet_escapes_markup_in_documents(backend: WhooshBackend, make_doc: MakeDoc) -> None:
-    backend.index(make_doc(
-        id="xss",
-        body_ar='تحديث <script>alert("خدمة")</script> & <img src=x onerror=alert(1)> الخدمة',
-        summary_ar="<b>ملخص</b>",
-    ))
+    backend.index(
+        make_doc(
+            id="xss",
+            body_ar='تحديث <script>alert("خدمة")</script> & <img src=x onerror=alert(1)> الخدمة',
+            summary_ar="<b>ملخص</b>",
+        )
+    )
     snippet = backend.search(SearchQuery(q="خدمة")).hits[0].snippet
     assert "<mark>" in snippet
     assert "&lt;script&gt;" in snippet and "&amp;" in snippet
@@ -210,19 +210,23 @@ def test_empty_query_is_sorted_by_date(corpus_backend: WhooshBackend) -> None:
 
 
 def test_ui_language_fields_are_boosted(backend: WhooshBackend, make_doc: MakeDoc) -> None:
-    backend.rebuild([
-        make_doc(id="ar-side", body_ar="منصة GovConnect للربط", body_en="A linking platform"),
-        make_doc(id="en-side", body_ar="منصة للربط", body_en="The GovConnect linking platform"),
-    ])
+    backend.rebuild(
+        [
+            make_doc(id="ar-side", body_ar="منصة GovConnect للربط", body_en="A linking platform"),
+            make_doc(id="en-side", body_ar="منصة للربط", body_en="The GovConnect linking platform"),
+        ]
+    )
     assert ids(backend, q="GovConnect", lang="ar") == ["ar-side", "en-side"]
     assert ids(backend, q="GovConnect", lang="en") == ["en-side", "ar-side"]
 
 
 def test_title_match_outranks_body_match(backend: WhooshBackend, make_doc: MakeDoc) -> None:
-    backend.rebuild([
-        make_doc(id="body", title_ar="خدمة", body_ar="بوابة الدفع للرسوم"),
-        make_doc(id="title", title_ar="بوابة الدفع", body_ar="خدمة للرسوم"),
-    ])
+    backend.rebuild(
+        [
+            make_doc(id="body", title_ar="خدمة", body_ar="بوابة الدفع للرسوم"),
+            make_doc(id="title", title_ar="بوابة الدفع", body_ar="خدمة للرسوم"),
+        ]
+    )
     assert ids(backend, q="بوابة") == ["title", "body"]
 
 
@@ -264,9 +268,33 @@ def test_no_suggestion_for_correct_or_hopeless_queries(corpus_backend: WhooshBac
 # -- hostile input -------------------------------------------------------------------------
 
 HOSTILE = [
-    '"تجديد الرخص"', "(الخدمات", "الخدمات)", "AND", "OR NOT", "خدمة AND رخصة", "title_ar:خدمة",
-    "*", "خدم*", "?", "~2", "[a TO z]", "{}", "^3", "\\", "'", '""', ":", "-", "+خدمة -رخصة",
-    "<script>", "%00", "\x00", "ـــ", "\u064b", "a" * 300, " ".join(["خدمة"] * 200),
+    '"تجديد الرخص"',
+    "(الخدمات",
+    "الخدمات)",
+    "AND",
+    "OR NOT",
+    "خدمة AND رخصة",
+    "title_ar:خدمة",
+    "*",
+    "خدم*",
+    "?",
+    "~2",
+    "[a TO z]",
+    "{}",
+    "^3",
+    "\\",
+    "'",
+    '""',
+    ":",
+    "-",
+    "+خدمة -رخصة",
+    "<script>",
+    "%00",
+    "\x00",
+    "ـــ",
+    "\u064b",
+    "a" * 300,
+    " ".join(["خدمة"] * 200),
 ]
 
 
@@ -289,12 +317,14 @@ def test_out_of_range_paging_is_clamped(corpus_backend: WhooshBackend) -> None:
 
 
 def test_undated_documents_sort_last_and_ties_by_id(backend: WhooshBackend, make_doc: MakeDoc) -> None:
-    backend.rebuild([
-        make_doc(id="undated", published=None),
-        make_doc(id="old", published=date(2014, 5, 1)),
-        make_doc(id="new-b", published=date(2016, 5, 1)),
-        make_doc(id="new-a", published=date(2016, 5, 1)),
-    ])
+    backend.rebuild(
+        [
+            make_doc(id="undated", published=None),
+            make_doc(id="old", published=date(2014, 5, 1)),
+            make_doc(id="new-b", published=date(2016, 5, 1)),
+            make_doc(id="new-a", published=date(2016, 5, 1)),
+        ]
+    )
     assert ids(backend, q="") == ["new-a", "new-b", "old", "undated"]
     assert ids(backend, q="خدمة", sort="date") == ["new-a", "new-b", "old", "undated"]
     assert backend.search(SearchQuery(q="")).hits[-1].published is None

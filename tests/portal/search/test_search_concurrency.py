@@ -9,19 +9,27 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
-from knowledge_portal.search import PracticeDoc, SearchQuery
 from whoosh.filedb.filestore import FileStorage
 
+from knowledge_portal.search import PracticeDoc, SearchQuery
 from knowledge_portal.search.whoosh_backend import WRITE_LOCK, SearchIndexBusyError, WhooshBackend
 
 WORKERS = 4
 DOCS_EACH = 6
 
 BASE = PracticeDoc(
-    id="", state="OM", sector="ict", year=2016, tags=("concurrency",),
-    title_ar="خدمة متزامنة", title_en="Concurrent service", summary_ar="ملخص", summary_en="summary",
-    body_ar="نص", body_en="body", published=date(2016, 1, 1),
+    id="",
+    state="OM",
+    sector="ict",
+    year=2016,
+    tags=("concurrency",),
+    title_ar="خدمة متزامنة",
+    title_en="Concurrent service",
+    summary_ar="ملخص",
+    summary_en="summary",
+    body_ar="نص",
+    body_en="body",
+    published=date(2016, 1, 1),
 )
 
 

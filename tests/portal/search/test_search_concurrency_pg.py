@@ -20,15 +20,25 @@ WORKERS = 4
 DOCS_EACH = 6
 
 BASE = PracticeDoc(
-    id="", state="OM", sector="ict", year=2016, tags=("concurrency",),
-    title_ar="خدمة متزامنة", title_en="Concurrent service", summary_ar="ملخص", summary_en="summary",
-    body_ar="نص", body_en="body", published=date(2016, 1, 1),
+    id="",
+    state="OM",
+    sector="ict",
+    year=2016,
+    tags=("concurrency",),
+    title_ar="خدمة متزامنة",
+    title_en="Concurrent service",
+    summary_ar="ملخص",
+    summary_en="summary",
+    body_ar="نص",
+    body_en="body",
+    published=date(2016, 1, 1),
 )
 
 
 def _engine(url: str, schema: str):
-    return create_engine("postgresql+psycopg://" + url.split("://", 1)[1],
-                         connect_args={"options": f"-c search_path={schema}"})
+    return create_engine(
+        "postgresql+psycopg://" + url.split("://", 1)[1], connect_args={"options": f"-c search_path={schema}"}
+    )
 
 
 def _writer(url: str, schema: str, worker: int) -> None:
@@ -55,11 +65,13 @@ def test_concurrent_writers_from_several_processes(postgres_session_url: str) ->
     assert sorted(found) == sorted(expected)  # each once: the replaced "shared" is not doubled
     with first.engine.connect() as conn:
         # document frequencies equal a recount from the postings, and the document count is exact
-        wrong = conn.execute(text("""
+        wrong = conn.execute(
+            text("""
             SELECT count(*) FROM search_terms t
             FULL JOIN (SELECT field, term, count(*) AS n FROM search_postings GROUP BY field, term) p
               ON p.field = t.field AND p.term = t.term
-            WHERE t.df IS DISTINCT FROM p.n""")).scalar_one()
+            WHERE t.df IS DISTINCT FROM p.n""")
+        ).scalar_one()
         docs = conn.execute(text("SELECT total FROM search_stats WHERE field = -1")).scalar_one()
     assert wrong == 0
     assert docs == len(expected)

@@ -18,9 +18,19 @@ def _stem(word: str) -> str:
     return light_stem(normalize(word))
 
 
-@pytest.mark.parametrize("plural,singular", [("مشاريع", "مشروع"), ("أنظمة", "نظام"), ("وثائق", "وثيقة"),
-                                             ("رسوم", "رسم"), ("المشاريع", "المشروع"), ("والأنظمة", "نظام"),
-                                             ("بالوثائق", "الوثيقة"), ("الرسوم", "رسم")])
+@pytest.mark.parametrize(
+    "plural,singular",
+    [
+        ("مشاريع", "مشروع"),
+        ("أنظمة", "نظام"),
+        ("وثائق", "وثيقة"),
+        ("رسوم", "رسم"),
+        ("المشاريع", "المشروع"),
+        ("والأنظمة", "نظام"),
+        ("بالوثائق", "الوثيقة"),
+        ("الرسوم", "رسم"),
+    ],
+)
 def test_named_broken_plurals_meet_their_singulars(plural: str, singular: str) -> None:
     assert _stem(plural) == _stem(singular)
 
@@ -47,7 +57,8 @@ def test_search_finds_singular_documents_from_a_broken_plural(backend: WhooshBac
 
 
 def test_partial_match_ranks_documents_with_most_words_and_is_flagged(
-        backend: WhooshBackend, make_doc: MakeDoc) -> None:
+    backend: WhooshBackend, make_doc: MakeDoc
+) -> None:
     backend.index(make_doc(id="two", title_ar="بوابة الدفع الإلكتروني", body_ar="نص"))
     backend.index(make_doc(id="one-a", title_ar="الدفع النقدي في المكاتب", body_ar="نص"))
     backend.index(make_doc(id="one-b", title_ar="الخدمات الإلكترونية", body_ar="نص"))

@@ -25,8 +25,9 @@ def judged() -> list[Judged]:
 
 
 @pytest.fixture(scope="module")
-def figures(tmp_path_factory: pytest.TempPathFactory, corpus: list[PracticeDoc],
-            judged: list[Judged]) -> dict[str, Quality]:
+def figures(
+    tmp_path_factory: pytest.TempPathFactory, corpus: list[PracticeDoc], judged: list[Judged]
+) -> dict[str, Quality]:
     """P@1/MRR per backend on all queries (``arabic``, ``standard``) and on the
     Arabic-script queries alone (``*_arabic_queries``); also written to ARTIFACT."""
     arabic_only = [j for j in judged if not j.q.isascii()]
@@ -41,9 +42,7 @@ def figures(tmp_path_factory: pytest.TempPathFactory, corpus: list[PracticeDoc],
     return results
 
 
-def test_judged_set_is_large_and_points_at_real_documents(
-    judged: list[Judged], corpus: list[PracticeDoc]
-) -> None:
+def test_judged_set_is_large_and_points_at_real_documents(judged: list[Judged], corpus: list[PracticeDoc]) -> None:
     known = {d.id for d in corpus}
     assert len(corpus) >= 40
     assert sum(1 for j in judged if not j.q.isascii()) >= 30

@@ -21,8 +21,9 @@ MAX_MRR_GAP = 0.03
 
 
 @pytest.fixture(scope="module")
-def figures(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-            corpus: list[PracticeDoc]) -> dict[str, Quality]:
+def figures(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, corpus: list[PracticeDoc]
+) -> dict[str, Quality]:
     """P@1/MRR of each backend on the judged queries, all and Arabic-script only."""
     judged: list[Judged] = load_judged()
     arabic_only = [j for j in judged if not j.q.isascii()]
