@@ -90,7 +90,8 @@
       button.className = "rte-" + spec[0];
       button.textContent = SHORT[spec[0]];
       button.title = LABELS[spec[0]];
-      button.setAttribute("aria-label", LABELS[spec[0]]);
+      // the accessible name starts with the visible text (WCAG 2.5.3, "label in name"), then says what it does
+      button.setAttribute("aria-label", SHORT[spec[0]] + " — " + LABELS[spec[0]]);
       button.addEventListener("mousedown", function (event) { event.preventDefault(); });  // keep the selection
       button.addEventListener("click", function () {
         area.focus();

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_portal_browser import ARTIFACTS, browser, server  # noqa: F401  (module-scoped fixtures)
+from test_portal_browser import ARTIFACTS, browser, server, server_admin  # noqa: F401  (module-scoped fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -52,6 +52,17 @@ AXE_PAGES = [
     "/contact",
     "/privacy",
     "/accessibility",
+    "/network",
+    "/directory",
+]
+#: The admin pages axe-core checks, signed in as the secretariat.
+AXE_ADMIN_PAGES = [
+    "/admin/",
+    "/admin/practices/",
+    "/admin/practices/new",
+    "/admin/audit",
+    "/admin/users/",
+    "/admin/directory/",
 ]
 
 _CHART_TEXT_JS = """() => [...document.querySelectorAll('svg.chart text')].map(t => {
@@ -187,3 +198,32 @@ def test_wide_tables_scroll_in_their_frame_without_breaking_words(server, phone,
     heights = phone.evaluate("""() => [...document.querySelectorAll('.matrix th[scope=row]')].map(th =>
         th.getBoundingClientRect().height / parseFloat(getComputedStyle(th).lineHeight))""")
     assert heights and max(heights) < 3.5, heights
+
+
+def _axe(pg) -> list:
+    pg.add_script_tag(path=str(AXE))
+    return pg.evaluate("""async () => {
+        const r = await axe.run(document, {resultTypes: ['violations']});
+        return r.violations.map(v => [v.id, v.impact, v.nodes.slice(0, 3).map(n => n.target.join(' '))]);
+    }""")
+
+
+@pytest.mark.parametrize("lang", ["ar", "en"])
+def test_axe_core_finds_no_violations_in_the_admin(server, browser, lang):  # noqa: F811
+    context = browser.new_context(**DESKTOP, bypass_csp=True)
+    try:
+        pg = context.new_page()
+        pg.goto(f"{server}/{lang}/login")
+        pg.fill("#username", server_admin["username"])
+        pg.fill("#password", server_admin["password"])
+        pg.press("#password", "Enter")
+        pg.wait_for_url(f"**/{lang}/admin/")
+        found = {}
+        for path in AXE_ADMIN_PAGES:
+            assert pg.goto(f"{server}/{lang}{path}").status == 200, path
+            result = _axe(pg)
+            if result:
+                found[path] = result
+        assert found == {}, json.dumps(found, ensure_ascii=False, indent=1)
+    finally:
+        context.close()
