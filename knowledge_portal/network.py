@@ -129,8 +129,11 @@ class NetworkMonitor:
             last, ok = latest_any.get(member.cc), latest_ok.get(member.cc)
             if last is not None:
                 fresh = ok is not None and now - _aware(ok.polled_at) <= timedelta(seconds=self.offline_after)
-                node.online = fresh
-                node.error = None if fresh else (last.error or "missed_polls")
+                # a node that could not be reached gets a few missed polls before it is shown offline; one
+                # whose status no longer verifies (suspended, wrong certificate, replay) is offline at once
+                refused = not last.online and last.error not in (None, "unreachable", "http_error")
+                node.online = fresh and not refused
+                node.error = None if node.online else (last.error or "missed_polls")
             if ok is not None and ok.status_at is not None:
                 node.last_seen = format_time(_aware(ok.status_at))
                 node.directory_version = ok.directory_version

@@ -246,9 +246,15 @@ def test_the_rollout_from_three_trial_states_to_six_with_a_suspension(tmp_path, 
             0.5,
             what="the portal shows the suspension",
         )
+        wait_until(
+            lambda: {s["cc"]: s["online"] for s in portal.network()["states"]}["OM"] is False,
+            30,
+            0.5,
+            what="the portal no longer verifies OM's status",
+        )
         cells = _screenshot(browser_page, portal, "3-suspended")
         oman = next(v for k, v in cells.items() if "Oman" in k)
-        assert "Suspended" in oman
+        assert "Suspended" in oman and "Offline" in oman
         versions = requests.get(portal.url + "/api/v1/network/directory", timeout=10).json()["versions"]
         assert [v["version"] for v in versions] == list(range(newest + 1, 0, -1))
     finally:
