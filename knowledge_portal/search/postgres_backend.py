@@ -399,7 +399,7 @@ class PostgresSearchBackend:
             FROM qi JOIN search_postings p ON p.field = qi.f AND p.term = qi.t COLLATE "C"
             GROUP BY p.doc, qi.w, qi.f),
         sc AS (
-            SELECT doc, sum(s) AS score FROM m WHERE c >= n
+            SELECT doc, sum(s) AS score, count(DISTINCT w) AS words FROM m WHERE c >= n
             GROUP BY doc HAVING count(DISTINCT w) >= :need)"""
 
     def _matched_cte(self, plan: _Plan, strict: bool, filter_sql: str) -> tuple[str, dict[str, Any]]:
@@ -407,13 +407,13 @@ class PostgresSearchBackend:
         if not plan.words:
             return (
                 f"WITH f AS MATERIALIZED (SELECT d.doc, d.id, d.state, d.sector, d.year, d.tags, "
-                f"d.date_key, 0.0::float8 AS score FROM search_docs d WHERE {filter_sql})"
+                f"d.date_key, 0.0::float8 AS score, 0 AS words FROM search_docs d WHERE {filter_sql})"
             ), {}
         params = self._plan_params(plan)
         params["need"] = len(plan.words) if strict else 1
         return (
             f"WITH {self._MATCH_SQL}, f AS MATERIALIZED (SELECT d.doc, d.id, d.state, d.sector, d.year, "
-            f"d.tags, d.date_key, sc.score FROM sc JOIN search_docs d USING (doc) WHERE {filter_sql})"
+            f"d.tags, d.date_key, sc.score, sc.words FROM sc JOIN search_docs d USING (doc) WHERE {filter_sql})"
         ), params
 
     def _run(
@@ -422,7 +422,14 @@ class PostgresSearchBackend:
         """Total, the page's hit rows and the facet counts, in one round trip."""
         filter_sql, fparams = self._filter_sql(query)
         cte, params = self._matched_cte(plan, strict, filter_sql)
-        order = "f.date_key DESC, f.id" if by_date else "f.score DESC, f.doc"
+        # a partial (OR) match ranks the documents with the most of the words first, like the whoosh backend
+        order = (
+            "f.date_key DESC, f.id"
+            if by_date
+            else "f.score DESC, f.doc"
+            if strict
+            else "f.words DESC, f.score DESC, f.id"
+        )
         sql = f"""{cte}
             SELECT (SELECT count(*) FROM f) AS total,
               (SELECT coalesce(json_agg(json_build_object(
@@ -469,8 +476,10 @@ class PostgresSearchBackend:
             conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             total, hits, facets = self._run(conn, plan, True, query, by_date, limit, offset)
             strict_total = total
+            partial = False
             if total == 0 and len(plan.words) > 1:
                 total, hits, facets = self._run(conn, plan, False, query, by_date, limit, offset)
+                partial = total > 0
             suggestion = None
             if plan.words:
                 suggestion = self._suggest(conn, query, strict_total)
@@ -483,6 +492,7 @@ class PostgresSearchBackend:
             hits=tuple(self._hit(h, query.lang, words if plan.words else None) for h in hits),
             facets={name: _facet_counts(facets[name], name) for name in FACETS},
             suggestion=suggestion,
+            partial=partial,
         )
 
     @staticmethod
