@@ -13,26 +13,14 @@ from typing import Any
 
 import click
 
-from ..node.config import NodeConfig, load_config
+from ..node.config import NodeConfig
 from ..node.db import Database, prepare_store
 from ..protocol.errors import GccLinkError
 from .files import json_option
-from .output import emit, fail, fail_on, guarded
+from .node_common import config_option, load_node_config
+from .output import emit, fail, guarded
 
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    required=True,
-    help="The node's node.toml.",
-)
-
-
-def _config(path: Path) -> NodeConfig:
-    try:
-        return load_config(path)
-    except GccLinkError as exc:
-        fail_on(exc)
+_config = load_node_config
 
 
 def _db(config: NodeConfig, initialise: bool = False) -> Database:

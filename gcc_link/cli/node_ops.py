@@ -17,27 +17,15 @@ from pathlib import Path
 
 import click
 
-from ..node.config import NodeConfig, load_config
+from ..node.config import NodeConfig
 from ..protocol.errors import GccLinkError
 from .files import at_option, json_option, now_or
-from .output import emit, fail, fail_on, guarded
+from .node_common import config_option, load_node_config
+from .output import emit, fail, guarded
 
 __all__ = ["register"]
 
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    required=True,
-    help="The node's node.toml.",
-)
-
-
-def _config(path: Path) -> NodeConfig:
-    try:
-        return load_config(path)
-    except GccLinkError as exc:
-        fail_on(exc)
+_config = load_node_config
 
 
 def _db(config: NodeConfig):  # -> Database
@@ -259,7 +247,6 @@ def node_archive(config_path: Path, days: float | None, at: str | None, as_json:
 def log_verify_archive(files: tuple[Path, ...], root_path: Path, as_json: bool) -> None:
     """Verify archive files offline with only the GCC root certificate (in day order); exit 1 if invalid."""
     from ..node.archive import verify_archive_lines
-    from ..protocol.errors import GccLinkError
     from ..protocol.pki import load_certificate
 
     try:
