@@ -35,7 +35,7 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
 
 from ..protocol import signed
-from ..protocol.canonical import canonical_json, sha256_hex
+from ..protocol.canonical import sha256_hex
 from ..protocol.errors import GccLinkError, MalformedError
 from ..protocol.evidence import verify_signed_at
 from ..protocol.identifiers import parse_state
@@ -48,6 +48,7 @@ from .apierrors import ApiError
 from .context import NodeContext
 from .models import InboxMessage, LogEntry, OutboxMessage
 from .mtls import peer_state
+from .receiving import inbox_row
 
 __all__ = ["GAP_TYP", "bp", "check_gap", "gap_answer", "sign_gap_query"]
 
@@ -211,26 +212,16 @@ def recover_received(ctx: NodeContext, lost: list[dict[str, Any]]) -> int:
             message: Message = item["message"]
             if s.execute(select(InboxMessage.id).where(InboxMessage.id == message.id)).scalar() is not None:
                 continue
-            agency = ctx.config.agency(message.recipient)
-            s.add(
-                InboxMessage(
-                    id=message.id,
-                    recipient=message.recipient,
-                    sender=message.sender,
-                    service=message.service,
-                    conversation_id=message.conversation_id,
-                    in_reply_to=message.in_reply_to,
-                    content_type=message.content_type,
-                    body=canonical_json(message.body).decode("utf-8"),
-                    jws=message.jws,
-                    message_sha256=message.sha256,
-                    receipt=item["receipt"],
-                    received_at=parse_time(item["received_at"]).timestamp(),
-                    push_status="pending" if agency and agency.webhook_url else None,
-                    push_attempts=0,
-                    push_next_at=now.timestamp(),
-                )
+            row = inbox_row(
+                ctx,
+                message,
+                message.jws,
+                item["receipt"],
+                parse_time(item["received_at"]).timestamp(),
+                push=True,
+                now=now.timestamp(),
             )
+            s.add(InboxMessage(**row))
             s.flush()
             logstore.append(s, "message_received", message.id, message.jws, now)
             logstore.append(s, "receipt_signed", message.id, item["receipt"], now)

@@ -19,6 +19,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
@@ -168,6 +169,30 @@ def receive_many(
     return outcomes  # type: ignore[return-value]
 
 
+def inbox_row(
+    ctx: NodeContext, message: Message, jws: bytes, receipt: bytes, received_at: float, *, push: bool, now: float
+) -> dict[str, Any]:
+    """The inbox row of an accepted message (receiving, and ``check-gap --recover`` putting one back)."""
+    agency = ctx.config.agency(message.recipient)
+    return dict(
+        id=message.id,
+        recipient=message.recipient,
+        sender=message.sender,
+        service=message.service,
+        conversation_id=message.conversation_id,
+        in_reply_to=message.in_reply_to,
+        content_type=message.content_type,
+        body=canonical_json(message.body).decode("utf-8"),
+        jws=jws,
+        message_sha256=message.sha256,
+        receipt=receipt,
+        received_at=received_at,
+        push_status="pending" if (push and agency and agency.webhook_url) else None,
+        push_attempts=0,
+        push_next_at=now,
+    )
+
+
 def _store(ctx: NodeContext, session: Session, pending, now: datetime, push: bool) -> None:
     ts = now.timestamp()
     logstore.lock(session)
@@ -178,26 +203,8 @@ def _store(ctx: NodeContext, session: Session, pending, now: datetime, push: boo
         if code in ("duplicate", UNSTORED):
             continue
         if message is not None and receipt is not None:
-            agency = ctx.config.agency(message.recipient)
             session.connection().execute(
-                _INSERT_INBOX,
-                dict(
-                    id=message.id,
-                    recipient=message.recipient,
-                    sender=message.sender,
-                    service=message.service,
-                    conversation_id=message.conversation_id,
-                    in_reply_to=message.in_reply_to,
-                    content_type=message.content_type,
-                    body=canonical_json(message.body).decode("utf-8"),
-                    jws=data,
-                    message_sha256=message.sha256,
-                    receipt=receipt.jws,
-                    received_at=ts,
-                    push_status="pending" if (push and agency and agency.webhook_url) else None,
-                    push_attempts=0,
-                    push_next_at=ts,
-                ),
+                _INSERT_INBOX, inbox_row(ctx, message, data, receipt.jws, ts, push=push, now=ts)
             )
             logstore.append(session, "message_received", message.id, data, now)
             logstore.append(session, "receipt_signed", message.id, receipt.jws, now)
