@@ -54,6 +54,7 @@ from ..protocol.msglog import GENESIS, ChainEntry, verify_chain
 from ..protocol.pki import NodeIdentity
 from ..protocol.receipt import RECEIPT_TYP
 from ..protocol.timefmt import format_time
+from . import logstore
 from .db import Database
 from .models import InboxMessage, LogEntry, OutboxMessage
 
@@ -487,6 +488,7 @@ def run_archive(
 ) -> dict[str, Any]:
     """Finish any interrupted run, then archive every due day (oldest first, at most ``max_days``)."""
     recovered = _finish_pending(db, data_dir)
+    logstore.drain(db)  # a day is cut from chained entries only (PostgreSQL records entries for a sequencer)
     cutoff = now - timedelta(days=retention_days)
     days: list[dict[str, Any]] = []
     for _ in range(max_days):

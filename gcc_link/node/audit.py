@@ -51,6 +51,7 @@ def verify_log(config: NodeConfig, db: Database) -> dict[str, Any]:
         problems += [f"archive: {p}" for p in checked["problems"]]
     last_hash: str | None = None
 
+    logstore.drain(db)  # entries recorded but not chained yet (PostgreSQL) join the chain first
     with db.read() as s:
         head_seq, head_hash = logstore.head(s)
 
@@ -115,6 +116,7 @@ def export_bundle(config: NodeConfig, db: Database, message_id: str) -> dict[str
     from .archive import find_archived_row
 
     identity = load_identity(config)
+    logstore.drain(db)  # the message's entries may still wait for the sequencer (PostgreSQL)
     with db.read() as s:
         out = s.get(OutboxMessage, message_id)
         inb = s.execute(select(InboxMessage).where(InboxMessage.id == message_id)).scalar_one_or_none()

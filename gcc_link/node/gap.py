@@ -206,7 +206,7 @@ def recover_received(ctx: NodeContext, lost: list[dict[str, Any]]) -> int:
     done = 0
 
     def store(s: Any) -> int:
-        logstore.lock(s)
+        logstore.order_inbox(s, [item["message"].recipient for item in lost])
         n = 0
         for item in lost:
             message: Message = item["message"]

@@ -33,7 +33,11 @@ class StoreCollector:
     def collect(self) -> Iterator[object]:
         now = self.ctx.time()
         with self.ctx.db.read() as s:
-            rows = s.execute(select(MetricCounter.name, MetricCounter.l1, MetricCounter.l2, MetricCounter.value)).all()
+            rows = s.execute(  # the shards of each counter summed (see models.SHARDS)
+                select(MetricCounter.name, MetricCounter.l1, MetricCounter.l2, func.sum(MetricCounter.value)).group_by(
+                    MetricCounter.name, MetricCounter.l1, MetricCounter.l2
+                )
+            ).all()
             sent_rows = [(l1, l2, v) for n, l1, l2, v in rows if n == "sent"]
             oldest: dict[str, float] = {}
             for peer in sorted({p for p, status, v in sent_rows if status == "queued" and v > 0}):

@@ -7,7 +7,7 @@ or received, because those bytes are the proof.
 
 from __future__ import annotations
 
-from sqlalchemy import Float, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Float, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -104,8 +104,25 @@ class LogEntry(Base):
     __table_args__ = (Index("ix_log_ref", "ref"),)
 
 
+class LogPending(Base):
+    """A log entry recorded in its transaction and not chained yet (PostgreSQL stores; see ``logstore``)."""
+
+    __tablename__ = "message_log_pending"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    ref: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    at: Mapped[str] = mapped_column(String(32))
+    item_sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (Index("ix_log_pending_ref", "ref"),)
+
+
 class LogHead(Base):
-    """The single row holding the log's head; locked to serialise appends."""
+    """The single row holding the log's head; locked by whoever chains (see ``logstore``)."""
 
     __tablename__ = "message_log_head"
 
@@ -173,6 +190,11 @@ class Grant(Base):
     __table_args__ = (UniqueConstraint("service", "grantee", name="uq_grant"),)
 
 
+#: Counter rows are split into shards on PostgreSQL (the writing session's backend pid modulo this), so
+#: concurrent transactions do not queue on one hot row; readers sum the shards. SQLite uses shard 0 only.
+SHARDS = 16
+
+
 class TrafficHour(Base):
     """Messages and calls exchanged with one peer state in one hour, by direction and outcome.
 
@@ -187,6 +209,7 @@ class TrafficHour(Base):
     peer: Mapped[str] = mapped_column(String(2), primary_key=True)
     direction: Mapped[str] = mapped_column(String(16), primary_key=True)  # sent received calls_sent calls_received
     outcome: Mapped[str] = mapped_column(String(40), primary_key=True)  # ok, or the rejection/failure code
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)  # see ``SHARDS``
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -206,4 +229,5 @@ class MetricCounter(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     l1: Mapped[str] = mapped_column(String(40), primary_key=True)
     l2: Mapped[str] = mapped_column(String(16), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)  # see ``SHARDS``
     value: Mapped[float] = mapped_column(Float)

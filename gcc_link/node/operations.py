@@ -200,11 +200,9 @@ def show_message(db: Database, message_id: str) -> dict[str, Any]:
         if out is None and inb is None:
             raise NotFoundError(f"no message {message_id} in this node's store (archived ones: evidence export)")
         result = _outbox_dict(out, True) if out is not None else _inbox_dict(inb, True)  # type: ignore[arg-type]
-        from .models import LogEntry
-
-        result["log"] = [
+        result["log"] = [  # seq None: recorded, chained within a moment (see logstore)
             {"seq": e.seq, "kind": e.kind, "at": e.at, "item_sha256": e.item_sha256}
-            for e in s.execute(select(LogEntry).where(LogEntry.ref == message_id).order_by(LogEntry.seq)).scalars()
+            for e in logstore.find(s, None, message_id)
         ]
         return result
 

@@ -41,6 +41,7 @@ from . import logstore, traffic
 from .apierrors import STATUS_BY_CODE
 from .context import NodeContext
 from .models import Grant, InboxMessage, Rejection, Service
+from .shards import shard_sql
 
 log = logging.getLogger("gcc_link.node.receiving")
 _INSERT_INBOX = insert(InboxMessage)
@@ -49,9 +50,10 @@ _INSERT_REJECTION = insert(Rejection)
 INTERNAL = "internal_error"
 #: Marks a rejection of input that names no sender: answered with a receipt, not stored (only counted).
 UNSTORED = "unstored"
-_COUNT_UNSTORED = text(
-    "INSERT INTO metric_counters (name, l1, l2, value) VALUES ('rejected', :code, '', 1) "
-    "ON CONFLICT (name, l1, l2) DO UPDATE SET value = metric_counters.value + 1"
+_UNSAVED = ("duplicate", UNSTORED)
+_COUNT_UNSTORED = (
+    "INSERT INTO metric_counters (name, l1, l2, shard, value) VALUES ('rejected', :code, '', {shard}, 1) "
+    "ON CONFLICT (name, l1, l2, shard) DO UPDATE SET value = metric_counters.value + 1"
 )
 
 
@@ -195,12 +197,14 @@ def inbox_row(
 
 def _store(ctx: NodeContext, session: Session, pending, now: datetime, push: bool) -> None:
     ts = now.timestamp()
-    logstore.lock(session)
+    stored = [m.recipient for _n, m, _d, r, code in pending if m is not None and r is not None and code not in _UNSAVED]
+    logstore.order_inbox(session, stored)
     for _n, message, data, receipt, code in pending:
         if code == UNSTORED and receipt is not None:
-            session.execute(_COUNT_UNSTORED, {"code": receipt.code or ""})  # one counter row, never a stored copy
+            # one counter row, never a stored copy
+            session.execute(text(_COUNT_UNSTORED.format(shard=shard_sql(session))), {"code": receipt.code or ""})
             continue
-        if code in ("duplicate", UNSTORED):
+        if code in _UNSAVED:
             continue
         if message is not None and receipt is not None:
             session.connection().execute(

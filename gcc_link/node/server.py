@@ -85,7 +85,17 @@ def run_delivery(config: NodeConfig, name: str = "delivery") -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     ctx = NodeContext.create(config)
+    start_sequencer(ctx, stop)
     DeliveryWorker(ctx, name).run_forever(stop)
+
+
+def start_sequencer(ctx: Any, stop: threading.Event) -> threading.Thread:
+    """Chain recorded log entries in the background (PostgreSQL; the thread ends at once on SQLite)."""
+    from .logstore import LogSequencer
+
+    thread = threading.Thread(target=LogSequencer(ctx.db).run_forever, args=(stop,), name="log-sequencer", daemon=True)
+    thread.start()
+    return thread
 
 
 def run_development(config: NodeConfig) -> None:
@@ -109,6 +119,7 @@ def run_development(config: NodeConfig) -> None:
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     worker.start()
+    start_sequencer(ctx, stop)
     log.info(
         "node %s (development) on %s:%s %s",
         config.state,
