@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from sqlalchemy import func, select
 
+from . import logstore
 from .context import NodeContext
 from .models import MetricCounter, OutboxMessage
 
@@ -48,6 +49,7 @@ class StoreCollector:
                 ).scalar()
                 if first is not None:
                     oldest[peer] = max(0.0, now - float(first))
+            log_pending = logstore.pending_count(s)
         sent = CounterMetricFamily(
             "gcc_link_messages", "Messages sent, by peer state and status", labels=["peer", "status"]
         )
@@ -91,7 +93,12 @@ class StoreCollector:
             "gcc_link_delivery_latency_seconds", "Time from queued to receipt of delivered messages"
         )
         latency_metric.add_metric([], buckets, float(total))
-        yield from (sent, retries, depth, depth_peer, age, rej, inbox, latency_metric)
+        pending = GaugeMetricFamily(
+            "gcc_link_log_pending_entries",
+            "Log entries recorded but not chained yet (PostgreSQL: the sequencer's backlog; always 0 on SQLite)",
+        )
+        pending.add_metric([], log_pending)
+        yield from (sent, retries, depth, depth_peer, age, rej, inbox, latency_metric, pending)
 
 
 def render(ctx: NodeContext) -> bytes:

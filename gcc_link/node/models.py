@@ -190,8 +190,9 @@ class Grant(Base):
     __table_args__ = (UniqueConstraint("service", "grantee", name="uq_grant"),)
 
 
-#: Counter rows are split into shards on PostgreSQL (the writing session's backend pid modulo this), so
-#: concurrent transactions do not queue on one hot row; readers sum the shards. SQLite uses shard 0 only.
+#: Counter rows are split into shards on PostgreSQL (the writing transaction's id modulo this, see
+#: ``shards.py``), so concurrent transactions do not queue on one hot row; readers sum the shards.
+#: SQLite uses shard 0 only.
 SHARDS = 16
 
 

@@ -5,10 +5,13 @@ Revises: n10_counters
 
 ``message_log_pending`` holds entries recorded by a transaction and not yet
 chained (see ``logstore``). ``metric_counters`` and ``traffic_hourly`` gain a
-``shard`` column in their primary keys: on PostgreSQL each session writes the
-shard of its backend pid (modulo 16), so concurrent transactions no longer
-queue on one hot counter row; SQLite writes shard 0 only. The metric triggers
-are recreated to write their session's shard; a status change now adds -1 to
+``shard`` column in their primary keys: on PostgreSQL each transaction writes
+the shard of its transaction id (modulo 16; concurrent transactions have
+neighbouring ids, so they land on different rows), so concurrent transactions
+no longer queue on one hot counter row; one shard per transaction keeps the
+order in which a transaction locks rows the same as before (no new deadlocks).
+SQLite writes shard 0 only. The metric triggers
+are recreated to write their transaction's shard; a status change now adds -1 to
 the old status in that shard (readers sum the shards). Existing counts move
 to shard 0.
 """
@@ -27,7 +30,7 @@ TRIGGERS = (("outbox", "INSERT"), ("outbox", "UPDATE"), ("inbox", "INSERT"), ("r
 
 
 def _shard(dialect: str) -> str:
-    return "0" if dialect == "sqlite" else "(pg_backend_pid() % 16)"
+    return "0" if dialect == "sqlite" else "(txid_current() % 16)"
 
 
 def _statements(dialect: str) -> dict[tuple[str, str], list[str]]:
