@@ -129,7 +129,9 @@ def sequence(session: Session, *, limit: int = SEQUENCE_BATCH, wait: bool = Fals
         return 0
     conn = session.connection()
     lock = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
-    got = conn.execute(text(f"SELECT {lock}(:space, :key)"), {"space": SEQUENCER_LOCK[0], "key": SEQUENCER_LOCK[1]}).scalar()
+    got = conn.execute(
+        text(f"SELECT {lock}(:space, :key)"), {"space": SEQUENCER_LOCK[0], "key": SEQUENCER_LOCK[1]}
+    ).scalar()
     if got is False:
         return 0
     rows = conn.execute(
