@@ -117,6 +117,7 @@ def one_config(tmp: Path, pg: PostgresCluster, workers: int, delivery: int, n: i
             wait_for(lambda: delivered() >= 30, 120, "warm-up")
             accept, e2e = [], []
             waits: Counter[str] = Counter()
+            blocked: Counter[str] = Counter()  # statements of the sessions waiting on a lock
             sampling = threading.Event()
 
             def sample() -> None:
@@ -130,6 +131,15 @@ def one_config(tmp: Path, pg: PostgresCluster, workers: int, delivery: int, n: i
                             (name,),
                         ):
                             waits[f"{kind}:{event}"] += count
+                        for (query,) in probe.execute(
+                            "SELECT left(regexp_replace(w.query, '\\s+', ' ', 'g'), 60) || '  <- held by: '"
+                            " || coalesce(b.state, '?') || ' ' || left(regexp_replace(b.query, '\\s+', ' ', 'g'), 60)"
+                            " FROM pg_stat_activity w LEFT JOIN pg_stat_activity b"
+                            " ON b.pid = (pg_blocking_pids(w.pid))[1]"
+                            " WHERE w.state = 'active' AND w.datname = %s AND w.wait_event_type = 'Lock'",
+                            (name,),
+                        ):
+                            blocked[query] += 1
                         time.sleep(0.01)
 
             sampler = threading.Thread(target=sample, daemon=True)
@@ -148,6 +158,9 @@ def one_config(tmp: Path, pg: PostgresCluster, workers: int, delivery: int, n: i
                 + ", ".join(f"{k} {v / total:.0%}" for k, v in waits.most_common(5)),
                 flush=True,
             )
+            waiting = sum(blocked.values()) or 1
+            for query, count in blocked.most_common(3):
+                print(f"  waiting on a lock {count / waiting:.0%}: {query}", flush=True)
         return median(accept), median(e2e)
     finally:
         for p in procs.values():

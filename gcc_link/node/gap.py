@@ -46,7 +46,7 @@ from ..protocol.timefmt import format_time, parse_time
 from . import logstore
 from .apierrors import ApiError
 from .context import NodeContext
-from .models import InboxMessage, LogEntry, OutboxMessage
+from .models import InboxMessage, OutboxMessage
 from .mtls import peer_state
 from .receiving import inbox_row
 
@@ -126,10 +126,8 @@ def gap_answer(ctx: NodeContext, query: bytes) -> dict[str, Any]:
                 break
             # the version the receipt accepted (a retry may have re-signed the message since)
             wanted = open_unverified(receipt, RECEIPT_TYP, 1 << 20).get("message_sha256")
-            if sha256_hex(stored_jws) != wanted:
-                jws = s.execute(
-                    select(LogEntry.data).where(LogEntry.ref == message_id, LogEntry.item_sha256 == wanted)
-                ).scalar()
+            if sha256_hex(stored_jws) != wanted:  # chained or still waiting for the sequencer
+                jws = next((e.data for e in logstore.find(s, None, message_id) if e.item_sha256 == wanted), None)
             if jws is None:
                 continue
             delivered.append({"message": bytes(jws).decode("ascii"), "receipt": receipt.decode("ascii")})

@@ -193,7 +193,7 @@ class Grant(Base):
 #: Counter rows are split into shards on PostgreSQL (the writing transaction's id modulo this, see
 #: ``shards.py``), so concurrent transactions do not queue on one hot row; readers sum the shards.
 #: SQLite uses shard 0 only.
-SHARDS = 16
+SHARDS = 64
 
 
 class TrafficHour(Base):

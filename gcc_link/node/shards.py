@@ -5,7 +5,7 @@ the same time have neighbouring ids, so they update different rows instead
 of queueing on one; and one shard for the whole transaction keeps the order
 in which it locks counter rows the same as with unsharded counters, so
 sharding adds no deadlock. (A backend pid would not do: ten pooled
-connections collide modulo 16 most of the time.) SQLite, whose writers are
+connections often share a pid residue.) SQLite, whose writers are
 serialised anyway: always shard 0. Must match the triggers of migration
 ``s12_scaleout``.
 """

@@ -6,7 +6,7 @@ Revises: n10_counters
 ``message_log_pending`` holds entries recorded by a transaction and not yet
 chained (see ``logstore``). ``metric_counters`` and ``traffic_hourly`` gain a
 ``shard`` column in their primary keys: on PostgreSQL each transaction writes
-the shard of its transaction id (modulo 16; concurrent transactions have
+the shard of its transaction id (modulo 64; concurrent transactions have
 neighbouring ids, so they land on different rows), so concurrent transactions
 no longer queue on one hot counter row; one shard per transaction keeps the
 order in which a transaction locks rows the same as before (no new deadlocks).
@@ -30,7 +30,7 @@ TRIGGERS = (("outbox", "INSERT"), ("outbox", "UPDATE"), ("inbox", "INSERT"), ("r
 
 
 def _shard(dialect: str) -> str:
-    return "0" if dialect == "sqlite" else "(txid_current() % 16)"
+    return "0" if dialect == "sqlite" else "(txid_current() % 64)"
 
 
 def _statements(dialect: str) -> dict[tuple[str, str], list[str]]:
