@@ -170,6 +170,16 @@ def test_two_instances_behind_nginx_on_one_postgres(tmp_path: Path, postgres_url
             }
             assert used == {str(p) for p in ports}, (path, used)
 
+        # the instances' sequencers chained every recorded entry by themselves (log verify would chain the rest)
+        with psycopg.connect(postgres_url) as conn:
+            wait_until(
+                lambda: conn.execute("SELECT count(*) FROM message_log_pending").fetchone()[0] == 0,
+                60,
+                0.2,
+                what="log entries chained by the sequencers",
+            )
+            chained = conn.execute("SELECT count(*) FROM message_log").fetchone()[0]
+        assert chained >= 4 * N
         # one valid hash chain over everything both instances appended
         result = json.loads(
             gcc_link("log", "verify", "--config", str(cluster.fed.configs["KW"]), "--json", env=kw_env).stdout
