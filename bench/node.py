@@ -242,7 +242,7 @@ def run(
                     single_rates.append(n / (time.perf_counter() - started))
 
                 if "batched" in parts:
-                    echo_batch_rates.append(drive(echo_batch, max(40, batches), batch_threads).rate * batch)
+                    echo_batch_rates.append(drive(echo_batch, max(200, batches), batch_threads).rate * batch)
                     before = nodes.received()
                     started = time.perf_counter()
                     accepted = drive(lambda i: nodes.send_batch(bodies[i], batch), batches, batch_threads)
