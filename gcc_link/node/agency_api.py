@@ -54,6 +54,25 @@ def send() -> tuple[Response, int]:
     return jsonify({"id": message.id, "status": "queued", "conversation_id": message.conversation_id}), 202
 
 
+@bp.post("/messages:batch")
+@require("messages:send")
+def send_batch() -> tuple[Response, int]:
+    """Queue up to ``node.max_batch_messages`` send requests with one durable commit; per-item outcomes."""
+    c = ctx()
+    items = sending.parse_batch_request(json_body(c.config.max_body_bytes), c.config.max_batch_messages)
+    results = sending.queue_batch(c, g.caller.agency, items)
+    answers: list[dict[str, Any]] = []
+    for index, result in enumerate(results):
+        if isinstance(result, ApiError):
+            answers.append({"index": index, "status": "rejected", "error": result.to_dict()["error"]})
+        else:
+            answers.append(
+                {"index": index, "id": result.id, "status": "queued", "conversation_id": result.conversation_id}
+            )
+    queued = sum(1 for a in answers if a["status"] == "queued")
+    return jsonify({"items": answers, "queued": queued, "rejected": len(answers) - queued}), 202
+
+
 @bp.get("/messages/<message_id>")
 @require("messages:send")
 def message_status(message_id: str) -> Response:

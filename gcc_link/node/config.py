@@ -83,6 +83,7 @@ class NodeConfig:
     directory_refresh_seconds: float = 60.0
     token_ttl_seconds: int = 900
     max_body_bytes: int = 1_048_576
+    max_batch_messages: int = 500  # items of one POST /api/v1/messages:batch
     max_peer_rejections_per_minute: int = 300
     max_token_failures_per_minute: int = 10
     backend_allowlist: tuple[str, ...] = ()
@@ -141,6 +142,7 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "node.delivery_workers": ("delivery_workers", "int"),
     "node.dev_insecure_http": ("dev_insecure_http", "bool"),
     "node.max_body_bytes": ("max_body_bytes", "int"),
+    "node.max_batch_messages": ("max_batch_messages", "int"),
     "oauth.token_ttl_seconds": ("token_ttl_seconds", "int"),
     "oauth.max_failures_per_minute": ("max_token_failures_per_minute", "int"),
     "node.max_peer_rejections_per_minute": ("max_peer_rejections_per_minute", "int"),
@@ -279,6 +281,8 @@ def _check(config: NodeConfig) -> None:
             raise ConfigError(f"service {s.id} is not provided by an agency of this node")
     if config.mode not in ("development", "production"):
         raise ConfigError("node.mode must be 'development' or 'production'")
+    if config.max_batch_messages < 1:
+        raise ConfigError("node.max_batch_messages must be at least 1")
     if not 1 <= config.port <= 65535:
         raise ConfigError("node.port must be 1..65535")
     if not 0 < config.resign_after_seconds < CLOCK_SKEW_SECONDS:

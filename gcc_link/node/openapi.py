@@ -44,8 +44,8 @@ def _path_param(name: str, pattern: str | None = None) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
-def openapi_document(server_url: str = "") -> dict[str, Any]:
-    """Build the document; ``server_url`` is the node's public URL."""
+def openapi_document(server_url: str = "", max_batch_messages: int = 500) -> dict[str, Any]:
+    """Build the document; ``server_url`` is the node's public URL, ``max_batch_messages`` its batch cap."""
     uuid = {"type": "string", "format": "uuid"}
     send_req = {
         "type": "object",
@@ -61,6 +61,49 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
             "content_type": {"type": "string"},
             "sender": {"type": "string", "description": "optional; must be the client's own agency"},
         },
+    }
+    batch_req = {
+        "type": "object",
+        "required": ["messages"],
+        "additionalProperties": False,
+        "properties": {
+            "messages": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": max_batch_messages,
+                "items": send_req,
+                "description": "send requests, each exactly what POST /api/v1/messages takes; an invalid item "
+                "is refused on its own (its error in the answer), the others are queued",
+            }
+        },
+    }
+    batch_item = {
+        "oneOf": [
+            {
+                "type": "object",
+                "required": ["index", "id", "status", "conversation_id"],
+                "properties": {
+                    "index": {"type": "integer", "minimum": 0},
+                    "id": uuid,
+                    "status": {"const": "queued"},
+                    "conversation_id": uuid,
+                },
+            },
+            {
+                "type": "object",
+                "required": ["index", "status", "error"],
+                "properties": {
+                    "index": {"type": "integer", "minimum": 0},
+                    "status": {"const": "rejected"},
+                    "error": {
+                        "type": "object",
+                        "required": ["code", "message"],
+                        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                        "description": "the error a single send of this item gets",
+                    },
+                },
+            },
+        ]
     }
     status = {
         "type": "object",
@@ -155,6 +198,29 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                 },
                 scope="messages:send",
                 body=_json(send_req),
+            )
+        },
+        "/api/v1/messages:batch": {
+            "post": _op(
+                "Send several messages: each item checked and signed as a single send, all valid items "
+                "committed to the outbox in one transaction before 202; a retried batch queues new messages",
+                {
+                    "202": ok(
+                        "per-item outcomes, in request order",
+                        {
+                            "type": "object",
+                            "required": ["items", "queued", "rejected"],
+                            "properties": {
+                                "items": {"type": "array", "items": batch_item},
+                                "queued": {"type": "integer", "minimum": 0},
+                                "rejected": {"type": "integer", "minimum": 0},
+                            },
+                        },
+                    ),
+                    **_errors(400, 401, 403, 413),
+                },
+                scope="messages:send",
+                body=_json(batch_req),
             )
         },
         "/api/v1/messages/{id}": {

@@ -51,4 +51,5 @@ def metrics() -> Response:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(openapi_document(ctx().config.public_url))
+    config = ctx().config
+    return jsonify(openapi_document(config.public_url, config.max_batch_messages))

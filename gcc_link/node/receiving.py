@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -82,11 +83,16 @@ def grant_checker(session: Session):
     return has_grant
 
 
-def _existing(session: Session, ids: list[str]) -> dict[str, InboxMessage]:
+def _existing(session: Session, ids: list[str]) -> dict[str, tuple[str, bytes, str]]:
+    """``{id: (message_sha256, receipt, sender)}`` of the inbox rows with these ids (only those columns)."""
     if not ids:
         return {}
-    rows = session.execute(select(InboxMessage).where(InboxMessage.id.in_(ids))).scalars().all()
-    return {r.id: r for r in rows}
+    rows = session.execute(
+        select(InboxMessage.id, InboxMessage.message_sha256, InboxMessage.receipt, InboxMessage.sender).where(
+            InboxMessage.id.in_(ids)
+        )
+    ).all()
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
 def verify_incoming(ctx: NodeContext, data: bytes, now: datetime, has_grant, peer_state: str | None) -> Message:
@@ -117,8 +123,7 @@ def receive_many(
         has_grant = grant_checker(session)
         claims = [peek_claims(d) for d in items]
         ids = [c[0] for c in claims]
-        existing = _existing(session, [i for i in ids if i])
-        existing_receipts = {k: (v.message_sha256, v.receipt, v.sender) for k, v in existing.items()}
+        existing_receipts = _existing(session, [i for i in ids if i])
     pending: list[tuple[int, Message | None, bytes, Receipt | None, str | None]] = []
     seen: dict[str, str] = {}
     for n, data in enumerate(items):
@@ -146,18 +151,25 @@ def receive_many(
             ctx.identity, message_jws=data, message_id=message.id, status="accepted", code=None, now=now
         )
         pending.append((n, message, data, receipt, None))
+    # built before the write transaction: the store's write lock is held only for the inserts
+    ts = now.timestamp()
+    rows = {
+        n: inbox_row(ctx, m, d, r.jws, ts, push=push, now=ts)
+        for n, m, d, r, code in pending
+        if m is not None and r is not None and code is None
+    }
     try:
-        ctx.db.retrying(lambda s: _store(ctx, s, pending, now, push))
+        ctx.db.retrying(lambda s: _store(ctx, s, pending, now, rows))
     except IntegrityError:
         # a concurrent worker stored one of these ids first: settle them one by one
         for one in pending:
             try:
-                ctx.db.retrying(functools.partial(_store, ctx, pending=[one], now=now, push=push))
+                ctx.db.retrying(functools.partial(_store, ctx, pending=[one], now=now, rows=rows))
             except IntegrityError:
                 pass
     accepted_ids = [m.id for _n, m, _d, _r, _c in pending if m is not None]
     with ctx.db.read() as session:
-        stored = {k: v.receipt for k, v in _existing(session, accepted_ids).items()}
+        stored = {k: v[1] for k, v in _existing(session, accepted_ids).items()}
     for n, msg, _data, own, _code in pending:
         if msg is not None:
             if msg.id in stored:
@@ -195,11 +207,16 @@ def inbox_row(
     )
 
 
-def _store(ctx: NodeContext, session: Session, pending, now: datetime, push: bool) -> None:
+def _store(ctx: NodeContext, session: Session, pending, now: datetime, rows: dict[int, dict[str, Any]]) -> None:
+    """Insert what ``pending`` accepted (``rows``: their prebuilt inbox rows by index) or rejected, with log entries.
+
+    Traffic is counted once per (peer state, outcome) for the whole batch, not per message.
+    """
     ts = now.timestamp()
+    counts: Counter[tuple[str, str | None]] = Counter()
     stored = [m.recipient for _n, m, _d, r, code in pending if m is not None and r is not None and code not in _UNSAVED]
     logstore.order_inbox(session, stored)
-    for _n, message, data, receipt, code in pending:
+    for n, message, data, receipt, code in pending:
         if code == UNSTORED and receipt is not None:
             # one counter row, never a stored copy
             session.execute(text(_COUNT_UNSTORED.format(shard=shard_sql(session))), {"code": receipt.code or ""})
@@ -207,12 +224,10 @@ def _store(ctx: NodeContext, session: Session, pending, now: datetime, push: boo
         if code in _UNSAVED:
             continue
         if message is not None and receipt is not None:
-            session.connection().execute(
-                _INSERT_INBOX, inbox_row(ctx, message, data, receipt.jws, ts, push=push, now=ts)
-            )
+            session.connection().execute(_INSERT_INBOX, rows[n])
             logstore.append(session, "message_received", message.id, data, now)
             logstore.append(session, "receipt_signed", message.id, receipt.jws, now)
-            traffic.record(session, message.sender_state, "received", None, now)
+            counts[(message.sender_state, None)] += 1
         elif receipt is not None:
             session.connection().execute(
                 _INSERT_REJECTION, dict(message_id=receipt.receipt_for, code=receipt.code or "", at=ts, peer=None)
@@ -220,7 +235,9 @@ def _store(ctx: NodeContext, session: Session, pending, now: datetime, push: boo
             logstore.append(session, "receipt_signed", receipt.receipt_for, receipt.jws, now)
             sender = peek_claims(data)[1]
             if sender is not None:
-                traffic.record(session, state_of(sender), "received", receipt.code, now)
+                counts[(state_of(sender), receipt.code)] += 1
+    for (state, outcome), n_messages in counts.items():
+        traffic.record(session, state, "received", outcome, now, n_messages)
 
 
 def receipt_status(code: str | None) -> int:

@@ -2,7 +2,9 @@
 
 The outbox row and its log entry commit in one durable transaction before
 ``POST /api/v1/messages`` answers 202, so an accepted message survives a
-crash at any later point.
+crash at any later point. ``POST /api/v1/messages:batch`` checks and signs
+each item exactly as a single send (:func:`prepare`) and commits all valid
+items of the batch in one such transaction (:func:`store`).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def check_recipient(ctx: NodeContext, recipient: AgencyId) -> None:
 def parse_send_request(ctx: NodeContext, agency: str, data: Any) -> dict[str, Any]:
     """Validate a send request body; returns keyword arguments for ``Message.create``."""
     if not isinstance(data, dict):
-        raise _bad("the request body must be a JSON object")
+        raise _bad("a send request must be a JSON object")
     unknown = sorted(set(data) - _ALLOWED)
     if unknown:
         raise _bad(f"unknown field(s): {unknown}")
@@ -106,40 +108,109 @@ def sign_message(ctx: NodeContext, kwargs: dict[str, Any], now: datetime) -> Mes
         raise _bad(exc.message) from None
 
 
+def prepare(ctx: NodeContext, session: Session, agency: str, data: Any, now: datetime) -> Message:
+    """Validate one send request and sign its message (nothing is stored); raises ``ApiError``.
+
+    The one check of a send request, shared by ``POST /api/v1/messages`` and
+    each item of ``POST /api/v1/messages:batch``. ``session`` is a read
+    session, used only when the request names a service of this node.
+    """
+    kwargs = parse_send_request(ctx, agency, data)
+    if "service" in kwargs:
+        check_service_exists(ctx, session, ServiceId.parse(kwargs["service"]))
+    return sign_message(ctx, kwargs, now)
+
+
+def _outbox_row(message: Message, ts: float) -> dict[str, Any]:
+    return dict(
+        id=message.id,
+        sender=message.sender,
+        recipient=message.recipient,
+        peer=message.recipient_state,
+        service=message.service,
+        conversation_id=message.conversation_id,
+        jws=message.jws,
+        status="queued",
+        attempts=0,
+        next_attempt_at=ts,
+        created_at=ts,
+        signed_at=ts,
+        expires_at=message.expires_at.timestamp(),
+        versions=message.sha256,
+    )
+
+
+def store(ctx: NodeContext, messages: list[Message], now: datetime) -> None:
+    """Commit ``messages`` to the outbox and their ``message_sent`` log entries in ONE durable transaction.
+
+    One commit (one fsync on SQLite) for the whole list: that is what makes a
+    batch cheaper per message than single sends. The outbox rows go in as one
+    executemany; the log entries are appended in list order.
+    """
+    if not messages:
+        return
+    ts = now.timestamp()
+    rows = [_outbox_row(m, ts) for m in messages]
+
+    def work(session: Session) -> None:
+        session.connection().execute(_INSERT_OUTBOX, rows)
+        for message in messages:
+            logstore.append(session, "message_sent", message.id, message.jws, now)
+
+    ctx.db.retrying(work)
+
+
 def queue(ctx: NodeContext, agency: str, data: Any) -> Message:
     """Validate, sign and durably queue one message; returns it once committed."""
     now = ctx.now()
-    kwargs = parse_send_request(ctx, agency, data)
-    if "service" in kwargs:
-        with ctx.db.read() as session:
-            check_service_exists(ctx, session, ServiceId.parse(kwargs["service"]))
-    message = sign_message(ctx, kwargs, now)
-    ts = now.timestamp()
-
-    def store(session: Session) -> None:
-        session.connection().execute(
-            _INSERT_OUTBOX,
-            dict(
-                id=message.id,
-                sender=message.sender,
-                recipient=message.recipient,
-                peer=message.recipient_state,
-                service=message.service,
-                conversation_id=message.conversation_id,
-                jws=message.jws,
-                status="queued",
-                attempts=0,
-                next_attempt_at=ts,
-                created_at=ts,
-                signed_at=ts,
-                expires_at=message.expires_at.timestamp(),
-                versions=message.sha256,
-            ),
-        )
-        logstore.append(session, "message_sent", message.id, message.jws, now)
-
-    ctx.db.retrying(store)
+    with ctx.db.read() as session:
+        message = prepare(ctx, session, agency, data, now)
+    store(ctx, [message], now)
     return message
+
+
+def parse_batch_request(data: Any, max_messages: int) -> list[Any]:
+    """The items of a batch send request ``{"messages": [...]}``; whole-request problems raise ``ApiError``.
+
+    Only the envelope is checked here (an object with exactly ``messages``, a
+    non-empty list of at most ``max_messages``); each item is checked by
+    :func:`prepare` like a single send, and refused on its own.
+    """
+    if not isinstance(data, dict):
+        raise _bad('the request body must be a JSON object {"messages": [...]}')
+    unknown = sorted(set(data) - {"messages"})
+    if unknown:
+        raise _bad(f"unknown field(s): {unknown}")
+    items = data.get("messages")
+    if not isinstance(items, list):
+        raise _bad("messages must be a list of send requests")
+    if not items:
+        raise _bad("messages must hold at least one send request")
+    if len(items) > max_messages:
+        raise ApiError(
+            413, "too_large", f"a batch holds at most {max_messages} messages (node.max_batch_messages); split it"
+        )
+    return items
+
+
+def queue_batch(ctx: NodeContext, agency: str, items: list[Any]) -> list[Message | ApiError]:
+    """Validate and sign every item, then queue all valid ones in one durable transaction.
+
+    Returns, in request order, the queued message or the ``ApiError`` that
+    refused the item (the same error a single send of it would get). Invalid
+    items do not stop the others; a failure of the store itself (or of the
+    node's own trust anchor) fails the whole request, and then nothing is stored.
+    """
+    now = ctx.now()
+    results: list[Message | ApiError] = []
+    with ctx.db.read() as session:
+        for data in items:
+            try:
+                results.append(prepare(ctx, session, agency, data, now))
+            except ApiError as exc:
+                results.append(exc)
+    store(ctx, [r for r in results if isinstance(r, Message)], now)
+    return results
 
 
 def outbox_status(ctx: NodeContext, agency: str, message_id: str) -> dict[str, Any]:

@@ -75,3 +75,49 @@ def test_any_inbox_parameters_are_answered_with_a_stable_code(node, after, limit
     assert r.status_code in (200, 400), r.get_data(as_text=True)
     if r.status_code == 400:
         assert r.get_json()["error"]["code"] in ("invalid_cursor", "invalid_request")
+
+
+#: What a batch item is refused with: the codes a single send answers with.
+ITEM_CODES = {
+    "invalid_request",
+    "sender_mismatch",
+    "unknown_service",
+    "too_large",
+    "unknown_state",
+    "unknown_recipient",
+}
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    request=st.one_of(
+        st.fixed_dictionaries({"messages": st.lists(st.one_of(fields, json_values), min_size=1, max_size=6)}),
+        st.dictionaries(st.sampled_from(["messages", "items", "sender"]), json_values, max_size=2),
+        json_values,
+    )
+)
+def test_any_batch_request_is_answered_item_by_item_with_stable_codes(node, request):
+    client, headers = node
+    r = client.post(
+        "/api/v1/messages:batch", data=json.dumps(request), headers={**headers, "Content-Type": "application/json"}
+    )
+    assert r.status_code in (202, 400, 413), r.get_data(as_text=True)
+    data = r.get_json()
+    if r.status_code != 202:
+        assert set(data) == {"error"} and data["error"]["code"] in ("invalid_request", "too_large")
+        return
+    items = request["messages"]
+    assert [a["index"] for a in data["items"]] == list(range(len(items)))
+    assert data["queued"] + data["rejected"] == len(items)
+    for answer in data["items"]:
+        if answer["status"] == "queued":
+            assert len(answer["id"]) == 36 and len(answer["conversation_id"]) == 36
+        else:
+            assert answer["status"] == "rejected" and answer["error"]["code"] in ITEM_CODES
+            assert answer["error"]["message"]

@@ -17,6 +17,16 @@ def test_every_documented_operation_behaves_as_documented(inprocess_node):
     assert operations >= 15 and failures == {}
 
 
+def test_the_batch_send_is_documented_with_the_configured_cap(inprocess_node):
+    """Documented, so the run above drives it; its cap is the node's ``max_batch_messages``."""
+    app, _headers = inprocess_node
+    doc = app.test_client().get("/openapi.json").get_json()
+    op = doc["paths"]["/api/v1/messages:batch"]["post"]
+    schema = op["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["properties"]["messages"]["maxItems"] == app.extensions["gcc_link"].config.max_batch_messages
+    assert op["security"] == [{"oauth2": ["messages:send"]}] and "202" in op["responses"]
+
+
 def test_a_405_names_the_allowed_methods(inprocess_node):
     app, _headers = inprocess_node
     r = app.test_client().delete("/api/v1/messages")

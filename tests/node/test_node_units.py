@@ -107,6 +107,21 @@ def test_config_env_overrides_and_errors(tmp_path):
         load_config(tmp_path / "missing.toml", env={})
 
 
+def test_config_batch_cap_default_override_and_floor(tmp_path):
+    path = tmp_path / "node.toml"
+    path.write_text(
+        '[node]\nstate = "KW"\ndata_dir = "d"\ncertificate = "c.pem"\nprivate_key = "k.pem"\n'
+        'directory = "dir.jws"\nmax_batch_messages = 50\n[[agencies]]\nid = "KW/MOI"\n'
+    )
+    assert load_config(path, env={}).max_batch_messages == 50
+    assert load_config(path, env={"GCC_NODE__MAX_BATCH_MESSAGES": "2"}).max_batch_messages == 2
+    path.write_text(path.read_text().replace("max_batch_messages = 50\n", ""))
+    assert load_config(path, env={}).max_batch_messages == 500
+    for bad in ("0", '"many"'):
+        with pytest.raises(ConfigError, match="(?i)max_batch_messages"):
+            load_config(path, env={"GCC_NODE__MAX_BATCH_MESSAGES": bad})
+
+
 def test_backoff_grows_with_jitter_and_cap():
     rng = random.Random(1)
     values = [backoff(n, 1.0, 60.0, rng) for n in range(1, 12)]
