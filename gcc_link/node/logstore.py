@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import threading
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -48,6 +48,7 @@ __all__ = [
     "RecordedEntry",
     "SEQUENCER_LOCK",
     "append",
+    "append_many",
     "deferred",
     "drain",
     "find",
@@ -95,24 +96,39 @@ def _row(entry: ChainEntry, item: bytes) -> dict[str, object]:
 
 
 def append(session: Session, kind: str, ref: str | None, item: bytes, now: datetime) -> None:
-    """Record ``item`` (exact JWS bytes) in the log, in ``session``'s transaction.
+    """Record ``item`` (exact JWS bytes) in the log, in ``session``'s transaction."""
+    append_many(session, [(kind, ref, item)], now)
 
-    Prebuilt SQLAlchemy Core statements on the session's connection (not ORM
-    units of work): this runs for every message and receipt. The kind is
-    checked here, where the caller can still roll back, not at chaining time.
+
+def append_many(session: Session, items: Sequence[tuple[str, str | None, bytes]], now: datetime) -> None:
+    """Record ``(kind, ref, item)`` entries in this order, in ``session``'s transaction.
+
+    Three statements however many entries (read the head, one multi-row
+    insert, move the head; on PostgreSQL one multi-row insert of recorded
+    entries): a batch of messages costs the same round trips as one. Prebuilt
+    SQLAlchemy Core statements, not ORM units of work: this runs for every
+    message and receipt. Kinds are checked here, where the caller can still
+    roll back, not at chaining time.
     """
+    if not items:
+        return
     conn = session.connection()
+    at = format_time(now)
     if deferred(session):
-        entry = next_entry(0, "", kind, ref, format_time(now), item)  # validates kind, hashes the item once
-        conn.execute(
-            _INSERT_PENDING,
-            {"kind": kind, "ref": ref, "at": entry.at, "item_sha256": entry.item_sha256, "data": bytes(item)},
-        )
+        recorded = []
+        for kind, ref, item in items:
+            entry = next_entry(0, "", kind, ref, at, item)  # validates the kind, hashes the item once
+            recorded.append({"kind": kind, "ref": ref, "at": at, "item_sha256": entry.item_sha256, "data": bytes(item)})
+        conn.execute(_INSERT_PENDING, recorded)
         return
     seq, prev = conn.execute(_SELECT_HEAD).one()
-    entry = next_entry(seq, prev, kind, ref, format_time(now), item)
-    conn.execute(_INSERT_ENTRY, _row(entry, item))
-    conn.execute(_UPDATE_HEAD, {"new_seq": entry.seq, "new_hash": entry.entry_hash})
+    rows = []
+    for kind, ref, item in items:
+        entry = next_entry(seq, prev, kind, ref, at, item)
+        rows.append(_row(entry, item))
+        seq, prev = entry.seq, entry.entry_hash
+    conn.execute(_INSERT_ENTRY, rows)
+    conn.execute(_UPDATE_HEAD, {"new_seq": seq, "new_hash": prev})
 
 
 def sequence(session: Session, *, limit: int = SEQUENCE_BATCH, wait: bool = False) -> int:

@@ -216,6 +216,7 @@ def _store(ctx: NodeContext, session: Session, pending, now: datetime, rows: dic
     counts: Counter[tuple[str, str | None]] = Counter()
     stored = [m.recipient for _n, m, _d, r, code in pending if m is not None and r is not None and code not in _UNSAVED]
     logstore.order_inbox(session, stored)
+    entries: list[tuple[str, str | None, bytes]] = []  # appended together after the loop, in this order
     for n, message, data, receipt, code in pending:
         if code == UNSTORED and receipt is not None:
             # one counter row, never a stored copy
@@ -225,17 +226,17 @@ def _store(ctx: NodeContext, session: Session, pending, now: datetime, rows: dic
             continue
         if message is not None and receipt is not None:
             session.connection().execute(_INSERT_INBOX, rows[n])
-            logstore.append(session, "message_received", message.id, data, now)
-            logstore.append(session, "receipt_signed", message.id, receipt.jws, now)
+            entries += [("message_received", message.id, data), ("receipt_signed", message.id, receipt.jws)]
             counts[(message.sender_state, None)] += 1
         elif receipt is not None:
             session.connection().execute(
                 _INSERT_REJECTION, dict(message_id=receipt.receipt_for, code=receipt.code or "", at=ts, peer=None)
             )
-            logstore.append(session, "receipt_signed", receipt.receipt_for, receipt.jws, now)
+            entries.append(("receipt_signed", receipt.receipt_for, receipt.jws))
             sender = peek_claims(data)[1]
             if sender is not None:
                 counts[(state_of(sender), receipt.code)] += 1
+    logstore.append_many(session, entries, now)
     for (state, outcome), n_messages in counts.items():
         traffic.record(session, state, "received", outcome, now, n_messages)
 

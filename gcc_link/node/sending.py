@@ -154,8 +154,7 @@ def store(ctx: NodeContext, messages: list[Message], now: datetime) -> None:
 
     def work(session: Session) -> None:
         session.connection().execute(_INSERT_OUTBOX, rows)
-        for message in messages:
-            logstore.append(session, "message_sent", message.id, message.jws, now)
+        logstore.append_many(session, [("message_sent", m.id, m.jws) for m in messages], now)
 
     ctx.db.retrying(work)
 

@@ -270,15 +270,15 @@ def test_a_store_failure_mid_batch_stores_none_of_it(inprocess_node, monkeypatch
     app, headers = inprocess_node
     before = _outbox_rows(app)
     appended = []
-    original = logstore.append
+    original = logstore.next_entry  # called once per entry, inside the write transaction
 
-    def failing_append(session, kind, ref, item, now):
+    def failing_entry(seq, prev, kind, ref, at, item):
         appended.append(ref)
         if len(appended) == 3:
             raise OperationalError("INSERT INTO message_log", {}, Exception("disk I/O error"))
-        return original(session, kind, ref, item, now)
+        return original(seq, prev, kind, ref, at, item)
 
-    monkeypatch.setattr(logstore, "append", failing_append)
+    monkeypatch.setattr(logstore, "next_entry", failing_entry)
     r = app.test_client().post(
         BATCH, json={"messages": [{"recipient": "SA/MOI", "body": {"i": i}} for i in range(5)]}, headers=headers
     )

@@ -256,3 +256,29 @@ def test_postgres_metrics_show_the_sequencers_backlog(pg_db):
     assert b"gcc_link_log_pending_entries 3.0" in render(ctx)  # type: ignore[arg-type]
     logstore.drain(pg_db)
     assert b"gcc_link_log_pending_entries 0.0" in render(ctx)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_append_many_costs_the_same_statements_as_one_and_keeps_the_order(store, request):
+    from sqlalchemy import event
+
+    db = request.getfixturevalue("sqlite_db" if store == "sqlite" else "pg_db")
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if not statement.startswith("BEGIN"):
+            statements.append(statement)
+
+    items = [("message_received", f"m{i}", f"msg {i}".encode()) for i in range(10)]
+    items += [("receipt_signed", f"m{i}", f"rcpt {i}".encode()) for i in range(10)]
+    with db.write() as s:
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            logstore.append_many(s, items, NOW)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+    assert len(statements) == (1 if store == "postgres" else 3), statements  # not 3 per entry
+    logstore.drain(db)
+    chain = chain_of(db)
+    assert [(e.kind, e.ref, d) for e, d in chain] == [(k, r, d) for k, r, d in items]
+    assert verify_chain(chain) == []
