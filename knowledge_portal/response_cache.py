@@ -36,20 +36,21 @@ How it stays right:
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Flask, g, request, session
-from sqlalchemy import text
+from sqlalchemy.engine import Engine
 from werkzeug.wrappers import Response
 
-from .db import get_session
 from .i18n import current_lang
 
-__all__ = ["CachedPage", "PageCache", "init_response_cache", "read_generation"]
+__all__ = ["CachedPage", "PageCache", "GenerationReader", "init_response_cache"]
 
 #: Blueprints whose GET pages are public and cacheable.
 CACHEABLE_BLUEPRINTS = frozenset(
@@ -63,7 +64,7 @@ LIVE_BLUEPRINTS = frozenset({"network", "network_api", "directory", "directory_f
 #: Larger responses are served uncached (they would crowd the cache out).
 MAX_BODY = 512 * 1024
 
-_GENERATION = text("SELECT value FROM content_generation WHERE id = 1")
+_GENERATION_SQL = "SELECT value FROM content_generation WHERE id = 1"
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,11 @@ class PageCache:
             while len(self._pages) > self.max_entries:
                 self._pages.popitem(last=False)
 
+    def clear(self) -> None:
+        """Forget every page (for tests that change what a page shows without writing to the database)."""
+        with self._lock:
+            self._pages.clear()
+
     def __len__(self) -> int:
         return len(self._pages)
 
@@ -123,26 +129,57 @@ class PageCache:
             self._generation = generation
 
 
-def read_generation() -> int:
-    """The content generation, read through the request's session (so the page is rendered from the same snapshot)."""
-    return int(get_session().execute(_GENERATION).scalar_one())
+class GenerationReader:
+    """Reads the content generation on a connection each thread keeps (no ORM session, no pool round trip).
 
+    Read *before* the page is rendered, on another connection than the
+    page's session: a write committed in between makes the page newer than
+    its recorded generation, never older, so it can only be dropped early.
+    Each read ends its transaction (a kept SQLite or PostgreSQL snapshot
+    would hide later writes). ``max_age`` > 0 reuses a value read less than
+    that many seconds ago (then pages can be that stale after a write).
+    """
 
-class _Generation:
-    """The generation as this process last read it; read again when older than ``max_age`` seconds (0: always)."""
-
-    def __init__(self, max_age: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, engine: Engine, max_age: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.engine = engine
         self.max_age = max_age
         self.clock = clock
-        self._value = 0
-        self._read_at: float | None = None
+        self._local = threading.local()
 
     def current(self) -> int:
+        local = self._local
         now = self.clock()
-        if self.max_age <= 0 or self._read_at is None or now - self._read_at >= self.max_age:
-            self._value = read_generation()
-            self._read_at = now
-        return self._value
+        read_at = getattr(local, "read_at", None)
+        if self.max_age > 0 and read_at is not None and now - read_at < self.max_age:
+            return int(local.value)
+        try:
+            value = self._read(getattr(local, "conn", None) or self._connect())
+        except Exception:  # noqa: BLE001 - a dropped connection (database restart): one retry on a new one
+            self._discard()
+            value = self._read(self._connect())
+        local.value, local.read_at = value, now
+        return value
+
+    def _connect(self) -> Any:
+        conn = self._local.conn = self.engine.raw_connection()
+        return conn
+
+    def _read(self, conn: Any) -> int:
+        cursor = conn.cursor()
+        try:
+            cursor.execute(_GENERATION_SQL)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+            conn.rollback()  # end the read transaction: the next read sees newer commits
+        return int(row[0]) if row else 0
+
+    def _discard(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.invalidate()
 
 
 def _cacheable_request() -> bool:
@@ -178,7 +215,8 @@ def init_response_cache(app: Flask) -> PageCache | None:
     if not app.config["RESPONSE_CACHE"]:
         return None
     cache = PageCache(int(app.config["RESPONSE_CACHE_ENTRIES"]))
-    generation = _Generation(float(app.config["RESPONSE_CACHE_GENERATION_MS"]) / 1000)
+    engine = app.extensions["portal_db"].engine
+    generation = GenerationReader(engine, float(app.config["RESPONSE_CACHE_GENERATION_MS"]) / 1000)
     lifetime = float(app.config["RESPONSE_CACHE_SECONDS"])
     live_lifetime = float(app.config["RESPONSE_CACHE_LIVE_SECONDS"])
     app.extensions["portal_page_cache"] = cache
