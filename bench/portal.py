@@ -47,8 +47,8 @@ BARE = textwrap.dedent("""
 """)
 
 
-def run(quick: bool, cache: bool = True, pages: tuple[str, ...] = tuple(PAGES)) -> tuple[list[Row], dict[str, Any]]:
-    urls = tuple(PAGES[p] for p in pages)
+def run(quick: bool, cache: bool = True, names: tuple[str, ...] = tuple(PAGES)) -> tuple[list[Row], dict[str, Any]]:
+    urls = tuple(PAGES[n] for n in names)
     rounds = 3 if quick else 5
     per_round = 240 if quick else 600
     with tempfile.TemporaryDirectory(prefix="gcc-link-bench-portal-") as d:
@@ -146,7 +146,7 @@ def run(quick: bool, cache: bool = True, pages: tuple[str, ...] = tuple(PAGES)) 
                 stop(bare)
             stop(portal)
     p95, c95 = median(ours), median(ceiling)
-    label = ", ".join(pages) + ("" if cache else "; no response cache")
+    label = ", ".join(names) + ("" if cache else "; no response cache")
     rows = [
         Row(
             f"portal p95, {CLIENTS} clients ({label})",
@@ -175,7 +175,7 @@ def main() -> None:
     pages = tuple(p for p in args.pages.split(",") if p)
     if not pages or set(pages) - set(PAGES):
         parser.error("--pages: choose from " + ", ".join(PAGES))
-    rows, figures = run(args.quick, cache=not args.no_cache, pages=pages)
+    rows, figures = run(args.quick, cache=not args.no_cache, names=pages)
     print_table("portal (medians over rounds)", rows)
     print(json.dumps(figures))
 
