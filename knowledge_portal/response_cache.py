@@ -16,11 +16,14 @@ How it stays right:
 
 * Each entry remembers the content generation (:class:`~knowledge_portal.models.ContentGeneration`)
   read *before* its page was rendered. Every content write bumps that row in
-  its own transaction, so an entry is served only while no write committed
-  since. The row is read from the database on every cacheable request
-  (``RESPONSE_CACHE_GENERATION_MS`` > 0 reads it at most that often per
-  process, which then bounds how stale a page can be), so several processes
-  on several machines sharing one database see a publish at their next request.
+  the writing transaction (session events in :mod:`knowledge_portal.models`;
+  search index changes bump it after the index moved), so an entry is served
+  only while no write committed since. The row is read from the database on
+  every cacheable request, on a connection each thread keeps (one indexed
+  one-row SELECT; ``RESPONSE_CACHE_GENERATION_MS`` > 0 reads it at most that
+  often per thread, which then bounds how stale a page can be), so several
+  processes on several machines sharing one database see a publish at their
+  next request.
 * Pages whose content depends on the clock or on files outside the database
   (the network's online/offline view, the member directory) expire after
   ``RESPONSE_CACHE_LIVE_SECONDS`` (default 5); the rest after
@@ -37,6 +40,7 @@ How it stays right:
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -152,8 +156,11 @@ class GenerationReader:
         read_at = getattr(local, "read_at", None)
         if self.max_age > 0 and read_at is not None and now - read_at < self.max_age:
             return int(local.value)
+        conn = getattr(local, "conn", None)
+        if getattr(local, "pid", None) != os.getpid():  # never a connection opened before a (gunicorn) fork
+            conn = None
         try:
-            value = self._read(getattr(local, "conn", None) or self._connect())
+            value = self._read(conn or self._connect())
         except Exception:  # noqa: BLE001 - a dropped connection (database restart): one retry on a new one
             self._discard()
             value = self._read(self._connect())
@@ -162,6 +169,7 @@ class GenerationReader:
 
     def _connect(self) -> Any:
         conn = self._local.conn = self.engine.raw_connection()
+        self._local.pid = os.getpid()
         return conn
 
     def _read(self, conn: Any) -> int:
@@ -226,7 +234,11 @@ def init_response_cache(app: Flask) -> PageCache | None:
         if not _cacheable_request():
             return None
         key = (request.script_root, request.path, request.query_string.decode("latin-1"), current_lang())
-        current = generation.current()
+        try:
+            current = generation.current()
+        except Exception:  # noqa: BLE001 - the cache must never take a page down: render it as without a cache
+            app.logger.warning("response cache: cannot read the content generation", exc_info=True)
+            return None
         page = cache.get(key, current)
         if page is not None:
             return page.response()

@@ -280,3 +280,21 @@ def test_live_pages_expire_quickly(env: PortalEnv):
         client.get("/en/")
         client.get("/en/standards/")
     assert names == ["home.html"]  # the home page shows the network's online/offline state: re-rendered
+
+
+def test_generation_reader_sees_commits_of_other_connections_and_honours_its_max_age(env: PortalEnv):
+    from knowledge_portal.models import bump_generation
+    from knowledge_portal.response_cache import GenerationReader
+
+    engine = env.app.extensions["portal_db"].engine
+    now = [0.0]
+    strict = GenerationReader(engine)
+    lazy = GenerationReader(engine, max_age=0.5, clock=lambda: now[0])
+    start = strict.current()
+    assert lazy.current() == start
+    with engine.begin() as conn:
+        bump_generation(conn)
+    assert strict.current() == start + 1  # the very next read
+    assert lazy.current() == start  # within its max age: the value it read (the documented staleness)
+    now[0] += 0.5
+    assert lazy.current() == start + 1
