@@ -124,7 +124,7 @@ def run(quick: bool, cache: bool = True, names: tuple[str, ...] = tuple(PAGES)) 
                 cwd=tmp,
             )
             bare_base = f"http://127.0.0.1:{bare_port}"
-            wait_http(bare_base + "/ar/", proc=bare, log=tmp / "bare.log")
+            wait_http(bare_base + urls[0], proc=bare, log=tmp / "bare.log")
 
             def getter(where: str):
                 def get(i: int) -> None:
