@@ -8,7 +8,11 @@ cores) requests the Arabic home page, the readiness dashboard and a
 knowledge-base search page in turn, for several rounds; the figure is the
 median over rounds of each round's p95 latency.
 
-    .venv/bin/python bench/portal.py [--quick]
+The portal caches anonymous public pages (knowledge_portal.response_cache);
+``--no-cache`` measures every request rendered (the cost of a cache miss),
+``--pages search`` (or ``home,dashboard``) only some of the pages.
+
+    .venv/bin/python bench/portal.py [--quick] [--no-cache] [--pages home,dashboard,search]
 """
 
 from __future__ import annotations
@@ -23,7 +27,11 @@ from typing import Any
 
 from common import Row, drive, free_port, median, percentile, print_table, session, start, stop, wait_http
 
-URLS = ("/ar/", "/ar/readiness/", "/ar/practices/?q=%D8%A7%D9%84%D8%AF%D9%81%D8%B9")
+PAGES = {
+    "home": "/ar/",
+    "dashboard": "/ar/readiness/",
+    "search": "/ar/practices/?q=%D8%A7%D9%84%D8%AF%D9%81%D8%B9",
+}
 CLIENTS = 16
 BARE = textwrap.dedent("""
     import json, pathlib
@@ -39,7 +47,8 @@ BARE = textwrap.dedent("""
 """)
 
 
-def run(quick: bool) -> tuple[list[Row], dict[str, Any]]:
+def run(quick: bool, cache: bool = True, names: tuple[str, ...] = tuple(PAGES)) -> tuple[list[Row], dict[str, Any]]:
+    urls = tuple(PAGES[n] for n in names)
     rounds = 3 if quick else 5
     per_round = 240 if quick else 600
     with tempfile.TemporaryDirectory(prefix="gcc-link-bench-portal-") as d:
@@ -78,6 +87,7 @@ def run(quick: bool) -> tuple[list[Row], dict[str, Any]]:
                 "2",
             ],
             log,
+            env=None if cache else {"GCC_PORTAL__RESPONSE_CACHE": "false"},
         )
         bare = None
         try:
@@ -89,7 +99,7 @@ def run(quick: bool) -> tuple[list[Row], dict[str, Any]]:
             if "kw-social-loan" not in http.get(base + "/ar/practices/?q=social").text:
                 raise SystemExit("the portal has no demo content")
             pages = {}
-            for url in URLS:
+            for url in urls:
                 r = http.get(base + url)
                 if r.status_code != 200:
                     raise SystemExit(f"{url}: {r.status_code}")
@@ -114,11 +124,11 @@ def run(quick: bool) -> tuple[list[Row], dict[str, Any]]:
                 cwd=tmp,
             )
             bare_base = f"http://127.0.0.1:{bare_port}"
-            wait_http(bare_base + "/ar/", proc=bare, log=tmp / "bare.log")
+            wait_http(bare_base + urls[0], proc=bare, log=tmp / "bare.log")
 
             def getter(where: str):
                 def get(i: int) -> None:
-                    r = http.get(where + URLS[i % len(URLS)])
+                    r = http.get(where + urls[i % len(urls)])
                     if r.status_code != 200:
                         raise SystemExit(f"{r.url}: {r.status_code}")
 
@@ -136,9 +146,10 @@ def run(quick: bool) -> tuple[list[Row], dict[str, Any]]:
                 stop(bare)
             stop(portal)
     p95, c95 = median(ours), median(ceiling)
+    label = ", ".join(names) + ("" if cache else "; no response cache")
     rows = [
         Row(
-            f"portal p95, {CLIENTS} clients (home, dashboard, search)",
+            f"portal p95, {CLIENTS} clients ({label})",
             p95,
             "ms",
             c95,
@@ -158,8 +169,13 @@ def run(quick: bool) -> tuple[list[Row], dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--no-cache", action="store_true", help="serve every request rendered (no response cache)")
+    parser.add_argument("--pages", default=",".join(PAGES), help="comma-separated: " + ", ".join(PAGES))
     args = parser.parse_args()
-    rows, figures = run(args.quick)
+    pages = tuple(p for p in args.pages.split(",") if p)
+    if not pages or set(pages) - set(PAGES):
+        parser.error("--pages: choose from " + ", ".join(PAGES))
+    rows, figures = run(args.quick, cache=not args.no_cache, names=pages)
     print_table("portal (medians over rounds)", rows)
     print(json.dumps(figures))
 

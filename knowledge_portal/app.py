@@ -26,6 +26,7 @@ from .db import Database
 from .i18n import DIRECTION, LANG_COOKIE, LANGS, current_lang, init_i18n, preferred_lang
 from .indexing import init_search
 from .network import NetworkMonitor
+from .response_cache import init_response_cache
 from .security import init_security_headers
 from .templating import init_templating
 
@@ -77,6 +78,7 @@ def create_app(config: PortalConfig | Mapping[str, Any] | None = None) -> Flask:
     from .views.public import bp as public_bp
 
     init_auth(app)
+    init_response_cache(app)  # after the user is loaded; its after_request hook runs first (the view's response)
     for bp in (public_bp, practices_bp, feeds_bp, auth_bp, admin_bp, directory_bp, network_bp):
         app.register_blueprint(bp, url_prefix="/<any(ar,en):lang>" + (bp.url_prefix or ""))
     app.register_blueprint(api_bp)

@@ -96,6 +96,14 @@ class PortalConfig:
     search_backend: str = "auto"
     #: ``callable(index_dir) -> SearchBackend``; None: whoosh. Only settable from code (overrides).
     search_backend_factory: Callable[[Path], Any] | None = None
+    #: Anonymous public GET pages are served from a per-process cache (see :mod:`knowledge_portal.response_cache`).
+    response_cache: bool = True
+    response_cache_entries: int = 512  # pages kept per process (least recently used out first)
+    response_cache_seconds: float = 300.0  # the longest a cached page is kept (writes invalidate it at once)
+    response_cache_live_seconds: float = 5.0  # pages showing the clock-dependent network view
+    #: 0: read the content generation on every cacheable request (no stale page); N: at most every N ms
+    #: per process, so a page can be up to N ms stale after a write.
+    response_cache_generation_ms: int = 0
     testing: bool = False
 
     def flask_config(self) -> dict[str, Any]:
@@ -224,6 +232,11 @@ _CHECKS: dict[str, Checker] = {
     "network_offline_after_seconds": _float,
     "search_backend": _choice(("auto", "whoosh", "postgres")),
     "search_backend_factory": _callable,
+    "response_cache": _bool,
+    "response_cache_entries": _int(1),
+    "response_cache_seconds": _float,
+    "response_cache_live_seconds": _float,
+    "response_cache_generation_ms": _int(0),
     "testing": _bool,
 }
 #: Settings whose environment value is kept as the plain text when it parses as another TOML type

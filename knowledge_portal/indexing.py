@@ -103,18 +103,35 @@ def _sector_labels(code: str, load: Any) -> tuple[str, str]:
     return (record.label_ar, record.label_en) if record is not None else ("", "")
 
 
+def search_changed(app: Flask | None = None) -> None:
+    """Bump the content generation after the index changed, so no cached search page outlives it.
+
+    The index is written after the practice's own commit (and, with whoosh,
+    outside the database): a search page rendered in between would otherwise
+    be cached under the new generation with the old results.
+    """
+    from .models import bump_generation
+
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    with app.extensions["portal_db"].engine.begin() as conn:
+        bump_generation(conn)
+
+
 def sync_practice(practice: Practice, app: Flask | None = None) -> None:
     backend = get_backend(app)
     if practice.status == "published":
         backend.index(to_doc(practice))
     else:
         backend.remove(practice.public_id)
+    search_changed(app)
 
 
 def reindex_all(session: Session, app: Flask | None = None) -> int:
     """Rebuild the index from every published practice; returns the count."""
     docs = [to_doc(p) for p in session.scalars(select(Practice).where(Practice.status == "published"))]
-    return get_backend(app).rebuild(docs)
+    count = get_backend(app).rebuild(docs)
+    search_changed(app)
+    return count
 
 
 def reindex_tag(session: Session, slug: str, app: Flask | None = None) -> int:
@@ -133,4 +150,5 @@ def reindex_tag(session: Session, slug: str, app: Flask | None = None) -> int:
     ]
     for p in tagged:
         backend.index(to_doc(p))
+    search_changed(app)
     return len(tagged)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -27,7 +28,9 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     select,
+    text,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -432,3 +435,65 @@ class NodeSample(Base):
     queue_depth: Mapped[int | None] = mapped_column(Integer, nullable=True)
     services: Mapped[list[str]] = mapped_column(JSON, default=list)
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # uptime, traffic, catalogue (newer nodes)
+
+
+class ContentGeneration(Base):
+    """One row (``id`` 1) whose ``value`` grows with every committed content write.
+
+    Response caches (:mod:`knowledge_portal.response_cache`) remember the value
+    a page was rendered at and serve it only while the value is unchanged, so a
+    publish through any portal process on the same database invalidates the
+    cached pages of every process at their next request. The bump is made in
+    the writing transaction itself (see :func:`_bump_generation_on_commit`):
+    it commits or rolls back with the content.
+    """
+
+    __tablename__ = "content_generation"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+#: Rows that never show on a public page or in the public API: writing them does not invalidate cached pages.
+_NOT_CONTENT: tuple[type, ...] = (ContentGeneration, User, LoginAttempt, AuditEntry, Revision)
+_BUMP = text("UPDATE content_generation SET value = value + 1 WHERE id = 1")
+_CONTENT_CHANGED = "portal_content_changed"
+
+
+def _is_content(obj: object) -> bool:
+    return isinstance(obj, Base) and not isinstance(obj, _NOT_CONTENT)
+
+
+def bump_generation(conn: Connection) -> None:
+    """Advance the content generation on ``conn`` (in its transaction): cached pages of every process go stale."""
+    conn.execute(_BUMP)
+
+
+@event.listens_for(Session, "after_flush")
+def _note_content_flush(session: Session, _context: Any) -> None:
+    if any(_is_content(o) for o in (*session.new, *session.dirty, *session.deleted)):
+        session.info[_CONTENT_CHANGED] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_content_dml(state: ORMExecuteState) -> None:
+    """Bulk ``update()``/``delete()``/``insert()`` of content rows run through the session count as content writes."""
+    if not (state.is_update or state.is_delete or state.is_insert):
+        return
+    entity = state.bind_mapper.class_ if state.bind_mapper is not None else None
+    if entity is None or not issubclass(entity, _NOT_CONTENT):
+        state.session.info[_CONTENT_CHANGED] = True
+
+
+@event.listens_for(Session, "before_commit")
+def _bump_generation_on_commit(session: Session) -> None:
+    """Bump the generation in the committing transaction when it wrote content (flushed, pending or bulk)."""
+    pending = any(_is_content(o) for o in (*session.new, *session.dirty, *session.deleted))
+    if session.info.get(_CONTENT_CHANGED) or pending:
+        bump_generation(session.connection())
+        session.info.pop(_CONTENT_CHANGED, None)
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_content_changes(session: Session, *_args: Any) -> None:
+    session.info.pop(_CONTENT_CHANGED, None)

@@ -25,11 +25,11 @@ def _no_bidi_controls(value: Any) -> Any:
     stored before that, or written by a path that forgot, so a right-to-left
     override can never reorder what a reader sees.
     """
+    if not isinstance(value, str) or value.isascii():  # bidi controls are never ASCII: most values pass as they are
+        return value
     if isinstance(value, Markup):
         return Markup(strip_bidi(str(value)))
-    if isinstance(value, str):
-        return strip_bidi(value)
-    return value
+    return strip_bidi(value)
 
 
 def node_attestation(service: Any) -> Any:

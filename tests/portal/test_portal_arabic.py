@@ -132,6 +132,8 @@ def _fake_network(app, online: bool | None):
     ]
     original = monitor.view
     monitor.view = lambda _states: NetworkView(directory_version=3, states=states)
+    # the fake bypasses the database the page cache is invalidated by: drop pages cached before it
+    app.extensions["portal_page_cache"].clear()
     return monitor, original
 
 
