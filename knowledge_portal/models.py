@@ -453,11 +453,10 @@ class ContentGeneration(Base):
     value: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
-#: Rows whose writes do not invalidate cached pages: never shown publicly, or (``NodeSample``) shown only by
-#: pages that expire after ``RESPONSE_CACHE_LIVE_SECONDS`` anyway (network, home map); the collector writes a
-#: sample per node every poll, which would otherwise empty every process's cache each poll interval. The
-#: catalogue's "verified by the node" marks may lag by up to ``RESPONSE_CACHE_SECONDS``.
-_NOT_CONTENT: tuple[type, ...] = (ContentGeneration, User, LoginAttempt, AuditEntry, Revision, NodeSample)
+#: Rows that never show on a public page or in the public API: writing them does not invalidate cached pages.
+#: (Network samples do count: a poll re-renders each page once per poll interval, which costs little, and
+#: pages then show a new poll at once.)
+_NOT_CONTENT: tuple[type, ...] = (ContentGeneration, User, LoginAttempt, AuditEntry, Revision)
 _BUMP = text("UPDATE content_generation SET value = value + 1 WHERE id = 1")
 _CONTENT_CHANGED = "portal_content_changed"
 

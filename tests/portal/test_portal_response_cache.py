@@ -299,32 +299,3 @@ def test_generation_reader_sees_commits_of_other_connections_and_honours_its_max
     now[0] += 0.5
     assert lazy.current() == start + 1
 
-
-def test_network_samples_leave_the_cache_alone_and_live_pages_still_show_them(env: PortalEnv):
-    """The collector writes samples every poll: that must not empty every cached page; network pages expire anyway."""
-    from datetime import datetime
-
-    from knowledge_portal.db import get_session
-    from knowledge_portal.models import NodeSample
-
-    cache = env.app.extensions["portal_page_cache"]
-    now = [1000.0]
-    cache.clock = lambda: now[0]
-    client = env.client()
-    client.get("/en/standards/")
-    client.get("/en/network")
-    start = _generation(env.app)
-    with env.app.app_context():
-        db = get_session()
-        db.add(NodeSample(cc="OM", polled_at=datetime(2030, 1, 1), online=False, error="unreachable"))
-        db.commit()
-    assert _generation(env.app) == start  # a poll is not a content write
-    with renders(env.app) as names:
-        client.get("/en/standards/")
-        client.get("/en/network")
-    assert names == []  # both still cached
-    now[0] += 6  # past the live lifetime
-    with renders(env.app) as names:
-        client.get("/en/standards/")
-        client.get("/en/network")
-    assert len(names) == 1 and "network" in names[0]  # the network page re-renders with the new samples
