@@ -6,11 +6,14 @@ import pickle
 
 import pytest
 from whoosh.analysis import Analyzer
+from whoosh.fields import TEXT
 
+from knowledge_portal.search import PracticeDoc
 from knowledge_portal.search.arabic import (
     ARABIC_STOP_WORDS,
     PROTECTED_WORDS,
     ArabicTokenizer,
+    WordTEXT,
     arabic_analyzer,
     english_analyzer,
     light_stem,
@@ -18,6 +21,8 @@ from knowledge_portal.search.arabic import (
     spelling_analyzer,
     surface_analyzer,
 )
+
+PARTS = ("title", "summary", "body", "labels")
 
 
 def texts(analyzer: Analyzer, value: str) -> list[str]:
@@ -233,3 +238,32 @@ def test_analyzers_survive_seeded_random_unicode() -> None:
         for analyzer in analyzers:
             for token in analyzer(value, chars=True, positions=True):
                 assert token.text and 0 <= token.startchar < token.endchar <= len(value)
+
+
+# -- indexing's fast path: one memoised function per word ---------------------------------
+
+
+@pytest.mark.parametrize("factory", [arabic_analyzer, english_analyzer, spelling_analyzer, surface_analyzer])
+def test_word_terms_equal_the_token_pipeline(factory, corpus: list[PracticeDoc]) -> None:
+    """``WordAnalyzer.terms`` (what indexing uses) yields exactly the terms of
+    the analyzer's token pipeline in index mode, on every text of the corpus
+    and on the hostile inputs above."""
+    analyzer = factory()
+    values = [getattr(doc, f"{part}_{lang}") for doc in corpus for part in PARTS for lang in ("ar", "en")]
+    for value in [*values, *NASTY]:
+        assert analyzer.terms(value) == texts(analyzer, value), value[:80]
+
+
+def test_word_text_field_indexes_like_whoosh_text(corpus: list[PracticeDoc]) -> None:
+    """The fast ``WordTEXT.index`` gives whoosh's ``TEXT.index`` postings
+    (term, frequency, weight, encoded frequency) for the same analyzer."""
+    for doc in corpus[:10]:
+        value = f"{doc.title_ar}\n{doc.body_ar}\n{doc.body_en}"
+        fast = WordTEXT(analyzer=arabic_analyzer(), phrase=False, field_boost=1.5)
+        slow = TEXT(analyzer=arabic_analyzer(), phrase=False, field_boost=1.5)
+        assert sorted(fast.index(value)) == sorted(slow.index(value))
+
+
+def test_word_analyzer_survives_pickling_with_its_memo() -> None:
+    analyzer = pickle.loads(pickle.dumps(english_analyzer()))
+    assert analyzer.terms("The Governments of the GCC") == ["govern", "gcc"]
