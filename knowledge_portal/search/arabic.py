@@ -379,6 +379,15 @@ class WordAnalyzer(CompositeAnalyzer):
         return [t for t in map(term_of, _find_words(text)) if t]
 
 
+def index_terms(analyzer: Analyzer, text: str) -> list[str]:
+    """The terms ``analyzer`` indexes for ``text``: through :meth:`WordAnalyzer.terms`
+    when it has one, else its token pipeline in index mode (e.g. the baseline's)."""
+    terms = getattr(analyzer, "terms", None)
+    if terms is not None:
+        return list(terms(text))
+    return [t.text for t in analyzer(text, mode="index")]
+
+
 class WordTEXT(TEXT):
     """whoosh's ``TEXT`` field, indexed through :meth:`WordAnalyzer.terms` when
     it can be (a :class:`WordAnalyzer` and frequencies only, no positions):

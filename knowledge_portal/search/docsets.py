@@ -26,8 +26,8 @@ from whoosh.matching import ListMatcher
 from whoosh.reading import TermNotFound
 from whoosh.searching import Searcher
 
-#: One way a query word matches: all of ``terms`` in one field (usually one term).
-Alternative = tuple[str, tuple[str, ...]]
+#: One way a query word matches: all of ``terms`` (usually one) in ``field``, the score times ``boost``.
+Alternative = tuple[str, tuple[str, ...], float]
 
 
 def _matcher_ids(matcher: Any) -> Iterable[int]:
@@ -62,7 +62,7 @@ def term_docs(searcher: Searcher, field: str, term: str) -> set[int]:
 def word_docs(searcher: Searcher, alternatives: Iterable[Alternative]) -> set[int]:
     """The documents one query word matches: any alternative, each needing all its terms."""
     out: set[int] = set()
-    for field, terms in alternatives:
+    for field, terms, _boost in alternatives:
         docs = term_docs(searcher, field, terms[0])
         for term in terms[1:]:
             docs &= term_docs(searcher, field, term)

@@ -1,19 +1,34 @@
-"""whoosh's BM25F, with each segment's field lengths read once instead of once per scored posting.
+"""BM25F scoring: whoosh's, with cached field lengths, and a top-k over a known set of matches.
 
 BM25F needs the length of the field of every document it scores; whoosh reads
 it from the segment's lengths file on every call (a seek, a read and an unpack,
 about three quarters of the time of scoring one posting). Segments are
 immutable, so each (segment, field) list of lengths is read once and cached by
-segment id. Scores are exactly whoosh's: the same formula, the same lengths.
+segment id (:class:`CachedLengthsBM25F`).
+
+:func:`top_scored` ranks a set of documents already known to match (from
+:mod:`.docsets`): whoosh's own top-k spends most of its time *finding* the
+matches of an AND of per-word ORs over eight fields (a Python call per
+sub-matcher per candidate document); here each query term's posting blocks are
+read once and only the known matches are scored, with whoosh's formula, IDF,
+average lengths, boosts and tie-break (lower document number first).
 """
 
 from __future__ import annotations
 
+import heapq
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import accumulate, repeat
 from typing import Any
 
+from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.reading import TermNotFound
 from whoosh.scoring import BM25F, BM25FScorer
+from whoosh.searching import Searcher
+
+from .docsets import Alternative
 
 _CACHE_FIELDS = 256
 _cache: OrderedDict[tuple[str, str], list[Any]] = OrderedDict()
@@ -50,3 +65,66 @@ class CachedLengthsBM25F(BM25F):  # type: ignore[misc]
             if lengths is not None:
                 scorer.dfl = lengths.__getitem__
         return scorer
+
+
+def _postings(matcher: Any) -> Iterator[tuple[Iterable[int], Iterable[float]]]:
+    """(document numbers, weights) of a fresh posting matcher of one segment, block by block."""
+    if isinstance(matcher, W3LeafMatcher) and not matcher._byteids:
+        # whoosh 2.7's block layout: _data = (delta-encoded ids, weights, values);
+        # weights are None (all 1.0), one float for the whole block, or one per posting
+        while matcher.is_active():
+            if matcher._data is None:
+                matcher._read_data()
+            deltas, weights = matcher._data[0], matcher._data[1]
+            if weights is None or isinstance(weights, float):
+                weights = repeat(1.0 if weights is None else weights, len(deltas))
+            yield accumulate(deltas), weights
+            matcher._next_block()
+        return
+    ids, weights = [], []
+    while matcher.is_active():  # inline postings, or a segment with deletions (whoosh filters them)
+        ids.append(matcher.id())
+        weights.append(matcher.weight())
+        matcher.next()
+    yield ids, weights
+
+
+def top_scored(
+    searcher: Searcher, words: Sequence[Sequence[Alternative]], docs: set[int], limit: int
+) -> list[tuple[float, int]] | None:
+    """The best ``limit`` of ``docs`` as (score, document number), best first,
+    scored as whoosh scores an AND (or OR) of per-word ORs of boosted terms:
+    the sum, over the query terms a document has, of boost × BM25F. None when
+    the plan is not made of single terms or the weighting is not BM25F (the
+    caller then asks whoosh)."""
+    weighting = searcher.weighting
+    if not isinstance(weighting, BM25F):
+        return None
+    scores: dict[int, float] = {}
+    get = scores.get
+    k1 = weighting.K1
+    for ways in words:
+        for field, terms, boost in ways:
+            if len(terms) != 1 or not searcher.schema[field].scorable:
+                return None
+            term = terms[0]
+            b = weighting._field_B.get(field, weighting.B)
+            idf = searcher.idf(field, term)
+            avgfl = searcher.avg_field_length(field) or 1
+            for leaf, offset in searcher.leaf_searchers():
+                reader = leaf.reader()
+                try:
+                    matcher = reader.postings(field, term)
+                except TermNotFound:
+                    continue
+                lengths = field_lengths(reader, field)
+                if lengths is None:
+                    return None
+                for ids, weights in _postings(matcher):
+                    for d, w in zip(ids, weights, strict=False):
+                        g = d + offset
+                        if g in docs:
+                            # whoosh's bm25() and WrappingMatcher boost, in the same order of operations
+                            s = idf * ((w * (k1 + 1)) / (w + k1 * ((1 - b) + b * lengths[d] / avgfl))) * boost
+                            scores[g] = get(g, 0.0) + s
+    return [(s, -d) for s, d in heapq.nlargest(limit, ((s, -d) for d, s in scores.items()))]

@@ -32,7 +32,7 @@ from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, Schema
 from whoosh.filedb.filestore import FileStorage
 from whoosh.highlight import ContextFragmenter
 from whoosh.query import And, Every, Or, Query, Term
-from whoosh.searching import Searcher
+from whoosh.searching import Results, Searcher
 from whoosh.util.filelock import try_for
 from whoosh.writing import CLEAR, IndexWriter, SegmentWriter
 
@@ -48,7 +48,7 @@ from .arabic import (
 from .docsets import Alternative, live_docs, word_docs
 from .facets import facet_counts
 from .interface import Hit, Lang, PracticeDoc, SearchQuery, SearchResults
-from .scoring import CachedLengthsBM25F
+from .scoring import CachedLengthsBM25F, top_scored
 from .snippets import MarkFormatter, plain_snippet
 from .suggest import suggest
 
@@ -110,7 +110,7 @@ class _Plan:
 
     strict: Query | None
     loose: Query | None
-    #: Per query word, the ways it matches: (field, terms that must all be there).
+    #: Per query word, the ways it matches: (field, terms that must all be there, boost).
     words: tuple[tuple[Alternative, ...], ...] = ()
 
 
@@ -288,7 +288,7 @@ class WhooshBackend:
                 if not terms:
                     stop = True
                     break
-                ways.append((field, tuple(terms)))
+                ways.append((field, tuple(terms), boost))
                 if len(terms) == 1:
                     alternatives.append(Term(field, terms[0], boost=boost))
                 else:
@@ -352,7 +352,9 @@ class WhooshBackend:
             strict_total = len(matched)
             partial = False
             ordered: list[Any] = []
-            if matched:
+            if matched and not by_date:
+                ordered = self._best(searcher, plan, plan.strict or Every(), limit, matched)
+            elif matched:
                 ordered = self._top(searcher, plan.strict or Every(), limit, allowed, sortedby)
             elif len(word_sets) > 1 and plan.loose is not None:
                 words_in = Counter(chain.from_iterable(word_sets))
@@ -361,7 +363,7 @@ class WhooshBackend:
                 if partial and by_date:
                     ordered = self._top(searcher, plan.loose, limit, allowed, sortedby)
                 elif partial:
-                    ordered = self._most_words_first(searcher, plan.loose, limit, words_in)
+                    ordered = self._most_words_first(searcher, plan, plan.loose, limit, words_in)
             hits = tuple(
                 self._hit(hit, query.lang, highlight=plan.strict is not None)
                 for hit in ordered[(page - 1) * per_page : limit]
@@ -398,7 +400,9 @@ class WhooshBackend:
         # search that skipped blocks runs the whole query again to count
         return [hit for hit in results]
 
-    def _most_words_first(self, searcher: Searcher, q: Query, limit: int, words_in: Counter[int]) -> list[Any]:
+    def _most_words_first(
+        self, searcher: Searcher, plan: _Plan, q: Query, limit: int, words_in: Counter[int]
+    ) -> list[Any]:
         """The best ``limit`` hits of a partial match: most query words first,
         then by score, then by id. Documents are scored one group (same number
         of words) at a time, and only as many groups as the page reaches."""
@@ -409,9 +413,20 @@ class WhooshBackend:
         for n in sorted(groups, reverse=True):
             if len(ordered) >= limit:
                 break
-            hits = self._top(searcher, q, limit - len(ordered), groups[n], None)
+            hits = self._best(searcher, plan, q, limit - len(ordered), groups[n])
             ordered += sorted(hits, key=lambda h: (-h.score, h["id"]))
         return ordered
+
+    def _best(self, searcher: Searcher, plan: _Plan, q: Query, limit: int, docs: set[int]) -> list[Any]:
+        """The best ``limit`` of ``docs`` (all known to match ``q``) by score,
+        ready to highlight: :func:`.scoring.top_scored`, or whoosh's top-k."""
+        top_n = top_scored(searcher, plan.words, docs, limit)
+        if top_n is None:
+            return self._top(searcher, q, limit, docs, None)
+        results = Results(searcher, q, top_n, docset=docs)
+        results.formatter = MarkFormatter()
+        results.fragmenter = ContextFragmenter(maxchars=240, surround=60)
+        return [hit for hit in results]
 
     def _strict_count(self, searcher: Searcher, text: str, lang: Lang, allowed: set[int] | None) -> int:
         """How many documents have all the words of ``text`` (and pass the filters)."""
