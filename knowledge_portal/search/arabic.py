@@ -334,40 +334,89 @@ WORD_MEMO = 1 << 17
 _find_words = re.compile(WORD_PATTERN).findall
 
 
+#: What one word becomes in an analyzer: None (dropped), or its text and whether it is a stop word.
+WordToken = tuple[str, bool] | None
+
+
+@lru_cache(maxsize=WORD_MEMO)
+def arabic_token(word: str) -> WordToken:
+    """One word through :func:`arabic_analyzer`: a stop word keeps its
+    normalised text (shown only when stop words are kept), others are stemmed."""
+    text = normalize(word.lower())
+    if not text:
+        return None
+    return (text, True) if text in ARABIC_STOP_WORDS else (light_stem(text), False)
+
+
+@lru_cache(maxsize=WORD_MEMO)
+def english_token(word: str) -> WordToken:
+    """One word through :func:`english_analyzer` (see :func:`arabic_token`)."""
+    text = normalize(word.lower())
+    if not text:
+        return None
+    return (text, True) if text in ENGLISH_STOP_WORDS else (english_stem(text), False)
+
+
+@lru_cache(maxsize=WORD_MEMO)
+def spelling_token(word: str) -> WordToken:
+    """One word through :func:`spelling_analyzer` (no stop words)."""
+    text = normalize(word.lower())
+    return (text, False) if text else None
+
+
+@lru_cache(maxsize=WORD_MEMO)
+def surface_token(word: str) -> WordToken:
+    """One word through :func:`surface_analyzer`: ``normalised|surface``."""
+    surface = _STRIP.sub("", word.lower())
+    return (f"{normalize(surface)}|{surface}", False) if surface else None
+
+
+def _term(token: WordToken) -> str | None:
+    return token[0] if token is not None and not token[1] else None
+
+
 @lru_cache(maxsize=WORD_MEMO)
 def arabic_term(word: str) -> str | None:
     """The term :func:`arabic_analyzer` indexes for one word (None: a stop word)."""
-    text = normalize(word.lower())
-    if not text or text in ARABIC_STOP_WORDS:
-        return None
-    return light_stem(text)
+    return _term(arabic_token(word))
 
 
 @lru_cache(maxsize=WORD_MEMO)
 def english_term(word: str) -> str | None:
     """The term :func:`english_analyzer` indexes for one word (None: a stop word)."""
-    text = normalize(word.lower())
-    if not text or text in ENGLISH_STOP_WORDS:
-        return None
-    return english_stem(text)
+    return _term(english_token(word))
 
 
 @lru_cache(maxsize=WORD_MEMO)
 def spelling_term(word: str) -> str | None:
     """The term :func:`spelling_analyzer` indexes for one word."""
-    return normalize(word.lower()) or None
+    return _term(spelling_token(word))
 
 
 @lru_cache(maxsize=WORD_MEMO)
 def surface_term(word: str) -> str | None:
     """The ``normalised|surface`` term :func:`surface_analyzer` indexes for one word."""
-    surface = _STRIP.sub("", word.lower())
-    return f"{normalize(surface)}|{surface}" if surface else None
+    return _term(surface_token(word))
+
+
+#: Per ``term_of`` (the attribute pickled with each analyzer in an index's
+#: schema, so indexes built before this table still find it): the per-word
+#: token function, and whether the pipeline has a StopFilter (which renumbers
+#: the positions of the words it keeps).
+_TOKEN_OF: dict[Callable[[str], str | None], tuple[Callable[[str], WordToken], bool]] = {
+    arabic_term: (arabic_token, True),
+    english_term: (english_token, True),
+    spelling_term: (spelling_token, False),
+    surface_term: (surface_token, False),
+}
+_find_word_matches = re.compile(WORD_PATTERN).finditer
 
 
 class WordAnalyzer(CompositeAnalyzer):
     """A token pipeline that also knows its per-word function ``term_of``, so
-    :meth:`terms` gives the pipeline's index terms without making tokens."""
+    :meth:`terms` gives the pipeline's index terms without making tokens, and
+    calling it (queries, highlighting) makes each token in one step from the
+    memoised word, instead of passing it through five generators."""
 
     def __init__(self, *items: Analyzer | Filter, term_of: Callable[[str], str | None]) -> None:
         super().__init__(*items)
@@ -377,6 +426,79 @@ class WordAnalyzer(CompositeAnalyzer):
         """The terms the pipeline yields for ``text`` in index mode, in order."""
         term_of = self.term_of
         return [t for t in map(term_of, _find_words(text)) if t]
+
+    def __call__(  # type: ignore[override]
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: object,
+    ) -> Iterator[Token]:
+        fast = _TOKEN_OF.get(self.term_of)
+        kwargs.pop("boosts", None)  # every token's boost is 1.0 either way
+        if fast is None or kwargs or keeporiginal or not tokenize:
+            return super().__call__(  # type: ignore[no-any-return]
+                value,
+                positions=positions,
+                chars=chars,
+                keeporiginal=keeporiginal,
+                removestops=removestops,
+                start_pos=start_pos,
+                start_char=start_char,
+                tokenize=tokenize,
+                mode=mode,
+                **kwargs,
+            )
+        token_of, renumber = fast
+        return _word_tokens(
+            value, token_of, renumber and positions, positions, chars, removestops, start_pos, start_char, mode
+        )
+
+
+def _word_tokens(
+    value: str,
+    token_of: Callable[[str], WordToken],
+    renumber: bool,
+    positions: bool,
+    chars: bool,
+    removestops: bool,
+    start_pos: int,
+    start_char: int,
+    mode: str,
+) -> Iterator[Token]:
+    """The tokens of the pipeline, reproduced: the tokenizer numbers every
+    word; a dropped word (nothing left once normalised) is skipped; a
+    StopFilter drops stop words (or marks them ``stopped`` and leaves their
+    text unstemmed when ``removestops`` is false) and renumbers the words it
+    keeps from the first one's position on; one Token object is reused, as
+    whoosh's tokenizers do."""
+    t = Token(positions, chars, removestops=removestops, mode=mode)
+    pos: int | None = None
+    for i, match in enumerate(_find_word_matches(value)):
+        word = token_of(match.group(0))
+        if word is None:
+            continue
+        text, stopped = word
+        if stopped and removestops:
+            continue
+        t.text = text
+        t.boost = 1.0
+        t.stopped = stopped
+        if positions:
+            t.pos = start_pos + i
+            if renumber and not stopped:
+                pos = t.pos if pos is None else pos + 1
+                t.pos = pos
+        if chars:
+            t.startchar = start_char + match.start()
+            t.endchar = start_char + match.end()
+        yield t
 
 
 def index_terms(analyzer: Analyzer, text: str) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pickle
 
 import pytest
-from whoosh.analysis import Analyzer
+from whoosh.analysis import Analyzer, CompositeAnalyzer
 from whoosh.fields import TEXT
 
 from knowledge_portal.search import PracticeDoc
@@ -267,3 +267,39 @@ def test_word_text_field_indexes_like_whoosh_text(corpus: list[PracticeDoc]) -> 
 def test_word_analyzer_survives_pickling_with_its_memo() -> None:
     analyzer = pickle.loads(pickle.dumps(english_analyzer()))
     assert analyzer.terms("The Governments of the GCC") == ["govern", "gcc"]
+
+
+@pytest.mark.parametrize("factory", [arabic_analyzer, english_analyzer, spelling_analyzer, surface_analyzer])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"mode": "query"},
+        {"positions": True, "chars": True, "mode": "index", "removestops": False},  # the highlighter's call
+        {"positions": True, "chars": True, "start_pos": 3, "start_char": 7},
+        {"positions": True, "boosts": True, "mode": "index"},
+    ],
+)
+def test_word_tokens_equal_the_token_pipeline(factory, kwargs: dict[str, object], corpus: list[PracticeDoc]) -> None:
+    """Calling a ``WordAnalyzer`` (one memoised step per word) makes the same
+    tokens as its pipeline of filters: text, position, offsets, stop flag."""
+
+    def seen(tokens: object) -> list[tuple[object, ...]]:
+        return [
+            (
+                t.text,
+                t.stopped,
+                t.boost,
+                getattr(t, "pos", None),
+                getattr(t, "startchar", None),
+                t.endchar if t.chars else None,
+            )
+            for t in tokens  # type: ignore[attr-defined]
+        ]
+
+    analyzer = factory()
+    values = [getattr(doc, f"{part}_{lang}") for doc in corpus[:15] for part in PARTS for lang in ("ar", "en")]
+    for value in [*values, *NASTY, "في الحكومة the and من Government"]:
+        assert seen(analyzer(value, **kwargs)) == seen(CompositeAnalyzer.__call__(analyzer, value, **kwargs)), value[
+            :80
+        ]
