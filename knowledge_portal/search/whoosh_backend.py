@@ -104,6 +104,19 @@ class _SegmentWriter(SegmentWriter):
             pdr.close()
 
 
+class _PageResults(Results):  # type: ignore[misc]
+    """whoosh's results for one page of hits, remembering the query's terms per
+    field: the highlighter asks for them (checking each against the index) once
+    per hit and field."""
+
+    def query_terms(self, expand: bool = False, fieldname: str | None = None) -> Any:
+        memo: dict[tuple[bool, str | None], Any] = self.__dict__.setdefault("_terms_memo", {})
+        key = (expand, fieldname)
+        if key not in memo:
+            memo[key] = super().query_terms(expand=expand, fieldname=fieldname)
+        return memo[key]
+
+
 @dataclass(frozen=True)
 class _Plan:
     """A user query turned into whoosh queries: all words (strict) or any word."""
@@ -439,7 +452,7 @@ class WhooshBackend:
         top_n = top_scored(searcher, plan.words, docs, limit)
         if top_n is None:
             return self._top(searcher, q, limit, docs, None)
-        results = Results(searcher, q, top_n, docset=docs)
+        results = _PageResults(searcher, q, top_n, docset=docs)
         results.formatter = MarkFormatter()
         results.fragmenter = ContextFragmenter(maxchars=240, surround=60)
         return [hit for hit in results]
