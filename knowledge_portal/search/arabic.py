@@ -510,6 +510,10 @@ def index_terms(analyzer: Analyzer, text: str) -> list[str]:
     return [t.text for t in analyzer(text, mode="index")]
 
 
+#: Encoded frequencies, shared by the postings that have them (a writer keeps them all until it commits).
+_FREQ_BYTES = tuple(pack_uint(n) for n in range(256))
+
+
 class WordTEXT(TEXT):
     """whoosh's ``TEXT`` field, indexed through :meth:`WordAnalyzer.terms` when
     it can be (a :class:`WordAnalyzer` and frequencies only, no positions):
@@ -522,7 +526,7 @@ class WordTEXT(TEXT):
             return
         boost = self.format.field_boost
         for term, freq in Counter(terms(value)).items():
-            yield term.encode("utf-8"), freq, freq * boost, pack_uint(freq)
+            yield term.encode("utf-8"), freq, freq * boost, _FREQ_BYTES[freq] if freq < 256 else pack_uint(freq)
 
 
 def arabic_analyzer() -> Analyzer:
