@@ -19,16 +19,12 @@ from __future__ import annotations
 import heapq
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
-from itertools import accumulate, repeat
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from whoosh.codec.whoosh3 import W3LeafMatcher
-from whoosh.reading import TermNotFound
 from whoosh.scoring import BM25F, BM25FScorer
-from whoosh.searching import Searcher
 
-from .docsets import Alternative
+from .docsets import Alternative, Postings
 
 _CACHE_FIELDS = 256
 _cache: OrderedDict[tuple[str, str], list[Any]] = OrderedDict()
@@ -67,39 +63,23 @@ class CachedLengthsBM25F(BM25F):  # type: ignore[misc]
         return scorer
 
 
-def _postings(matcher: Any) -> Iterator[tuple[Iterable[int], Iterable[float]]]:
-    """(document numbers, weights) of a fresh posting matcher of one segment, block by block."""
-    if isinstance(matcher, W3LeafMatcher) and not matcher._byteids:
-        # whoosh 2.7's block layout: _data = (delta-encoded ids, weights, values);
-        # weights are None (all 1.0), one float for the whole block, or one per posting
-        while matcher.is_active():
-            if matcher._data is None:
-                matcher._read_data()
-            deltas, weights = matcher._data[0], matcher._data[1]
-            if weights is None or isinstance(weights, float):
-                weights = repeat(1.0 if weights is None else weights, len(deltas))
-            yield accumulate(deltas), weights
-            matcher._next_block()
-        return
-    ids, weights = [], []
-    while matcher.is_active():  # inline postings, or a segment with deletions (whoosh filters them)
-        ids.append(matcher.id())
-        weights.append(matcher.weight())
-        matcher.next()
-    yield ids, weights
-
-
 def top_scored(
-    searcher: Searcher, words: Sequence[Sequence[Alternative]], docs: set[int], limit: int
+    postings: Postings, words: Sequence[Sequence[Alternative]], docs: set[int], limit: int
 ) -> list[tuple[float, int]] | None:
     """The best ``limit`` of ``docs`` as (score, document number), best first,
     scored as whoosh scores an AND (or OR) of per-word ORs of boosted terms:
     the sum, over the query terms a document has, of boost × BM25F. None when
     the plan is not made of single terms or the weighting is not BM25F (the
-    caller then asks whoosh)."""
+    caller then asks whoosh).
+
+    A posting list much longer than ``docs`` is not walked in Python: its
+    weights go into a dict (in C) and only the documents of ``docs`` it has
+    are scored."""
+    searcher = postings.searcher
     weighting = searcher.weighting
     if not isinstance(weighting, BM25F):
         return None
+    readers = {offset: leaf.reader() for leaf, offset in searcher.leaf_searchers()}
     scores: dict[int, float] = {}
     get = scores.get
     k1 = weighting.K1
@@ -107,24 +87,22 @@ def top_scored(
         for field, terms, boost in ways:
             if len(terms) != 1 or not searcher.schema[field].scorable:
                 return None
-            term = terms[0]
             b = weighting._field_B.get(field, weighting.B)
-            idf = searcher.idf(field, term)
+            idf = searcher.idf(field, terms[0])
             avgfl = searcher.avg_field_length(field) or 1
-            for leaf, offset in searcher.leaf_searchers():
-                reader = leaf.reader()
-                try:
-                    matcher = reader.postings(field, term)
-                except TermNotFound:
-                    continue
-                lengths = field_lengths(reader, field)
+            for offset, ids, weights in postings.segments(field, terms[0]):
+                lengths = field_lengths(readers[offset], field)
                 if lengths is None:
                     return None
-                for ids, weights in _postings(matcher):
-                    for d, w in zip(ids, weights, strict=False):
-                        g = d + offset
-                        if g in docs:
-                            # whoosh's bm25() and WrappingMatcher boost, in the same order of operations
-                            s = idf * ((w * (k1 + 1)) / (w + k1 * ((1 - b) + b * lengths[d] / avgfl))) * boost
-                            scores[g] = get(g, 0.0) + s
+                if offset == 0 and len(ids) > 2 * len(docs):
+                    by_doc = dict(zip(ids, weights, strict=True))
+                    pairs: Iterable[tuple[int, float]] = ((d, by_doc[d]) for d in docs & by_doc.keys())
+                else:
+                    pairs = zip(ids, weights, strict=True)
+                for d, w in pairs:
+                    g = d + offset
+                    if g in docs:
+                        # whoosh's bm25() and WrappingMatcher boost, in the same order of operations
+                        s = idf * ((w * (k1 + 1)) / (w + k1 * ((1 - b) + b * lengths[d] / avgfl))) * boost
+                        scores[g] = get(g, 0.0) + s
     return [(s, -d) for s, d in heapq.nlargest(limit, ((s, -d) for d, s in scores.items()))]

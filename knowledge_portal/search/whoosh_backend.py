@@ -46,7 +46,7 @@ from .arabic import (
     english_analyzer,
     surface_analyzer,
 )
-from .docsets import Alternative, live_docs, word_docs
+from .docsets import Alternative, Postings, live_docs, word_docs
 from .facets import facet_counts
 from .interface import Hit, Lang, PracticeDoc, SearchQuery, SearchResults
 from .scoring import CachedLengthsBM25F, top_scored
@@ -413,6 +413,7 @@ class WhooshBackend:
         limit = page * per_page
         by_date = query.sort == "date" or not (query.q or "").strip()
         searcher = self._searcher()
+        postings = Postings(searcher)
         plan = self._plan(searcher.schema, query.q, query.lang)
         filterq = self._filter(query)
         allowed = None if filterq is None else set(searcher.docs_for_query(filterq))
@@ -422,7 +423,7 @@ class WhooshBackend:
             word_sets: list[set[int]] = []
             matched = live_docs(searcher)
         else:
-            word_sets = [word_docs(searcher, ways) for ways in plan.words]
+            word_sets = [word_docs(postings, ways) for ways in plan.words]
             if allowed is not None:
                 word_sets = [docs & allowed for docs in word_sets]
             matched = set.intersection(*word_sets)
@@ -432,7 +433,7 @@ class WhooshBackend:
         partial = False
         ordered: list[Any] = []
         if matched and not by_date:
-            ordered = self._best(searcher, plan, plan.strict or Every(), limit, matched)
+            ordered = self._best(postings, plan, plan.strict or Every(), limit, matched)
         elif matched:
             ordered = self._top(searcher, plan.strict or Every(), limit, allowed, sortedby)
         elif len(word_sets) > 1 and plan.loose is not None:
@@ -442,7 +443,7 @@ class WhooshBackend:
             if partial and by_date:
                 ordered = self._top(searcher, plan.loose, limit, allowed, sortedby)
             elif partial:
-                ordered = self._most_words_first(searcher, plan, plan.loose, limit, words_in)
+                ordered = self._most_words_first(postings, plan, plan.loose, limit, words_in)
         hits = tuple(
             self._hit(hit, query.lang, highlight=plan.strict is not None)
             for hit in ordered[(page - 1) * per_page : limit]
@@ -454,7 +455,7 @@ class WhooshBackend:
                 searcher,
                 query.q,
                 text_fields=[f for f, _ in self._field_boosts(query.lang)],
-                count=lambda text: self._strict_count(searcher, text, query.lang, allowed),
+                count=lambda text: self._strict_count(postings, text, query.lang, allowed),
                 current=strict_total,
             )
         return SearchResults(
@@ -480,7 +481,7 @@ class WhooshBackend:
         return [hit for hit in results]
 
     def _most_words_first(
-        self, searcher: Searcher, plan: _Plan, q: Query, limit: int, words_in: Counter[int]
+        self, postings: Postings, plan: _Plan, q: Query, limit: int, words_in: Counter[int]
     ) -> list[Any]:
         """The best ``limit`` hits of a partial match: most query words first,
         then by score, then by id. Documents are scored one group (same number
@@ -492,14 +493,15 @@ class WhooshBackend:
         for n in sorted(groups, reverse=True):
             if len(ordered) >= limit:
                 break
-            hits = self._best(searcher, plan, q, limit - len(ordered), groups[n])
+            hits = self._best(postings, plan, q, limit - len(ordered), groups[n])
             ordered += sorted(hits, key=lambda h: (-h.score, h["id"]))
         return ordered
 
-    def _best(self, searcher: Searcher, plan: _Plan, q: Query, limit: int, docs: set[int]) -> list[Any]:
+    def _best(self, postings: Postings, plan: _Plan, q: Query, limit: int, docs: set[int]) -> list[Any]:
         """The best ``limit`` of ``docs`` (all known to match ``q``) by score,
         ready to highlight: :func:`.scoring.top_scored`, or whoosh's top-k."""
-        top_n = top_scored(searcher, plan.words, docs, limit)
+        searcher = postings.searcher
+        top_n = top_scored(postings, plan.words, docs, limit)
         if top_n is None:
             return self._top(searcher, q, limit, docs, None)
         results = _PageResults(searcher, q, top_n, docset=docs)
@@ -507,12 +509,12 @@ class WhooshBackend:
         results.fragmenter = ContextFragmenter(maxchars=240, surround=60)
         return [hit for hit in results]
 
-    def _strict_count(self, searcher: Searcher, text: str, lang: Lang, allowed: set[int] | None) -> int:
+    def _strict_count(self, postings: Postings, text: str, lang: Lang, allowed: set[int] | None) -> int:
         """How many documents have all the words of ``text`` (and pass the filters)."""
-        plan = self._plan(searcher.schema, text, lang)
+        plan = self._plan(postings.searcher.schema, text, lang)
         if plan.strict is None:
             return 0
-        matched = set.intersection(*(word_docs(searcher, ways) for ways in plan.words))
+        matched = set.intersection(*(word_docs(postings, ways) for ways in plan.words))
         return len(matched if allowed is None else matched & allowed)
 
     @staticmethod

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from knowledge_portal.search import PracticeDoc
-from knowledge_portal.search.docsets import live_docs, word_docs
+from knowledge_portal.search.docsets import Postings, live_docs, word_docs
 from knowledge_portal.search.evaluate import load_judged
 from knowledge_portal.search.facets import facet_counts
 from knowledge_portal.search.scoring import CachedLengthsBM25F, top_scored
@@ -56,14 +56,15 @@ def test_matches_and_ranking_equal_whoosh_exhaustive(whoosh_corpus: WhooshBacken
         plan = whoosh_corpus._plan(searcher.schema, judged.q, judged.lang)
         if plan.strict is None:
             pytest.skip("only stop words")
-        word_sets = [word_docs(searcher, ways) for ways in plan.words]
+        postings = Postings(searcher)
+        word_sets = [word_docs(postings, ways) for ways in plan.words]
         strict = set.intersection(*word_sets)
         assert strict == set(searcher.docs_for_query(plan.strict))
         loose = set.union(*word_sets)
         assert loose == set(searcher.docs_for_query(plan.loose))
         for q, docs in ((plan.strict, strict), (plan.loose, loose)):
             expected = _exhaustive(searcher, q)
-            got = top_scored(searcher, plan.words, docs, len(docs) or 1)
+            got = top_scored(postings, plan.words, docs, len(docs) or 1)
             assert got is not None
             assert [d for _, d in got] == [d for _, d in expected]
             assert [s for s, _ in got] == pytest.approx([s for s, _ in expected], rel=1e-9)
