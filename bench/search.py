@@ -14,8 +14,8 @@ same run: whoosh's raw searcher returning the top 10 of the same query plan
 Indexes are cached in ``.bench-cache/`` under a key made of the generator
 settings and the source of what decides the index's content (the analyzers,
 the schema, the document fields, the writer; not query-time code): the first
-run builds them (the build time is printed, wall and CPU: about 500-600
-documents per CPU-second here, 10k in ~20 CPU-s, 100k in ~3-4 CPU-min), later
+run builds them (the build time is printed, wall and CPU: about 700
+documents per CPU-second here, 10k in ~15 CPU-s, 100k in ~140 CPU-s), later
 runs reuse them. With ``--postgres`` the
 PostgreSQL backend is measured too (a throwaway cluster, built each run).
 

@@ -1,12 +1,16 @@
 """The on-disk whoosh implementation of :class:`~knowledge_portal.search.SearchBackend`.
 
-One index directory, shared by every process of the portal: readers open the
-latest committed generation on each search, writers take whoosh's file lock
-(waiting a bounded time, then :class:`SearchIndexBusyError`), so concurrent
-writers from several processes queue instead of corrupting the index.
+One index directory, shared by every process of the portal: each thread
+keeps a searcher on the latest committed generation (reopened when a writer
+has committed since), writers take whoosh's file lock (waiting a bounded time,
+then :class:`SearchIndexBusyError`), so concurrent writers from several
+processes queue instead of corrupting the index.
 
-"Did you mean" is in :mod:`.suggest`, the tag facet in :mod:`.facets`, the
-escaping of snippets in :mod:`.snippets`.
+A search finds which documents match as sets of document numbers
+(:mod:`.docsets`), counts the facets over them (:mod:`.facets`) and ranks
+them with whoosh's BM25F (:mod:`.scoring`); whoosh's own searcher is used for
+the sorts by date and to highlight the page's hits. "Did you mean" is in
+:mod:`.suggest`, the escaping of snippets in :mod:`.snippets`.
 
 User input is never given to whoosh's query parser: the text is cut into
 words and each word becomes term queries built by the fields' own analyzers,
