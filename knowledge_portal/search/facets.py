@@ -1,20 +1,23 @@
-"""A multi-valued (tag) facet that does not rescan the index on every query.
+"""Facet counts over a set of matched documents, from per-segment value maps.
 
-whoosh's ``FieldFacet(allow_overlap=True)`` rebuilds a document → values map
-from the whole lexicon and postings of the field for every search, which is
-most of a query's cost on a thousand documents; term vectors avoid that but
-crash on a segment where no document has a tag. Segments are immutable (a
-deletion only hides documents, which then never match), so the map is built
-once per segment and cached by segment id.
+For each facet field (state, sector, year, tag) a document number → values
+map is built from the field's lexicon and postings once per segment and
+cached by segment id: segments are immutable (a deletion only hides
+documents, which then never match). Counting a query's facets is then one
+pass in C over its matched document numbers (see :mod:`.docsets`), instead of
+whoosh's per-match categorizers (``groupedby``), which also force it to score
+every match.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
+from collections.abc import Iterable
+from itertools import chain
 from typing import Any
 
-from whoosh import sorting
+from whoosh.searching import Searcher
 
 _CACHE_SEGMENTS = 64
 _cache: OrderedDict[tuple[str, str], list[list[str]]] = OrderedDict()
@@ -51,25 +54,13 @@ def cached_values(reader: Any, fieldname: str) -> list[list[str]]:
     return values
 
 
-class MultiValueFacet(sorting.FacetType):
-    """Counts each of a document's values (e.g. every tag) once."""
-
-    def __init__(self, fieldname: str) -> None:
-        self.fieldname = fieldname
-
-    def categorizer(self, global_searcher: Any) -> sorting.Categorizer:
-        return _MultiValueCategorizer(self.fieldname)
-
-
-class _MultiValueCategorizer(sorting.Categorizer):
-    allow_overlap = True
-
-    def __init__(self, fieldname: str) -> None:
-        self.fieldname = fieldname
-        self._values: list[list[str]] = []
-
-    def set_searcher(self, segment_searcher: Any, docoffset: int) -> None:
-        self._values = cached_values(segment_searcher.reader(), self.fieldname)
-
-    def keys_for(self, matcher: Any, segment_docnum: int) -> list[Any]:
-        return self._values[segment_docnum] or [None]
+def facet_counts(searcher: Searcher, fieldname: str, docs: Iterable[int]) -> Counter[str]:
+    """How many of ``docs`` (global document numbers) have each value of the field."""
+    leaves = searcher.leaf_searchers()
+    if len(leaves) == 1:
+        values = cached_values(leaves[0][0].reader(), fieldname)
+    else:
+        values = []
+        for leaf, _offset in leaves:  # offsets are the sizes of the segments before: concatenation lines up
+            values.extend(cached_values(leaf.reader(), fieldname))
+    return Counter(chain.from_iterable(map(values.__getitem__, docs)))

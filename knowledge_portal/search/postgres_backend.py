@@ -52,7 +52,14 @@ from whoosh.highlight import (
 )
 from whoosh.support.levenshtein import distance
 
-from .arabic import ArabicTokenizer, arabic_analyzer, english_analyzer, spelling_analyzer, surface_analyzer
+from .arabic import (
+    ArabicTokenizer,
+    arabic_analyzer,
+    english_analyzer,
+    index_terms,
+    spelling_analyzer,
+    surface_analyzer,
+)
 from .interface import Hit, Lang, PracticeDoc, SearchQuery, SearchResults
 from .snippets import MarkFormatter, plain_snippet
 from .whoosh_backend import FACETS, LANGS, MAX_PER_PAGE, MAX_QUERY_WORDS, TEXT_PARTS, UI_LANG_BOOST
@@ -179,13 +186,13 @@ class PostgresSearchBackend:
         for field, name in enumerate(TEXT_FIELDS):
             value = getattr(doc, name) or ""
             texts.append(value)
-            counts = Counter(t.text for t in self._analyzers[field](value, mode="index"))
+            counts = Counter(index_terms(self._analyzers[field], value))
             lengths.append(float(sum(counts.values())))
             boost = PART_BOOST[name.split("_", 1)[0]]
             postings += [(field, term, n * boost) for term, n in counts.items()]
         joined = "\n".join(texts)
         for field in (SPELL, SURFACE):
-            counts = Counter(t.text for t in self._analyzers[field](joined, mode="index"))
+            counts = Counter(index_terms(self._analyzers[field], joined))
             lengths.append(float(sum(counts.values())))
             postings += [(field, term, float(n)) for term, n in counts.items()]
         return lengths, postings

@@ -5,12 +5,15 @@ from __future__ import annotations
 import pickle
 
 import pytest
-from whoosh.analysis import Analyzer
+from whoosh.analysis import Analyzer, CompositeAnalyzer
+from whoosh.fields import TEXT
 
+from knowledge_portal.search import PracticeDoc
 from knowledge_portal.search.arabic import (
     ARABIC_STOP_WORDS,
     PROTECTED_WORDS,
     ArabicTokenizer,
+    WordTEXT,
     arabic_analyzer,
     english_analyzer,
     light_stem,
@@ -18,6 +21,8 @@ from knowledge_portal.search.arabic import (
     spelling_analyzer,
     surface_analyzer,
 )
+
+PARTS = ("title", "summary", "body", "labels")
 
 
 def texts(analyzer: Analyzer, value: str) -> list[str]:
@@ -233,3 +238,68 @@ def test_analyzers_survive_seeded_random_unicode() -> None:
         for analyzer in analyzers:
             for token in analyzer(value, chars=True, positions=True):
                 assert token.text and 0 <= token.startchar < token.endchar <= len(value)
+
+
+# -- indexing's fast path: one memoised function per word ---------------------------------
+
+
+@pytest.mark.parametrize("factory", [arabic_analyzer, english_analyzer, spelling_analyzer, surface_analyzer])
+def test_word_terms_equal_the_token_pipeline(factory, corpus: list[PracticeDoc]) -> None:
+    """``WordAnalyzer.terms`` (what indexing uses) yields exactly the terms of
+    the analyzer's token pipeline in index mode, on every text of the corpus
+    and on the hostile inputs above."""
+    analyzer = factory()
+    values = [getattr(doc, f"{part}_{lang}") for doc in corpus for part in PARTS for lang in ("ar", "en")]
+    for value in [*values, *NASTY]:
+        assert analyzer.terms(value) == texts(analyzer, value), value[:80]
+
+
+def test_word_text_field_indexes_like_whoosh_text(corpus: list[PracticeDoc]) -> None:
+    """The fast ``WordTEXT.index`` gives whoosh's ``TEXT.index`` postings
+    (term, frequency, weight, encoded frequency) for the same analyzer."""
+    for doc in corpus[:10]:
+        value = f"{doc.title_ar}\n{doc.body_ar}\n{doc.body_en}"
+        fast = WordTEXT(analyzer=arabic_analyzer(), phrase=False, field_boost=1.5)
+        slow = TEXT(analyzer=arabic_analyzer(), phrase=False, field_boost=1.5)
+        assert sorted(fast.index(value)) == sorted(slow.index(value))
+
+
+def test_word_analyzer_survives_pickling_with_its_memo() -> None:
+    analyzer = pickle.loads(pickle.dumps(english_analyzer()))
+    assert analyzer.terms("The Governments of the GCC") == ["govern", "gcc"]
+
+
+@pytest.mark.parametrize("factory", [arabic_analyzer, english_analyzer, spelling_analyzer, surface_analyzer])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"mode": "query"},
+        {"positions": True, "chars": True, "mode": "index", "removestops": False},  # the highlighter's call
+        {"positions": True, "chars": True, "start_pos": 3, "start_char": 7},
+        {"positions": True, "boosts": True, "mode": "index"},
+    ],
+)
+def test_word_tokens_equal_the_token_pipeline(factory, kwargs: dict[str, object], corpus: list[PracticeDoc]) -> None:
+    """Calling a ``WordAnalyzer`` (one memoised step per word) makes the same
+    tokens as its pipeline of filters: text, position, offsets, stop flag."""
+
+    def seen(tokens: object) -> list[tuple[object, ...]]:
+        return [
+            (
+                t.text,
+                t.stopped,
+                t.boost,
+                getattr(t, "pos", None),
+                getattr(t, "startchar", None),
+                t.endchar if t.chars else None,
+            )
+            for t in tokens  # type: ignore[attr-defined]
+        ]
+
+    analyzer = factory()
+    values = [getattr(doc, f"{part}_{lang}") for doc in corpus[:15] for part in PARTS for lang in ("ar", "en")]
+    for value in [*values, *NASTY, "في الحكومة the and من Government"]:
+        assert seen(analyzer(value, **kwargs)) == seen(CompositeAnalyzer.__call__(analyzer, value, **kwargs)), value[
+            :80
+        ]
