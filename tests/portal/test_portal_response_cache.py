@@ -298,4 +298,3 @@ def test_generation_reader_sees_commits_of_other_connections_and_honours_its_max
     assert lazy.current() == start  # within its max age: the value it read (the documented staleness)
     now[0] += 0.5
     assert lazy.current() == start + 1
-
