@@ -19,6 +19,7 @@ from ..protocol.message import MAX_TTL_SECONDS, Message, MessageTooLargeError
 from . import logstore
 from .apierrors import ApiError
 from .context import NodeContext
+from .doorbell import ring
 from .models import OutboxMessage, Service
 
 _INSERT_OUTBOX = insert(OutboxMessage)
@@ -139,6 +140,7 @@ def queue(ctx: NodeContext, agency: str, data: Any) -> Message:
         logstore.append(session, "message_sent", message.id, message.jws, now)
 
     ctx.db.retrying(store)
+    ring(ctx.config.data_dir)  # the delivery worker sends it now, not at its next poll
     return message
 
 
