@@ -94,7 +94,11 @@ def test_concurrent_writers_share_one_commit_each_with_its_own_result(db):
     assert isinstance(results[3], ValueError) and isinstance(results[4], IntegrityError)
     assert len(commits) == 2  # the first write alone, then the four queued ones in one transaction
     with db.read() as s:
-        assert sorted(s.execute(text("SELECT x FROM t")).scalars()) == [0, 1, 2]  # 3 rolled back to its savepoint
+        assert sorted(s.execute(text("SELECT x FROM t")).scalars()) == [
+            0,
+            1,
+            2,
+        ]  # 3's insert rolled back, the others ran again
 
 
 def test_a_single_failing_write_commits_nothing_and_raises(db):
@@ -208,3 +212,29 @@ def test_a_queued_message_is_sent_at_once_not_at_the_next_poll(make_cluster, mod
     assert r.status_code == 202, r.text
     wait_until(lambda: kw.status(r.json()["id"])["status"] == "delivered", 10, 0.05, what="delivered")
     assert time.monotonic() - started < 10
+
+
+def test_the_delivery_worker_claims_and_reschedules_lazily_but_queues_durably(inprocess_node):
+    """The agency's 202 rests on a FULL commit; the worker's claim and retry bookkeeping commit with NORMAL."""
+    from gcc_link.node.delivery import DeliveryWorker
+
+    app, headers = inprocess_node
+    ctx = app.extensions["gcc_link"]
+    levels: list[int] = []
+
+    def at_commit(conn) -> None:  # inside the transaction, just before COMMIT
+        levels.append(int(conn.exec_driver_sql("PRAGMA synchronous").scalar_one()))
+
+    event.listen(ctx.db.engine, "commit", at_commit)
+    try:
+        r = app.test_client().post("/api/v1/messages", json={"recipient": "SA/MOI", "body": {"n": 1}}, headers=headers)
+        assert r.status_code == 202, r.get_json()
+        assert levels == [2]
+        worker = DeliveryWorker(ctx, "test")
+        claimed = [c for c in worker.claim(ctx.time() + 1, 500) if c.id == r.get_json()["id"]]
+        assert len(claimed) == 1 and levels == [2, 1]
+        worker.retry(claimed, "network: test")
+        assert levels == [2, 1, 1]
+    finally:
+        event.remove(ctx.db.engine, "commit", at_commit)
+    assert app.test_client().get(f"/api/v1/messages/{claimed[0].id}", headers=headers).get_json()["status"] == "queued"
