@@ -152,12 +152,46 @@ class Nodes:
             raise SystemExit(f"call failed: {r.status_code} {r.text[:300]}")
 
     def pause_delivery(self, paused: bool) -> None:
-        os.killpg(self.delivery.pid, signal.SIGSTOP if paused else signal.SIGCONT)
+        """SIGSTOP/SIGCONT the bench's delivery worker; never leave it stopped holding KW's store write lock.
+
+        A worker stopped inside a transaction (or just granted the ``flock``
+        of ``node.sqlite.lock``) would block every KW writer, so the backlog
+        sends would hang until the resume that only comes after them.
+        """
+        if not paused:
+            os.killpg(self.delivery.pid, signal.SIGCONT)
+            return
+        for _ in range(200):
+            os.killpg(self.delivery.pid, signal.SIGSTOP)
+            time.sleep(0.01)  # let the stop take effect before reading the lock table
+            if not _holds_flock(self.delivery.pid):
+                return
+            os.killpg(self.delivery.pid, signal.SIGCONT)
+            time.sleep(0.02)
+        raise SystemExit("could not pause the delivery worker outside a write transaction")
 
     def stop(self) -> None:
         stop(self.delivery)
         for p in self.procs.values():
             stop(p)
+
+
+def _holds_flock(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` holds a granted ``flock`` (Linux ``/proc/locks``)."""
+    pids = {pgid}
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and os.getpgid(int(entry)) == pgid:
+                pids.add(int(entry))
+        except OSError:
+            continue  # gone meanwhile
+    try:
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return False
+    return any(
+        "FLOCK" in line and "->" not in line and int(line.split()[4]) in pids for line in lines if len(line.split()) > 4
+    )
 
 
 def _port_base() -> int:
