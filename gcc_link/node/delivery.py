@@ -9,6 +9,22 @@ Network errors, 5xx and invalid receipts retry with exponential backoff and
 jitter until the message's TTL, then ``dead``. A worker that dies mid-send
 loses nothing: its lease runs out and the row is claimed again, and the
 receiver answers a repeated id with its original receipt.
+
+Claims, settles and retry times commit with ``db.write(durable=False)``
+(SQLite ``synchronous=NORMAL``, PostgreSQL ``synchronous_commit = off``):
+they survive a crash of the process, and a power cut can lose only the last
+of them. That is recovered by the protocol itself: a lost claim or retry
+time makes the row due again at once; a lost settle leaves the row
+``queued``, so it is sent again and the receiver, which already stored the
+message, answers the repeated id with its original receipt
+(``receiving.receive_many``: same id and bytes, or a re-signed version of the
+same sender's message, get the stored receipt and no second inbox entry);
+the settle is then written again. What was acknowledged to an agency (the
+outbox row, committed before its 202) and re-signed versions (the
+receiver's receipt names their hash) stay fully durable.
+
+The worker sleeps ``poll_seconds`` only while nothing is queued, and a new
+message rings its ``doorbell`` so it is sent at once.
 """
 
 from __future__ import annotations
@@ -31,6 +47,7 @@ from ..protocol.receipt import Receipt
 from . import logstore, traffic
 from .archive import ArchiveSchedule
 from .context import NodeContext
+from .doorbell import Doorbell
 from .models import OutboxMessage
 from .retry import backoff
 from .transport import peer_url, session
@@ -86,7 +103,7 @@ class DeliveryWorker:
                 )
             return out
 
-        return self.ctx.db.retrying(work)
+        return self.ctx.db.retrying(work, durable=False)
 
     def resign_if_stale(self, item: Claimed, now: datetime) -> Claimed:
         """Re-sign a message (same id) whose signature time would be stale at the receiver."""
@@ -208,7 +225,7 @@ class DeliveryWorker:
                     logstore.append(s, "receipt_received", item.id, receipt.jws, now)
                     traffic.record(s, peer, "sent", code, now)
 
-        self.ctx.db.retrying(store)
+        self.ctx.db.retrying(store, durable=False)
         accepted = sum(1 for _i, r, _e in results if r is not None and r.accepted)
         log.info(
             "%s: batch of %d to %s settled in %.3fs (%d accepted)",
@@ -234,7 +251,7 @@ class DeliveryWorker:
                     delay = max(0.0, row.expires_at - now)  # one last look at the TTL, then dead
                 row.next_attempt_at = now + delay
 
-        self.ctx.db.retrying(store)
+        self.ctx.db.retrying(store, durable=False)
         log.info("retrying %d message(s): %s", len(items), error)
 
     def release_leases(self) -> int:
@@ -251,13 +268,25 @@ class DeliveryWorker:
             .where(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at > now)
             .values(next_attempt_at=now)
         )
-        result: Any = self.ctx.db.retrying(lambda s: s.execute(stmt))
+        result: Any = self.ctx.db.retrying(lambda s: s.execute(stmt), durable=False)
         return int(result.rowcount)
 
     def run_forever(self, stop: threading.Event) -> None:
-        """Loop until ``stop`` is set; idles ``poll_seconds`` when nothing is due."""
-        log.info("%s started (released %d claim(s))", self.name, self.release_leases())
+        """Loop until ``stop`` is set; idles up to ``poll_seconds`` when nothing is due, or until rung."""
+        bell = Doorbell(self.ctx.config.data_dir)  # before the first claim: a ring from then on is not lost
+        log.info(
+            "%s started (released %d claim(s)%s)",
+            self.name,
+            self.release_leases(),
+            "" if bell.listening else "; polling only",
+        )
         archiving = ArchiveSchedule(self.ctx)
+        try:
+            self._loop(stop, bell, archiving)
+        finally:
+            bell.close()
+
+    def _loop(self, stop: threading.Event, bell: Doorbell, archiving: ArchiveSchedule) -> None:
         while not stop.is_set():
             try:
                 archiving.tick()  # retention.archive_in_worker: at most hourly
@@ -267,5 +296,5 @@ class DeliveryWorker:
             except Exception:  # noqa: BLE001 - a worker must survive transient DB errors
                 log.exception("delivery round failed")
                 sent = 0
-            if not sent:
-                stop.wait(self.ctx.config.poll_seconds)
+            if not sent and not stop.is_set():
+                bell.wait(self.ctx.config.poll_seconds)

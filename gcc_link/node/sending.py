@@ -21,6 +21,7 @@ from ..protocol.message import MAX_TTL_SECONDS, Message, MessageTooLargeError
 from . import logstore
 from .apierrors import ApiError
 from .context import NodeContext
+from .doorbell import ring
 from .models import OutboxMessage, Service
 
 _INSERT_OUTBOX = insert(OutboxMessage)
@@ -157,6 +158,7 @@ def store(ctx: NodeContext, messages: list[Message], now: datetime) -> None:
         logstore.append_many(session, [("message_sent", m.id, m.jws) for m in messages], now)
 
     ctx.db.retrying(work)
+    ring(ctx.config.data_dir)  # the delivery worker sends them now, not at its next poll
 
 
 def queue(ctx: NodeContext, agency: str, data: Any) -> Message:

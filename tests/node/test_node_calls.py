@@ -169,3 +169,62 @@ def test_a_replayed_call_request_does_not_run_the_backend_twice(calls_pair):
     clash = requests.post(url, data=other.jws, headers={"Content-Type": "application/jose"}, timeout=10)
     receipt = Receipt.from_jws(clash.content, directory=cluster.directory(), now=datetime.now(timezone.utc))
     assert clash.status_code == 409 and receipt.code == "id_conflict" and Backend.calls == before + 1
+
+
+def _call_entries(cluster, cc: str, refs: tuple[str, ...]) -> list[tuple]:
+    import sqlite3
+
+    path = cluster.fed.data_dir / "nodes" / cc / "data" / "node.sqlite"
+    marks = ",".join("?" * len(refs))
+    with sqlite3.connect(path, timeout=30) as conn:
+        return conn.execute(
+            f"SELECT seq, kind, ref, prev_hash, entry_hash, data FROM message_log WHERE ref IN ({marks}) "
+            "AND kind IN ('call_request', 'call_response') ORDER BY seq",
+            refs,
+        ).fetchall()
+
+
+def test_a_call_is_logged_once_per_side_request_and_response_chained(calls_pair):
+    """Each node writes the request and the response in one commit: adjacent entries, the response chained on."""
+    cluster, _ = calls_pair
+    r = cluster.agency("KW/MOI").call("SA/MUROOR/vehicle-record", {"plate": "LOG-1"})
+    assert r.status_code == 200, r.text
+    data = r.json()
+    request_id, response_id = data["in_reply_to"], data["id"]
+    for cc in ("SA", "KW"):
+        entries = _call_entries(cluster, cc, (request_id, response_id))
+        assert [e[1] for e in entries] == ["call_request", "call_response"], cc
+        (seq1, _k1, ref1, _p1, hash1, data1), (seq2, _k2, ref2, prev2, _h2, data2) = entries
+        assert seq2 == seq1 + 1 and prev2 == hash1, cc  # nothing between them: one transaction
+        assert bytes(data1) == data["request_jws"].encode() and bytes(data2) == data["jws"].encode(), cc
+        assert ref1 == request_id and ref2 == (request_id if cc == "SA" else response_id), cc
+
+
+def test_a_failed_call_logs_its_request_alone(calls_pair):
+    """A backend that fails leaves the request in both logs (evidence it was asked) and no response."""
+    cluster, port = calls_pair
+    sa_admin = cluster.service_admin("SA/MUROOR")
+    url = cluster.nodes["SA"].url + "/api/v1/services/vehicle-record"
+
+    def point_to(backend: str) -> None:
+        r = sa_admin.http.put(
+            url, headers=sa_admin.headers, timeout=5, json={"backend_url": backend, "grants": ["KW/MOI"]}
+        )
+        assert r.status_code == 200
+
+    point_to(f"http://127.0.0.1:{port}/backend/broken")
+    try:
+        r = cluster.agency("KW/MOI").call("SA/MUROOR/vehicle-record", {"plate": "LOG-2"})
+        assert r.status_code == 502 and r.json()["error"]["code"] == "backend_error"
+    finally:
+        point_to(f"http://127.0.0.1:{port}/backend/SA/MUROOR/vehicle-record")
+    path = cluster.fed.data_dir / "nodes" / "SA" / "data" / "node.sqlite"
+    import sqlite3
+
+    with sqlite3.connect(path, timeout=30) as conn:
+        last = conn.execute(
+            "SELECT kind, data FROM message_log WHERE kind IN ('call_request', 'call_response') ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+    request = Message.unverified(bytes(last[1]))
+    assert last[0] == "call_request" and request.body == {"plate": "LOG-2"}
+    assert _call_entries(cluster, "KW", (request.id,))[-1][1] == "call_request"
