@@ -254,9 +254,9 @@ def test_a_batch_is_one_write_transaction(inprocess_node, monkeypatch):
     writes = []
     original = db.write
 
-    def counting_write():
+    def counting_write(**kwargs):
         writes.append(1)
-        return original()
+        return original(**kwargs)
 
     monkeypatch.setattr(db, "write", counting_write)
     r = app.test_client().post(
