@@ -30,6 +30,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gcc_link.protocol.errors import ConfigError
 
+from .models import PortalSession
+
 __all__ = [
     "MIGRATIONS_DIR",
     "Database",
@@ -190,7 +192,7 @@ class Database:
         except ConfigError:
             self.engine.dispose()
             raise
-        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessionmaker = sessionmaker(self.engine, class_=PortalSession, expire_on_commit=False)
         app.extensions["portal_db"] = self
         app.teardown_appcontext(self._teardown)
 

@@ -453,6 +453,12 @@ class ContentGeneration(Base):
     value: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
+class PortalSession(Session):
+    """The portal's sessions (``db.PortalDatabase``'s sessionmaker): the content-generation hooks below listen on
+    this class only, so other SQLAlchemy sessions in the same process (a node's store, when both run in one
+    interpreter, as in the tests and the demo) are never touched by them."""
+
+
 #: Rows that never show on a public page or in the public API: writing them does not invalidate cached pages.
 #: (Network samples do count: a poll re-renders each page once per poll interval, which costs little, and
 #: pages then show a new poll at once.)
@@ -470,13 +476,13 @@ def bump_generation(conn: Connection) -> None:
     conn.execute(_BUMP)
 
 
-@event.listens_for(Session, "after_flush")
+@event.listens_for(PortalSession, "after_flush")
 def _note_content_flush(session: Session, _context: Any) -> None:
     if any(_is_content(o) for o in (*session.new, *session.dirty, *session.deleted)):
         session.info[_CONTENT_CHANGED] = True
 
 
-@event.listens_for(Session, "do_orm_execute")
+@event.listens_for(PortalSession, "do_orm_execute")
 def _note_content_dml(state: ORMExecuteState) -> None:
     """Bulk ``update()``/``delete()``/``insert()`` of content rows run through the session count as content writes."""
     if not (state.is_update or state.is_delete or state.is_insert):
@@ -486,7 +492,7 @@ def _note_content_dml(state: ORMExecuteState) -> None:
         state.session.info[_CONTENT_CHANGED] = True
 
 
-@event.listens_for(Session, "before_commit")
+@event.listens_for(PortalSession, "before_commit")
 def _bump_generation_on_commit(session: Session) -> None:
     """Bump the generation in the committing transaction when it wrote content (flushed, pending or bulk)."""
     pending = any(_is_content(o) for o in (*session.new, *session.dirty, *session.deleted))
@@ -495,7 +501,7 @@ def _bump_generation_on_commit(session: Session) -> None:
         session.info.pop(_CONTENT_CHANGED, None)
 
 
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
+@event.listens_for(PortalSession, "after_commit")
+@event.listens_for(PortalSession, "after_rollback")
 def _forget_content_changes(session: Session, *_args: Any) -> None:
     session.info.pop(_CONTENT_CHANGED, None)

@@ -298,3 +298,31 @@ def test_generation_reader_sees_commits_of_other_connections_and_honours_its_max
     assert lazy.current() == start  # within its max age: the value it read (the documented staleness)
     now[0] += 0.5
     assert lazy.current() == start + 1
+
+
+def test_other_sqlalchemy_sessions_in_the_process_are_left_alone(tmp_path):
+    """The content-generation hooks listen on the portal's sessions only: a node's store in the same
+    interpreter (tests, the demo) commits bulk writes without any ``content_generation`` table."""
+    from sqlalchemy import Integer, create_engine, insert, update
+    from sqlalchemy.orm import DeclarativeBase, Session, mapped_column
+
+    import knowledge_portal.models  # noqa: F401 - registers the portal's session hooks
+
+    class Other(DeclarativeBase):
+        pass
+
+    class Row(Other):
+        __tablename__ = "rows"
+        id = mapped_column(Integer, primary_key=True)  # no annotations: this module defers them
+        n = mapped_column(Integer)
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'other.sqlite'}")
+    Other.metadata.create_all(engine)
+    with Session(engine) as session:
+        session.execute(insert(Row).values(id=1, n=1))
+        session.execute(update(Row).values(n=2))
+        session.add(Row(id=2, n=3))
+        session.commit()  # raised "no such table: content_generation" when the hooks listened on every Session
+    with Session(engine) as session:
+        assert sorted(session.scalars(select(Row.n))) == [2, 3]
+    engine.dispose()
