@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from ..protocol.msglog import ChainEntry, next_entry
+from ..protocol.msglog import ChainEntry, item_digest, next_entry
 from ..protocol.timefmt import format_time
 from .models import LogEntry, LogHead, LogPending
 
@@ -115,10 +115,10 @@ def append_many(session: Session, items: Sequence[tuple[str, str | None, bytes]]
     conn = session.connection()
     at = format_time(now)
     if deferred(session):
-        recorded = []
-        for kind, ref, item in items:
-            entry = next_entry(0, "", kind, ref, at, item)  # validates the kind, hashes the item once
-            recorded.append({"kind": kind, "ref": ref, "at": at, "item_sha256": entry.item_sha256, "data": bytes(item)})
+        recorded = [
+            {"kind": kind, "ref": ref, "at": at, "item_sha256": item_digest(kind, item), "data": bytes(item)}
+            for kind, ref, item in items
+        ]
         conn.execute(_INSERT_PENDING, recorded)
         return
     seq, prev = conn.execute(_SELECT_HEAD).one()

@@ -19,6 +19,7 @@ __all__ = [
     "GENESIS",
     "KINDS",
     "entry_hash",
+    "item_digest",
     "next_entry",
     "verify_chain",
 ]
@@ -82,12 +83,17 @@ def entry_hash(seq: int, kind: str, ref: str | None, at: str, item_sha256: str, 
     )
 
 
-def next_entry(prev_seq: int, prev_hash: str, kind: str, ref: str | None, at: str, item: bytes) -> ChainEntry:
-    """The entry following ``(prev_seq, prev_hash)`` for ``item``."""
+def item_digest(kind: str, item: bytes) -> str:
+    """The ``item_sha256`` of an entry of ``kind`` (``ValueError`` for a kind the log does not know)."""
     if kind not in KINDS:
         raise ValueError(f"unknown log entry kind {kind!r}")
+    return sha256_hex(item)
+
+
+def next_entry(prev_seq: int, prev_hash: str, kind: str, ref: str | None, at: str, item: bytes) -> ChainEntry:
+    """The entry following ``(prev_seq, prev_hash)`` for ``item``."""
     seq = prev_seq + 1
-    digest = sha256_hex(item)
+    digest = item_digest(kind, item)
     return ChainEntry(seq, kind, ref, at, digest, prev_hash, entry_hash(seq, kind, ref, at, digest, prev_hash))
 
 
