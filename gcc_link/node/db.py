@@ -304,18 +304,14 @@ class Database:
                         job.ok = True
                     failed = None
                 return
-            except OperationalError as exc:
-                tries += 1
-                if tries < attempts and _transient(exc):
-                    time.sleep(0.05 * (2 ** (tries - 1)))
-                    continue  # the whole batch again
+            except Exception as exc:  # noqa: BLE001 - it belongs to its caller; the others run again
+                if isinstance(exc, OperationalError):
+                    tries += 1
+                    if tries < attempts and _transient(exc):
+                        time.sleep(0.05 * (2 ** (tries - 1)))
+                        continue  # the whole batch again
                 if failed is None or len(pending) == 1:
                     self._fail(pending, exc)  # the commit (or the only function) failed: nothing was written
-                    return
-                failed.error = exc
-            except Exception as exc:  # noqa: BLE001 - it belongs to its caller; the others run again
-                if failed is None or len(pending) == 1:
-                    self._fail(pending, exc)
                     return
                 failed.error = exc
             pending = [job for job in pending if job is not failed]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,7 +42,7 @@ from . import logstore, traffic
 from .apierrors import STATUS_BY_CODE
 from .context import NodeContext
 from .models import Grant, InboxMessage, Rejection, Service
-from .shards import shard_sql
+from .shards import ShardedStatement
 
 log = logging.getLogger("gcc_link.node.receiving")
 _INSERT_INBOX = insert(InboxMessage)
@@ -52,7 +52,7 @@ INTERNAL = "internal_error"
 #: Marks a rejection of input that names no sender: answered with a receipt, not stored (only counted).
 UNSTORED = "unstored"
 _UNSAVED = ("duplicate", UNSTORED)
-_COUNT_UNSTORED = (
+_COUNT_UNSTORED = ShardedStatement(
     "INSERT INTO metric_counters (name, l1, l2, shard, value) VALUES ('rejected', :code, '', {shard}, 1) "
     "ON CONFLICT (name, l1, l2, shard) DO UPDATE SET value = metric_counters.value + 1"
 )
@@ -220,7 +220,7 @@ def _store(ctx: NodeContext, session: Session, pending, now: datetime, rows: dic
     for n, message, data, receipt, code in pending:
         if code == UNSTORED and receipt is not None:
             # one counter row, never a stored copy
-            session.execute(text(_COUNT_UNSTORED.format(shard=shard_sql(session))), {"code": receipt.code or ""})
+            session.execute(_COUNT_UNSTORED(session), {"code": receipt.code or ""})
             continue
         if code in _UNSAVED:
             continue

@@ -12,11 +12,12 @@ serialised anyway: always shard 0. Must match the triggers of migration
 
 from __future__ import annotations
 
+from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
 from .models import SHARDS
 
-__all__ = ["shard_sql", "shard_sql_postgres"]
+__all__ = ["ShardedStatement", "shard_sql", "shard_sql_postgres"]
 
 
 def shard_sql(session: Session) -> str:
@@ -26,3 +27,13 @@ def shard_sql(session: Session) -> str:
 
 def shard_sql_postgres() -> str:
     return f"(txid_current() % {SHARDS})"
+
+
+class ShardedStatement:
+    """A counter upsert whose ``{shard}`` placeholder is filled per dialect once, picked per session."""
+
+    def __init__(self, template: str) -> None:
+        self._by_shard = {shard: text(template.format(shard=shard)) for shard in ("0", shard_sql_postgres())}
+
+    def __call__(self, session: Session) -> TextClause:
+        return self._by_shard[shard_sql(session)]

@@ -1,9 +1,10 @@
 """Cross-border traffic per peer state and hour: counted as messages settle, summed for the signed status.
 
 Each count is written in the same transaction as the row it counts (an
-upsert on one small row of the session's shard, summed when read), so the figures survive restarts, agree across web
-and delivery processes, and the last 24 hours are read from a few dozen
-rows whatever the size of the outbox and inbox.
+upsert on one small row of the transaction's shard, summed when read), so
+the figures survive restarts, agree across web and delivery processes, and
+the last 24 hours are read from a few dozen rows whatever the size of the
+outbox and inbox.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from .shards import shard_sql, shard_sql_postgres
+from .shards import ShardedStatement
 
 __all__ = ["DIRECTIONS", "WINDOW_HOURS", "last_24h", "record"]
 
@@ -27,7 +28,7 @@ _UPSERT = (
     "VALUES (:hour, :peer, :direction, :outcome, {shard}, :n) "
     "ON CONFLICT (hour, peer, direction, outcome, shard) DO UPDATE SET count = traffic_hourly.count + excluded.count"
 )
-_UPSERTS = {shard: text(_UPSERT.format(shard=shard)) for shard in ("0", shard_sql_postgres())}
+_UPSERTS = ShardedStatement(_UPSERT)
 
 
 def record(session: Session, peer: str, direction: str, outcome: str | None, now: datetime, n: int = 1) -> None:
@@ -35,7 +36,7 @@ def record(session: Session, peer: str, direction: str, outcome: str | None, now
     if direction not in DIRECTIONS:
         raise ValueError(f"unknown traffic direction {direction!r}")
     session.execute(
-        _UPSERTS[shard_sql(session)],
+        _UPSERTS(session),
         {
             "hour": int(now.timestamp()) // 3600,
             "peer": peer,
