@@ -35,11 +35,21 @@ def port_free(port: int) -> bool:
 
 
 def free_port_base(n: int) -> int:
-    """A base port whose next ``n`` ports are free (bounded search)."""
+    """A base port whose next ``n`` ports are free (bounded search), below the kernel's ephemeral range.
+
+    A node may bind its port seconds after it was chosen (the rollout test
+    starts three nodes late); a port inside the ephemeral range can be taken
+    meanwhile by any outgoing connection on the machine ("Address already in use").
+    """
     import random
 
+    try:
+        ephemeral_low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    top = max(ephemeral_low, 21000) - n - 1
     for _ in range(200):
-        base = random.randint(20000, 60000 - n)
+        base = random.randint(20000, top)
         if all(port_free(base + i) for i in range(n)):
             return base
     raise RuntimeError("no free port range")
